@@ -1,0 +1,1 @@
+"""core.db: projects, data sources, relationships, users, settings, audit and import history."""

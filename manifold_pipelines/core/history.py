@@ -1,0 +1,60 @@
+"""Import history mirrored into core.db, so "what happened lately" needs no data file.
+
+The data file commits first and is the truth; a crash before the mirror commits is healed by
+`missing_log_ids` + `record`, which the manager runs before each import of the source.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from manifold_pipelines.core.models import ImportHistoryEntry
+from manifold_pipelines.timestamps import from_text
+
+
+def record_import(conn: sqlite3.Connection, entry: dict[str, Any]) -> None:
+    """Insert one finished import; a second mirror of the same log row changes nothing."""
+    conn.execute(
+        "INSERT OR IGNORE INTO import_history (project_id, source_id, import_log_id, version,"
+        " status, started_at, finished_at, duration_ms, records_processed, error)"
+        " VALUES (:project_id, :source_id,"
+        " :import_log_id, :version, :status, :started_at, :finished_at, :duration_ms,"
+        " :records_processed, :error)",
+        entry,
+    )
+
+
+def last_mirrored_log_id(conn: sqlite3.Connection, project_id: str, source_id: str) -> int:
+    row = conn.execute(
+        "SELECT max(import_log_id) FROM import_history WHERE project_id = ? AND source_id = ?",
+        (project_id, source_id),
+    ).fetchone()
+    return row[0] or 0
+
+
+def recent_imports(
+    conn: sqlite3.Connection, project_id: str | None, source_id: str | None, limit: int
+) -> list[ImportHistoryEntry]:
+    rows = conn.execute(
+        "SELECT project_id, source_id, import_log_id, version, status, started_at, finished_at,"
+        " duration_ms, records_processed, error FROM import_history"
+        " WHERE (?1 IS NULL OR project_id = ?1)"
+        " AND (?2 IS NULL OR source_id = ?2) ORDER BY id DESC LIMIT ?3",
+        (project_id, source_id, limit),
+    ).fetchall()
+    return [
+        ImportHistoryEntry(
+            project_id=row[0],
+            source_id=row[1],
+            import_log_id=row[2],
+            version=row[3],
+            status=row[4],
+            started_at=from_text(row[5]),
+            finished_at=from_text(row[6]),
+            duration_ms=row[7],
+            records_processed=row[8],
+            error=row[9],
+        )
+        for row in rows
+    ]

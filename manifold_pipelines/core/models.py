@@ -1,0 +1,91 @@
+"""What core.db holds, as the models the Python API returns."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from manifold_pipelines.core.source_config import SourceConfig
+
+Role = Literal["viewer", "editor", "admin"]
+
+
+class Project(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    name: str
+    description: str | None
+    data_path: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class DataSource(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    project_id: str
+    id: str
+    name: str
+    type: str
+    config: SourceConfig
+    status: str
+    enabled: bool
+    sync_interval: int | None
+    created_at: datetime
+    updated_at: datetime
+    last_sync_at: datetime | None
+
+    @property
+    def qualified_id(self) -> str:
+        """`projectId/sourceId`, the name used by the CLI and in Dagster asset keys."""
+        return f"{self.project_id}/{self.id}"
+
+
+class Relationship(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    upstream: tuple[str, str]
+    downstream: tuple[str, str]
+
+
+class User(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    name: str | None
+    email: str | None
+    created_at: datetime
+
+
+class AuditEntry(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    object_type: str
+    object_id: str
+    before: Any
+    after: Any
+    details: Any
+
+
+class ImportHistoryEntry(BaseModel):
+    """One finished import as mirrored in core.db, newest first when listed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    project_id: str
+    source_id: str
+    import_log_id: int
+    version: int | None
+    status: Literal["completed", "failed"]
+    started_at: datetime
+    finished_at: datetime
+    duration_ms: int
+    records_processed: int | None
+    error: str | None

@@ -1,0 +1,164 @@
+"""The configuration of a data source, one pydantic model per source type.
+
+Keys are camelCase as users write them in JSON. Unknown keys are refused with the list of
+known ones: a typo such as `difKey` must not silently fall back to a default.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic.alias_generators import to_camel
+
+from manifold_pipelines.errors import ConfigError
+
+MetricName = Literal[
+    "record_count",
+    "completeness",
+    "key_uniqueness",
+    "change_rate",
+    "removed_rate",
+    "schema_changes",
+]
+
+
+class ConfigModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, alias_generator=to_camel)
+
+
+class Threshold(ConfigModel):
+    """Bounds of one metric: crossing `warn` gives a warning, crossing `fail` a failure."""
+
+    warn: float | None = None
+    fail: float | None = None
+
+
+class QualityConfig(ConfigModel):
+    """Thresholds per metric. Minimums for record count, completeness and key uniqueness;
+    maximums for change rate, removed rate and schema changes."""
+
+    record_count: Threshold = Threshold(warn=1)
+    completeness: Threshold = Threshold(warn=0.5)
+    completeness_fields: dict[str, Threshold] = {}
+    key_uniqueness: Threshold = Threshold(fail=1.0)
+    change_rate: Threshold = Threshold(warn=0.5)
+    removed_rate: Threshold = Threshold(warn=0.1, fail=0.5)
+    schema_changes: Threshold = Threshold(warn=0)
+    blocking: list[MetricName] = Field(
+        default=[],
+        description="Metrics whose failure holds a new version back instead of publishing it.",
+    )
+
+
+class RetentionConfig(ConfigModel):
+    """Versions outside every keep rule are pruned; the latest published is always kept."""
+
+    keep_versions: Annotated[int, Field(ge=1)] | None = None
+    keep_days: Annotated[float, Field(gt=0)] | None = None
+
+
+class SourceConfig(ConfigModel):
+    """Keys every source type shares: diffing, quality, retention and how Dagster shows it."""
+
+    enable_diff: bool = True
+    diff_key: str | Annotated[list[str], Field(min_length=1)] = "id"
+    keyless_diff: bool = Field(
+        default=False, description="Match records by content hash instead of a key."
+    )
+    diff_ignore_fields: list[str] = []
+    diff_tolerance: dict[str, Annotated[float, Field(ge=0)]] = {}
+    quality: QualityConfig = QualityConfig()
+    retention: RetentionConfig = RetentionConfig()
+    description: str | None = None
+    owners: list[str] = []
+    tags: dict[str, str] = {}
+
+    @property
+    def diff_key_fields(self) -> tuple[str, ...]:
+        return (self.diff_key,) if isinstance(self.diff_key, str) else tuple(self.diff_key)
+
+
+class MockResponse(ConfigModel):
+    status: Annotated[int, Field(ge=100, le=599)] = 200
+    headers: dict[str, str] = {}
+    body: Any = None
+
+
+class JavascriptConfig(SourceConfig):
+    script: Annotated[str, Field(min_length=1)]
+    variables: dict[str, Any] = {}
+    env: list[str] = []
+    mock_responses: dict[str, MockResponse] = {}
+    allowed_hosts: list[str] = []
+    timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 30
+    memory_limit_mb: Annotated[int, Field(ge=32, le=16384)] = 256
+
+
+class FileSourceConfig(SourceConfig):
+    """A file inside an allowed root, or a URL whose host is on `allowedHosts`."""
+
+    path: str | None = None
+    url: str | None = None
+    encoding: str = "utf-8"
+    allowed_hosts: list[str] = []
+
+    @model_validator(mode="after")
+    def _one_location(self) -> FileSourceConfig:
+        if (self.path is None) == (self.url is None):
+            raise ValueError("give exactly one of 'path' or 'url'")
+        return self
+
+
+class CsvConfig(FileSourceConfig):
+    delimiter: Annotated[str, Field(min_length=1, max_length=1)] = ","
+    columns: dict[str, Literal["string", "integer", "number", "boolean"]] = {}
+
+
+class JsonConfig(FileSourceConfig):
+    format: Literal["json", "jsonl"] = "json"
+    records_path: str | None = Field(
+        default=None, description="Dotted path to the array of records inside the document."
+    )
+
+
+SOURCE_CONFIG_TYPES: dict[str, type[SourceConfig]] = {
+    "javascript": JavascriptConfig,
+    "csv": CsvConfig,
+    "json": JsonConfig,
+}
+
+
+def _known_keys(model: type[BaseModel]) -> list[str]:
+    return sorted(field.alias or name for name, field in model.model_fields.items())
+
+
+def parse_source_config(source_type: str, config: dict[str, Any], *, where: str) -> SourceConfig:
+    """Validate `config` for `source_type`, turning pydantic's report into one clear error."""
+    model = SOURCE_CONFIG_TYPES.get(source_type)
+    if model is None:
+        raise ConfigError(
+            f"{where}: unknown source type {source_type!r}. Use one of:"
+            f" {', '.join(sorted(SOURCE_CONFIG_TYPES))}."
+        )
+    if not isinstance(config, dict):
+        raise ConfigError(f"{where}: config must be a JSON object, got {type(config).__name__}.")
+    try:
+        return model.model_validate(config)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            location = ".".join(str(part) for part in error["loc"]) or "config"
+            if error["type"] == "extra_forbidden":
+                problems.append(f"unknown key {location!r}")
+            else:
+                problems.append(f"{location!r}: {error['msg']}")
+        raise ConfigError(
+            f"{where}: invalid {source_type} config: {'; '.join(problems)}."
+            f" Known keys: {', '.join(_known_keys(model))}."
+        ) from exc
+
+
+def dump_source_config(config: SourceConfig) -> dict[str, Any]:
+    """The config as users write it: camelCase keys, defaults left out."""
+    return config.model_dump(mode="json", by_alias=True, exclude_unset=True)

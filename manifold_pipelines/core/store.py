@@ -1,0 +1,304 @@
+"""CoreStore: reads and writes core.db, auditing every change in the same transaction."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from manifold_pipelines.core.models import AuditEntry, DataSource, Project, Relationship
+from manifold_pipelines.core.source_config import dump_source_config, parse_source_config
+from manifold_pipelines.core.tables import CORE_FORMAT
+from manifold_pipelines.db.connection import connect, transaction
+from manifold_pipelines.db.migrations import migrate
+from manifold_pipelines.errors import AlreadyExistsError, NotFoundError
+from manifold_pipelines.timestamps import from_text, now_text
+
+CORE_WHAT = "core.db"
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
+
+
+def _unjson(text: str | None) -> Any:
+    return None if text is None else orjson.loads(text)
+
+
+class CoreStore:
+    """One connection to core.db; every write runs in `BEGIN IMMEDIATE` with its audit row."""
+
+    def __init__(self, path: Path, actor: str) -> None:
+        self.path = path
+        self.actor = actor
+        self.conn = connect(path, what=CORE_WHAT)
+        migrate(self.conn, CORE_FORMAT, what=CORE_WHAT)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def writing(self) -> Iterator[sqlite3.Connection]:
+        with transaction(self.conn, what=CORE_WHAT) as conn:
+            yield conn
+
+    def audit(
+        self,
+        action: str,
+        object_type: str,
+        object_id: str,
+        *,
+        before: Any = None,
+        after: Any = None,
+        details: Any = None,
+    ) -> None:
+        """Append to the audit log; inside a write it commits with the change it describes."""
+        self.conn.execute(
+            "INSERT INTO audit_log (at, actor, action, object_type, object_id, before, after,"
+            " details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                now_text(),
+                self.actor,
+                action,
+                object_type,
+                object_id,
+                _json(before),
+                _json(after),
+                _json(details),
+            ),
+        )
+
+    def audit_entries(
+        self, *, object_id: str | None = None, actor: str | None = None, limit: int = 1000
+    ) -> list[AuditEntry]:
+        rows = self.conn.execute(
+            "SELECT id, at, actor, action, object_type, object_id, before, after, details"
+            " FROM audit_log WHERE (?1 IS NULL OR object_id = ?1 OR object_id LIKE ?1 || '/%')"
+            " AND (?2 IS NULL OR actor = ?2) ORDER BY id DESC LIMIT ?3",
+            (object_id, actor, limit),
+        ).fetchall()
+        return [
+            AuditEntry(
+                id=row[0],
+                at=from_text(row[1]),
+                actor=row[2],
+                action=row[3],
+                object_type=row[4],
+                object_id=row[5],
+                before=_unjson(row[6]),
+                after=_unjson(row[7]),
+                details=_unjson(row[8]),
+            )
+            for row in rows
+        ]
+
+    # Projects
+
+    def get_project(self, project_id: str) -> Project:
+        row = self.conn.execute(
+            "SELECT id, name, description, data_path, created_at, updated_at FROM projects"
+            " WHERE id = ?",
+            (project_id,),
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(
+                f"Project {project_id!r} does not exist. Create it first, or list projects to"
+                " find its id."
+            )
+        return _project(row)
+
+    def list_projects(self) -> list[Project]:
+        rows = self.conn.execute(
+            "SELECT id, name, description, data_path, created_at, updated_at FROM projects"
+            " ORDER BY id"
+        ).fetchall()
+        return [_project(row) for row in rows]
+
+    def insert_project(self, project: dict[str, Any]) -> None:
+        now = now_text()
+        try:
+            self.conn.execute(
+                "INSERT INTO projects (id, name, description, data_path, created_at, updated_at)"
+                " VALUES (:id, :name, :description, :data_path, :now, :now)",
+                {**project, "now": now},
+            )
+        except sqlite3.IntegrityError as exc:
+            raise AlreadyExistsError(
+                f"Project {project['id']!r} already exists. Choose another id or update it."
+            ) from exc
+        self.audit("create", "project", project["id"], after=project)
+
+    def update_project(self, project_id: str, changes: dict[str, Any]) -> None:
+        before = self.get_project(project_id).model_dump(mode="json")
+        self.conn.execute(
+            "UPDATE projects SET name = :name, description = :description,"
+            " data_path = :data_path, updated_at = :now WHERE id = :id",
+            {**before, **changes, "id": project_id, "now": now_text()},
+        )
+        self.audit("update", "project", project_id, before=before, after=changes)
+
+    def delete_project(self, project_id: str) -> None:
+        before = self.get_project(project_id).model_dump(mode="json")
+        self.conn.execute("DELETE FROM projects WHERE id = ?", (project_id,))
+        self.audit("delete", "project", project_id, before=before)
+
+    # Data sources
+
+    def get_source(self, project_id: str, source_id: str) -> DataSource:
+        row = self.conn.execute(
+            f"{_SOURCE_SELECT} WHERE project_id = ? AND id = ?", (project_id, source_id)
+        ).fetchone()
+        if row is None:
+            self.get_project(project_id)
+            raise NotFoundError(
+                f"Data source '{project_id}/{source_id}' does not exist. Create it first, or"
+                " list the project's sources to find its id."
+            )
+        return _source(row)
+
+    def list_sources(self, project_id: str | None = None) -> list[DataSource]:
+        rows = self.conn.execute(
+            f"{_SOURCE_SELECT} WHERE ?1 IS NULL OR project_id = ?1 ORDER BY project_id, id",
+            (project_id,),
+        ).fetchall()
+        return [_source(row) for row in rows]
+
+    def insert_source(self, source: dict[str, Any]) -> None:
+        now = now_text()
+        try:
+            self.conn.execute(
+                "INSERT INTO data_sources (id, project_id, name, type, config, enabled,"
+                " sync_interval, created_at, updated_at) VALUES (:id, :project_id, :name, :type,"
+                " :config, :enabled, :sync_interval, :now, :now)",
+                {**source, "config": _json(source["config"]), "now": now},
+            )
+        except sqlite3.IntegrityError as exc:
+            raise AlreadyExistsError(
+                f"Data source '{source['project_id']}/{source['id']}' already exists. Choose"
+                " another id, or update the existing source."
+            ) from exc
+        self.audit("create", "data_source", f"{source['project_id']}/{source['id']}", after=source)
+
+    def update_source(self, project_id: str, source_id: str, changes: dict[str, Any]) -> None:
+        current = self.get_source(project_id, source_id)
+        before = _source_record(current)
+        merged = {**before, **changes}
+        self.conn.execute(
+            "UPDATE data_sources SET name = :name, config = :config, enabled = :enabled,"
+            " sync_interval = :sync_interval, status = :status, updated_at = :now"
+            " WHERE project_id = :project_id AND id = :id",
+            {**merged, "config": _json(merged["config"]), "now": now_text()},
+        )
+        self.audit("update", "data_source", current.qualified_id, before=before, after=changes)
+
+    def delete_source(self, project_id: str, source_id: str) -> None:
+        current = self.get_source(project_id, source_id)
+        self.conn.execute(
+            "DELETE FROM data_sources WHERE project_id = ? AND id = ?", (project_id, source_id)
+        )
+        self.audit("delete", "data_source", current.qualified_id, before=_source_record(current))
+
+    def mark_synced(self, project_id: str, source_id: str, at: str) -> None:
+        self.conn.execute(
+            "UPDATE data_sources SET last_sync_at = ? WHERE project_id = ? AND id = ?",
+            (at, project_id, source_id),
+        )
+
+    # Relationships
+
+    def insert_relationship(self, upstream: tuple[str, str], downstream: tuple[str, str]) -> None:
+        try:
+            self.conn.execute(
+                "INSERT INTO source_relationships (upstream_project_id, upstream_source_id,"
+                " downstream_project_id, downstream_source_id, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (*upstream, *downstream, now_text()),
+            )
+        except sqlite3.IntegrityError as exc:
+            raise AlreadyExistsError(
+                f"'{'/'.join(upstream)}' already feeds '{'/'.join(downstream)}'."
+            ) from exc
+        self.audit(
+            "create", "relationship", "/".join(downstream), after={"upstream": "/".join(upstream)}
+        )
+
+    def delete_relationship(self, upstream: tuple[str, str], downstream: tuple[str, str]) -> None:
+        deleted = self.conn.execute(
+            "DELETE FROM source_relationships WHERE upstream_project_id = ? AND"
+            " upstream_source_id = ? AND downstream_project_id = ? AND downstream_source_id = ?",
+            (*upstream, *downstream),
+        ).rowcount
+        if not deleted:
+            raise NotFoundError(
+                f"'{'/'.join(upstream)}' does not feed '{'/'.join(downstream)}'; nothing to remove."
+            )
+        self.audit(
+            "delete", "relationship", "/".join(downstream), before={"upstream": "/".join(upstream)}
+        )
+
+    def list_relationships(self) -> list[Relationship]:
+        rows = self.conn.execute(
+            "SELECT upstream_project_id, upstream_source_id, downstream_project_id,"
+            " downstream_source_id FROM source_relationships ORDER BY 3, 4, 1, 2"
+        ).fetchall()
+        return [Relationship(upstream=(r[0], r[1]), downstream=(r[2], r[3])) for r in rows]
+
+    def upstream_of(self, project_id: str, source_id: str) -> list[tuple[str, str]]:
+        rows = self.conn.execute(
+            "SELECT upstream_project_id, upstream_source_id FROM source_relationships"
+            " WHERE downstream_project_id = ? AND downstream_source_id = ? ORDER BY 1, 2",
+            (project_id, source_id),
+        ).fetchall()
+        return [(row[0], row[1]) for row in rows]
+
+
+_SOURCE_SELECT = (
+    "SELECT project_id, id, name, type, config, status, enabled, sync_interval, created_at,"
+    " updated_at, last_sync_at FROM data_sources"
+)
+
+
+def _project(row: tuple[Any, ...]) -> Project:
+    return Project(
+        id=row[0],
+        name=row[1],
+        description=row[2],
+        data_path=row[3],
+        created_at=from_text(row[4]),
+        updated_at=from_text(row[5]),
+    )
+
+
+def _source(row: tuple[Any, ...]) -> DataSource:
+    where = f"Data source '{row[0]}/{row[1]}'"
+    return DataSource(
+        project_id=row[0],
+        id=row[1],
+        name=row[2],
+        type=row[3],
+        config=parse_source_config(row[3], orjson.loads(row[4]), where=where),
+        status=row[5],
+        enabled=bool(row[6]),
+        sync_interval=row[7],
+        created_at=from_text(row[8]),
+        updated_at=from_text(row[9]),
+        last_sync_at=from_text(row[10]) if row[10] else None,
+    )
+
+
+def _source_record(source: DataSource) -> dict[str, Any]:
+    """The columns of a source as written back by an update, config as users write it."""
+    return {
+        "project_id": source.project_id,
+        "id": source.id,
+        "name": source.name,
+        "type": source.type,
+        "config": dump_source_config(source.config),
+        "enabled": source.enabled,
+        "sync_interval": source.sync_interval,
+        "status": source.status,
+    }

@@ -1,0 +1,110 @@
+"""The schema of core.db, as numbered migrations.
+
+core.db holds configuration only; records live in the per-source data files. Import history
+is mirrored here so that the UI, sensors and `manifold stats` never open every data file.
+"""
+
+from __future__ import annotations
+
+from manifold_pipelines.db.migrations import FileFormat, Migration
+
+CORE_APPLICATION_ID = 0x4D46434F  # "MFCO"
+
+_INITIAL = Migration(
+    version=1,
+    name="initial core schema",
+    statements=(
+        """CREATE TABLE projects (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            description TEXT,
+            data_path TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE data_sources (
+            id TEXT NOT NULL,
+            project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            type TEXT NOT NULL,
+            config TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'active',
+            enabled INTEGER NOT NULL DEFAULT 1,
+            sync_interval INTEGER,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            last_sync_at TEXT,
+            PRIMARY KEY (project_id, id)
+        )""",
+        """CREATE TABLE source_relationships (
+            upstream_project_id TEXT NOT NULL,
+            upstream_source_id TEXT NOT NULL,
+            downstream_project_id TEXT NOT NULL,
+            downstream_source_id TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (upstream_project_id, upstream_source_id,
+                         downstream_project_id, downstream_source_id),
+            FOREIGN KEY (upstream_project_id, upstream_source_id)
+                REFERENCES data_sources(project_id, id) ON DELETE CASCADE,
+            FOREIGN KEY (downstream_project_id, downstream_source_id)
+                REFERENCES data_sources(project_id, id) ON DELETE CASCADE,
+            CHECK (upstream_project_id != downstream_project_id
+                   OR upstream_source_id != downstream_source_id)
+        )""",
+        """CREATE INDEX source_relationships_downstream
+            ON source_relationships(downstream_project_id, downstream_source_id)""",
+        """CREATE TABLE users (
+            id TEXT PRIMARY KEY,
+            name TEXT,
+            email TEXT,
+            created_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE project_roles (
+            user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+            role TEXT NOT NULL CHECK (role IN ('viewer', 'editor', 'admin')),
+            PRIMARY KEY (user_id, project_id)
+        )""",
+        """CREATE TABLE user_settings (
+            user_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (user_id, key)
+        )""",
+        """CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            object_type TEXT NOT NULL,
+            object_id TEXT NOT NULL,
+            before TEXT,
+            after TEXT,
+            details TEXT
+        )""",
+        "CREATE INDEX audit_log_object ON audit_log(object_type, object_id, at)",
+        "CREATE INDEX audit_log_actor ON audit_log(actor, at)",
+        """CREATE TABLE import_history (
+            id INTEGER PRIMARY KEY,
+            project_id TEXT NOT NULL,
+            source_id TEXT NOT NULL,
+            import_log_id INTEGER NOT NULL,
+            version INTEGER,
+            status TEXT NOT NULL CHECK (status IN ('completed', 'failed')),
+            started_at TEXT NOT NULL,
+            finished_at TEXT NOT NULL,
+            duration_ms INTEGER NOT NULL,
+            records_processed INTEGER,
+            error TEXT,
+            UNIQUE (project_id, source_id, import_log_id),
+            FOREIGN KEY (project_id, source_id)
+                REFERENCES data_sources(project_id, id) ON DELETE CASCADE
+        )""",
+        "CREATE INDEX import_history_source ON import_history(project_id, source_id, id)",
+    ),
+)
+
+CORE_FORMAT = FileFormat(
+    application_id=CORE_APPLICATION_ID, label="core.db", migrations=(_INITIAL,)
+)

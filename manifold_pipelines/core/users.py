@@ -1,0 +1,63 @@
+"""Users, their role per project, and per-user settings in core.db."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import orjson
+
+from manifold_pipelines.core.models import Role, User
+from manifold_pipelines.errors import AlreadyExistsError, NotFoundError
+from manifold_pipelines.timestamps import from_text, now_text
+
+
+def insert_user(
+    conn: sqlite3.Connection, user_id: str, name: str | None, email: str | None
+) -> None:
+    try:
+        conn.execute(
+            "INSERT INTO users (id, name, email, created_at) VALUES (?, ?, ?, ?)",
+            (user_id, name, email, now_text()),
+        )
+    except sqlite3.IntegrityError as exc:
+        raise AlreadyExistsError(f"User {user_id!r} already exists.") from exc
+
+
+def list_users(conn: sqlite3.Connection) -> list[User]:
+    rows = conn.execute("SELECT id, name, email, created_at FROM users ORDER BY id").fetchall()
+    return [User(id=r[0], name=r[1], email=r[2], created_at=from_text(r[3])) for r in rows]
+
+
+def set_role(conn: sqlite3.Connection, user_id: str, project_id: str, role: Role) -> None:
+    if conn.execute("SELECT 1 FROM users WHERE id = ?", (user_id,)).fetchone() is None:
+        raise NotFoundError(f"User {user_id!r} does not exist. Create the user first.")
+    conn.execute(
+        "INSERT INTO project_roles (user_id, project_id, role) VALUES (?, ?, ?)"
+        " ON CONFLICT (user_id, project_id) DO UPDATE SET role = excluded.role",
+        (user_id, project_id, role),
+    )
+
+
+def role_of(conn: sqlite3.Connection, user_id: str, project_id: str) -> Role | None:
+    row = conn.execute(
+        "SELECT role FROM project_roles WHERE user_id = ? AND project_id = ?",
+        (user_id, project_id),
+    ).fetchone()
+    return None if row is None else row[0]
+
+
+def put_setting(conn: sqlite3.Connection, user_id: str, key: str, value: Any) -> None:
+    conn.execute(
+        "INSERT INTO user_settings (user_id, key, value, updated_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (user_id, key) DO UPDATE SET value = excluded.value,"
+        " updated_at = excluded.updated_at",
+        (user_id, key, orjson.dumps(value).decode(), now_text()),
+    )
+
+
+def get_setting(conn: sqlite3.Connection, user_id: str, key: str, default: Any = None) -> Any:
+    row = conn.execute(
+        "SELECT value FROM user_settings WHERE user_id = ? AND key = ?", (user_id, key)
+    ).fetchone()
+    return default if row is None else orjson.loads(row[0])

@@ -1,0 +1,1 @@
+"""SQLite plumbing shared by core.db and the data files: connections, transactions, migrations."""

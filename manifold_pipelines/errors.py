@@ -1,0 +1,47 @@
+"""Every failure a user can cause, as one family of exceptions.
+
+Each message names the object, the rule that was broken and what to do about it, so that
+the CLI, the Dagster run log and a Python caller can all show it as it is.
+"""
+
+from __future__ import annotations
+
+
+class ManifoldError(Exception):
+    """Base of every error a user of Manifold can cause and act on."""
+
+
+class InvalidIdError(ManifoldError):
+    """An id that would be unsafe or ambiguous as a file or folder name."""
+
+
+class PathNotAllowedError(ManifoldError):
+    """A path that resolves outside every allowed root."""
+
+
+class NotFoundError(ManifoldError):
+    """A project, data source, version or user that does not exist."""
+
+
+class AlreadyExistsError(ManifoldError):
+    """An id that is already taken."""
+
+
+class ConfigError(ManifoldError):
+    """A data source or quality configuration that does not validate."""
+
+
+class RecordsError(ManifoldError):
+    """Records handed to an import that cannot be stored or diffed as they are."""
+
+
+class DiffKeyError(RecordsError):
+    """Records whose diff key is missing, null, not a scalar or duplicated."""
+
+
+class StorageError(ManifoldError):
+    """A data or core file that cannot be opened, is corrupt, or is of an unknown format."""
+
+
+class VersionStatusError(ManifoldError):
+    """A version operation that its current status does not allow."""

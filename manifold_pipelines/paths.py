@@ -1,0 +1,40 @@
+"""Ids and paths: the checks that run before any file is touched.
+
+Ids become file and folder names, so they are refused unless they fullmatch a safe pattern
+(`re.match` with `$` would accept a trailing newline), and every data folder must resolve,
+symlinks followed, inside an allowed root.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+from manifold_pipelines.errors import InvalidIdError, PathNotAllowedError
+
+ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
+def validate_id(value: object, what: str) -> str:
+    """Return `value` if it is a safe id, else raise naming `what` and the rule."""
+    if not isinstance(value, str) or ID_PATTERN.fullmatch(value) is None:
+        raise InvalidIdError(
+            f"{what} id {value!r} is not allowed: ids are 1 to 64 characters of letters, digits,"
+            " '_' and '-', starting with a letter or digit. Choose an id such as 'sales-api'."
+        )
+    return value
+
+
+def resolve_allowed(path: str | Path, roots: Iterable[Path], what: str) -> Path:
+    """Resolve `path` (symlinks followed) and require it to lie inside one of `roots`."""
+    resolved = Path(path).expanduser().resolve()
+    roots = tuple(roots)
+    if not any(resolved == root or resolved.is_relative_to(root) for root in roots):
+        allowed = ", ".join(str(root) for root in roots)
+        raise PathNotAllowedError(
+            f"{what} {str(path)!r} resolves to {str(resolved)!r}, outside every allowed root"
+            f" ({allowed}). Use a folder inside one of them, or add its parent to"
+            " MANIFOLD_ALLOWED_ROOTS (':'-separated)."
+        )
+    return resolved

@@ -1,0 +1,1 @@
+"""Data-quality metrics computed at every import, with thresholds and statuses."""

@@ -1,0 +1,1 @@
+"""The per-source SQLite store: versions, row history, diffs, schema tracking, retention."""

@@ -1,0 +1,112 @@
+"""Field-level diffs between two sides of keyed records.
+
+The version store hands over only the rows that changed between two versions (or, when the
+diff key changed in between, both versions whole); this module decides what counts as added,
+removed or modified under the source's ignore-list and numeric tolerances.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from manifold_pipelines.versions.models import DataDiff, DiffDetails, FieldChange, ModifiedRecord
+
+
+@dataclass(frozen=True)
+class DiffSettings:
+    ignore_fields: frozenset[str] = frozenset()
+    tolerance: Mapping[str, float] = field(default_factory=dict)
+
+
+def _is_number(value: Any) -> bool:
+    return value.__class__ is int or value.__class__ is float
+
+
+def _same(name: str, old: Any, new: Any, settings: DiffSettings) -> bool:
+    tolerance = settings.tolerance.get(name)
+    if tolerance is not None and _is_number(old) and _is_number(new):
+        return abs(old - new) <= tolerance
+    # 1, 1.0 and True are equal in Python but distinct in JSON: a type change is a change.
+    return old.__class__ is new.__class__ and old == new
+
+
+def field_changes(
+    old: dict[str, Any], new: dict[str, Any], settings: DiffSettings
+) -> dict[str, FieldChange]:
+    ignore = settings.ignore_fields
+    changes: dict[str, FieldChange] = {}
+    for name, new_value in new.items():
+        if name in ignore:
+            continue
+        if name not in old:
+            changes[name] = FieldChange.model_construct(
+                type="added", old_value=None, new_value=new_value
+            )
+        elif not _same(name, old[name], new_value, settings):
+            changes[name] = FieldChange.model_construct(
+                type="modified", old_value=old[name], new_value=new_value
+            )
+    for name, old_value in old.items():
+        if name not in new and name not in ignore:
+            changes[name] = FieldChange.model_construct(
+                type="removed", old_value=old_value, new_value=None
+            )
+    return changes
+
+
+def diff_sides(
+    old_side: Iterable[tuple[str, dict[str, Any]]],
+    new_side: Iterable[tuple[str, dict[str, Any]]],
+    settings: DiffSettings,
+    *,
+    from_version: int | None,
+    to_version: int,
+) -> DataDiff:
+    """Diff keyed records. Keys on both sides are compared field by field; a key on one side
+    only is added or removed. Added and modified follow the new side's order."""
+    old_by_key = dict(old_side)
+    added: list[dict[str, Any]] = []
+    modified: list[ModifiedRecord] = []
+    for key, new in new_side:
+        old = old_by_key.pop(key, None)
+        if old is None:
+            added.append(new)
+            continue
+        changes = field_changes(old, new, settings)
+        if changes:
+            modified.append(ModifiedRecord.model_construct(old=old, new=new, changes=changes))
+    removed = list(old_by_key.values())
+    return DataDiff.model_construct(
+        from_version=from_version,
+        to_version=to_version,
+        added=len(added),
+        removed=len(removed),
+        modified=len(modified),
+        details=DiffDetails.model_construct(added=added, removed=removed, modified=modified),
+    )
+
+
+def all_added(records: list[dict[str, Any]], to_version: int) -> DataDiff:
+    """The diff of a first version: everything is new."""
+    return DataDiff.model_construct(
+        from_version=None,
+        to_version=to_version,
+        added=len(records),
+        removed=0,
+        modified=0,
+        details=DiffDetails.model_construct(added=records, removed=[], modified=[]),
+    )
+
+
+def limit_details(diff: DataDiff, limit: int | None) -> DataDiff:
+    """Keep the counts, cut each details list to `limit` records."""
+    if limit is None:
+        return diff
+    details = DiffDetails.model_construct(
+        added=diff.details.added[:limit],
+        removed=diff.details.removed[:limit],
+        modified=diff.details.modified[:limit],
+    )
+    return diff.model_copy(update={"details": details})

@@ -1,0 +1,164 @@
+"""What the version store returns: versions, version listings, diffs and import results.
+
+Built with `model_construct` inside the store: the records were validated on the way in,
+and validating a million dicts again on the way out would cost more than reading them.
+"""
+
+from __future__ import annotations
+
+import warnings
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from manifold_pipelines.quality.models import QualityMetric
+
+VersionStatus = Literal["published", "held"]
+
+
+class FieldChange(BaseModel):
+    type: Literal["added", "removed", "modified"]
+    old_value: Any = Field(default=None, alias="oldValue")
+    new_value: Any = Field(default=None, alias="newValue")
+
+    def to_dict(self) -> dict[str, Any]:
+        shown: dict[str, Any] = {"type": self.type}
+        if self.type != "added":
+            shown["oldValue"] = self.old_value
+        if self.type != "removed":
+            shown["newValue"] = self.new_value
+        return shown
+
+
+class ModifiedRecord(BaseModel):
+    old: dict[str, Any]
+    new: dict[str, Any]
+    changes: dict[str, FieldChange]
+
+
+class DiffDetails(BaseModel):
+    added: list[dict[str, Any]] = []
+    removed: list[dict[str, Any]] = []
+    modified: list[ModifiedRecord] = []
+
+
+class DataDiff(BaseModel):
+    """Changes from `from_version` to `to_version`, keyed by the source's diff key."""
+
+    from_version: int | None
+    to_version: int
+    added: int
+    removed: int
+    modified: int
+    details: DiffDetails
+
+    @property
+    def total_changes(self) -> int:
+        return self.added + self.removed + self.modified
+
+    def summary(self) -> dict[str, int]:
+        return {
+            "added": self.added,
+            "removed": self.removed,
+            "modified": self.modified,
+            "totalChanges": self.total_changes,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """The seed's JSON shape: counts, then the added, removed and modified records."""
+        return {
+            **self.summary(),
+            "details": {
+                "added": self.details.added,
+                "removed": self.details.removed,
+                "modified": [
+                    {
+                        "old": item.old,
+                        "new": item.new,
+                        "changes": {name: c.to_dict() for name, c in item.changes.items()},
+                    }
+                    for item in self.details.modified
+                ],
+            },
+        }
+
+
+with warnings.catch_warnings():
+    # DESIGN.md fixes `.schema` as a public attribute; pydantic warns that it shadows the
+    # deprecated BaseModel.schema() classmethod, which nothing here uses.
+    warnings.filterwarnings("ignore", message='Field name "schema"', category=UserWarning)
+
+    class DataVersion(BaseModel):
+        """One version's records, in the order their keys were first imported."""
+
+        version: int
+        status: VersionStatus
+        data: list[dict[str, Any]]
+        schema: dict[str, Any]
+        metadata: dict[str, Any]
+        record_count: int
+        previous_version: int | None
+        created_at: datetime
+
+        def to_pandas(self) -> Any:
+            import pandas as pd
+
+            return pd.DataFrame.from_records(self.data)
+
+    class SchemaVersion(BaseModel):
+        """A schema as first seen at `data_version`, with what changed from the one before."""
+
+        schema_version: int
+        data_version: int
+        schema: dict[str, Any]
+        changes: dict[str, Any]
+        created_at: datetime
+
+
+class VersionInfo(BaseModel):
+    version: int
+    status: VersionStatus
+    record_count: int
+    previous_version: int | None
+    diff: dict[str, int] | None
+    schema_version: int
+    created_at: datetime
+    published_at: datetime | None
+
+
+class ImportLog(BaseModel):
+    id: int
+    version: int | None
+    status: Literal["pending", "completed", "failed"]
+    started_at: datetime
+    finished_at: datetime | None
+    duration_ms: int | None
+    records_processed: int | None
+    error: str | None
+    log: str | None
+
+
+class ImportResult(BaseModel):
+    """What one import wrote. `diff` is against the previous version; None with diff off."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    version: int
+    status: VersionStatus
+    record_count: int
+    previous_version: int | None
+    diff: DataDiff | None
+    schema_changes: dict[str, Any] | None
+    quality: list[QualityMetric]
+    import_log_id: int
+    duration_ms: int
+    file_size_bytes: int
+
+
+class CleanupResult(BaseModel):
+    pruned_versions: list[int]
+    kept_versions: list[int]
+    rows_deleted: int
+    bytes_before: int
+    bytes_after: int

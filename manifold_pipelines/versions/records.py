@@ -1,0 +1,192 @@
+"""Turning user records into stored rows: validation, JSON encoding, content hash and key.
+
+Every record is serialised once with orjson (which refuses lone surrogates, non-string
+field names, integers past 64 bits and nesting deeper than 254) and hashed with xxh3-128.
+orjson writes NaN and Infinity as null, so records whose JSON holds `null` are checked for
+non-finite floats; that keeps the check off the hot path for most records.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import xxhash
+
+from manifold_pipelines.errors import DiffKeyError, RecordsError
+
+_OPTIONS = (
+    orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+MAX_RECORD_BYTES = 16 * 1024 * 1024
+SCALAR_KEY_TYPES = (str, int, float)
+
+
+def _refuse(value: Any) -> Any:
+    raise TypeError(f"{type(value).__name__} is not a JSON value")
+
+
+def encode(record: Any, row: int, where: str) -> bytes:
+    """The record's JSON as stored; refuses anything JSON would not give back unchanged."""
+    if type(record) is not dict:
+        raise RecordsError(
+            f"{where}: row {row} is {type(record).__name__}, not an object. Every record must be"
+            " a JSON object (a Python dict with string keys)."
+        )
+    try:
+        blob = orjson.dumps(record, default=_refuse, option=_OPTIONS)
+    except (TypeError, orjson.JSONEncodeError) as exc:
+        raise RecordsError(
+            f"{where}: row {row} cannot be stored as JSON: {exc}. Convert the value to a string,"
+            " number, boolean, null, list or object first."
+        ) from exc
+    if b"null" in blob:
+        _refuse_non_finite(record, row, where, "")
+    if len(blob) > MAX_RECORD_BYTES:
+        raise RecordsError(
+            f"{where}: row {row} is {len(blob):,} bytes as JSON, over the"
+            f" {MAX_RECORD_BYTES:,}-byte limit per record. Split it into smaller records."
+        )
+    return blob
+
+
+def _refuse_non_finite(value: Any, row: int, where: str, path: str) -> None:
+    if type(value) is float and not math.isfinite(value):
+        raise RecordsError(
+            f"{where}: row {row} field {path or '(value)'!r} is {value}, which JSON cannot hold."
+            " Replace it with null or a number before importing."
+        )
+    if type(value) is dict:
+        for name, item in value.items():
+            _refuse_non_finite(item, row, where, f"{path}.{name}" if path else name)
+    elif type(value) is list:
+        for index, item in enumerate(value):
+            _refuse_non_finite(item, row, where, f"{path}[{index}]")
+
+
+def content_hash(blob: bytes) -> bytes:
+    return xxhash.xxh3_128_digest(blob)
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """How records are matched across versions: by key fields, or by content when keyless."""
+
+    fields: tuple[str, ...] | None
+
+    @property
+    def keyless(self) -> bool:
+        return self.fields is None
+
+    def to_json(self) -> str:
+        payload = {"keyless": True} if self.fields is None else {"fields": list(self.fields)}
+        return orjson.dumps(payload).decode()
+
+    @classmethod
+    def from_json(cls, text: str) -> KeySpec:
+        payload = orjson.loads(text)
+        return cls(None if payload.get("keyless") else tuple(payload["fields"]))
+
+    def describe(self) -> str:
+        return "content hash" if self.fields is None else "+".join(self.fields)
+
+
+def copy_key(copies: dict[bytes, int], digest: bytes) -> str:
+    """The keyless key of a record: its hash, with `#n` for the n-th identical copy, so that
+    a version is a multiset and copies are counted rather than refused."""
+    count = copies.get(digest, 0) + 1
+    copies[digest] = count
+    return digest.hex() if count == 1 else f"{digest.hex()}#{count}"
+
+
+KeyFunction = Callable[[dict[str, Any]], str | None]
+
+
+def key_function(spec: KeySpec) -> KeyFunction:
+    """A function from record to key text (JSON of the key value), or None when unusable.
+
+    The key text is JSON so that `1` and `"1"` stay distinct keys and a plain SQL reader can
+    still make sense of it.
+    """
+    if spec.fields is None:
+        raise ValueError("keyless specs derive keys from content hashes")
+    dumps = orjson.dumps
+    if len(spec.fields) == 1:
+        (field,) = spec.fields
+
+        def single(record: dict[str, Any]) -> str | None:
+            value = record.get(field)
+            if value.__class__ is int:
+                return str(value)
+            if value.__class__ is str:
+                return dumps(value).decode()
+            if isinstance(value, SCALAR_KEY_TYPES) and not isinstance(value, bool):
+                return dumps(value).decode() if math.isfinite(value) else None
+            return None
+
+        return single
+
+    fields = spec.fields
+
+    def composite(record: dict[str, Any]) -> str | None:
+        values = [record.get(field) for field in fields]
+        for value in values:
+            if not isinstance(value, SCALAR_KEY_TYPES) or isinstance(value, bool):
+                return None
+        return dumps(values).decode()
+
+    return composite
+
+
+def bad_key_error(
+    spec: KeySpec, where: str, missing: list[int], duplicates: list[int]
+) -> DiffKeyError:
+    """One message naming the first offending rows and the two ways out."""
+    key = spec.describe()
+    parts = []
+    if missing:
+        rows = ", ".join(str(row) for row in missing[:5])
+        parts.append(
+            f"{len(missing)} records have no usable {key!r} (missing, null, or not a string or"
+            f" number; first rows {rows})"
+        )
+    if duplicates:
+        rows = ", ".join(str(row) for row in duplicates[:5])
+        parts.append(
+            f"{len(duplicates)} records repeat a {key!r} used by an earlier record (first rows"
+            f" {rows})"
+        )
+    return DiffKeyError(
+        f"{where}: {'; '.join(parts)}. Nothing was imported. Set diffKey to fields that identify"
+        " every record uniquely, or enable keyless diffing (keylessDiff: true)."
+    )
+
+
+def key_records(
+    records: list[dict[str, Any]], spec: KeySpec, where: str
+) -> list[tuple[str, dict[str, Any]]]:
+    """Pair every record with its key, for diffs that must compare two whole versions."""
+    if spec.fields is None:
+        copies: dict[bytes, int] = {}
+        keyed = []
+        for row, record in enumerate(records):
+            keyed.append((copy_key(copies, content_hash(encode(record, row, where))), record))
+        return keyed
+    key_of = key_function(spec)
+    keys = [key_of(record) for record in records]
+    missing = [row for row, key in enumerate(keys) if key is None]
+    seen: set[str] = set()
+    duplicates = []
+    for row, key in enumerate(keys):
+        if key is not None:
+            if key in seen:
+                duplicates.append(row)
+            seen.add(key)
+    if missing or duplicates:
+        raise bad_key_error(spec, where, missing, duplicates)
+    return list(zip(keys, records, strict=True))  # type: ignore[arg-type]

@@ -1,0 +1,64 @@
+"""Retention: prune the oldest versions and hand their pages back to the file system.
+
+Only a prefix of versions is pruned, so every remaining version keeps all its rows (a row
+valid in a kept version ends at or after it) and any two remaining versions stay diffable.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from manifold_pipelines.timestamps import to_text, utc_now
+from manifold_pipelines.versions.models import CleanupResult
+from manifold_pipelines.versions.store import VersionStore
+
+
+def prune_versions(
+    store: VersionStore, *, keep_versions: int | None, keep_days: float | None
+) -> CleanupResult:
+    """Keep the last `keep_versions`, those younger than `keep_days`, and everything from the
+    latest published version on; prune what is older than all of them."""
+    before = store.file_size()
+    with store.writing() as conn:
+        versions = [row[0] for row in conn.execute("SELECT version FROM data_versions ORDER BY 1")]
+        if not versions or (keep_versions is None and keep_days is None):
+            return CleanupResult(
+                pruned_versions=[],
+                kept_versions=versions,
+                rows_deleted=0,
+                bytes_before=before,
+                bytes_after=before,
+            )
+        keep_from = versions[-1]
+        latest_published = store.latest_version()
+        if latest_published is not None:
+            keep_from = min(keep_from, latest_published)
+        if keep_versions is not None:
+            keep_from = min(keep_from, versions[-min(keep_versions, len(versions))])
+        if keep_days is not None:
+            cutoff = to_text(utc_now() - timedelta(days=keep_days))
+            young = conn.execute(
+                "SELECT min(version) FROM data_versions WHERE created_at >= ?", (cutoff,)
+            ).fetchone()[0]
+            if young is not None:
+                keep_from = min(keep_from, young)
+        pruned = [version for version in versions if version < keep_from]
+        rows_deleted = conn.execute(
+            "DELETE FROM record_history WHERE last_version < ?", (keep_from,)
+        ).rowcount
+        conn.execute("DELETE FROM data_versions WHERE version < ?", (keep_from,))
+        # Keep the schema in force at the first kept version; drop those superseded before it.
+        conn.execute(
+            "DELETE FROM schema_versions WHERE schema_version < (SELECT max(schema_version)"
+            " FROM schema_versions WHERE data_version <= ?)",
+            (keep_from,),
+        )
+    conn.execute("PRAGMA incremental_vacuum")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return CleanupResult(
+        pruned_versions=pruned,
+        kept_versions=[v for v in versions if v >= keep_from],
+        rows_deleted=rows_deleted,
+        bytes_before=before,
+        bytes_after=store.file_size(),
+    )

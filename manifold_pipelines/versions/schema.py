@@ -1,0 +1,107 @@
+"""Record schemas: inferred per version from per-field type counts, kept incrementally.
+
+A version's counts are the previous version's, minus the rows that left, plus the rows that
+came: an import touches only the records that changed, never every value of every record.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+import xxhash
+
+FieldStats = dict[str, dict[str, int]]
+
+JSON_TYPES: dict[type, str] = {
+    str: "string",
+    int: "integer",
+    float: "number",
+    bool: "boolean",
+    type(None): "null",
+    dict: "object",
+    list: "array",
+    tuple: "array",
+}
+
+
+def json_type(cls: type) -> str:
+    """The JSON type a Python class is stored as; orjson writes UUIDs and enums as strings
+    or their values, so anything else that got past encoding is reported by its JSON form."""
+    known = JSON_TYPES.get(cls)
+    if known is not None:
+        return known
+    for base, name in JSON_TYPES.items():
+        if issubclass(cls, base):
+            return name
+    return "string"
+
+
+def count_fields(records: Iterable[dict[str, Any]]) -> Counter[tuple[str, type]]:
+    return Counter((name, value.__class__) for record in records for name, value in record.items())
+
+
+def apply_counts(stats: FieldStats, counts: Counter[tuple[str, type]], sign: int) -> None:
+    """Add (sign=1) or remove (sign=-1) counted records from `stats`, in place."""
+    for (name, cls), number in counts.items():
+        per_type = stats.setdefault(name, {})
+        type_name = json_type(cls)
+        left = per_type.get(type_name, 0) + sign * number
+        if left:
+            per_type[type_name] = left
+        else:
+            per_type.pop(type_name, None)
+            if not per_type:
+                del stats[name]
+
+
+def stats_of(records: Iterable[dict[str, Any]]) -> FieldStats:
+    stats: FieldStats = {}
+    apply_counts(stats, count_fields(records), 1)
+    return stats
+
+
+def non_null_counts(stats: FieldStats) -> dict[str, int]:
+    return {
+        name: sum(number for type_name, number in per_type.items() if type_name != "null")
+        for name, per_type in stats.items()
+    }
+
+
+def schema_from_stats(stats: FieldStats, record_count: int) -> dict[str, Any]:
+    """Fields with their non-null JSON types and whether any record lacks a value."""
+    fields = {}
+    for name in sorted(stats):
+        per_type = stats[name]
+        present = sum(per_type.values())
+        fields[name] = {
+            "types": sorted(t for t in per_type if t != "null"),
+            "nullable": "null" in per_type or present < record_count,
+        }
+    return {"fields": fields}
+
+
+def schema_hash(schema: dict[str, Any]) -> str:
+    return xxhash.xxh3_64_hexdigest(orjson.dumps(schema, option=orjson.OPT_SORT_KEYS))
+
+
+def describe_changes(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
+    """Fields added, removed, or whose types changed; nullability alone is not a change."""
+    old_fields = (old or {}).get("fields", {})
+    new_fields = new.get("fields", {})
+    retyped = {
+        name: {"from": old_fields[name]["types"], "to": spec["types"]}
+        for name, spec in new_fields.items()
+        if name in old_fields and old_fields[name]["types"] != spec["types"]
+    }
+    return {
+        "added": sorted(set(new_fields) - set(old_fields)),
+        "removed": sorted(set(old_fields) - set(new_fields)),
+        "retyped": retyped,
+    }
+
+
+def change_count(changes: dict[str, Any]) -> int:
+    return len(changes["added"]) + len(changes["removed"]) + len(changes["retyped"])

@@ -1,0 +1,269 @@
+"""VersionStore: one data source's SQLite file, read and written through one connection.
+
+Reads run in a read transaction, so a version and its rows come from one snapshot even while
+another process imports. Writes are in `writer.py`, retention in `retention.py`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from manifold_pipelines.db.connection import connect, transaction
+from manifold_pipelines.db.migrations import migrate
+from manifold_pipelines.errors import NotFoundError, StorageError, VersionStatusError
+from manifold_pipelines.quality.models import QualityMetric
+from manifold_pipelines.timestamps import from_text, now_text
+from manifold_pipelines.versions.diff import DiffSettings, diff_sides
+from manifold_pipelines.versions.models import (
+    DataDiff,
+    DataVersion,
+    ImportLog,
+    SchemaVersion,
+    VersionInfo,
+)
+from manifold_pipelines.versions.records import KeySpec, key_records
+from manifold_pipelines.versions.tables import DATA_FORMAT
+
+_ROWS_OF_VERSION = (
+    "SELECT position, record FROM record_history"
+    " WHERE first_version <= ?1 AND (last_version IS NULL OR last_version >= ?1)"
+)
+# Rows valid at `lo` but not at `hi` (lo < hi), and the reverse: exactly what changed between.
+_ROWS_ONLY_AT_LOW = (
+    "SELECT key, record FROM record_history"
+    " WHERE last_version >= ?1 AND last_version < ?2 AND first_version <= ?1 ORDER BY position"
+)
+_ROWS_ONLY_AT_HIGH = (
+    "SELECT key, record FROM record_history WHERE first_version > ?1 AND first_version <= ?2"
+    " AND (last_version IS NULL OR last_version >= ?2) ORDER BY position"
+)
+
+
+class VersionStore:
+    """The versions of one data source. `label` names it in errors: "Data source 'demo/api'"."""
+
+    def __init__(self, path: Path, label: str) -> None:
+        self.path = path
+        self.label = label
+        self.what = f"data file of {label}"
+        self.conn = connect(path, what=self.what)
+        try:
+            migrate(self.conn, DATA_FORMAT, what=self.what)
+        except sqlite3.DatabaseError as exc:
+            self.conn.close()
+            raise StorageError(
+                f"The {self.what} at {str(path)!r} is damaged ({exc}). Restore it from a backup"
+                " or move it aside; other sources are not affected."
+            ) from exc
+        except BaseException:
+            self.conn.close()
+            raise
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> VersionStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @contextmanager
+    def writing(self) -> Iterator[sqlite3.Connection]:
+        with transaction(self.conn, what=self.what) as conn:
+            yield conn
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """A read snapshot; released promptly, since an open reader holds back checkpoints."""
+        self.conn.execute("BEGIN")
+        try:
+            yield self.conn
+        finally:
+            self.conn.execute("COMMIT")
+
+    def file_size(self) -> int:
+        """Bytes on disk, the write-ahead log included."""
+        wal = self.path.with_name(self.path.name + "-wal")
+        return self.path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+
+    # Versions
+
+    def latest_version(self, *, published_only: bool = True) -> int | None:
+        row = self.conn.execute(
+            "SELECT max(version) FROM data_versions WHERE ?1 = 0 OR status = 'published'",
+            (int(published_only),),
+        ).fetchone()
+        return row[0]
+
+    def _version_row(self, version: int) -> tuple[Any, ...]:
+        row = self.conn.execute(
+            "SELECT version, status, schema, metadata, record_count, previous_version,"
+            " created_at, diff_key FROM data_versions WHERE version = ?",
+            (version,),
+        ).fetchone()
+        if row is None:
+            known = self.conn.execute(
+                "SELECT min(version), max(version) FROM data_versions"
+            ).fetchone()
+            span = "it has no versions yet" if known[0] is None else f"it has {known[0]}-{known[1]}"
+            raise NotFoundError(
+                f"{self.label} has no version {version} ({span}, older ones may have been"
+                " pruned by retention). List its versions to pick one."
+            )
+        return row
+
+    def _records(self, version: int) -> list[dict[str, Any]]:
+        rows = self.conn.execute(_ROWS_OF_VERSION, (version,)).fetchall()
+        # Rows are stored nearly in position order, so this sort is close to linear.
+        rows.sort()
+        loads = orjson.loads
+        return [loads(record) for _, record in rows]
+
+    def read_version(self, version: int) -> DataVersion:
+        with self.reading():
+            row = self._version_row(version)
+            data = self._records(version)
+        return DataVersion.model_construct(
+            version=row[0],
+            status=row[1],
+            data=data,
+            schema=orjson.loads(row[2]),
+            metadata=orjson.loads(row[3]),
+            record_count=row[4],
+            previous_version=row[5],
+            created_at=from_text(row[6]),
+        )
+
+    def list_versions(self) -> list[VersionInfo]:
+        rows = self.conn.execute(
+            "SELECT version, status, record_count, previous_version, diff_summary,"
+            " schema_version, created_at, published_at FROM data_versions ORDER BY version"
+        ).fetchall()
+        return [
+            VersionInfo(
+                version=row[0],
+                status=row[1],
+                record_count=row[2],
+                previous_version=row[3],
+                diff=orjson.loads(row[4]) if row[4] else None,
+                schema_version=row[5],
+                created_at=from_text(row[6]),
+                published_at=from_text(row[7]) if row[7] else None,
+            )
+            for row in rows
+        ]
+
+    def publish(self, version: int) -> None:
+        """Make a held version published; the newest published version is "latest"."""
+        with self.writing():
+            status = self._version_row(version)[1]
+            if status == "published":
+                raise VersionStatusError(
+                    f"{self.label} version {version} is already published; nothing to do."
+                )
+            self.conn.execute(
+                "UPDATE data_versions SET status = 'published', published_at = ? WHERE version = ?",
+                (now_text(), version),
+            )
+
+    # Diffs
+
+    def diff(
+        self, from_version: int, to_version: int, spec: KeySpec, settings: DiffSettings
+    ) -> DataDiff:
+        """Diff any two versions. With one diff key across the range only the rows that
+        changed between them are read; otherwise both versions are read whole and re-keyed."""
+        with self.reading():
+            self._version_row(from_version)
+            self._version_row(to_version)
+            low, high = sorted((from_version, to_version))
+            specs = self.conn.execute(
+                "SELECT DISTINCT diff_key FROM data_versions WHERE version BETWEEN ? AND ?",
+                (low, high),
+            ).fetchall()
+            if [row[0] for row in specs] == [spec.to_json()]:
+                loads = orjson.loads
+                at_low = [
+                    (key, loads(record))
+                    for key, record in self.conn.execute(_ROWS_ONLY_AT_LOW, (low, high))
+                ]
+                at_high = [
+                    (key, loads(record))
+                    for key, record in self.conn.execute(_ROWS_ONLY_AT_HIGH, (low, high))
+                ]
+                old, new = (at_low, at_high) if from_version <= to_version else (at_high, at_low)
+            else:
+                where = f"{self.label}"
+                old = key_records(self._records(from_version), spec, f"{where} v{from_version}")
+                new = key_records(self._records(to_version), spec, f"{where} v{to_version}")
+        return diff_sides(old, new, settings, from_version=from_version, to_version=to_version)
+
+    # History of schemas, imports and quality
+
+    def schema_history(self) -> list[SchemaVersion]:
+        rows = self.conn.execute(
+            "SELECT schema_version, data_version, schema, changes, created_at"
+            " FROM schema_versions ORDER BY schema_version"
+        ).fetchall()
+        return [
+            SchemaVersion(
+                schema_version=row[0],
+                data_version=row[1],
+                schema=orjson.loads(row[2]),
+                changes=orjson.loads(row[3]),
+                created_at=from_text(row[4]),
+            )
+            for row in rows
+        ]
+
+    def import_logs(self, limit: int = 100) -> list[ImportLog]:
+        rows = self.conn.execute(
+            "SELECT id, version, status, started_at, finished_at, duration_ms,"
+            " records_processed, error, log FROM import_logs ORDER BY id DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [
+            ImportLog(
+                id=row[0],
+                version=row[1],
+                status=row[2],
+                started_at=from_text(row[3]),
+                finished_at=from_text(row[4]) if row[4] else None,
+                duration_ms=row[5],
+                records_processed=row[6],
+                error=row[7],
+                log=row[8],
+            )
+            for row in rows
+        ]
+
+    def quality_metrics(self, version: int) -> list[QualityMetric]:
+        rows = self.conn.execute(
+            "SELECT metric, field, value, direction, warn_threshold, fail_threshold, status,"
+            " blocking, description FROM quality_metrics WHERE version = ? ORDER BY id",
+            (version,),
+        ).fetchall()
+        return [
+            QualityMetric(
+                metric=row[0],
+                field=row[1],
+                value=row[2],
+                direction=row[3],
+                warn_threshold=row[4],
+                fail_threshold=row[5],
+                status=row[6],
+                blocking=bool(row[7]),
+                description=row[8],
+            )
+            for row in rows
+        ]
+
+    def integrity_check(self) -> str:
+        return self.conn.execute("PRAGMA integrity_check").fetchone()[0]

@@ -1,0 +1,101 @@
+"""The schema of a data file, as numbered migrations.
+
+The seed's four tables keep their names and columns. Records are not in `data_versions.data`
+(always NULL): each distinct state of a record is one row of `record_history`, valid from
+`first_version` to `last_version` (NULL while it is still current), so an import writes only
+what changed. The `latest_records` view and the README show how to read a version in SQL.
+"""
+
+from __future__ import annotations
+
+from manifold_pipelines.db.migrations import FileFormat, Migration
+
+DATA_APPLICATION_ID = 0x4D464453  # "MFDS"
+
+_INITIAL = Migration(
+    version=1,
+    name="row-history data file",
+    statements=(
+        """CREATE TABLE data_versions (
+            id INTEGER PRIMARY KEY,
+            version INTEGER NOT NULL UNIQUE,
+            -- Always NULL: a version's records are the record_history rows with
+            -- first_version <= version AND (last_version IS NULL OR last_version >= version).
+            data TEXT,
+            schema TEXT NOT NULL,
+            metadata TEXT NOT NULL DEFAULT '{}',
+            record_count INTEGER NOT NULL,
+            previous_version INTEGER,
+            diff_summary TEXT,
+            status TEXT NOT NULL CHECK (status IN ('published', 'held')),
+            diff_key TEXT NOT NULL,
+            field_stats TEXT NOT NULL,
+            schema_version INTEGER NOT NULL,
+            import_log_id INTEGER,
+            created_at TEXT NOT NULL,
+            published_at TEXT
+        )""",
+        "CREATE INDEX data_versions_created_at ON data_versions(created_at)",
+        "CREATE INDEX data_versions_status ON data_versions(status, version)",
+        """CREATE TABLE record_history (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL,       -- JSON of the diff key value(s), or the content hash
+            hash BLOB NOT NULL,      -- xxh3-128 of record
+            record TEXT NOT NULL,    -- the record as JSON, fields in import order
+            position INTEGER NOT NULL,  -- order in which the key was first imported
+            first_version INTEGER NOT NULL,
+            last_version INTEGER     -- NULL while the row is part of the newest version
+        )""",
+        "CREATE INDEX record_history_first_version ON record_history(first_version)",
+        "CREATE INDEX record_history_last_version ON record_history(last_version)",
+        """CREATE VIEW latest_records AS
+            SELECT record_history.key, record_history.record FROM record_history,
+                (SELECT max(version) AS v FROM data_versions WHERE status = 'published') AS latest
+            WHERE record_history.first_version <= latest.v
+              AND (record_history.last_version IS NULL OR record_history.last_version >= latest.v)
+            ORDER BY record_history.position""",
+        """CREATE TABLE schema_versions (
+            id INTEGER PRIMARY KEY,
+            schema_version INTEGER NOT NULL UNIQUE,
+            data_version INTEGER NOT NULL,
+            schema TEXT NOT NULL,
+            schema_hash TEXT NOT NULL,
+            changes TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX schema_versions_data_version ON schema_versions(data_version)",
+        """CREATE TABLE import_logs (
+            id INTEGER PRIMARY KEY,
+            version INTEGER,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'completed', 'failed')),
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            duration_ms INTEGER,
+            records_processed INTEGER,
+            error TEXT,
+            log TEXT
+        )""",
+        "CREATE INDEX import_logs_started_at ON import_logs(started_at)",
+        "CREATE INDEX import_logs_version ON import_logs(version)",
+        """CREATE TABLE quality_metrics (
+            id INTEGER PRIMARY KEY,
+            version INTEGER NOT NULL REFERENCES data_versions(version) ON DELETE CASCADE,
+            metric TEXT NOT NULL,
+            field TEXT,
+            value REAL,
+            direction TEXT NOT NULL CHECK (direction IN ('min', 'max')),
+            warn_threshold REAL,
+            fail_threshold REAL,
+            status TEXT NOT NULL CHECK (status IN ('pass', 'warning', 'fail')),
+            blocking INTEGER NOT NULL,
+            description TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX quality_metrics_version ON quality_metrics(version)",
+        "CREATE INDEX quality_metrics_created_at ON quality_metrics(created_at)",
+    ),
+)
+
+DATA_FORMAT = FileFormat(
+    application_id=DATA_APPLICATION_ID, label="data file", migrations=(_INITIAL,)
+)
