@@ -40,6 +40,7 @@ from manifold_pipelines.quality.models import QualityMetric
 from manifold_pipelines.settings import Settings
 from manifold_pipelines.timestamps import now_text
 from manifold_pipelines.versions.diff import DiffSettings, limit_details
+from manifold_pipelines.versions.gc_pause import gc_paused
 from manifold_pipelines.versions.models import (
     CleanupResult,
     DataDiff,
@@ -358,16 +359,17 @@ class SeparatedDatabaseManager:
             self._mirror_history(store, source)
             log_id = start_import(store)
             try:
-                result = write_version(
-                    store,
-                    records,
-                    options,
-                    log_id=log_id,
-                    started=started,
-                    declared_schema=schema,
-                    metadata=metadata,
-                    log=log,
-                )
+                with gc_paused():
+                    result = write_version(
+                        store,
+                        records,
+                        options,
+                        log_id=log_id,
+                        started=started,
+                        declared_schema=schema,
+                        metadata=metadata,
+                        log=log,
+                    )
             except sqlite3.Error as exc:
                 fail_import(store, log_id, f"storage error: {exc}", started, log)
                 self._mirror_history(store, source)

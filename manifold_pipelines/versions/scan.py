@@ -1,8 +1,10 @@
-"""One pass over an import's records: encode, hash, key, compare with the live rows, write.
+"""One pass over an import's records: encode, hash, compare with the live rows, write.
 
-This is the hot loop of every import. New rows are written as they are found, in batches,
-inside the import's transaction, so memory holds the previous version's keys and hashes and
-the records that changed, never a second copy of the whole import.
+This is the hot loop of every import, so it is written flat. Against a previous version the
+records are matched by content hash first: a record whose hash is a live row's is unchanged
+(its key is part of its content), so keys are only computed for the few that are not. New
+rows are written in batches as they are found, inside the import's transaction; memory holds
+the previous version's hashes and the records that changed, never an encoded copy of all.
 """
 
 from __future__ import annotations
@@ -12,149 +14,168 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+import xxhash
+
 from manifold_pipelines.versions.records import (
     KeySpec,
-    content_hash,
+    check_encoded,
     copy_key,
-    encode,
+    dumps_record,
     key_function,
+    not_an_object,
+    not_json,
 )
 
 BATCH_ROWS = 10_000
 Record = dict[str, Any]
-LiveRows = dict[str, tuple[int, bytes] | None]
-"""Key -> (row id, hash) of the previous version's rows; None once the import matched it."""
 
-_INSERT_NEW = (
-    "INSERT INTO record_history (key, hash, record, position, first_version) VALUES (?, ?, ?, ?, ?)"
+_INSERT = (
+    "INSERT INTO record_history (id, key, hash, record, position, first_version)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
 )
-# A modified record keeps the position of the row it replaces, so versions read back in the
-# order their keys were first imported.
-_INSERT_REPLACEMENT = (
-    "INSERT INTO record_history (key, hash, record, position, first_version)"
-    " SELECT ?, ?, ?, position, ? FROM record_history WHERE id = ?"
-)
+
+
+NewRow = tuple[int, str, int, Record]
+"""(input row, key, row id, record) of a record written as a new row; whether it replaced a
+live row with the same key is decided once the scan is over. A tuple: one per record."""
 
 
 @dataclass
 class ScanResult:
     record_count: int = 0
-    added: list[tuple[str, Record]] = field(default_factory=list)
-    changed: list[tuple[str, Record]] = field(default_factory=list)
-    replaced_ids: list[int] = field(default_factory=list)
+    new_rows: list[NewRow] = field(default_factory=list)
+    ended_ids: list[int] = field(default_factory=list)
     unique_records: int = 0
     missing_keys: list[int] = field(default_factory=list)
     duplicate_keys: list[int] = field(default_factory=list)
 
 
-class _Writer:
-    """Batches of new and replacement rows, flushed with executemany."""
+class _RowWriter:
+    """Assigns row ids and positions and writes rows in batches with executemany. The scan
+    loops append to `batch` inline: a method call per record costs more than the insert."""
 
-    def __init__(self, conn: sqlite3.Connection, version: int, next_position: int) -> None:
+    def __init__(self, conn: sqlite3.Connection, version: int) -> None:
         self.conn = conn
         self.version = version
-        self.next_position = next_position
-        self.new_rows: list[tuple[str, bytes, bytes, int, int]] = []
-        self.replacements: list[tuple[str, bytes, bytes, int, int]] = []
-
-    def add(self, key: str, digest: bytes, blob: bytes) -> None:
-        self.new_rows.append((key, digest, blob, self.next_position, self.version))
-        self.next_position += 1
-        if len(self.new_rows) >= BATCH_ROWS:
-            self.flush()
-
-    def replace(self, key: str, digest: bytes, blob: bytes, old_id: int) -> None:
-        self.replacements.append((key, digest, blob, self.version, old_id))
-        if len(self.replacements) >= BATCH_ROWS:
-            self.flush()
+        self.next_id, self.next_position = conn.execute(
+            "SELECT coalesce(max(id), 0) + 1, coalesce(max(position), -1) + 1 FROM record_history"
+        ).fetchone()
+        self.batch: list[tuple[Any, ...]] = []
 
     def flush(self) -> None:
-        if self.new_rows:
-            self.conn.executemany(_INSERT_NEW, self.new_rows)
-            self.new_rows.clear()
-        if self.replacements:
-            self.conn.executemany(_INSERT_REPLACEMENT, self.replacements)
-            self.replacements.clear()
+        self.conn.executemany(_INSERT, self.batch)
+        self.batch.clear()
+
+    def advance(self, written: int) -> None:
+        """Account for rows the loop appended to `batch` with ids and positions from here."""
+        self.next_id += written
+        self.next_position += written
 
 
 def scan_records(
     conn: sqlite3.Connection,
     records: Iterable[Any],
     spec: KeySpec,
-    live: LiveRows,
+    live: dict[Any, int | None] | None,
     *,
     version: int,
-    next_position: int,
     where: str,
 ) -> ScanResult:
-    """Write the rows `records` adds or changes against `live`, marking matched keys in it.
+    """Write every record that is not already a live row, and report the live rows no record
+    matched (`ended_ids`: removed, or replaced by a new row with the same key).
 
-    Afterwards every entry of `live` still holding a row id is a record that was removed.
-    Key problems are collected (not raised) so the error can name the first offending rows.
+    `live` maps hash -> row id (keyed) or key -> row id (keyless) for the previous version,
+    or is None when there is nothing to compare with. Key problems are collected, not
+    raised, so that the error can name the first offending rows.
     """
-    writer = _Writer(conn, version, next_position)
     result = ScanResult()
-    if spec.keyless:
-        _scan_keyless(records, live, writer, result, where)
-    else:
-        _scan_keyed(records, spec, live, writer, result, where)
+    writer = _RowWriter(conn, version)
+    try:
+        if spec.keyless:
+            _scan_keyless(records, live or {}, writer, result, where)
+        else:
+            _scan_keyed(records, spec, live or {}, writer, result, where)
+    except (TypeError, orjson.JSONEncodeError) as exc:
+        raise not_json(exc, result.record_count, where) from exc
     writer.flush()
+    if live:
+        result.ended_ids = [row_id for row_id in live.values() if row_id is not None]
     return result
 
 
 def _scan_keyed(
     records: Iterable[Any],
     spec: KeySpec,
-    live: LiveRows,
-    writer: _Writer,
+    live: dict[Any, int | None],
+    writer: _RowWriter,
     result: ScanResult,
     where: str,
 ) -> None:
-    key_of = key_function(spec)
+    """A record whose hash is live is unchanged; the rest are written as new rows. Repeated
+    keys among those are found afterwards, when each new row is matched by key."""
+    key_of, digest_of, dumps = key_function(spec), xxhash.xxh3_128_digest, dumps_record
     absent = object()
-    new_keys: set[str] = set()
-    added, changed, replaced = result.added, result.changed, result.replaced_ids
+    new_rows, batch, flush = result.new_rows, writer.batch, writer.flush
+    row_id, position, version = writer.next_id, writer.next_position, writer.version
+    first_id = row_id
     row = -1
     for row, record in enumerate(records):
-        blob = encode(record, row, where)
-        digest = content_hash(blob)
-        key = key_of(record)
-        if key is None:
-            result.missing_keys.append(row)
-            continue
-        entry = live.get(key, absent)
+        result.record_count = row
+        if record.__class__ is not dict:
+            raise not_an_object(record, row, where)
+        blob = dumps(record)
+        if b"null" in blob or len(blob) > 65536:
+            check_encoded(record, blob, row, where)
+        digest = digest_of(blob)
+        entry = live.get(digest, absent)
         if entry is absent:
-            if key in new_keys:
-                result.duplicate_keys.append(row)
+            key = key_of(record)
+            if key is None:
+                result.missing_keys.append(row)
                 continue
-            new_keys.add(key)
-            added.append((key, record))
-            writer.add(key, digest, blob)
+            batch.append((row_id, key, digest, blob.decode(), position, version))
+            new_rows.append((row, key, row_id, record))
+            row_id += 1
+            position += 1
+            if len(batch) >= BATCH_ROWS:
+                flush()
         elif entry is None:
-            result.duplicate_keys.append(row)
+            result.duplicate_keys.append(row)  # the same record twice: its key repeats
         else:
-            live[key] = None
-            if entry[1] != digest:  # type: ignore[index]
-                changed.append((key, record))
-                replaced.append(entry[0])  # type: ignore[index]
-                writer.replace(key, digest, blob, entry[0])  # type: ignore[index]
+            live[digest] = None
+    writer.advance(row_id - first_id)
     result.record_count = row + 1
     result.unique_records = result.record_count
 
 
 def _scan_keyless(
-    records: Iterable[Any], live: LiveRows, writer: _Writer, result: ScanResult, where: str
+    records: Iterable[Any],
+    live: dict[Any, int | None],
+    writer: _RowWriter,
+    result: ScanResult,
+    where: str,
 ) -> None:
+    """Keys are content hashes numbered per copy, so a key match is an unchanged record."""
     copies: dict[bytes, int] = {}
     row = -1
     for row, record in enumerate(records):
-        blob = encode(record, row, where)
-        digest = content_hash(blob)
+        result.record_count = row
+        if record.__class__ is not dict:
+            raise not_an_object(record, row, where)
+        blob = dumps_record(record)
+        check_encoded(record, blob, row, where)
+        digest = xxhash.xxh3_128_digest(blob)
         key = copy_key(copies, digest)
         if key in live:
             live[key] = None
-        else:
-            result.added.append((key, record))
-            writer.add(key, digest, blob)
+            continue
+        writer.batch.append(
+            (writer.next_id, key, digest, blob.decode(), writer.next_position, writer.version)
+        )
+        result.new_rows.append((row, key, writer.next_id, record))
+        writer.advance(1)
+        if len(writer.batch) >= BATCH_ROWS:
+            writer.flush()
     result.record_count = row + 1
     result.unique_records = len(copies)

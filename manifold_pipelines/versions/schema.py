@@ -40,7 +40,15 @@ def json_type(cls: type) -> str:
 
 
 def count_fields(records: Iterable[dict[str, Any]]) -> Counter[tuple[str, type]]:
-    return Counter((name, value.__class__) for record in records for name, value in record.items())
+    """(field, Python type) -> number of records. Records are first counted by shape (their
+    field names and value types), of which an import has few, so the per-value work is done
+    once per shape instead of once per record."""
+    shapes = Counter((tuple(record), tuple(map(type, record.values()))) for record in records)
+    counts: Counter[tuple[str, type]] = Counter()
+    for (names, types), number in shapes.items():
+        for pair in zip(names, types, strict=True):
+            counts[pair] += number
+    return counts
 
 
 def apply_counts(stats: FieldStats, counts: Counter[tuple[str, type]], sign: int) -> None:

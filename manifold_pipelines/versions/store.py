@@ -20,6 +20,7 @@ from manifold_pipelines.errors import NotFoundError, StorageError, VersionStatus
 from manifold_pipelines.quality.models import QualityMetric
 from manifold_pipelines.timestamps import from_text, now_text
 from manifold_pipelines.versions.diff import DiffSettings, diff_sides
+from manifold_pipelines.versions.gc_pause import gc_paused
 from manifold_pipelines.versions.models import (
     DataDiff,
     DataVersion,
@@ -127,7 +128,7 @@ class VersionStore:
         return [loads(record) for _, record in rows]
 
     def read_version(self, version: int) -> DataVersion:
-        with self.reading():
+        with self.reading(), gc_paused():
             row = self._version_row(version)
             data = self._records(version)
         return DataVersion.model_construct(
@@ -180,7 +181,7 @@ class VersionStore:
     ) -> DataDiff:
         """Diff any two versions. With one diff key across the range only the rows that
         changed between them are read; otherwise both versions are read whole and re-keyed."""
-        with self.reading():
+        with self.reading(), gc_paused():
             self._version_row(from_version)
             self._version_row(to_version)
             low, high = sorted((from_version, to_version))

@@ -22,7 +22,7 @@ from manifold_pipelines.timestamps import now_text
 from manifold_pipelines.versions.diff import DiffSettings, all_added, diff_sides
 from manifold_pipelines.versions.models import DataDiff, ImportResult
 from manifold_pipelines.versions.records import KeySpec, bad_key_error, key_records
-from manifold_pipelines.versions.scan import LiveRows, ScanResult, scan_records
+from manifold_pipelines.versions.scan import ScanResult, scan_records
 from manifold_pipelines.versions.schema import (
     FieldStats,
     apply_counts,
@@ -96,31 +96,10 @@ def write_version(
         previous = _previous(store)
         version = previous.version + 1 if previous else 1
         same_keys = previous is not None and previous.key_spec == spec.to_json()
-        live: LiveRows = {}
+        live = _live_rows(store, spec) if same_keys else None
+        scan = scan_records(conn, records, spec, live, version=version, where=store.label)
         if same_keys:
-            live = {
-                key: (row_id, digest)
-                for row_id, key, digest in conn.execute(
-                    "SELECT id, key, hash FROM record_history WHERE last_version IS NULL"
-                )
-            }
-        next_position = conn.execute(
-            "SELECT coalesce(max(position), -1) + 1 FROM record_history"
-        ).fetchone()[0]
-        scan = scan_records(
-            conn,
-            records,
-            spec,
-            live,
-            version=version,
-            next_position=next_position,
-            where=store.label,
-        )
-        if scan.missing_keys or scan.duplicate_keys:
-            raise bad_key_error(spec, store.label, scan.missing_keys, scan.duplicate_keys)
-        if same_keys:
-            ended_ids = [entry[0] for entry in live.values() if entry is not None]
-            ended_ids += scan.replaced_ids
+            ended_ids = scan.ended_ids
         else:
             ended_ids = [
                 row[0]
@@ -135,8 +114,11 @@ def write_version(
             "UPDATE record_history SET last_version = ? WHERE id = ?",
             [(version - 1, row_id) for row_id in ended_ids],
         )
-        diff = _diff(previous, scan, ended, same_keys, options, store.label, version)
-        stats = _field_stats(previous, scan, ended, same_keys)
+        changes = _match_keys(store, scan, ended, same_keys, version, spec.keyless)
+        if scan.missing_keys or scan.duplicate_keys:
+            raise bad_key_error(spec, store.label, scan.missing_keys, scan.duplicate_keys)
+        diff = _diff(previous, changes, ended, same_keys, options, store.label, version)
+        stats = _field_stats(previous, changes, ended, same_keys)
         schema = schema_from_stats(stats, scan.record_count)
         schema_version, schema_changes = _track_schema(store, previous, schema, version)
         metrics = compute_metrics(
@@ -215,63 +197,128 @@ def _previous(store: VersionStore) -> _Previous | None:
     )
 
 
-def _load_rows(store: VersionStore, row_ids: list[int]) -> list[tuple[str, dict[str, Any]]]:
+def _live_rows(store: VersionStore, spec: KeySpec) -> dict[Any, int | None]:
+    """The previous version's rows: hash -> id when keyed (a record whose hash is live is
+    unchanged), key -> id when keyless (the key is the hash, numbered per copy)."""
+    column = "key" if spec.keyless else "hash"
+    return dict(
+        store.conn.execute(
+            f"SELECT {column}, id FROM record_history WHERE last_version IS NULL"  # noqa: S608
+        )
+    )
+
+
+@dataclass
+class _Changes:
+    """The new rows of an import, split by whether their key was in the previous version."""
+
+    added: list[tuple[str, dict[str, Any]]]
+    changed: list[tuple[str, dict[str, Any]]]
+
+
+def _load_rows(store: VersionStore, row_ids: list[int]) -> list[tuple[Any, ...]]:
+    """(id, key, record, position) of the given rows, in position order."""
     if not row_ids:
         return []
     loads = orjson.loads
     return [
-        (key, loads(record))
-        for key, record in store.conn.execute(
-            "SELECT key, record FROM record_history WHERE id IN (SELECT value FROM json_each(?))"
-            " ORDER BY position",
+        (row_id, key, loads(record), position)
+        for row_id, key, record, position in store.conn.execute(
+            "SELECT id, key, record, position FROM record_history"
+            " WHERE id IN (SELECT value FROM json_each(?)) ORDER BY position",
             (orjson.dumps(row_ids).decode(),),
         )
     ]
 
 
+def _match_keys(
+    store: VersionStore,
+    scan: ScanResult,
+    ended: list[tuple[Any, ...]],
+    same_keys: bool,
+    version: int,
+    keyless: bool,
+) -> _Changes:
+    """Decide for each new row whether it replaced an ended row with the same key (keeping
+    that row's position) or is added; record keys that repeat among the new rows or clash
+    with a row the import left unchanged. Only the rows that changed are looked at."""
+    old_by_key = {key: position for _, key, _, position in ended} if same_keys else {}
+    seen: set[str] = set()
+    added: list[tuple[int, str, dict[str, Any]]] = []
+    changed: list[tuple[str, dict[str, Any]]] = []
+    positions: list[tuple[int, int]] = []
+    for row, key, row_id, record in scan.new_rows:
+        if key in seen:
+            scan.duplicate_keys.append(row)
+            continue
+        seen.add(key)
+        position = old_by_key.get(key)
+        if position is None:
+            added.append((row, key, record))
+        else:
+            changed.append((key, record))
+            positions.append((position, row_id))
+    store.conn.executemany("UPDATE record_history SET position = ? WHERE id = ?", positions)
+    if added and same_keys and not keyless:
+        clashes = {
+            key
+            for (key,) in store.conn.execute(
+                "SELECT key FROM record_history WHERE last_version IS NULL AND first_version < ?"
+                " AND key IN (SELECT value FROM json_each(?))",
+                (version, orjson.dumps([key for _, key, _ in added]).decode()),
+            )
+        }
+        scan.duplicate_keys.extend(row for row, key, _ in added if key in clashes)
+        scan.duplicate_keys.sort()
+    return _Changes(added=[(key, record) for _, key, record in added], changed=changed)
+
+
 def _diff(
     previous: _Previous | None,
-    scan: ScanResult,
-    ended: list[tuple[str, dict[str, Any]]],
+    changes: _Changes,
+    ended: list[tuple[Any, ...]],
     same_keys: bool,
     options: ImportOptions,
     label: str,
     version: int,
 ) -> DataDiff:
-    """The diff against the previous version, from the rows the scan replaced or ended."""
+    """The diff against the previous version, from the rows the import replaced or ended."""
     settings = options.diff_settings
     if previous is None:
-        return all_added([record for _, record in scan.added], version)
+        return all_added([record for _, record in changes.added], version)
+    old_rows = [(key, record) for _, key, record, _ in ended]
     if same_keys:
         diff = diff_sides(
-            ended, scan.changed, settings, from_version=previous.version, to_version=version
+            old_rows, changes.changed, settings, from_version=previous.version, to_version=version
         )
-        added = [record for _, record in scan.added]
+        added = [record for _, record in changes.added]
         details = diff.details.model_copy(update={"added": added})
         return diff.model_copy(update={"added": len(added), "details": details})
     # The diff key changed: re-key the previous version; if it cannot be keyed the new way,
     # every old record counts as removed.
-    old_records = [record for _, record in ended]
+    old_records = [record for _, record in old_rows]
     try:
         old = key_records(old_records, options.key_spec, label)
     except DiffKeyError:
         old = [(f"\0old-row-{row}", record) for row, record in enumerate(old_records)]
-    return diff_sides(old, scan.added, settings, from_version=previous.version, to_version=version)
+    return diff_sides(
+        old, changes.added, settings, from_version=previous.version, to_version=version
+    )
 
 
 def _field_stats(
     previous: _Previous | None,
-    scan: ScanResult,
-    ended: list[tuple[str, dict[str, Any]]],
+    changes: _Changes,
+    ended: list[tuple[Any, ...]],
     same_keys: bool,
 ) -> FieldStats:
     """Per-field type counts: the previous version's adjusted by what left and what came."""
     if previous is None or not same_keys:
-        return stats_of(record for _, record in scan.added)
+        return stats_of(record for _, record in changes.added)
     stats = {name: dict(per_type) for name, per_type in previous.field_stats.items()}
-    apply_counts(stats, count_fields(record for _, record in ended), -1)
-    apply_counts(stats, count_fields(record for _, record in scan.added), 1)
-    apply_counts(stats, count_fields(record for _, record in scan.changed), 1)
+    apply_counts(stats, count_fields(row[2] for row in ended), -1)
+    apply_counts(stats, count_fields(record for _, record in changes.added), 1)
+    apply_counts(stats, count_fields(record for _, record in changes.changed), 1)
     return stats
 
 

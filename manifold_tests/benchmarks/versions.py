@@ -1,0 +1,204 @@
+"""Benchmark of the version store: import, diff and read at N records, against two references.
+
+    python -m manifold_tests.benchmarks.versions --records 1000000
+
+Prints figures; asserts nothing. The floor is what any diffing importer must do (parse the
+new JSON, hash every record canonically); the seed-literal design stores each version as one
+JSON array and diffs by loading both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sqlite3
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psutil
+import xxhash
+
+from manifold_pipelines import SeparatedDatabaseManager
+
+CITIES = ["Lisbon", "Oslo", "Lagos", "Quito", "Hanoi", "Perth", "Cusco", "Turku"]
+CATEGORIES = ["books", "tools", "games", "food", "garden", "music"]
+
+
+def make_record(rng: random.Random, i: int) -> dict[str, Any]:
+    return {
+        "id": i,
+        "name": f"Customer {i}",
+        "email": f"customer{i}@example.com",
+        "city": rng.choice(CITIES),
+        "category": rng.choice(CATEGORIES),
+        "amount": round(rng.uniform(1, 10_000), 2),
+        "quantity": rng.randint(1, 500),
+        "active": rng.random() < 0.8,
+        "created_at": f"2026-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}T10:00:00Z",
+        "note": None if rng.random() < 0.05 else f"note {rng.randint(0, 10**6)}",
+    }
+
+
+def derive_v2(rng: random.Random, v1: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """1% modified, 0.5% removed, 0.5% added."""
+    n = len(v1)
+    removed = set(rng.sample(range(n), n // 200))
+    modified = set(rng.sample([i for i in range(n) if i not in removed][: n], n // 100))
+    v2 = []
+    for index, record in enumerate(v1):
+        if index in removed:
+            continue
+        if index in modified:
+            record = {**record, "amount": round(record["amount"] + 1.5, 2), "active": False}
+        v2.append(record)
+    v2.extend(make_record(rng, n + 1 + i) for i in range(n // 200))
+    return v2
+
+
+class PeakRss:
+    """Samples this process's RSS every 5 ms while active; reports the rise over the start."""
+
+    def __init__(self) -> None:
+        self.process = psutil.Process()
+        self.peak = 0
+        self.start = 0
+
+    @contextmanager
+    def watch(self) -> Iterator[PeakRss]:
+        self.start = self.peak = self.process.memory_info().rss
+        running = True
+
+        def sample() -> None:
+            while running:
+                self.peak = max(self.peak, self.process.memory_info().rss)
+                time.sleep(0.005)
+
+        thread = threading.Thread(target=sample, daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            running = False
+            thread.join()
+
+    @property
+    def rise_mb(self) -> float:
+        return (self.peak - self.start) / 2**20
+
+
+def timed(action: Callable[[], Any]) -> tuple[float, Any]:
+    started = time.perf_counter()
+    value = action()
+    return time.perf_counter() - started, value
+
+
+def floor(v2_json: bytes) -> float:
+    def parse_and_hash() -> None:
+        for record in orjson.loads(v2_json):
+            xxhash.xxh3_128_digest(orjson.dumps(record, option=orjson.OPT_SORT_KEYS))
+
+    return timed(parse_and_hash)[0]
+
+
+def seed_literal(folder: Path, v1: list[dict[str, Any]], v2: list[dict[str, Any]]) -> dict:
+    """Each version one JSON array in `data_versions.data`; the diff loads both."""
+    conn = sqlite3.connect(folder / "seed.db", isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("CREATE TABLE data_versions (version INTEGER PRIMARY KEY, data TEXT)")
+
+    def write(version: int, records: list[dict[str, Any]]) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT INTO data_versions VALUES (?, ?)", (version, orjson.dumps(records)))
+        conn.execute("COMMIT")
+
+    def diff() -> int:
+        rows = conn.execute("SELECT data FROM data_versions ORDER BY version").fetchall()
+        old = {r["id"]: r for r in orjson.loads(rows[0][0])}
+        new = {r["id"]: r for r in orjson.loads(rows[1][0])}
+        changed = sum(1 for key, r in new.items() if key in old and old[key] != r)
+        return changed + len(new.keys() - old.keys()) + len(old.keys() - new.keys())
+
+    write(1, v1)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    size_v1 = (folder / "seed.db").stat().st_size
+    v2_write = timed(lambda: write(2, v2))[0]
+    v2_diff = timed(diff)[0]
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    added = (folder / "seed.db").stat().st_size - size_v1
+    conn.close()
+    return {"v2 import+diff s": v2_write + v2_diff, "bytes added by v2": added}
+
+
+def run(records: int, seed: int) -> dict[str, Any]:
+    rng = random.Random(seed)
+    v1 = [make_record(rng, i) for i in range(1, records + 1)]
+    v2 = derive_v2(rng, v1)
+    v2_json = orjson.dumps(v2)
+    figures: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        manager = SeparatedDatabaseManager(folder / "home")
+        manager.create_project(name="Bench", id="bench")
+        manager.create_data_source("bench", name="Bench", type="json", id="data",
+                                   config={"path": str(folder / "unused.json")})
+        path = manager.data_file_path("bench", "data")
+        rss = PeakRss()
+        with rss.watch():
+            figures["v1 import s"], first = timed(
+                lambda: manager.import_data("bench", "data", v1)
+            )
+        figures["v1 import peak RSS rise MB"] = rss.rise_mb
+        del first
+        size_v1 = path.stat().st_size + _wal(path)
+        with rss.watch():
+            figures["v2 import s (incl. diff)"], second = timed(
+                lambda: manager.import_data("bench", "data", v2)
+            )
+        figures["v2 import peak RSS rise MB"] = rss.rise_mb
+        figures["v2 diff"] = second.diff.summary()
+        del second
+        figures["diff-details s"], _ = timed(lambda: manager.get_data_diff("bench", "data", 1, 2))
+        figures["read-latest s"], latest = timed(lambda: manager.get_latest_data("bench", "data"))
+        assert latest.record_count == len(v2)
+        del latest
+        figures["file size after v1 bytes"] = size_v1
+        size_v2 = path.stat().st_size + _wal(path)
+        figures["bytes added by v2"] = size_v2 - size_v1
+        figures["bytes added by v2 %"] = 100 * (size_v2 - size_v1) / size_v1
+        manager.close()
+        figures["floor s (orjson parse + xxh3-128 canonical hash)"] = floor(v2_json)
+        figures["seed-literal"] = seed_literal(folder, v1, v2)
+    figures["process peak RSS MB"] = psutil.Process().memory_info().rss / 2**20
+    return figures
+
+
+def _wal(path: Path) -> int:
+    wal = path.with_name(path.name + "-wal")
+    return wal.stat().st_size if wal.exists() else 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=1, help="runs; medians are printed")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    runs = [run(args.records, args.seed + i) for i in range(args.repeat)]
+    print(f"records: {args.records:,}  runs: {args.repeat} (medians)")
+    for name, value in runs[0].items():
+        if isinstance(value, dict):
+            print(f"{name}: {value}")
+        else:
+            median = statistics.median(r[name] for r in runs)
+            print(f"{name}: {median:,.3f}" if isinstance(median, float) else f"{name}: {median:,}")
+
+
+if __name__ == "__main__":
+    main()
