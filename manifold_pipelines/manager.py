@@ -50,7 +50,7 @@ from manifold_pipelines.versions.models import (
     SchemaVersion,
     VersionInfo,
 )
-from manifold_pipelines.versions.records import KeySpec
+from manifold_pipelines.versions.records import KeySpec, require_record_list
 from manifold_pipelines.versions.retention import prune_versions
 from manifold_pipelines.versions.store import VersionStore
 from manifold_pipelines.versions.writer import (
@@ -283,8 +283,30 @@ class SeparatedDatabaseManager:
         """`upstream` ("project/source") feeds `downstream`; Dagster draws it as a dependency."""
         up, down = self._qualified(upstream), self._qualified(downstream)
         with self.core.writing():
+            if self._reaches(down, up):
+                raise ConfigError(
+                    f"'{downstream}' already feeds '{upstream}' (directly or through other"
+                    f" sources), so '{upstream}' cannot also feed '{downstream}': Dagster needs"
+                    " dependencies without cycles. Remove one of the relationships first."
+                )
             self.core.insert_relationship(up, down)
         return Relationship(upstream=up, downstream=down)
+
+    def _reaches(self, start: tuple[str, str], target: tuple[str, str]) -> bool:
+        """Whether `target` is `start` or downstream of it."""
+        feeds: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        for relationship in self.core.list_relationships():
+            feeds.setdefault(relationship.upstream, []).append(relationship.downstream)
+        pending, seen = [start], {start}
+        while pending:
+            node = pending.pop()
+            if node == target:
+                return True
+            for child in feeds.get(node, []):
+                if child not in seen:
+                    seen.add(child)
+                    pending.append(child)
+        return False
 
     def remove_relationship(self, upstream: str, downstream: str) -> None:
         up, down = self._qualified(upstream), self._qualified(downstream)
@@ -359,6 +381,7 @@ class SeparatedDatabaseManager:
             self._mirror_history(store, source)
             log_id = start_import(store)
             try:
+                require_record_list(records, store.label)
                 with gc_paused():
                     result = write_version(
                         store,

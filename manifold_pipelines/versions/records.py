@@ -9,7 +9,7 @@ non-finite floats; that keeps the check off the hot path for most records.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -24,7 +24,7 @@ _OPTIONS = (
     | orjson.OPT_PASSTHROUGH_DATACLASS
     | orjson.OPT_PASSTHROUGH_SUBCLASS
 )
-MAX_RECORD_BYTES = 16 * 1024 * 1024
+MAX_RECORD_BYTES = 1024 * 1024
 SCALAR_KEY_TYPES = (str, int, float)
 
 
@@ -39,7 +39,7 @@ def encode(record: Any, row: int, where: str) -> bytes:
     try:
         blob = orjson.dumps(record, default=_refuse, option=_OPTIONS)
     except (TypeError, orjson.JSONEncodeError) as exc:
-        raise not_json(exc, row, where) from exc
+        raise not_json(exc, row, where, record) from exc
     check_encoded(record, blob, row, where)
     return blob
 
@@ -56,11 +56,48 @@ def not_an_object(record: Any, row: int, where: str) -> RecordsError:
     )
 
 
-def not_json(exc: Exception, row: int, where: str) -> RecordsError:
+def not_json(exc: Exception, row: int, where: str, record: Any = None) -> RecordsError:
+    place = _first_bad_value(record, "", 0) if record is not None else None
+    problem = f"field {place[0]!r}: {place[1]}" if place else str(exc)
     return RecordsError(
-        f"{where}: row {row} cannot be stored as JSON: {exc}. Convert the value to a string,"
-        " number, boolean, null, list or object first."
+        f"{where}: row {row} cannot be stored as JSON ({problem}). Convert the value to a"
+        " string, number, boolean, null, list or object first."
     )
+
+
+_MAX_DEPTH = 200
+
+
+def _first_bad_value(value: Any, path: str, depth: int) -> tuple[str, str] | None:
+    """Where orjson's refusal came from; it only runs once an import has already failed."""
+    where = path or "(record)"
+    if depth > _MAX_DEPTH:
+        return where, f"nested more than {_MAX_DEPTH} levels deep"
+    if type(value) is dict:
+        for name, item in value.items():
+            if type(name) is not str:
+                return where, f"field name {name!r} is not a string"
+            found = _first_bad_value(item, f"{path}.{name}" if path else name, depth + 1)
+            if found:
+                return found
+        return None
+    if type(value) is list:
+        for index, item in enumerate(value):
+            found = _first_bad_value(item, f"{path}[{index}]", depth + 1)
+            if found:
+                return found
+        return None
+    if type(value) is int and not -(2**63) <= value < 2**64:
+        return where, "integer outside the 64-bit range"
+    if type(value) is str:
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return where, "text with a lone surrogate (invalid UTF-8)"
+        return None
+    if value is None or type(value) in (bool, int, float):
+        return None
+    return where, f"{type(value).__name__} is not a JSON value"
 
 
 def check_encoded(record: dict[str, Any], blob: bytes, row: int, where: str) -> None:
@@ -90,6 +127,16 @@ def _refuse_non_finite(value: Any, row: int, where: str, path: str) -> None:
     elif type(value) is list:
         for index, item in enumerate(value):
             _refuse_non_finite(item, row, where, f"{path}[{index}]")
+
+
+def require_record_list(records: object, where: str) -> None:
+    """Refuse what is not a sequence of records before anything is written: a dict or a
+    string would iterate as keys or characters and fail later with a confusing message."""
+    if isinstance(records, (dict, str, bytes)) or not isinstance(records, Iterable):
+        raise RecordsError(
+            f"{where}: records must be a list (or other iterable) of objects, got"
+            f" {type(records).__name__}. Wrap a single record in a list: [record]."
+        )
 
 
 def content_hash(blob: bytes) -> bytes:
@@ -166,6 +213,10 @@ def key_function(spec: KeySpec) -> KeyFunction:
     return composite
 
 
+def _records(count: int) -> str:
+    return "1 record has" if count == 1 else f"{count} records have"
+
+
 def bad_key_error(
     spec: KeySpec, where: str, missing: list[int], duplicates: list[int]
 ) -> DiffKeyError:
@@ -175,13 +226,13 @@ def bad_key_error(
     if missing:
         rows = ", ".join(str(row) for row in missing[:5])
         parts.append(
-            f"{len(missing)} records have no usable {key!r} (missing, null, or not a string or"
+            f"{_records(len(missing))} no usable {key!r} (missing, null, or not a string or"
             f" number; first rows {rows})"
         )
     if duplicates:
         rows = ", ".join(str(row) for row in duplicates[:5])
         parts.append(
-            f"{len(duplicates)} records repeat a {key!r} used by an earlier record (first rows"
+            f"{_records(len(duplicates))} a {key!r} that another record also has (first rows"
             f" {rows})"
         )
     return DiffKeyError(

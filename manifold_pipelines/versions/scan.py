@@ -22,6 +22,7 @@ from manifold_pipelines.versions.records import (
     check_encoded,
     copy_key,
     dumps_record,
+    encode,
     key_function,
     not_an_object,
     not_json,
@@ -91,13 +92,10 @@ def scan_records(
     """
     result = ScanResult()
     writer = _RowWriter(conn, version)
-    try:
-        if spec.keyless:
-            _scan_keyless(records, live or {}, writer, result, where)
-        else:
-            _scan_keyed(records, spec, live or {}, writer, result, where)
-    except (TypeError, orjson.JSONEncodeError) as exc:
-        raise not_json(exc, result.record_count, where) from exc
+    if spec.keyless:
+        _scan_keyless(records, live or {}, writer, result, where)
+    else:
+        _scan_keyed(records, spec, live or {}, writer, result, where)
     writer.flush()
     if live:
         result.ended_ids = [row_id for row_id in live.values() if row_id is not None]
@@ -121,10 +119,12 @@ def _scan_keyed(
     first_id = row_id
     row = -1
     for row, record in enumerate(records):
-        result.record_count = row
         if record.__class__ is not dict:
             raise not_an_object(record, row, where)
-        blob = dumps(record)
+        try:
+            blob = dumps(record)
+        except (TypeError, orjson.JSONEncodeError) as exc:
+            raise not_json(exc, row, where, record) from exc
         if b"null" in blob or len(blob) > 65536:
             check_encoded(record, blob, row, where)
         digest = digest_of(blob)
@@ -160,11 +160,7 @@ def _scan_keyless(
     copies: dict[bytes, int] = {}
     row = -1
     for row, record in enumerate(records):
-        result.record_count = row
-        if record.__class__ is not dict:
-            raise not_an_object(record, row, where)
-        blob = dumps_record(record)
-        check_encoded(record, blob, row, where)
+        blob = encode(record, row, where)
         digest = xxhash.xxh3_128_digest(blob)
         key = copy_key(copies, digest)
         if key in live:

@@ -50,7 +50,7 @@ def derive_v2(rng: random.Random, v1: list[dict[str, Any]]) -> list[dict[str, An
     """1% modified, 0.5% removed, 0.5% added."""
     n = len(v1)
     removed = set(rng.sample(range(n), n // 200))
-    modified = set(rng.sample([i for i in range(n) if i not in removed][: n], n // 100))
+    modified = set(rng.sample([i for i in range(n) if i not in removed][:n], n // 100))
     v2 = []
     for index, record in enumerate(v1):
         if index in removed:
@@ -146,14 +146,17 @@ def run(records: int, seed: int) -> dict[str, Any]:
         folder = Path(tmp)
         manager = SeparatedDatabaseManager(folder / "home")
         manager.create_project(name="Bench", id="bench")
-        manager.create_data_source("bench", name="Bench", type="json", id="data",
-                                   config={"path": str(folder / "unused.json")})
+        manager.create_data_source(
+            "bench",
+            name="Bench",
+            type="json",
+            id="data",
+            config={"path": str(folder / "unused.json")},
+        )
         path = manager.data_file_path("bench", "data")
         rss = PeakRss()
         with rss.watch():
-            figures["v1 import s"], first = timed(
-                lambda: manager.import_data("bench", "data", v1)
-            )
+            figures["v1 import s"], first = timed(lambda: manager.import_data("bench", "data", v1))
         figures["v1 import peak RSS rise MB"] = rss.rise_mb
         del first
         size_v1 = path.stat().st_size + _wal(path)

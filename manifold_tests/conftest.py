@@ -1,0 +1,53 @@
+"""Shared fixtures: a real MANIFOLD_HOME in tmp_path with one project and one source."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from manifold_pipelines import SeparatedDatabaseManager
+
+SCRIPT = "return [];"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test may read the developer's own MANIFOLD_* settings or write into the repo."""
+    for name in ("MANIFOLD_HOME", "MANIFOLD_ALLOWED_ROOTS", "MANIFOLD_USER"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def manager(home: Path) -> Iterator[SeparatedDatabaseManager]:
+    with SeparatedDatabaseManager(home) as m:
+        yield m
+
+
+def make_source(
+    manager: SeparatedDatabaseManager,
+    project_id: str = "demo",
+    source_id: str = "api",
+    **config: Any,
+) -> None:
+    """A project (if missing) and a javascript source whose extra config keys are `config`."""
+    if project_id not in {p.id for p in manager.list_projects()}:
+        manager.create_project(name=project_id.title(), id=project_id)
+    manager.create_data_source(
+        project_id, name=source_id, type="javascript", id=source_id,
+        config={"script": SCRIPT, **config},
+    )  # fmt: skip
+
+
+@pytest.fixture
+def source(manager: SeparatedDatabaseManager) -> tuple[str, str]:
+    make_source(manager)
+    return ("demo", "api")

@@ -1,0 +1,108 @@
+"""Ids become file names and data paths decide where files go: both are checked before any
+file is touched, because a bad id that reaches os.path could write outside the data folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from manifold_pipelines import SeparatedDatabaseManager
+from manifold_pipelines.errors import InvalidIdError, PathNotAllowedError
+
+BAD_IDS = [
+    "", "../etc", "..", "a/b", "/abs", "demo\n", "-leading", "_leading", "a" * 65,
+    "spaces here", "dot.ted", "naïve", "file:x?mode=memory",
+]  # fmt: skip
+
+
+def _files(root: Path) -> set[Path]:
+    return {p for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("bad", BAD_IDS)
+def test_bad_project_id_is_refused_before_any_file_is_touched(
+    manager: SeparatedDatabaseManager, home: Path, bad: str
+) -> None:
+    before = _files(home)
+    with pytest.raises(InvalidIdError, match="Project id .* is not allowed"):
+        manager.create_project(name="X", id=bad)
+    assert _files(home) == before
+    assert manager.list_projects() == []
+
+
+@pytest.mark.parametrize("bad", BAD_IDS)
+def test_bad_source_id_is_refused_before_any_file_is_touched(
+    manager: SeparatedDatabaseManager, home: Path, bad: str
+) -> None:
+    manager.create_project(name="Demo", id="demo")
+    before = _files(home)
+    with pytest.raises(InvalidIdError, match="Data source id"):
+        manager.create_data_source("demo", name="x", type="javascript", id=bad,
+                                   config={"script": "return []"})  # fmt: skip
+    with pytest.raises(InvalidIdError):
+        manager.import_data("demo", bad, [{"id": 1}])
+    assert _files(home) == before
+
+
+def test_longest_allowed_id_works(manager: SeparatedDatabaseManager) -> None:
+    long_id = "a" * 64
+    manager.create_project(name="Long", id=long_id)
+    manager.create_data_source(long_id, name="s", type="javascript", id=long_id,
+                               config={"script": "return []"})  # fmt: skip
+    assert manager.import_data(long_id, long_id, [{"id": 1}]).version == 1
+    assert manager.data_file_path(long_id, long_id).name == f"{long_id}.db"
+
+
+def test_data_path_outside_allowed_roots_is_refused(
+    manager: SeparatedDatabaseManager, tmp_path: Path
+) -> None:
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    with pytest.raises(PathNotAllowedError, match="MANIFOLD_ALLOWED_ROOTS"):
+        manager.create_project(name="X", id="x", data_path=outside)
+    assert manager.list_projects() == []
+
+
+def test_symlink_inside_home_pointing_outside_is_refused(
+    manager: SeparatedDatabaseManager, home: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "secret"
+    outside.mkdir()
+    (home / "link").symlink_to(outside)
+    with pytest.raises(PathNotAllowedError, match="outside every allowed root"):
+        manager.create_project(name="X", id="x", data_path=home / "link")
+    with pytest.raises(PathNotAllowedError):
+        manager.create_project(name="X", id="x", data_path=home / ".." / "secret")
+
+
+def test_data_path_inside_an_extra_allowed_root_holds_the_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    extra = tmp_path / "bigdisk"
+    extra.mkdir()
+    monkeypatch.setenv("MANIFOLD_ALLOWED_ROOTS", f"{tmp_path / 'nowhere'}:{extra}")
+    with SeparatedDatabaseManager(tmp_path / "home") as manager:
+        manager.create_project(name="P", id="p", data_path=extra / "p-data")
+        manager.create_data_source("p", name="s", type="javascript", id="s",
+                                   config={"script": "return []"})  # fmt: skip
+        manager.import_data("p", "s", [{"id": 1}])
+        assert (extra / "p-data" / "s.db").exists()
+        assert not (tmp_path / "home" / "data-sources" / "p").exists()
+
+
+def test_home_comes_from_the_environment_and_is_created(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MANIFOLD_HOME", str(tmp_path / "env-home"))
+    with SeparatedDatabaseManager() as manager:
+        manager.create_project(name="Demo", id="demo")
+    assert (tmp_path / "env-home" / "core.db").exists()
+
+
+def test_default_home_is_manifold_home_in_the_working_directory(tmp_path: Path) -> None:
+    assert Path.cwd() == tmp_path
+    with SeparatedDatabaseManager():
+        pass
+    assert os.path.exists(tmp_path / "manifold_home" / "core.db")

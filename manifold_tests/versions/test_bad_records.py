@@ -1,0 +1,91 @@
+"""Bad input must be refused with an error that names the problem and the fix, write no
+version, leave the latest good version untouched, and still be logged as a failed import."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from manifold_pipelines import ManifoldError, SeparatedDatabaseManager
+from manifold_pipelines.errors import DiffKeyError, RecordsError
+
+GOOD = [{"id": 1, "name": "kept"}, {"id": 2, "name": "also kept"}]
+
+
+def deep(levels: int) -> dict[str, Any]:
+    value: dict[str, Any] = {"id": 1}
+    for _ in range(levels):
+        value = {"id": 1, "child": value}
+    return value
+
+
+BAD_INPUTS: list[tuple[str, Any, type[ManifoldError], str]] = [
+    ("none", None, RecordsError, "must be a list"),
+    ("a dict", {"id": 1}, RecordsError, r"Wrap a single record in a list"),
+    ("a string", "[{\"id\": 1}]", RecordsError, "got str"),
+    ("not objects", [{"id": 1}, [1, 2]], RecordsError, "row 1 is list, not an object"),
+    ("missing key", [{"id": 1}, {"name": "x"}, {"id": None}], DiffKeyError,
+     r"2 records have no usable 'id' .*first rows 1, 2.*keylessDiff"),
+    ("duplicate key", [{"id": 1}, {"id": 2}, {"id": 1, "x": 1}], DiffKeyError,
+     r"1 record has a 'id' that another record also has \(first rows 2\)"),
+    ("duplicate identical", [{"id": 5}, {"id": 5}], DiffKeyError, "first rows 1"),
+    ("object key", [{"id": {"a": 1}}], DiffKeyError, "no usable 'id'"),
+    ("NaN", [{"id": 1, "score": float("nan")}], RecordsError,
+     r"row 0 field 'score' is nan.*Replace it with null"),
+    ("nested Infinity", [{"id": 1, "m": {"v": [1, float("inf")]}}], RecordsError,
+     r"field 'm.v\[1\]' is inf"),
+    ("non-string field name", [{"id": 1, 5: "x"}], RecordsError,
+     r"row 0 cannot be stored as JSON \(field '\(record\)': field name 5 is not a string\)"),
+    ("lone surrogate", [{"id": 1, "t": "bad \ud800"}], RecordsError,
+     "field 't': text with a lone surrogate"),
+    ("2 MB record", [{"id": 1, "blob": "x" * 2_000_000}], RecordsError,
+     r"row 0 is 2,000,\d+ bytes as JSON, over the 1,048,576-byte limit"),
+    ("deep nesting", [deep(300)], RecordsError, "nested more than 200 levels deep"),
+    ("huge int", [{"id": 1, "n": 2**70}], RecordsError, "field 'n': integer outside the 64-bit"),
+    ("a date", [{"id": 1, "d": __import__("datetime").date(2026, 1, 1)}], RecordsError,
+     "field 'd': date is not a JSON value"),
+    ("a set", [{"id": 1, "s": [{"t": {1, 2}}]}], RecordsError,
+     r"field 's\[0\].t': set is not a JSON value"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("records", "error", "message"),
+    [case[1:] for case in BAD_INPUTS],
+    ids=[case[0] for case in BAD_INPUTS],
+)
+def test_bad_records_are_refused_and_nothing_is_written(
+    manager: SeparatedDatabaseManager,
+    source: tuple,
+    records: Any,
+    error: type[ManifoldError],
+    message: str,
+) -> None:
+    manager.import_data(*source, GOOD)
+    size_before = manager.list_versions(*source)
+    with pytest.raises(error, match=message) as caught:
+        manager.import_data(*source, records)
+    assert "Data source 'demo/api'" in str(caught.value)
+    assert manager.list_versions(*source) == size_before
+    assert manager.get_latest_data(*source).data == GOOD
+    failed = manager.get_import_logs(*source)[0]
+    assert failed.status == "failed" and failed.version is None
+    assert failed.error == str(caught.value)
+    assert manager.import_history("demo", "api")[0].status == "failed"
+    with manager._open(manager.get_data_source(*source)) as store:
+        assert store.conn.execute("SELECT count(*) FROM record_history").fetchone() == (2,)
+        assert store.integrity_check() == "ok"
+
+
+def test_a_failed_import_is_followed_by_a_good_one(
+    manager: SeparatedDatabaseManager, source: tuple
+) -> None:
+    manager.import_data(*source, GOOD)
+    with pytest.raises(DiffKeyError):
+        manager.import_data(*source, [{"id": 1}, {"id": 1}])
+    result = manager.import_data(*source, [{"id": 1, "name": "changed"}])
+    assert result.version == 2
+    assert result.diff is not None and (result.diff.modified, result.diff.removed) == (1, 1)
+    statuses = [log.status for log in manager.get_import_logs(*source)]
+    assert statuses == ["completed", "failed", "completed"]

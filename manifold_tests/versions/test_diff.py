@@ -1,0 +1,220 @@
+"""The diff is what users come for: it must agree with a plain, obviously-correct oracle on
+generated data, between any two versions, for single and composite keys."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+
+from manifold_pipelines import SeparatedDatabaseManager
+from manifold_pipelines.errors import DiffKeyError
+from manifold_tests.conftest import make_source
+
+FIELDS = ["name", "city", "amount", "active", "note"]
+
+
+def oracle(old: list[dict], new: list[dict], key: tuple[str, ...]) -> dict[str, Any]:
+    """Naive keyed diff written without the store's code: compare whole records by key."""
+
+    def keyed(records: list[dict]) -> dict[tuple, dict]:
+        return {tuple(r[k] for k in key): r for r in records}
+
+    before, after = keyed(old), keyed(new)
+    modified = {}
+    for k in before.keys() & after.keys():
+        a, b = before[k], after[k]
+        changes = {}
+        for field in a.keys() | b.keys():
+            if field not in a:
+                changes[field] = {"type": "added", "newValue": b[field]}
+            elif field not in b:
+                changes[field] = {"type": "removed", "oldValue": a[field]}
+            elif type(a[field]) is not type(b[field]) or a[field] != b[field]:
+                changes[field] = {"type": "modified", "oldValue": a[field], "newValue": b[field]}
+        if changes:
+            modified[k] = changes
+    return {
+        "added": {k for k in after.keys() - before.keys()},
+        "removed": {k for k in before.keys() - after.keys()},
+        "modified": modified,
+    }
+
+
+def evolve(
+    rng: random.Random, records: list[dict], key: tuple[str, ...], next_id: list[int]
+) -> list[dict]:
+    """Drop, modify (values, added and removed fields) and add records at random."""
+    result = []
+    for record in records:
+        roll = rng.random()
+        if roll < 0.1:
+            continue
+        record = dict(record)
+        if roll < 0.35:
+            field = rng.choice(FIELDS)
+            if field in record and rng.random() < 0.3:
+                del record[field]
+            else:
+                record[field] = rng.choice([rng.randint(0, 5), "x", None, True, 2.5, [1]])
+        result.append(record)
+    for _ in range(rng.randint(0, 5)):
+        next_id[0] += 1
+        new = {k: (next_id[0] if k == "id" else rng.choice(["eu", "us"])) for k in key}
+        new.update({f: rng.randint(0, 3) for f in rng.sample(FIELDS, 3)})
+        result.append(new)
+    rng.shuffle(result)
+    return result
+
+
+def summarize(diff: Any, key: tuple[str, ...]) -> dict[str, Any]:
+    def k(record: dict) -> tuple:
+        return tuple(record[f] for f in key)
+
+    return {
+        "added": {k(r) for r in diff.details.added},
+        "removed": {k(r) for r in diff.details.removed},
+        "modified": {
+            k(m.new): {name: c.to_dict() for name, c in m.changes.items()}
+            for m in diff.details.modified
+        },
+    }
+
+
+@pytest.mark.parametrize("key", [("id",), ("region", "id")])
+@pytest.mark.parametrize("seed", range(6))
+def test_diff_matches_the_oracle_between_any_two_versions(
+    manager: SeparatedDatabaseManager, key: tuple[str, ...], seed: int
+) -> None:
+    rng = random.Random(seed)
+    make_source(manager, diffKey=list(key))
+    next_id = [0]
+    versions: list[list[dict]] = [evolve(rng, [], key, next_id)]
+    for _ in range(5):
+        versions.append(evolve(rng, versions[-1], key, next_id))
+    for records in versions:
+        manager.import_data("demo", "api", records)
+    for a, b in [(1, 2), (2, 3), (1, 6), (6, 1), (3, 5), (4, 4)]:
+        diff = manager.get_data_diff("demo", "api", a, b)
+        expected = oracle(versions[a - 1], versions[b - 1], key)
+        assert summarize(diff, key) == expected, (a, b)
+        assert (diff.added, diff.removed, diff.modified) == (
+            len(expected["added"]),
+            len(expected["removed"]),
+            len(expected["modified"]),
+        )
+        assert diff.total_changes == diff.added + diff.removed + diff.modified
+
+
+def test_import_result_diff_has_the_seed_shape(
+    manager: SeparatedDatabaseManager, source: tuple
+) -> None:
+    manager.import_data(*source, [{"id": 1, "a": "old", "gone": 1}, {"id": 2}, {"id": 3}])
+    result = manager.import_data(*source, [{"id": 1, "a": "new", "extra": 2}, {"id": 2}, {"id": 4}])
+    assert result.diff is not None
+    assert result.diff.to_dict() == {
+        "added": 1, "removed": 1, "modified": 1, "totalChanges": 3,
+        "details": {
+            "added": [{"id": 4}],
+            "removed": [{"id": 3}],
+            "modified": [{
+                "old": {"id": 1, "a": "old", "gone": 1},
+                "new": {"id": 1, "a": "new", "extra": 2},
+                "changes": {
+                    "a": {"type": "modified", "oldValue": "old", "newValue": "new"},
+                    "extra": {"type": "added", "newValue": 2},
+                    "gone": {"type": "removed", "oldValue": 1},
+                },
+            }],
+        },
+    }  # fmt: skip
+    assert result.diff.to_dict() == manager.get_data_diff(*source, 1, 2).to_dict()
+    assert manager.list_versions(*source)[1].diff == {
+        "added": 1, "removed": 1, "modified": 1, "totalChanges": 3
+    }  # fmt: skip
+
+
+def test_type_changes_count_as_modifications(
+    manager: SeparatedDatabaseManager, source: tuple
+) -> None:
+    manager.import_data(*source, [{"id": 1, "v": 1}, {"id": 2, "v": 1}, {"id": 3, "v": 0}])
+    result = manager.import_data(
+        *source, [{"id": 1, "v": 1.0}, {"id": 2, "v": True}, {"id": 3, "v": 0}]
+    )
+    assert result.diff is not None and result.diff.modified == 2
+
+
+def test_ignored_fields_and_tolerances_hide_noise_but_versions_keep_it(
+    manager: SeparatedDatabaseManager,
+) -> None:
+    make_source(manager, diffIgnoreFields=["fetchedAt"], diffTolerance={"price": 0.01})
+    manager.import_data("demo", "api", [
+        {"id": 1, "price": 10.0, "fetchedAt": "t1"}, {"id": 2, "price": 5.0, "fetchedAt": "t1"},
+    ])  # fmt: skip
+    second = [
+        {"id": 1, "price": 10.004, "fetchedAt": "t2"},
+        {"id": 2, "price": 5.5, "fetchedAt": "t2"},
+    ]
+    result = manager.import_data("demo", "api", second)
+    assert result.diff is not None
+    assert result.diff.modified == 1
+    assert list(result.diff.details.modified[0].changes) == ["price"]
+    assert manager.get_latest_data("demo", "api").data == second
+
+
+def test_keyless_diff_counts_identical_records(manager: SeparatedDatabaseManager) -> None:
+    make_source(manager, keylessDiff=True)
+    manager.import_data("demo", "api", [{"v": 1}, {"v": 1}, {"v": 2}])
+    result = manager.import_data("demo", "api", [{"v": 1}, {"v": 3}, {"v": 2}])
+    assert result.diff is not None
+    assert (result.diff.added, result.diff.removed, result.diff.modified) == (1, 1, 0)
+    assert result.diff.details.added == [{"v": 3}] and result.diff.details.removed == [{"v": 1}]
+    uniqueness = next(m for m in result.quality if m.metric == "key_uniqueness")
+    assert uniqueness.value == 1.0
+    first = next(
+        m for m in manager.get_quality_metrics("demo", "api", 1) if m.metric == "key_uniqueness"
+    )
+    assert first.value == pytest.approx(2 / 3) and first.status == "fail"
+
+
+def test_changing_the_diff_key_rekeys_the_previous_version(
+    manager: SeparatedDatabaseManager, source: tuple
+) -> None:
+    manager.import_data(*source, [{"id": 1, "code": "a", "v": 1}, {"id": 2, "code": "b", "v": 1}])
+    manager.update_data_source(*source, config={"script": "return []", "diffKey": "code"})
+    result = manager.import_data(
+        *source, [{"id": 10, "code": "a", "v": 1}, {"id": 20, "code": "b", "v": 2}]
+    )
+    assert result.diff is not None
+    assert (result.diff.added, result.diff.removed, result.diff.modified) == (0, 0, 2)
+    assert manager.get_data_diff(*source, 1, 2).modified == 2
+    third = manager.import_data(*source, [{"id": 10, "code": "a", "v": 1}])
+    assert third.diff is not None and (third.diff.removed, third.diff.modified) == (1, 0)
+    assert manager.get_data_version(*source, 1).data[0]["id"] == 1
+
+
+def test_diff_between_versions_that_cannot_be_keyed_names_the_rows(
+    manager: SeparatedDatabaseManager, source: tuple
+) -> None:
+    manager.import_data(*source, [{"id": 1}, {"id": 2}])
+    manager.import_data(*source, [{"id": 1, "code": "x"}, {"id": 2, "code": "y"}])
+    manager.update_data_source(*source, config={"script": "return []", "diffKey": "code"})
+    with pytest.raises(DiffKeyError, match=r"v1: 2 records have no usable 'code'"):
+        manager.get_data_diff(*source, 1, 2)
+
+
+def test_diff_limit_caps_details_but_not_counts(
+    manager: SeparatedDatabaseManager, source: tuple
+) -> None:
+    manager.import_data(*source, [])
+    manager.import_data(*source, [{"id": i} for i in range(50)])
+    diff = manager.get_data_diff(*source, 1, 2, limit=5)
+    assert diff.added == 50 and len(diff.details.added) == 5
+
+
+def test_diff_disabled_still_versions(manager: SeparatedDatabaseManager, source: tuple) -> None:
+    result = manager.import_data(*source, [{"no_id": 1}, {"no_id": 1}], enable_diff=False)
+    assert result.diff is None and result.version == 1
+    assert manager.list_versions(*source)[0].diff is None
+    assert manager.get_latest_data(*source).data == [{"no_id": 1}, {"no_id": 1}]

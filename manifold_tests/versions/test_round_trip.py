@@ -1,0 +1,145 @@
+"""Every version must read back exactly as it was imported, whatever came after it: that is
+the promise a versioned store makes, and the row-history layout must keep it."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from manifold_pipelines import SeparatedDatabaseManager
+from manifold_tests.conftest import make_source
+
+json_scalars = st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(
+    st.characters(exclude_categories=("Cs",)), max_size=8
+) | st.floats(allow_nan=False, allow_infinity=False)  # fmt: skip
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+field_names = st.sampled_from(["name", "price", "tags", "meta", "note"])
+records_by_id = st.dictionaries(
+    st.integers(0, 30), st.dictionaries(field_names, json_values, max_size=4), max_size=12
+)
+
+
+def as_records(by_id: dict[int, dict]) -> list[dict]:
+    return [{"id": key, **fields} for key, fields in by_id.items()]
+
+
+def test_two_versions_read_back_exactly(manager: SeparatedDatabaseManager, source: tuple) -> None:
+    v1 = [{"id": 1, "name": "a", "tags": ["x"]}, {"id": 2, "name": "b", "n": 1.5}]
+    v2 = [{"id": 2, "name": "b", "n": 1.5}, {"id": 3, "name": "c", "deep": {"k": [1, {"z": None}]}}]
+    assert manager.import_data(*source, v1).version == 1
+    assert manager.import_data(*source, v2).version == 2
+    assert manager.get_data_version(*source, 1).data == v1
+    latest = manager.get_latest_data(*source)
+    assert (latest.version, latest.data, latest.record_count) == (2, v2, 2)
+    assert latest.previous_version == 1
+
+
+def test_field_order_and_json_types_survive(
+    manager: SeparatedDatabaseManager, source: tuple
+) -> None:
+    record = {"z": 1, "a": 1.0, "m": True, "id": "7", "big": 2**63 - 1, "u": "é\u2028😀"}
+    manager.import_data(*source, [record], diff_key="id")
+    back = manager.get_latest_data(*source).data[0]
+    assert list(back) == ["z", "a", "m", "id", "big", "u"]
+    assert [type(v) for v in back.values()] == [int, float, bool, str, int, str]
+    assert back == record
+
+
+def test_a_version_keeps_first_seen_key_order(
+    manager: SeparatedDatabaseManager, source: tuple
+) -> None:
+    manager.import_data(*source, [{"id": i, "v": 0} for i in range(5)])
+    manager.import_data(*source, [{"id": i, "v": 1 if i == 2 else 0} for i in range(6)])
+    assert [r["id"] for r in manager.get_latest_data(*source).data] == [0, 1, 2, 3, 4, 5]
+
+
+def test_data_column_is_documented_and_records_are_readable_in_plain_sql(
+    manager: SeparatedDatabaseManager, source: tuple
+) -> None:
+    manager.import_data(*source, [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}])
+    manager.import_data(*source, [{"id": 1, "name": "a2"}])
+    with sqlite3.connect(manager.data_file_path(*source)) as conn:
+        schema_sql = conn.execute(
+            "SELECT sql FROM sqlite_schema WHERE name = 'data_versions'"
+        ).fetchone()[0]
+        assert "Always NULL" in schema_sql
+        assert conn.execute("SELECT count(*) FROM data_versions WHERE data IS NULL").fetchone() == (
+            2,
+        )
+        version_1 = conn.execute(
+            "SELECT json_extract(record, '$.name') FROM record_history WHERE first_version <= 1"
+            " AND (last_version IS NULL OR last_version >= 1) ORDER BY position"
+        ).fetchall()
+        latest = conn.execute(
+            "SELECT json_extract(record, '$.name') FROM latest_records"
+        ).fetchall()
+    assert version_1 == [("a",), ("b",)]
+    assert latest == [("a2",)]
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(records_by_id, min_size=1, max_size=6))
+def test_any_sequence_of_imports_reads_back_version_by_version(
+    manager: SeparatedDatabaseManager, imports: list[dict[int, dict]]
+) -> None:
+    name = f"s{len(manager.list_data_sources())}"
+    make_source(manager, source_id=name)
+    for data in imports:
+        manager.import_data("demo", name, as_records(data))
+    for number, data in enumerate(imports, start=1):
+        back = manager.get_data_version("demo", name, number).data
+        assert sorted(back, key=lambda r: r["id"]) == sorted(
+            as_records(data), key=lambda r: r["id"]
+        )
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(records_by_id, min_size=2, max_size=5), st.data())
+def test_diff_from_a_to_b_applied_to_a_gives_b(
+    manager: SeparatedDatabaseManager, imports: list[dict[int, dict]], data: st.DataObject
+) -> None:
+    name = f"s{len(manager.list_data_sources())}"
+    make_source(manager, source_id=name)
+    for records in imports:
+        manager.import_data("demo", name, as_records(records))
+    a = data.draw(st.integers(1, len(imports)))
+    b = data.draw(st.integers(1, len(imports)))
+    diff = manager.get_data_diff("demo", name, a, b)
+    state = {r["id"]: r for r in manager.get_data_version("demo", name, a).data}
+    for record in diff.details.removed:
+        del state[record["id"]]
+    for change in diff.details.modified:
+        state[change.new["id"]] = change.new
+    for record in diff.details.added:
+        assert record["id"] not in state
+        state[record["id"]] = record
+    assert state == {r["id"]: r for r in as_records(imports[b - 1])}
+
+
+def test_import_accepts_any_iterable_of_records(
+    manager: SeparatedDatabaseManager, source: tuple
+) -> None:
+    result = manager.import_data(*source, ({"id": i} for i in range(3)))
+    assert result.record_count == 3
+    assert manager.get_latest_data(*source).data == [{"id": 0}, {"id": 1}, {"id": 2}]
+
+
+@pytest.mark.parametrize("count", [0, 1])
+def test_empty_and_single_record_versions(
+    manager: SeparatedDatabaseManager, source: tuple, count: int
+) -> None:
+    manager.import_data(*source, [{"id": i} for i in range(count)])
+    assert manager.get_latest_data(*source).data == [{"id": i} for i in range(count)]
