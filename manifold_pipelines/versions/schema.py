@@ -92,7 +92,11 @@ def schema_from_stats(stats: FieldStats, record_count: int) -> dict[str, Any]:
 
 
 def schema_hash(schema: dict[str, Any]) -> str:
-    return xxhash.xxh3_64_hexdigest(orjson.dumps(schema, option=orjson.OPT_SORT_KEYS))
+    """Identity of a schema for versioning: its fields and their types. Nullability is shown
+    per version but left out here, or every import where an optional field happens to be
+    always filled would count as a schema change."""
+    shape = {name: spec["types"] for name, spec in schema.get("fields", {}).items()}
+    return xxhash.xxh3_64_hexdigest(orjson.dumps(shape, option=orjson.OPT_SORT_KEYS))
 
 
 def describe_changes(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:

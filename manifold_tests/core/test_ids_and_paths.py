@@ -3,7 +3,6 @@ file is touched, because a bad id that reaches os.path could write outside the d
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -26,7 +25,7 @@ def test_bad_project_id_is_refused_before_any_file_is_touched(
     manager: SeparatedDatabaseManager, home: Path, bad: str
 ) -> None:
     before = _files(home)
-    with pytest.raises(InvalidIdError, match="Project id .* is not allowed"):
+    with pytest.raises(InvalidIdError, match=r"Project id .* is not allowed"):
         manager.create_project(name="X", id=bad)
     assert _files(home) == before
     assert manager.list_projects() == []
@@ -105,4 +104,4 @@ def test_default_home_is_manifold_home_in_the_working_directory(tmp_path: Path) 
     assert Path.cwd() == tmp_path
     with SeparatedDatabaseManager():
         pass
-    assert os.path.exists(tmp_path / "manifold_home" / "core.db")
+    assert (tmp_path / "manifold_home" / "core.db").exists()
