@@ -40,7 +40,7 @@ def test_a_newer_core_db_is_refused_not_misread(home: Path) -> None:
     SeparatedDatabaseManager(home).close()
     with sqlite3.connect(home / "core.db") as conn:
         conn.execute("PRAGMA user_version = 99")
-    with pytest.raises(StorageError, match="format version 99, newer than this Manifold"):
+    with pytest.raises(StorageError, match=r"format version 99, newer than this Manifold"):
         SeparatedDatabaseManager(home)
 
 
@@ -48,7 +48,7 @@ def test_a_foreign_sqlite_file_is_refused_as_core_db(home: Path) -> None:
     home.mkdir()
     with sqlite3.connect(home / "core.db") as conn:
         conn.execute("CREATE TABLE mine (x)")
-    with pytest.raises(StorageError, match="is not a Manifold core.db"):
+    with pytest.raises(StorageError, match=r"is not a Manifold core\.db"):
         SeparatedDatabaseManager(home)
 
 

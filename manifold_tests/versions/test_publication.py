@@ -60,7 +60,7 @@ def test_a_blocking_failure_holds_the_version_back_until_published(
     assert (latest.version, latest.data) == (1, BASE)
     assert manager.get_data_version("demo", "api", 2).data == BASE[:5]
     assert [v.status for v in manager.list_versions("demo", "api")] == ["published", "held"]
-    third = manager.import_data("demo", "api", BASE[:5] + [{"id": 99}])
+    third = manager.import_data("demo", "api", [*BASE[:5], {"id": 99}])
     assert third.status == "published" and third.diff is not None
     assert third.diff.from_version == 2 and third.diff.added == 1
     assert manager.get_latest_data("demo", "api").version == 3
