@@ -16,8 +16,10 @@ from manifold_pipelines.catalog import Catalog, source_label
 from manifold_pipelines.core import history
 from manifold_pipelines.core.models import DataSource, ImportHistoryEntry
 from manifold_pipelines.core.source_config import dump_source_config, parse_source_config
-from manifold_pipelines.errors import ManifoldError, NotFoundError, StorageError
+from manifold_pipelines.errors import NotFoundError, StorageError
 from manifold_pipelines.quality.models import QualityMetric
+from manifold_pipelines.sources.base import RunContext
+from manifold_pipelines.sources.registry import runner_for
 from manifold_pipelines.timestamps import now_text
 from manifold_pipelines.versions.diff import DiffSettings, limit_details
 from manifold_pipelines.versions.gc_pause import gc_paused
@@ -25,17 +27,20 @@ from manifold_pipelines.versions.models import (
     CleanupResult,
     DataDiff,
     DataVersion,
+    DryRunResult,
     ImportLog,
     ImportResult,
     SchemaVersion,
     VersionInfo,
 )
-from manifold_pipelines.versions.records import KeySpec, require_record_list
+from manifold_pipelines.versions.records import KeySpec, require_json, require_record_list
 from manifold_pipelines.versions.retention import prune_versions
 from manifold_pipelines.versions.store import VersionStore
 from manifold_pipelines.versions.writer import (
     ImportOptions,
+    LogText,
     fail_import,
+    preview_version,
     start_import,
     write_version,
 )
@@ -70,23 +75,70 @@ class SeparatedDatabaseManager(Catalog):
         failed import's log entry, and the latest good version stays as it was."""
         source = self.get_data_source(project_id, source_id)
         options = self._import_options(source, enable_diff, diff_key)
+        return self._import(source, records, options, schema, metadata, lambda: log)
+
+    def run_data_source(
+        self,
+        project_id: str,
+        source_id: str,
+        *,
+        dry_run: bool = False,
+        config: dict[str, Any] | None = None,
+    ) -> ImportResult | DryRunResult:
+        """Run the source and import what it returns as the next version; its console output
+        and any error go into the import log. With `dry_run`, or with a draft `config` (which
+        implies it), nothing is written: the result holds the records and the diff against
+        the latest version, so an edited script can be checked before it is saved."""
+        source = self.get_data_source(project_id, source_id)
+        if config is not None:
+            draft = parse_source_config(source.type, config, where=source_label(*_ids(source)))
+            source = source.model_copy(update={"config": draft})
+            dry_run = True
+        context = RunContext(settings=self.settings, inputs=self._upstream_inputs(source))
+        run = runner_for(source.type).start(source, context)
+        options = self._import_options(source, None, None)
+        try:
+            if not dry_run:
+                return self._import(source, run.records(), options, None, None, run.log.text)
+            records = list(run.records())
+            with self._open(source) as store, gc_paused():
+                preview = preview_version(store, records, options)
+            return DryRunResult(preview=preview, records=records, log=run.log.text())
+        finally:
+            run.close()
+
+    def _upstream_inputs(self, source: DataSource) -> dict[str, list[dict[str, Any]]]:
+        """Latest published data of each upstream source, by source id, for `inputs.<id>`."""
+        inputs = {}
+        for project_id, source_id in self.core.upstream_of(source.project_id, source.id):
+            upstream = self.core.get_source(project_id, source_id)
+            with self._open(upstream) as store:
+                version = store.latest_version()
+                inputs[source_id] = [] if version is None else store.read_version(version).data
+        return inputs
+
+    def _import(
+        self,
+        source: DataSource,
+        records: Iterable[Any],
+        options: ImportOptions,
+        schema: dict[str, Any] | None,
+        metadata: dict[str, Any] | None,
+        log: LogText,
+    ) -> ImportResult:
         started = time.perf_counter()
         with self._open(source) as store:
             self._mirror_history(store, source)
             log_id = start_import(store)
             try:
                 require_record_list(records, store.label)
+                require_json(metadata or {}, "metadata", store.label)
+                require_json(schema or {}, "the declared schema", store.label)
                 with gc_paused():
                     result = write_version(
-                        store,
-                        records,
-                        options,
-                        log_id=log_id,
-                        started=started,
-                        declared_schema=schema,
-                        metadata=metadata,
-                        log=log,
-                    )
+                        store, records, options, log_id=log_id, started=started,
+                        declared_schema=schema, metadata=metadata, log=log,
+                    )  # fmt: skip
             except sqlite3.Error as exc:
                 fail_import(store, log_id, f"storage error: {exc}", started, log)
                 self._mirror_history(store, source)
@@ -94,22 +146,19 @@ class SeparatedDatabaseManager(Catalog):
                     f"{store.label}: the import could not be written ({exc}). Nothing was"
                     " imported; check free disk space and the file's permissions."
                 ) from exc
-            except (ManifoldError, RecursionError, MemoryError) as exc:
+            except BaseException as exc:
+                # Whatever stopped the import (a user's error, a generator that raised, an
+                # interrupt) is logged as its failure before it propagates.
                 fail_import(store, log_id, str(exc) or type(exc).__name__, started, log)
                 self._mirror_history(store, source)
                 raise
             self._mirror_history(store, source)
         with self.core.writing():
             self.core.audit(
-                "import",
-                "data_source",
-                source.qualified_id,
-                details={
-                    "version": result.version,
-                    "records": result.record_count,
-                    "status": result.status,
-                },
-            )
+                "import", "data_source", source.qualified_id,
+                details={"version": result.version, "records": result.record_count,
+                         "status": result.status},
+            )  # fmt: skip
         return result
 
     def _import_options(
@@ -134,11 +183,14 @@ class SeparatedDatabaseManager(Catalog):
     def _mirror_history(self, store: VersionStore, source: DataSource) -> None:
         """Copy finished import logs that core.db has not seen yet. The data file commits
         first, so a crash between the two commits is healed on the next call."""
-        last = history.last_mirrored_log_id(self.core.conn, source.project_id, source.id)
+        # Concurrent imports finish out of log-id order, so look for gaps, not past a maximum.
+        window = 500
+        mirrored = history.mirrored_log_ids(self.core.conn, source.project_id, source.id, window)
+        floor = min(mirrored) if len(mirrored) == window else 0
         logs = [
             log
-            for log in store.import_logs(limit=1000)
-            if log.id > last and log.status != "pending"
+            for log in store.import_logs(limit=1_000_000, after_id=floor, with_text=False)
+            if log.status != "pending" and log.id not in mirrored
         ]
         if not logs:
             return
@@ -218,8 +270,9 @@ class SeparatedDatabaseManager(Catalog):
         rewritten, and the next import diffs against what was rolled back to."""
         old = self.get_data_version(project_id, source_id, version)
         return self.import_data(
-            project_id, source_id, old.data, metadata={**old.metadata, "rollbackOf": version}
-        )
+            project_id, source_id, old.data, schema=old.schema,
+            metadata={**old.metadata, "rollbackOf": version},
+        )  # fmt: skip
 
     def cleanup(
         self,
@@ -275,6 +328,10 @@ def raise_no_versions(source: DataSource) -> NoReturn:
         f"{source_label(source.project_id, source.id)} has no published version yet. Import data"
         " first, or publish a held version."
     )
+
+
+def _ids(source: DataSource) -> tuple[str, str]:
+    return source.project_id, source.id
 
 
 def _diff_settings(source: DataSource) -> DiffSettings:

@@ -1,7 +1,7 @@
 """Import history mirrored into core.db, so "what happened lately" needs no data file.
 
 The data file commits first and is the truth; a crash before the mirror commits is healed by
-`missing_log_ids` + `record`, which the manager runs before each import of the source.
+comparing `mirrored_log_ids` with the file's logs before and after each import of the source.
 """
 
 from __future__ import annotations
@@ -25,12 +25,16 @@ def record_import(conn: sqlite3.Connection, entry: dict[str, Any]) -> None:
     )
 
 
-def last_mirrored_log_id(conn: sqlite3.Connection, project_id: str, source_id: str) -> int:
-    row = conn.execute(
-        "SELECT max(import_log_id) FROM import_history WHERE project_id = ? AND source_id = ?",
-        (project_id, source_id),
-    ).fetchone()
-    return row[0] or 0
+def mirrored_log_ids(
+    conn: sqlite3.Connection, project_id: str, source_id: str, window: int
+) -> set[int]:
+    """The newest `window` log ids already mirrored for a source."""
+    rows = conn.execute(
+        "SELECT import_log_id FROM import_history WHERE project_id = ? AND source_id = ?"
+        " ORDER BY import_log_id DESC LIMIT ?",
+        (project_id, source_id, window),
+    )
+    return {row[0] for row in rows}
 
 
 def recent_imports(

@@ -47,8 +47,11 @@ def connect(path: Path, *, what: str, create: bool = True) -> sqlite3.Connection
 
 
 @contextmanager
-def transaction(conn: sqlite3.Connection, *, what: str) -> Iterator[sqlite3.Connection]:
-    """Run the body inside `BEGIN IMMEDIATE ... COMMIT`, rolling back on any error.
+def transaction(
+    conn: sqlite3.Connection, *, what: str, commit: bool = True
+) -> Iterator[sqlite3.Connection]:
+    """Run the body inside `BEGIN IMMEDIATE ... COMMIT`, rolling back on any error, or at
+    the end when `commit` is False (a dry run that computes everything and keeps nothing).
 
     IMMEDIATE takes the write lock up front: a deferred transaction that reads and then
     writes fails at once with "database is locked" whatever the busy timeout.
@@ -63,9 +66,14 @@ def transaction(conn: sqlite3.Connection, *, what: str) -> Iterator[sqlite3.Conn
     try:
         yield conn
     except BaseException:
-        conn.execute("ROLLBACK")
+        # SQLite may have rolled back already (disk full, I/O error): keep the real error.
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
     else:
+        if not commit:
+            conn.execute("ROLLBACK")
+            return
         try:
             conn.execute("COMMIT")
         except sqlite3.DatabaseError as exc:

@@ -41,7 +41,13 @@ def migrate(conn: sqlite3.Connection, file_format: FileFormat, *, what: str) -> 
     """Bring the file to the latest format and return the version it was at before.
 
     A file of another application or of a newer Manifold is refused rather than misread.
+    A file already at the latest format is only read: opening it for a read must not queue
+    behind an import that holds the write lock.
     """
+    application_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    current = conn.execute("PRAGMA user_version").fetchone()[0]
+    if application_id == file_format.application_id and current == file_format.latest:
+        return current
     with transaction(conn, what=what):
         application_id = conn.execute("PRAGMA application_id").fetchone()[0]
         current = conn.execute("PRAGMA user_version").fetchone()[0]

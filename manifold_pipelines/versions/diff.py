@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from manifold_pipelines.versions.models import DataDiff, DiffDetails, FieldChange, ModifiedRecord
 
 
@@ -28,8 +30,18 @@ def _same(name: str, old: Any, new: Any, settings: DiffSettings) -> bool:
     tolerance = settings.tolerance.get(name)
     if tolerance is not None and _is_number(old) and _is_number(new):
         return abs(old - new) <= tolerance
-    # 1, 1.0 and True are equal in Python but distinct in JSON: a type change is a change.
-    return old.__class__ is new.__class__ and old == new
+    # 1, 1.0 and True (and 0.0 and -0.0) are equal in Python but distinct in JSON: compare
+    # what is stored. Nested values compare by their canonical JSON, so a type change deep
+    # inside counts too, while key order inside an object does not.
+    if old.__class__ is not new.__class__:
+        return False
+    if old.__class__ in (dict, list, float):
+        return _canonical(old) == _canonical(new)
+    return bool(old == new)
+
+
+def _canonical(value: Any) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
 def field_changes(

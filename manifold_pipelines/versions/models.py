@@ -162,3 +162,16 @@ class CleanupResult(BaseModel):
     rows_deleted: int
     bytes_before: int
     bytes_after: int
+
+
+class DryRunResult(BaseModel):
+    """A run that wrote nothing: the records it produced, and what importing them would give
+    (the version number it would get, the diff against the newest version, quality)."""
+
+    preview: ImportResult
+    records: list[dict[str, Any]]
+    log: str | None
+
+    @property
+    def diff(self) -> DataDiff | None:
+        return self.preview.diff

@@ -8,6 +8,7 @@ non-finite floats; that keeps the check off the hot path for most records.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -129,6 +130,18 @@ def _refuse_non_finite(value: Any, row: int, where: str, path: str) -> None:
             _refuse_non_finite(item, row, where, f"{path}[{index}]")
 
 
+def require_json(value: Any, what: str, where: str) -> None:
+    """Refuse metadata or a declared schema that JSON cannot hold exactly (NaN included)."""
+    try:
+        orjson.dumps(value)  # refuses non-string keys, sets, dates...
+        json.dumps(value, allow_nan=False)  # ...and this refuses NaN, which orjson writes as null
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise RecordsError(
+            f"{where}: {what} is not plain JSON ({exc}). Use strings, numbers, booleans, null,"
+            " lists and objects with string keys."
+        ) from exc
+
+
 def require_record_list(records: object, where: str) -> None:
     """Refuse what is not a sequence of records before anything is written: a dict or a
     string would iterate as keys or characters and fail later with a confusing message."""
@@ -191,11 +204,12 @@ def key_function(spec: KeySpec) -> KeyFunction:
 
         def single(record: dict[str, Any]) -> str | None:
             value = record.get(field)
-            if value.__class__ is int:
+            cls = value.__class__
+            if cls is int:
                 return str(value)
-            if value.__class__ is str:
+            if cls is str:
                 return dumps(value).decode()
-            if isinstance(value, SCALAR_KEY_TYPES) and not isinstance(value, bool):
+            if cls is float:
                 return dumps(value).decode() if math.isfinite(value) else None
             return None
 
@@ -206,7 +220,9 @@ def key_function(spec: KeySpec) -> KeyFunction:
     def composite(record: dict[str, Any]) -> str | None:
         values = [record.get(field) for field in fields]
         for value in values:
-            if not isinstance(value, SCALAR_KEY_TYPES) or isinstance(value, bool):
+            if value.__class__ not in SCALAR_KEY_TYPES:
+                return None
+            if value.__class__ is float and not math.isfinite(value):
                 return None
         return dumps(values).decode()
 
@@ -218,11 +234,16 @@ def _records(count: int) -> str:
 
 
 def bad_key_error(
-    spec: KeySpec, where: str, missing: list[int], duplicates: list[int]
+    spec: KeySpec,
+    where: str,
+    missing: list[int],
+    duplicates: list[int],
+    consequence: str = "Nothing was imported.",
 ) -> DiffKeyError:
     """One message naming the first offending rows and the two ways out."""
     key = spec.describe()
     parts = []
+    missing, duplicates = sorted(missing), sorted(duplicates)
     if missing:
         rows = ", ".join(str(row) for row in missing[:5])
         parts.append(
@@ -236,13 +257,13 @@ def bad_key_error(
             f" {rows})"
         )
     return DiffKeyError(
-        f"{where}: {'; '.join(parts)}. Nothing was imported. Set diffKey to fields that identify"
+        f"{where}: {'; '.join(parts)}. {consequence} Set diffKey to fields that identify"
         " every record uniquely, or enable keyless diffing (keylessDiff: true)."
     )
 
 
 def key_records(
-    records: list[dict[str, Any]], spec: KeySpec, where: str
+    records: list[dict[str, Any]], spec: KeySpec, where: str, consequence: str
 ) -> list[tuple[str, dict[str, Any]]]:
     """Pair every record with its key, for diffs that must compare two whole versions."""
     if spec.fields is None:
@@ -262,5 +283,5 @@ def key_records(
                 duplicates.append(row)
             seen.add(key)
     if missing or duplicates:
-        raise bad_key_error(spec, where, missing, duplicates)
+        raise bad_key_error(spec, where, missing, duplicates, consequence)
     return list(zip(keys, records, strict=True))  # type: ignore[arg-type]

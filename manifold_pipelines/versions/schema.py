@@ -13,6 +13,8 @@ from typing import Any
 import orjson
 import xxhash
 
+from manifold_pipelines.errors import RecordsError
+
 FieldStats = dict[str, dict[str, int]]
 
 JSON_TYPES: dict[type, str] = {
@@ -27,16 +29,17 @@ JSON_TYPES: dict[type, str] = {
 }
 
 
-def json_type(cls: type) -> str:
-    """The JSON type a Python class is stored as; orjson writes UUIDs and enums as strings
-    or their values, so anything else that got past encoding is reported by its JSON form."""
+def json_type(cls: type, field: str, where: str) -> str:
+    """The JSON type of a top-level value's class. orjson writes enums and UUIDs as their
+    values without asking, which would read back as something else: they are refused here,
+    where every new or changed record's top-level values pass."""
     known = JSON_TYPES.get(cls)
-    if known is not None:
-        return known
-    for base, name in JSON_TYPES.items():
-        if issubclass(cls, base):
-            return name
-    return "string"
+    if known is None:
+        raise RecordsError(
+            f"{where}: field {field!r} holds a {cls.__name__}, which is not a JSON value. Store its"
+            " value (for example str(value) or value.value) instead."
+        )
+    return known
 
 
 def count_fields(records: Iterable[dict[str, Any]]) -> Counter[tuple[str, type]]:
@@ -51,11 +54,13 @@ def count_fields(records: Iterable[dict[str, Any]]) -> Counter[tuple[str, type]]
     return counts
 
 
-def apply_counts(stats: FieldStats, counts: Counter[tuple[str, type]], sign: int) -> None:
+def apply_counts(
+    stats: FieldStats, counts: Counter[tuple[str, type]], sign: int, where: str = ""
+) -> None:
     """Add (sign=1) or remove (sign=-1) counted records from `stats`, in place."""
     for (name, cls), number in counts.items():
         per_type = stats.setdefault(name, {})
-        type_name = json_type(cls)
+        type_name = json_type(cls, name, where)
         left = per_type.get(type_name, 0) + sign * number
         if left:
             per_type[type_name] = left
@@ -65,9 +70,9 @@ def apply_counts(stats: FieldStats, counts: Counter[tuple[str, type]], sign: int
                 del stats[name]
 
 
-def stats_of(records: Iterable[dict[str, Any]]) -> FieldStats:
+def stats_of(records: Iterable[dict[str, Any]], where: str) -> FieldStats:
     stats: FieldStats = {}
-    apply_counts(stats, count_fields(records), 1)
+    apply_counts(stats, count_fields(records), 1, where)
     return stats
 
 

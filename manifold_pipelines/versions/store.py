@@ -16,7 +16,12 @@ import orjson
 
 from manifold_pipelines.db.connection import connect, transaction
 from manifold_pipelines.db.migrations import migrate
-from manifold_pipelines.errors import NotFoundError, StorageError, VersionStatusError
+from manifold_pipelines.errors import (
+    DiffKeyError,
+    NotFoundError,
+    StorageError,
+    VersionStatusError,
+)
 from manifold_pipelines.quality.models import QualityMetric
 from manifold_pipelines.timestamps import from_text, now_text
 from manifold_pipelines.versions.diff import DiffSettings, diff_sides
@@ -76,8 +81,8 @@ class VersionStore:
         self.close()
 
     @contextmanager
-    def writing(self) -> Iterator[sqlite3.Connection]:
-        with transaction(self.conn, what=self.what) as conn:
+    def writing(self, *, commit: bool = True) -> Iterator[sqlite3.Connection]:
+        with transaction(self.conn, what=self.what, commit=commit) as conn:
             yield conn
 
     @contextmanager
@@ -104,6 +109,11 @@ class VersionStore:
         return row[0]
 
     def _version_row(self, version: int) -> tuple[Any, ...]:
+        if type(version) is not int or version < 1:
+            raise NotFoundError(
+                f"{self.label}: {version!r} is not a version number; versions are whole numbers"
+                " from 1. List the versions to pick one."
+            )
         row = self.conn.execute(
             "SELECT version, status, schema, metadata, record_count, previous_version,"
             " created_at, diff_key FROM data_versions WHERE version = ?",
@@ -201,10 +211,32 @@ class VersionStore:
                 ]
                 old, new = (at_low, at_high) if from_version <= to_version else (at_high, at_low)
             else:
-                where = f"{self.label}"
-                old = key_records(self._records(from_version), spec, f"{where} v{from_version}")
-                new = key_records(self._records(to_version), spec, f"{where} v{to_version}")
+                old, new = self._rekeyed(from_version, to_version, spec)
         return diff_sides(old, new, settings, from_version=from_version, to_version=to_version)
+
+    def _rekeyed(
+        self, from_version: int, to_version: int, spec: KeySpec
+    ) -> tuple[list[tuple[str, dict[str, Any]]], list[tuple[str, dict[str, Any]]]]:
+        """Both versions whole, keyed by `spec`; when they cannot be, by the key the newer
+        version was stored with (a source whose diff key changed since)."""
+        stored = KeySpec.from_json(self._version_row(max(from_version, to_version))[7])
+        old_records, new_records = self._records(from_version), self._records(to_version)
+        consequence = "The diff cannot be computed with this key."
+        try:
+            return (
+                key_records(old_records, spec, f"{self.label} v{from_version}", consequence),
+                key_records(new_records, spec, f"{self.label} v{to_version}", consequence),
+            )
+        except DiffKeyError as first:
+            if stored == spec:
+                raise
+            try:
+                return (
+                    key_records(old_records, stored, f"{self.label} v{from_version}", consequence),
+                    key_records(new_records, stored, f"{self.label} v{to_version}", consequence),
+                )
+            except DiffKeyError:
+                raise first from None
 
     # History of schemas, imports and quality
 
@@ -224,11 +256,16 @@ class VersionStore:
             for row in rows
         ]
 
-    def import_logs(self, limit: int = 100) -> list[ImportLog]:
+    def import_logs(
+        self, limit: int = 100, *, after_id: int = 0, with_text: bool = True
+    ) -> list[ImportLog]:
+        """Newest first; `after_id` keeps only logs written after that one, and without
+        `with_text` the captured console text (up to 256 KiB each) is left unread."""
         rows = self.conn.execute(
             "SELECT id, version, status, started_at, finished_at, duration_ms,"
-            " records_processed, error, log FROM import_logs ORDER BY id DESC LIMIT ?",
-            (limit,),
+            " records_processed, error, CASE WHEN ? THEN log END FROM import_logs WHERE id > ?"
+            " ORDER BY id DESC LIMIT ?",
+            (with_text, after_id, limit),
         ).fetchall()
         return [
             ImportLog(
@@ -246,6 +283,7 @@ class VersionStore:
         ]
 
     def quality_metrics(self, version: int) -> list[QualityMetric]:
+        self._version_row(version)
         rows = self.conn.execute(
             "SELECT metric, field, value, direction, warn_threshold, fail_threshold, status,"
             " blocking, description FROM quality_metrics WHERE version = ? ORDER BY id",

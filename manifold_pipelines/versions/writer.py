@@ -8,7 +8,7 @@ same source queue on the write lock and get consecutive numbers.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +45,19 @@ class ImportOptions:
     quality: QualityConfig
 
 
+LogText = Callable[[], str | None]
+"""The import log's text, read when the import ends: a streaming run logs as it goes."""
+
+
+def preview_version(
+    store: VersionStore, records: Iterable[Any], options: ImportOptions
+) -> ImportResult:
+    """What importing `records` would give (version, diff, quality), with nothing written."""
+    return write_version(
+        store, records, options, log_id=0, started=time.perf_counter(), dry_run=True
+    )
+
+
 @dataclass(frozen=True)
 class _Previous:
     version: int
@@ -64,14 +77,12 @@ def start_import(store: VersionStore) -> int:
     return int(cursor.lastrowid or 0)
 
 
-def fail_import(
-    store: VersionStore, log_id: int, error: str, started: float, log: str | None = None
-) -> None:
+def fail_import(store: VersionStore, log_id: int, error: str, started: float, log: LogText) -> None:
     with store.writing() as conn:
         conn.execute(
             "UPDATE import_logs SET status = 'failed', finished_at = ?, duration_ms = ?,"
             " error = ?, log = ? WHERE id = ?",
-            (now_text(), _elapsed_ms(started), error, log, log_id),
+            (now_text(), _elapsed_ms(started), error, log(), log_id),
         )
 
 
@@ -88,11 +99,13 @@ def write_version(
     started: float,
     declared_schema: dict[str, Any] | None = None,
     metadata: dict[str, Any] | None = None,
-    log: str | None = None,
+    log: LogText = lambda: None,
+    dry_run: bool = False,
 ) -> ImportResult:
-    """Import `records` as the next version; on any error nothing of it is written."""
+    """Import `records` as the next version; on any error nothing of it is written. A dry
+    run computes everything, diff and quality included, then rolls it all back."""
     spec = options.key_spec
-    with store.writing() as conn:
+    with store.writing(commit=not dry_run) as conn:
         previous = _previous(store)
         version = previous.version + 1 if previous else 1
         same_keys = previous is not None and previous.key_spec == spec.to_json()
@@ -118,7 +131,7 @@ def write_version(
         if scan.missing_keys or scan.duplicate_keys:
             raise bad_key_error(spec, store.label, scan.missing_keys, scan.duplicate_keys)
         diff = _diff(previous, changes, ended, same_keys, options, store.label, version)
-        stats = _field_stats(previous, changes, ended, same_keys)
+        stats = _field_stats(previous, changes, ended, same_keys, store.label)
         schema = schema_from_stats(stats, scan.record_count)
         schema_version, schema_changes = _track_schema(store, previous, schema, version)
         metrics = compute_metrics(
@@ -161,22 +174,23 @@ def write_version(
         conn.execute(
             "UPDATE import_logs SET status = 'completed', version = ?, finished_at = ?,"
             " duration_ms = ?, records_processed = ?, log = ? WHERE id = ?",
-            (version, now, duration_ms, scan.record_count, log, log_id),
+            (version, now, duration_ms, scan.record_count, log(), log_id),
         )
-    return ImportResult(
-        version=version,
-        status=status,
-        record_count=scan.record_count,
-        previous_version=previous.version if previous else None,
-        diff=diff if options.report_diff else None,
-        schema_changes=None
-        if previous and schema_version == previous.schema_version
-        else schema_changes,
-        quality=metrics,
-        import_log_id=log_id,
-        duration_ms=duration_ms,
-        file_size_bytes=store.file_size(),
-    )
+        result = ImportResult(
+            version=version,
+            status=status,
+            record_count=scan.record_count,
+            previous_version=previous.version if previous else None,
+            diff=diff if options.report_diff else None,
+            schema_changes=None
+            if previous and schema_version == previous.schema_version
+            else schema_changes,
+            quality=metrics,
+            import_log_id=log_id,
+            duration_ms=duration_ms,
+            file_size_bytes=store.file_size(),
+        )
+    return result
 
 
 def _previous(store: VersionStore) -> _Previous | None:
@@ -298,7 +312,7 @@ def _diff(
     # every old record counts as removed.
     old_records = [record for _, record in old_rows]
     try:
-        old = key_records(old_records, options.key_spec, label)
+        old = key_records(old_records, options.key_spec, label, "")
     except DiffKeyError:
         old = [(f"\0old-row-{row}", record) for row, record in enumerate(old_records)]
     return diff_sides(
@@ -311,14 +325,15 @@ def _field_stats(
     changes: _Changes,
     ended: list[tuple[Any, ...]],
     same_keys: bool,
+    where: str,
 ) -> FieldStats:
     """Per-field type counts: the previous version's adjusted by what left and what came."""
     if previous is None or not same_keys:
-        return stats_of(record for _, record in changes.added)
+        return stats_of((record for _, record in changes.added), where)
     stats = {name: dict(per_type) for name, per_type in previous.field_stats.items()}
     apply_counts(stats, count_fields(row[2] for row in ended), -1)
-    apply_counts(stats, count_fields(record for _, record in changes.added), 1)
-    apply_counts(stats, count_fields(record for _, record in changes.changed), 1)
+    apply_counts(stats, count_fields(record for _, record in changes.added), 1, where)
+    apply_counts(stats, count_fields(record for _, record in changes.changed), 1, where)
     return stats
 
 

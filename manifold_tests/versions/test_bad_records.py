@@ -3,6 +3,7 @@ version, leave the latest good version untouched, and still be logged as a faile
 
 from __future__ import annotations
 
+import enum
 from typing import Any
 
 import pytest
@@ -18,6 +19,14 @@ def deep(levels: int) -> dict[str, Any]:
     for _ in range(levels):
         value = {"id": 1, "child": value}
     return value
+
+
+class Color(enum.Enum):
+    RED = 1
+
+
+class Mode(str, enum.Enum):  # noqa: UP042 - the str mixin is what is under test
+    A = "a"
 
 
 BAD_INPUTS: list[tuple[str, Any, type[ManifoldError], str]] = [
@@ -47,6 +56,8 @@ BAD_INPUTS: list[tuple[str, Any, type[ManifoldError], str]] = [
      "field 'd': date is not a JSON value"),
     ("a set", [{"id": 1, "s": [{"t": {1, 2}}]}], RecordsError,
      r"field 's\[0\].t': set is not a JSON value"),
+    ("an enum", [{"id": 1, "e": Color.RED}], RecordsError, "field 'e' holds a Color"),
+    ("a str enum as key", [{"id": Mode.A}], DiffKeyError, "no usable 'id'"),
 ]  # fmt: skip
 
 
@@ -89,3 +100,56 @@ def test_a_failed_import_is_followed_by_a_good_one(
     assert result.diff is not None and (result.diff.modified, result.diff.removed) == (1, 1)
     statuses = [log.status for log in manager.get_import_logs(*source)]
     assert statuses == ["completed", "failed", "completed"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"metadata": {"s": {1, 2}}}, "metadata is not plain JSON"),
+        ({"metadata": {"x": float("nan")}}, "metadata is not plain JSON"),
+        ({"schema": {"fields": {1: "x"}}}, "the declared schema is not plain JSON"),
+    ],
+)
+def test_bad_metadata_or_schema_is_refused(
+    manager: SeparatedDatabaseManager, source: tuple, kwargs: dict, message: str
+) -> None:
+    with pytest.raises(RecordsError, match=message):
+        manager.import_data(*source, GOOD, **kwargs)
+    assert manager.list_versions(*source) == []
+    assert manager.get_import_logs(*source)[0].status == "failed"
+
+
+def test_an_exception_from_the_records_iterable_is_logged_as_a_failed_import(
+    manager: SeparatedDatabaseManager, source: tuple
+) -> None:
+    def records() -> Any:
+        yield {"id": 1}
+        raise ValueError("upstream went away")
+
+    with pytest.raises(ValueError, match="upstream went away"):
+        manager.import_data(*source, records())
+    log = manager.get_import_logs(*source)[0]
+    assert (log.status, log.error) == ("failed", "upstream went away")
+    assert manager.import_history("demo", "api")[0].error == "upstream went away"
+
+
+def test_duplicate_rows_are_named_in_order(
+    manager: SeparatedDatabaseManager, source: tuple
+) -> None:
+    manager.import_data(*source, [{"id": i} for i in range(10)])
+    records = [{"id": 0, "x": 1}, {"id": 0, "x": 2}] + [
+        {"id": i} for i in range(1, 6) for _ in "ab"
+    ]
+    with pytest.raises(DiffKeyError, match=r"6 records .*first rows 1, 3, 5, 7, 9\)"):
+        manager.import_data(*source, records)
+
+
+@pytest.mark.parametrize("version", ["1", 0, -1, True, 1.0, None])
+def test_a_version_must_be_a_whole_number(
+    manager: SeparatedDatabaseManager, source: tuple, version: Any
+) -> None:
+    manager.import_data(*source, GOOD)
+    with pytest.raises(ManifoldError, match="is not a version number"):
+        manager.get_data_version(*source, version)
+    with pytest.raises(ManifoldError, match="is not a version number"):
+        manager.get_data_diff(*source, 1, version)

@@ -194,14 +194,30 @@ def test_changing_the_diff_key_rekeys_the_previous_version(
     assert manager.get_data_version(*source, 1).data[0]["id"] == 1
 
 
-def test_diff_between_versions_that_cannot_be_keyed_names_the_rows(
+def test_diff_falls_back_to_the_stored_key_and_else_names_the_rows(
     manager: SeparatedDatabaseManager, source: tuple
 ) -> None:
     manager.import_data(*source, [{"id": 1}, {"id": 2}])
     manager.import_data(*source, [{"id": 1, "code": "x"}, {"id": 2, "code": "y"}])
     manager.update_data_source(*source, config={"script": "return []", "diffKey": "code"})
-    with pytest.raises(DiffKeyError, match=r"v1: 2 records have no usable 'code'"):
-        manager.get_data_diff(*source, 1, 2)
+    assert manager.get_data_diff(*source, 1, 2).modified == 2  # keyed by 'id', as stored
+    manager.import_data(*source, [{"code": "x"}, {"code": "z"}])
+    manager.update_data_source(*source, config={"script": "return []", "diffKey": "id"})
+    with pytest.raises(
+        DiffKeyError, match=r"v3: 2 records have no usable 'id'.*cannot be computed"
+    ):
+        manager.get_data_diff(*source, 1, 3)
+
+
+def test_nested_type_changes_and_negative_zero_are_modifications(
+    manager: SeparatedDatabaseManager, source: tuple
+) -> None:
+    first = [{"id": 1, "a": {"x": 1}}, {"id": 2, "b": [1]}, {"id": 3, "z": 0.0}]
+    second = [{"id": 1, "a": {"x": 1.0}}, {"id": 2, "b": [True]}, {"id": 3, "z": -0.0}]
+    manager.import_data(*source, [*first, {"id": 4, "o": {"p": 1, "q": 2}}])
+    result = manager.import_data(*source, [*second, {"id": 4, "o": {"q": 2, "p": 1}}])
+    assert result.diff is not None and result.diff.modified == 3
+    assert manager.get_data_diff(*source, 1, 2).modified == 3
 
 
 def test_diff_limit_caps_details_but_not_counts(

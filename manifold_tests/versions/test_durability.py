@@ -94,3 +94,17 @@ def test_two_processes_importing_at_once_both_succeed(
         previous = manager.get_data_version(*source, number - 1).data
         current = manager.get_data_version(*source, number).data
         assert diff.modified == sum(1 for a, b in zip(previous, current, strict=True) if a != b)
+
+
+def test_reads_do_not_wait_for_a_writer(manager: SeparatedDatabaseManager, source: tuple) -> None:
+    manager.import_data(*source, [{"id": 1}])
+    writer = sqlite3.connect(manager.data_file_path(*source), isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # an import in progress holds the write lock
+    try:
+        started = time.monotonic()
+        assert manager.get_latest_data(*source).data == [{"id": 1}]
+        assert manager.get_data_diff(*source, 1, 1).total_changes == 0
+        assert time.monotonic() - started < 2
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()

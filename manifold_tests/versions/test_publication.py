@@ -93,6 +93,7 @@ def test_rollback_makes_an_old_version_current_as_a_new_version(
     assert result.diff is not None and result.diff.added == 7
     latest = manager.get_latest_data(*source)
     assert latest.data == BASE and latest.metadata["rollbackOf"] == 1
+    assert latest.schema == manager.get_data_version(*source, 1).schema
     assert manager.get_data_version(*source, 2).metadata == {"run": "bad"}
 
 

@@ -1,0 +1,1 @@
+"""Where records come from: a JavaScript sandbox, CSV and JSON files, HTTP."""

@@ -1,0 +1,68 @@
+"""What every source type provides: a run that yields records and collects its log lines.
+
+A new source type is one module with a runner class registered in `registry.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from manifold_pipelines.core.models import DataSource
+from manifold_pipelines.errors import ManifoldError
+from manifold_pipelines.settings import Settings
+
+MAX_LOG_CHARS = 256 * 1024
+
+
+class SourceRunError(ManifoldError):
+    """A source that ran and failed: the script threw, timed out, ran out of memory, returned
+    the wrong shape, or a file could not be read."""
+
+
+@dataclass
+class RunLog:
+    """Console and runner lines of one run, capped so a chatty script cannot fill the disk."""
+
+    lines: list[str] = field(default_factory=list)
+    size: int = 0
+    truncated: bool = False
+
+    def add(self, level: str, message: str) -> None:
+        line = f"[{level}] {message}"
+        if self.size + len(line) > MAX_LOG_CHARS:
+            self.truncated = True
+            return
+        self.lines.append(line)
+        self.size += len(line) + 1
+
+    def text(self) -> str | None:
+        if not self.lines:
+            return None
+        suffix = "\n[warn] (log truncated)" if self.truncated else ""
+        return "\n".join(self.lines) + suffix
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a run may use besides its own config."""
+
+    settings: Settings
+    inputs: Mapping[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+class SourceRun(Protocol):
+    log: RunLog
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """Yield records; raise SourceRunError when the source fails."""
+        ...
+
+    def close(self) -> None:
+        """Release what the run holds (a child process, a file); safe to call twice."""
+        ...
+
+
+class SourceRunner(Protocol):
+    def start(self, source: DataSource, context: RunContext) -> SourceRun: ...

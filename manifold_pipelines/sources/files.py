@@ -1,0 +1,144 @@
+"""CSV, JSON and JSON Lines sources: a file inside an allowed root, or a URL on the
+source's allow-list (fetched through the same HostFetch as scripts)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from manifold_pipelines.core.models import DataSource
+from manifold_pipelines.core.source_config import CsvConfig, FileSourceConfig, JsonConfig
+from manifold_pipelines.errors import PathNotAllowedError
+from manifold_pipelines.paths import resolve_allowed
+from manifold_pipelines.sources.base import RunContext, RunLog, SourceRunError
+from manifold_pipelines.sources.http import FetchError, HostFetch
+
+
+class FileRun:
+    """Reads the whole file, then yields its records; parse errors name line or row."""
+
+    def __init__(self, source: DataSource, context: RunContext) -> None:
+        self.source = source
+        self.context = context
+        self.log = RunLog()
+
+    def _fail(self, what: str) -> SourceRunError:
+        self.log.add("error", what)
+        return SourceRunError(f"Data source '{self.source.qualified_id}': {what}")
+
+    def _read(self) -> bytes:
+        config = self.source.config
+        assert isinstance(config, FileSourceConfig)
+        if config.url is not None:
+            try:
+                reply = HostFetch({}, config.allowed_hosts).fetch(config.url)
+            except FetchError as exc:
+                raise self._fail(str(exc)) from exc
+            if not 200 <= reply.status < 300:
+                raise self._fail(f"{config.url} answered HTTP {reply.status}.")
+            self.log.add("info", f"fetched {config.url} ({len(reply.body):,} bytes)")
+            return reply.body
+        assert config.path is not None
+        try:
+            path = resolve_allowed(config.path, self.context.settings.allowed_roots, "File path")
+        except PathNotAllowedError as exc:
+            raise self._fail(str(exc)) from exc
+        if not path.is_file():
+            raise self._fail(f"file {str(path)!r} does not exist or is not a file.")
+        self.log.add("info", f"read {path} ({path.stat().st_size:,} bytes)")
+        return Path(path).read_bytes()
+
+    def _text(self, raw: bytes) -> str:
+        config = self.source.config
+        assert isinstance(config, FileSourceConfig)
+        try:
+            return raw.decode(config.encoding)
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise self._fail(
+                f"the file is not valid {config.encoding} ({exc}). Set 'encoding' to the file's"
+                " encoding, e.g. 'latin-1'."
+            ) from exc
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        config = self.source.config
+        raw = self._read()
+        if isinstance(config, CsvConfig):
+            yield from self._csv(self._text(raw), config)
+        else:
+            assert isinstance(config, JsonConfig)
+            yield from self._json(self._text(raw), config)
+
+    def _csv(self, text: str, config: CsvConfig) -> Iterator[dict[str, Any]]:
+        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=config.delimiter)
+        for row in reader:
+            if None in row:
+                raise self._fail(
+                    f"CSV line {reader.line_num} has more fields than the header. Check the"
+                    f" delimiter ({config.delimiter!r}) and quoting."
+                )
+            yield {
+                name: _typed(value, config.columns.get(name), name, reader.line_num, self)
+                for name, value in row.items()
+            }
+
+    def _json(self, text: str, config: JsonConfig) -> Iterator[dict[str, Any]]:
+        if config.format == "jsonl":
+            for number, line in enumerate(text.splitlines(), start=1):
+                if line.strip():
+                    yield self._loads(line, f"line {number}")
+            return
+        document = self._loads(text, "the document")
+        for part in (config.records_path or "").split("."):
+            if part:
+                if not isinstance(document, dict) or part not in document:
+                    raise self._fail(
+                        f"recordsPath {config.records_path!r}: no key {part!r} in the document."
+                    )
+                document = document[part]
+        if not isinstance(document, list):
+            raise self._fail(
+                f"expected a JSON array of records, found {type(document).__name__}. Set"
+                " recordsPath to the key that holds the array."
+            )
+        yield from document
+
+    def _loads(self, text: str, where: str) -> Any:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            raise self._fail(f"{where} is not valid JSON: {exc}.") from exc
+
+    def close(self) -> None:
+        """Nothing is held open between reading and yielding."""
+
+
+def _typed(value: str | None, declared: str | None, name: str, line: int, run: FileRun) -> Any:
+    """Declared column types convert; others stay text (CSV has no types to infer safely),
+    and an empty cell is null."""
+    if value is None or value == "":
+        return None
+    if declared is None or declared == "string":
+        return value
+    try:
+        if declared == "integer":
+            return int(value)
+        if declared == "number":
+            return float(value)
+        if value.lower() in ("true", "false", "1", "0", "yes", "no"):
+            return value.lower() in ("true", "1", "yes")
+        raise ValueError(value)
+    except ValueError as exc:
+        raise run._fail(
+            f"CSV line {line} column {name!r}: {value!r} is not a {declared}. Fix the value or"
+            " the column's declared type."
+        ) from exc
+
+
+class FileRunner:
+    def start(self, source: DataSource, context: RunContext) -> FileRun:
+        return FileRun(source, context)

@@ -1,0 +1,1 @@
+"""Running a user's JavaScript in a disposable child process with dukpy (QuickJS)."""

@@ -1,0 +1,177 @@
+"""The sandbox child: runs one script in QuickJS and talks to the parent over its pipes.
+
+Started as `python -I child.py` with an empty environment, in an empty folder, in its own
+process group. It imports nothing of Manifold (the parent imports the framing from here), sets
+its own resource limits, and never calls dukpy's JSInterpreter: that one exposes the host
+environment as `process.env`, `require` and a file loader. The raw QuickJS context below
+knows only the host functions listed in `_HOST`, and the prelude hides even those.
+
+Frames on both pipes: 4-byte big-endian header length, JSON header, 4-byte payload length,
+payload bytes (records as JSON text travel as payload, never re-escaped inside a header).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import struct
+import sys
+import time
+from pathlib import Path
+from typing import Any, BinaryIO
+
+PRELUDE = Path(__file__).with_name("prelude.js")
+MAX_DELAY_SECONDS = 5.0
+_LENGTH = struct.Struct(">I")
+
+
+def write_frame(stream: BinaryIO, header: dict[str, Any], payload: bytes = b"") -> None:
+    encoded = json.dumps(header).encode()
+    stream.write(_LENGTH.pack(len(encoded)) + encoded + _LENGTH.pack(len(payload)) + payload)
+    stream.flush()
+
+
+def read_exactly(stream: BinaryIO, size: int) -> bytes | None:
+    chunks = []
+    while size:
+        chunk = stream.read(size)
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_frame(stream: BinaryIO) -> tuple[dict[str, Any], bytes] | None:
+    """The next frame, or None at end of stream."""
+    raw = read_exactly(stream, 4)
+    if raw is None:
+        return None
+    header = read_exactly(stream, _LENGTH.unpack(raw)[0])
+    raw = read_exactly(stream, 4)
+    if header is None or raw is None:
+        return None
+    payload = read_exactly(stream, _LENGTH.unpack(raw)[0])
+    if payload is None:
+        return None
+    return json.loads(header), payload
+
+
+class _Child:
+    """The host side of the script: the functions the prelude may call, and nothing else."""
+
+    def __init__(self, start: dict[str, Any], out: BinaryIO, inp: BinaryIO) -> None:
+        from dukpy import _dukpy
+
+        self._dukpy = _dukpy
+        self._ctx = _dukpy.create_context()
+        self.start = start
+        self.out = out
+        self.inp = inp
+        self._funcs = {
+            "console": self.console,
+            "fetch": self.fetch,
+            "emit": self.emit,
+            "sleep": self.sleep,
+        }
+
+    # The two methods dukpy's C extension calls back into.
+    def _check_exported_function_exists(self, name: bytes) -> bool:
+        return name.decode() in self._funcs
+
+    def _call_python(self, name: bytes, json_args: bytes) -> bytes | None:
+        result = self._funcs[name.decode()](*json.loads(json_args))
+        return None if result is None else json.dumps(result).encode()
+
+    def eval(self, code: str, **values: Any) -> Any:
+        raw = self._dukpy.eval_string(
+            self, code.encode(), json.dumps(values).encode(), False, "<dukpy>"
+        )
+        return None if raw is None else json.loads(raw)
+
+    def console(self, level: str, message: str) -> None:
+        write_frame(self.out, {"type": "console", "level": level}, message.encode())
+
+    def emit(self, records_json: str) -> None:
+        write_frame(self.out, {"type": "records"}, records_json.encode())
+
+    def sleep(self, milliseconds: float) -> None:
+        time.sleep(min(max(float(milliseconds), 0.0), MAX_DELAY_SECONDS * 1000) / 1000)
+
+    def fetch(self, url: str, options: dict[str, Any]) -> dict[str, Any]:
+        write_frame(self.out, {"type": "fetch", "url": url, "options": options})
+        reply = read_frame(self.inp)
+        if reply is None:
+            os._exit(4)
+        header, body = reply
+        return {**header, "body": body.decode("utf-8", errors="replace")}
+
+    def run(self) -> None:
+        start = self.start
+        self.eval(PRELUDE.read_text(encoding="utf-8"))
+        self.eval(
+            "__manifold.start(dukpy.script, dukpy.variables, dukpy.env, dukpy.inputs)",
+            script=start["script"], variables=start["variables"], env=start["env"],
+            inputs=start.get("inputs", {}),
+        )  # fmt: skip
+        while True:
+            delay = self.eval("__manifold.nextTimerDelay()")
+            if delay is None:
+                break
+            self.sleep(delay)
+            self.eval("__manifold.runNextTimer()")
+        self.eval("__manifold.finish()")
+
+
+def _limit_resources(start: dict[str, Any]) -> None:
+    """Address space, CPU seconds, no files written, few descriptors, no child processes."""
+    megabytes = int(start["memory_limit_mb"]) + int(start.get("baseline_mb", 0))
+    resource.setrlimit(resource.RLIMIT_AS, (megabytes * 2**20, megabytes * 2**20))
+    cpu = int(float(start["timeout_seconds"])) + 2
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (16, 16))
+    resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
+
+
+def _arm_timer(seconds: float, out: BinaryIO) -> None:
+    """Report the timeout and exit from the signal handler itself: an exception raised here
+    could be caught by the script (it becomes a JS error inside host calls)."""
+
+    def on_alarm(_signum: int, _frame: object) -> None:
+        write_frame(out, {"type": "timeout"})
+        os._exit(3)
+
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+
+
+def main() -> None:
+    out, inp = sys.stdout.buffer, sys.stdin.buffer
+    first = read_frame(inp)
+    if first is None:
+        return
+    start = first[0]
+    child = _Child(start, out, inp)
+    _limit_resources(start)
+    _arm_timer(float(start["timeout_seconds"]), out)
+    try:
+        child.run()
+    except MemoryError:
+        write_frame(out, {"type": "error", "kind": "memory"}, b"ran out of memory")
+        os._exit(2)
+    except RecursionError:
+        write_frame(out, {"type": "error", "kind": "shape"}, b"nested too deeply to return")
+        os._exit(2)
+    except Exception as exc:  # the script's own error, reported as text, never re-raised
+        message = str(exc).strip() or type(exc).__name__
+        write_frame(out, {"type": "error", "kind": "script"}, message.encode("utf-8", "replace"))
+        os._exit(2)
+    write_frame(out, {"type": "done"})
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,191 @@
+"""The parent side of a JavaScript run: spawn the child, answer its fetches, stream its
+records, and kill its whole process group when it overstays or misbehaves.
+
+The child's own timer reports a timeout cleanly; the parent's deadline, a little later, is
+the one a script cannot swallow.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from manifold_pipelines.core.models import DataSource
+from manifold_pipelines.core.source_config import JavascriptConfig
+from manifold_pipelines.sources.base import RunContext, RunLog, SourceRunError
+from manifold_pipelines.sources.http import FetchError, HostFetch
+from manifold_pipelines.sources.sandbox import child as protocol
+
+CHILD = Path(protocol.__file__)
+HARD_KILL_GRACE_SECONDS = 2.0
+# Address space the child needs before the script allocates anything (Python, dukpy, QuickJS).
+BASELINE_MB = 160
+
+
+class JavascriptRunner:
+    def start(self, source: DataSource, context: RunContext) -> JavascriptRun:
+        config = source.config
+        assert isinstance(config, JavascriptConfig)
+        return JavascriptRun(source.qualified_id, config, context)
+
+
+def _secrets(config: JavascriptConfig, label: str) -> dict[str, str]:
+    missing = [name for name in config.env if name not in os.environ]
+    if missing:
+        raise SourceRunError(
+            f"Data source '{label}': environment variable(s) {', '.join(missing)} are listed in"
+            " its env config but not set. Set them where Manifold runs, or remove them from env."
+        )
+    return {name: os.environ[name] for name in config.env}
+
+
+class JavascriptRun:
+    def __init__(self, label: str, config: JavascriptConfig, context: RunContext) -> None:
+        self.label = label
+        self.config = config
+        self.log = RunLog()
+        self.fetcher = HostFetch(config.mock_responses, config.allowed_hosts)
+        self._start = {
+            "script": config.script,
+            "variables": config.variables,
+            "inputs": dict(context.inputs),
+            "timeout_seconds": config.timeout_seconds,
+            "memory_limit_mb": config.memory_limit_mb,
+            "baseline_mb": BASELINE_MB,
+        }
+        self._process: subprocess.Popen[bytes] | None = None
+        self._workdir: tempfile.TemporaryDirectory[str] | None = None
+
+    def _fail(self, what: str) -> SourceRunError:
+        self.log.add("error", what)
+        return SourceRunError(f"Data source '{self.label}': {what}")
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        self._workdir = tempfile.TemporaryDirectory(prefix="manifold-js-")
+        process = subprocess.Popen(
+            [sys.executable, "-I", str(CHILD)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env={}, cwd=self._workdir.name, start_new_session=True, close_fds=True, bufsize=0,
+        )  # fmt: skip
+        self._process = process
+        return process
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        start = {**self._start, "env": _secrets(self.config, self.label)}
+        process = self._spawn()
+        assert process.stdin is not None and process.stdout is not None
+        deadline = time.monotonic() + self.config.timeout_seconds + HARD_KILL_GRACE_SECONDS
+        try:
+            protocol.write_frame(process.stdin, start)
+            while True:
+                frame = self._next_frame(process.stdout, deadline)
+                if frame is None:
+                    raise self._ended_without_answer(process)
+                header, payload = frame
+                kind = header.get("type")
+                if kind == "records":
+                    yield from self._parse(payload)
+                elif kind == "console":
+                    self.log.add(str(header.get("level")), payload.decode("utf-8", "replace"))
+                elif kind == "fetch":
+                    self._answer_fetch(process.stdin, header, deadline)
+                elif kind == "done":
+                    return
+                elif kind == "timeout":
+                    raise self._fail(
+                        f"the script timed out after {self.config.timeout_seconds:g} s"
+                        " (timeoutSeconds). Make it faster or raise timeoutSeconds."
+                    )
+                elif kind == "error":
+                    raise self._fail(_script_error(header, payload, self.config))
+                else:
+                    raise self._fail(f"the sandbox sent an unknown message {kind!r}")
+        except BrokenPipeError as exc:
+            raise self._ended_without_answer(process) from exc
+        finally:
+            self.close()
+
+    def _next_frame(self, stream: IO[bytes], deadline: float) -> tuple[dict, bytes] | None:
+        remaining = deadline - time.monotonic()
+        ready, _, _ = select.select([stream], [], [], max(remaining, 0))
+        if not ready:
+            self.close()
+            raise self._fail(
+                f"the script did not stop within {self.config.timeout_seconds:g} s"
+                " (timeoutSeconds) and was killed."
+            )
+        return protocol.read_frame(stream)  # type: ignore[arg-type]
+
+    def _parse(self, payload: bytes) -> list[dict[str, Any]]:
+        try:
+            return orjson.loads(payload)
+        except orjson.JSONDecodeError as exc:
+            raise self._fail(
+                f"the script returned text that is not valid JSON ({exc}); a string with a lone"
+                " surrogate is the usual cause."
+            ) from exc
+
+    def _answer_fetch(self, stdin: IO[bytes], header: dict[str, Any], deadline: float) -> None:
+        url = str(header.get("url"))
+        self.fetcher.timeout = max(0.1, min(self.fetcher.timeout, deadline - time.monotonic()))
+        try:
+            reply = self.fetcher.fetch(url, header.get("options") or {})
+        except FetchError as exc:
+            self.log.add("warn", str(exc))
+            protocol.write_frame(stdin, {"status": 0, "headers": {}, "error": str(exc)})
+            return
+        self.log.add("info", f"fetch {url} -> {reply.status} ({len(reply.body)} bytes)")
+        protocol.write_frame(stdin, {"status": reply.status, "headers": reply.headers}, reply.body)
+
+    def _ended_without_answer(self, process: subprocess.Popen[bytes]) -> SourceRunError:
+        code = process.wait(timeout=HARD_KILL_GRACE_SECONDS)
+        if code < 0 and -code in (signal.SIGXCPU, signal.SIGKILL):
+            return self._fail(
+                f"the script used more CPU time than its {self.config.timeout_seconds:g} s limit"
+                " and was killed."
+            )
+        if code < 0:
+            return self._fail(f"the sandbox process died from signal {signal.Signals(-code).name}.")
+        stderr = process.stderr.read().decode("utf-8", "replace")[-500:] if process.stderr else ""
+        return self._fail(f"the sandbox process ended without a result (exit {code}). {stderr}")
+
+    def close(self) -> None:
+        process, self._process = self._process, None
+        if process is not None:
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            for stream in (process.stdin, process.stdout, process.stderr):
+                if stream is not None:
+                    stream.close()
+        if self._workdir is not None:
+            self._workdir.cleanup()
+            self._workdir = None
+
+
+def _script_error(header: dict[str, Any], payload: bytes, config: JavascriptConfig) -> str:
+    text = payload.decode("utf-8", "replace")
+    if header.get("kind") == "memory" or "out of memory" in text:
+        return (
+            f"the script ran out of memory (memoryLimitMb {config.memory_limit_mb}, and at most"
+            " 128 MiB of JavaScript heap). Stream large results with emit(batch)."
+        )
+    # Frames of the prelude (<dukpy>, <eval>) say nothing to the script's author.
+    lines = [
+        line.strip() for line in text.splitlines()
+        if line.strip() and "(<dukpy>" not in line and "<eval>" not in line
+    ]  # fmt: skip
+    message = " ".join(lines[:6])
+    return message.removeprefix("Error: ")
