@@ -110,9 +110,16 @@ class FileSourceConfig(SourceConfig):
         return self
 
 
+ColumnType = Literal["string", "integer", "number", "boolean"]
+
+
 class CsvConfig(FileSourceConfig):
     delimiter: Annotated[str, Field(min_length=1, max_length=1)] = ","
-    columns: dict[str, Literal["string", "integer", "number", "boolean"]] = {}
+    columns: dict[str, ColumnType] = {}
+    infer_types: bool = Field(
+        default=True,
+        description="Give a column a type when every non-empty value in the file has it.",
+    )
 
 
 class JsonConfig(FileSourceConfig):

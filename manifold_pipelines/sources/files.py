@@ -75,14 +75,23 @@ class FileRun:
 
     def _csv(self, text: str, config: CsvConfig) -> Iterator[dict[str, Any]]:
         reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=config.delimiter)
+        rows = []
         for row in reader:
             if None in row:
                 raise self._fail(
                     f"CSV line {reader.line_num} has more fields than the header. Check the"
                     f" delimiter ({config.delimiter!r}) and quoting."
                 )
+            rows.append((reader.line_num, row))
+        types: dict[str, str] = {}
+        if config.infer_types and reader.fieldnames:
+            types = {
+                name: infer_column([row[name] for _, row in rows]) for name in reader.fieldnames
+            }
+        types.update(config.columns)
+        for line, row in rows:
             yield {
-                name: _typed(value, config.columns.get(name), name, reader.line_num, self)
+                name: _typed(value, types.get(name), name, line, self)
                 for name, value in row.items()
             }
 
@@ -115,6 +124,42 @@ class FileRun:
 
     def close(self) -> None:
         """Nothing is held open between reading and yielding."""
+
+
+_BOOLEANS = {"true": True, "false": False}
+
+
+def infer_column(values: list[str | None]) -> str:
+    """The narrowest type every non-empty value has. Integers with a leading zero stay text
+    (postcodes, ids), and booleans are only the words true and false."""
+    present = [value for value in values if value]
+    if not present:
+        return "string"
+    if all(_is_integer(value) for value in present):
+        return "integer"
+    if all(_is_number(value) for value in present):
+        return "number"
+    if all(value.lower() in _BOOLEANS for value in present):
+        return "boolean"
+    return "string"
+
+
+def _is_integer(value: str) -> bool:
+    digits = value[1:] if value[:1] in "+-" else value
+    return digits.isdigit() and (digits == "0" or not digits.startswith("0"))
+
+
+def _is_number(value: str) -> bool:
+    if _is_integer(value):
+        return True
+    digits = value[1:] if value[:1] in "+-" else value
+    if digits[:1] == "0" and digits[1:2].isdigit():
+        return False
+    try:
+        number = float(value)
+    except ValueError:
+        return False
+    return number == number and number not in (float("inf"), float("-inf"))
 
 
 def _typed(value: str | None, declared: str | None, name: str, line: int, run: FileRun) -> Any:

@@ -3,7 +3,13 @@
 "use strict";
 globalThis.__manifold = (function () {
   const host = globalThis.call_python;
-  delete globalThis.call_python;
+  // dukpy defines `call_python` and `dukpy` again before every evaluation: each entry point
+  // below hides them before any script code runs.
+  function hide() {
+    delete globalThis.call_python;
+    delete globalThis.dukpy;
+  }
+  hide();
   const MAX_DELAY_MS = 5000;
   const CHUNK = 2000;
   const MAX_CONSOLE_LINES = 1000;
@@ -148,7 +154,7 @@ globalThis.__manifold = (function () {
 
   return Object.freeze({
     start(script, variables, env, inputs) {
-      delete globalThis.dukpy;
+      hide();
       installGlobals(variables, env, inputs);
       // Compiled as the body of an async function: the source is data to the constructor,
       // so no text of the script can close a wrapper written around it.
@@ -165,10 +171,12 @@ globalThis.__manifold = (function () {
       return Math.max(0, timers[0].due - Date.now());
     },
     runNextTimer() {
+      hide();
       const timer = timers.shift();
       timer.callback(...timer.args);
     },
     finish() {
+      hide();
       if (!box.settled) {
         throw new Error("the script never finished: its promise did not settle (an await on something that never resolves?)");
       }

@@ -85,7 +85,8 @@ class JavascriptRun:
         start = {**self._start, "env": _secrets(self.config, self.label)}
         process = self._spawn()
         assert process.stdin is not None and process.stdout is not None
-        deadline = time.monotonic() + self.config.timeout_seconds + HARD_KILL_GRACE_SECONDS
+        soft_deadline = time.monotonic() + self.config.timeout_seconds
+        deadline = soft_deadline + HARD_KILL_GRACE_SECONDS
         try:
             protocol.write_frame(process.stdin, start)
             while True:
@@ -99,7 +100,7 @@ class JavascriptRun:
                 elif kind == "console":
                     self.log.add(str(header.get("level")), payload.decode("utf-8", "replace"))
                 elif kind == "fetch":
-                    self._answer_fetch(process.stdin, header, deadline)
+                    self._answer_fetch(process.stdin, header, soft_deadline)
                 elif kind == "done":
                     return
                 elif kind == "timeout":
@@ -143,10 +144,17 @@ class JavascriptRun:
             reply = self.fetcher.fetch(url, header.get("options") or {})
         except FetchError as exc:
             self.log.add("warn", str(exc))
-            protocol.write_frame(stdin, {"status": 0, "headers": {}, "error": str(exc)})
+            self._reply(stdin, {"status": 0, "headers": {}, "error": str(exc)})
             return
         self.log.add("info", f"fetch {url} -> {reply.status} ({len(reply.body)} bytes)")
-        protocol.write_frame(stdin, {"status": reply.status, "headers": reply.headers}, reply.body)
+        self._reply(stdin, {"status": reply.status, "headers": reply.headers}, reply.body)
+
+    @staticmethod
+    def _reply(stdin: IO[bytes], header: dict[str, Any], body: bytes = b"") -> None:
+        """A child that timed out while the parent fetched has exited; its timeout frame is
+        still to be read, so a closed pipe here is not the error to report."""
+        with contextlib.suppress(BrokenPipeError):
+            protocol.write_frame(stdin, header, body)
 
     def _ended_without_answer(self, process: subprocess.Popen[bytes]) -> SourceRunError:
         code = process.wait(timeout=HARD_KILL_GRACE_SECONDS)
@@ -177,6 +185,11 @@ class JavascriptRun:
 
 def _script_error(header: dict[str, Any], payload: bytes, config: JavascriptConfig) -> str:
     text = payload.decode("utf-8", "replace")
+    if text.strip() in ("", "null"):
+        return (
+            "the JavaScript engine stopped without an error value, which QuickJS does when its"
+            " memory is exhausted by jobs that never end (an ever-growing promise chain)."
+        )
     if header.get("kind") == "memory" or "out of memory" in text:
         return (
             f"the script ran out of memory (memoryLimitMb {config.memory_limit_mb}, and at most"

@@ -1,0 +1,3 @@
+// expect: SyntaxError
+}})(); globalThis.escaped = true; (function(){{
+return [];

@@ -1,0 +1,3 @@
+// expect: (?i)module|import
+const m = await import("/etc/passwd");
+return [];

@@ -1,0 +1,2 @@
+// expect: (?i)surrogate
+return [{ id: 1, text: "bad \ud800 text" }];

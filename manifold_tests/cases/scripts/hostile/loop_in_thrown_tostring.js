@@ -1,0 +1,3 @@
+// expect: timed out after 1 s
+// config: {"timeoutSeconds": 1}
+throw { toString() { for (;;) {} } };

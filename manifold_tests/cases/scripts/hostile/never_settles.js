@@ -1,0 +1,3 @@
+// expect: never finished: its promise did not settle
+await new Promise(() => {});
+return [];

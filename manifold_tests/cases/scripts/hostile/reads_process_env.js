@@ -1,0 +1,2 @@
+// expect: process is not defined
+return [{ id: 1, env: process.env }];

@@ -1,0 +1,3 @@
+// expect: require is not defined
+const fs = require("fs");
+return [];

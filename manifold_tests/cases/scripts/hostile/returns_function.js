@@ -1,0 +1,2 @@
+// expect: field .f. is a function, not data
+return [{ id: 1, f: () => 1 }];

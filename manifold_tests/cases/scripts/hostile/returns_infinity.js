@@ -1,0 +1,2 @@
+// expect: field .big. is Infinity
+return [{ id: 1, big: 1 / 0 }];

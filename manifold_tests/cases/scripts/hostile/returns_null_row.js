@@ -1,0 +1,2 @@
+// expect: row 0 is null, not an object
+return [null];

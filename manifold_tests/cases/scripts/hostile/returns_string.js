@@ -1,0 +1,2 @@
+// expect: expected an array of objects, got a string
+return "not records";

@@ -1,0 +1,2 @@
+// expect: the script threw Error: upstream said no
+throw new Error("upstream said no");

@@ -1,0 +1,64 @@
+"""A real HTTP server on 127.0.0.1 for fetch and URL sources."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+PAGES = {1: [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}], 2: [{"id": 3, "name": "c"}]}
+BIG_BYTES = 17 * 2**20
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        """Quiet: the test output is for failures."""
+
+    def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        if url.path == "/items":
+            if self.headers.get("Authorization") != "Bearer s3cret":
+                self._send(401, b'{"error": "no token"}')
+                return
+            page = int(parse_qs(url.query).get("page", ["1"])[0])
+            body = {"items": PAGES.get(page, []), "next": page + 1 if page + 1 in PAGES else None}
+            self._send(200, json.dumps(body).encode())
+        elif url.path == "/big":
+            self._send(200, b"[" + b" " * BIG_BYTES + b"]")
+        elif url.path == "/slow":
+            time.sleep(4)
+            self._send(200, b"[]")
+        elif url.path == "/redirect":
+            self.send_response(302)
+            self.send_header("Location", "http://evil.example.com/")
+            self.end_headers()
+        elif url.path == "/data.csv":
+            self._send(200, b"id,name\n1,a\n2,b\n", "text/csv")
+        elif url.path == "/data.json":
+            self._send(200, b'{"result": {"rows": [{"id": 1}, {"id": 2}]}}')
+        else:
+            self._send(404, b'{"error": "not found"}')
+
+
+@pytest.fixture(scope="session")
+def http_server() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

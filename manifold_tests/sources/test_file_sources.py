@@ -1,0 +1,130 @@
+"""CSV, JSON and JSON Lines sources read files inside the allowed roots (or allowed URLs),
+with encodings, delimiters and declared types, and name the line that is wrong."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from manifold_pipelines import SeparatedDatabaseManager
+from manifold_pipelines.sources.base import SourceRunError
+
+
+def _source(manager: SeparatedDatabaseManager, kind: str, **config: object) -> None:
+    manager.create_project(name="Files", id="files")
+    manager.create_data_source("files", name="f", type=kind, id="f", config=config)
+
+
+def test_csv_with_delimiter_encoding_and_declared_types(
+    manager: SeparatedDatabaseManager, home: Path
+) -> None:
+    path = home / "in.csv"
+    path.write_bytes("id;name;price;active\n1;Zoë;2.5;true\n2;Ana;;no\n".encode("latin-1"))
+    _source(manager, "csv", path=str(path), delimiter=";", encoding="latin-1",
+            columns={"id": "integer", "price": "number", "active": "boolean"})  # fmt: skip
+    manager.run_data_source("files", "f")
+    assert manager.get_latest_data("files", "f").data == [
+        {"id": 1, "name": "Zoë", "price": 2.5, "active": True},
+        {"id": 2, "name": "Ana", "price": None, "active": False},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "config", "message"),
+    [
+        (b"id,n\n1,x\n2,y,extra\n", {}, "CSV line 3 has more fields than the header"),
+        (b"id,n\n1,x\nabc,y\n", {"columns": {"id": "integer"}}, "line 3 column 'id': 'abc' is not"),
+        (b"id\n\xff\xfe\n", {}, "not valid utf-8.*Set 'encoding'"),
+    ],
+)
+def test_bad_csv_names_the_line(
+    manager: SeparatedDatabaseManager, home: Path, content: bytes, config: dict, message: str
+) -> None:
+    path = home / "bad.csv"
+    path.write_bytes(content)
+    _source(manager, "csv", path=str(path), **config)
+    with pytest.raises(SourceRunError, match=message):
+        manager.run_data_source("files", "f")
+    assert manager.get_import_logs("files", "f")[0].status == "failed"
+
+
+def test_csv_column_types_are_inferred_from_every_value(
+    manager: SeparatedDatabaseManager, home: Path
+) -> None:
+    (home / "t.csv").write_text(
+        "id,zip,price,flag,mixed,empty\n1,01234,2,true,1,\n2,99999,2.5,False,x,\n3,,-1e3,,2,\n"
+    )
+    _source(manager, "csv", path=str(home / "t.csv"))
+    manager.run_data_source("files", "f")
+    first, second, third = manager.get_latest_data("files", "f").data
+    assert first == {"id": 1, "zip": "01234", "price": 2.0, "flag": True, "mixed": "1",
+                     "empty": None}  # fmt: skip
+    assert (second["flag"], third["price"], third["zip"]) == (False, -1000.0, None)
+    manager.update_data_source("files", "f", config={"path": str(home / "t.csv"),
+                                                      "inferTypes": False})  # fmt: skip
+    manager.run_data_source("files", "f")
+    assert manager.get_latest_data("files", "f").data[0]["id"] == "1"
+
+
+def test_json_with_records_path_and_jsonl(manager: SeparatedDatabaseManager, home: Path) -> None:
+    (home / "doc.json").write_text('{"data": {"rows": [{"id": 1}, {"id": 2}]}}')
+    (home / "lines.jsonl").write_text('{"id": 1}\n\n{"id": 2, "x": [1]}\n')
+    _source(manager, "json", path=str(home / "doc.json"), recordsPath="data.rows")
+    lines = {"path": str(home / "lines.jsonl"), "format": "jsonl"}
+    manager.create_data_source("files", name="l", type="json", id="l", config=lines)
+    manager.run_data_source("files", "f")
+    manager.run_data_source("files", "l")
+    assert manager.get_latest_data("files", "f").data == [{"id": 1}, {"id": 2}]
+    assert manager.get_latest_data("files", "l").data == [{"id": 1}, {"id": 2, "x": [1]}]
+
+
+@pytest.mark.parametrize(
+    ("content", "config", "message"),
+    [
+        ('{"id": 1', {}, "the document is not valid JSON"),
+        ('{"id": 1}', {}, "expected a JSON array of records, found dict"),
+        ('{"a": []}', {"recordsPath": "b"}, "recordsPath 'b': no key 'b'"),
+        ('{"id": 1}\nnope\n', {"format": "jsonl"}, "line 2 is not valid JSON"),
+        ("[1, 2]", {}, "row 0 is int, not an object"),
+    ],
+)
+def test_bad_json_is_refused(
+    manager: SeparatedDatabaseManager, home: Path, content: str, config: dict, message: str
+) -> None:
+    (home / "bad.json").write_text(content)
+    _source(manager, "json", path=str(home / "bad.json"), **config)
+    with pytest.raises(Exception, match=message):
+        manager.run_data_source("files", "f")
+
+
+def test_file_outside_the_allowed_roots_is_refused(
+    manager: SeparatedDatabaseManager, tmp_path: Path
+) -> None:
+    (tmp_path / "outside.json").write_text("[]")
+    _source(manager, "json", path=str(tmp_path / "outside.json"))
+    with pytest.raises(SourceRunError, match="outside every allowed root"):
+        manager.run_data_source("files", "f")
+
+
+def test_missing_file_is_named(manager: SeparatedDatabaseManager, home: Path) -> None:
+    _source(manager, "csv", path=str(home / "nope.csv"))
+    with pytest.raises(SourceRunError, match=r"nope\.csv' does not exist"):
+        manager.run_data_source("files", "f")
+
+
+def test_urls_need_an_allowed_host(manager: SeparatedDatabaseManager, http_server: str) -> None:
+    _source(manager, "csv", url=f"{http_server}/data.csv")
+    with pytest.raises(SourceRunError, match="to allowedHosts"):
+        manager.run_data_source("files", "f")
+    host = http_server.removeprefix("http://")
+    manager.update_data_source("files", "f", config={"url": f"{http_server}/data.csv",
+                                                      "allowedHosts": [host]})  # fmt: skip
+    manager.run_data_source("files", "f")
+    manager.create_data_source("files", name="j", type="json", id="j", config={
+        "url": f"{http_server}/data.json", "allowedHosts": [host], "recordsPath": "result.rows",
+    })  # fmt: skip
+    manager.run_data_source("files", "j")
+    assert manager.get_latest_data("files", "f").data == [{"id": 1, "name": "a"},
+                                                          {"id": 2, "name": "b"}]  # fmt: skip
+    assert manager.get_latest_data("files", "j").data == [{"id": 1}, {"id": 2}]

@@ -1,0 +1,152 @@
+"""A user's script runs in a disposable child process: whatever it does (loop, hoard memory,
+throw, return garbage, reach for the host), the run fails with a message naming what
+happened, the host process and the last good version are untouched, and the child is gone."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from manifold_pipelines import SeparatedDatabaseManager
+from manifold_pipelines.sources.base import SourceRunError
+from manifold_tests.conftest import make_source
+
+CASES = Path(__file__).parents[1] / "cases" / "scripts"
+HOSTILE = sorted((CASES / "hostile").glob("*.js"))
+GOOD_VERSION = [{"id": 1, "name": "kept"}]
+
+
+def _case(path: Path) -> tuple[str, str, dict]:
+    text = path.read_text(encoding="utf-8")
+    expect = re.search(r"^// expect: (.+)$", text, re.MULTILINE)
+    config = re.search(r"^// config: (.+)$", text, re.MULTILINE)
+    assert expect, f"{path.name} has no '// expect:' line"
+    return text, expect.group(1), json.loads(config.group(1)) if config else {}
+
+
+def _children() -> set[int]:
+    return {child.pid for child in psutil.Process().children(recursive=True)}
+
+
+def test_every_hostile_case_has_an_expectation() -> None:
+    assert len(HOSTILE) >= 25
+    for path in HOSTILE:
+        _case(path)
+
+
+@pytest.mark.parametrize("path", HOSTILE, ids=[p.stem for p in HOSTILE])
+def test_hostile_script_fails_cleanly_and_keeps_the_last_version(
+    manager: SeparatedDatabaseManager, path: Path
+) -> None:
+    script, expected, config = _case(path)
+    make_source(manager, script=script, **config)
+    manager.import_data("demo", "api", GOOD_VERSION)
+    before = _children()
+    started = time.monotonic()
+    with pytest.raises(SourceRunError, match=expected):
+        manager.run_data_source("demo", "api")
+    assert time.monotonic() - started < config.get("timeoutSeconds", 30) + 5
+    assert _children() <= before, "the sandbox process outlived its run"
+    assert manager.get_latest_data("demo", "api").data == GOOD_VERSION
+    log = manager.get_import_logs("demo", "api")[0]
+    assert log.status == "failed" and re.search(expected, log.error or "")
+    assert "Data source 'demo/api'" in (log.error or "")
+    assert not any(p.name.startswith("manifold-js-") for p in Path("/tmp").iterdir()
+                   if p.stat().st_mtime > time.time() - 2 and not _children())  # fmt: skip
+
+
+def test_the_seed_example_runs_unchanged(manager: SeparatedDatabaseManager) -> None:
+    script = (CASES / "good" / "seed_example.js").read_text()
+    make_source(manager, script=script, mockResponses={
+        "https://api.example.com/data": {"body": [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}]}
+    })  # fmt: skip
+    result = manager.run_data_source("demo", "api")
+    assert result.version == 1
+    assert manager.get_latest_data("demo", "api").data == [
+        {"id": 1, "name": "a", "label": "a (1)"}, {"id": 2, "name": "b", "label": "b (2)"},
+    ]  # fmt: skip
+    log = manager.get_import_logs("demo", "api")[0]
+    assert log.status == "completed" and log.records_processed == 2
+    assert "fetch https://api.example.com/data -> 200" in (log.log or "")
+
+
+def test_the_whole_context_works(
+    manager: SeparatedDatabaseManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("API_TOKEN", "tok-123")
+    make_source(
+        manager, script=(CASES / "good" / "context_tour.js").read_text(),
+        variables={"region": "eu", "limit": 5}, env=["API_TOKEN"],
+    )  # fmt: skip
+    manager.run_data_source("demo", "api")
+    (record,) = manager.get_latest_data("demo", "api").data
+    assert record == {
+        "id": 1, "region": "eu", "limit": 5, "idLooksRight": True, "parsed": {"a": 1},
+        "broken": None, "text": '{"b":2}', "when": "2026-01-02T03:04:05.000Z",
+        "fired": ["late", "never"], "token": "tok-123", "hasProcess": "undefined",
+        "mathOk": True, "jsonOk": True,
+    }  # fmt: skip
+    log = manager.get_import_logs("demo", "api")[0].log or ""
+    assert '[info] starting {"region":"eu"} [1,2]' in log
+    assert "[warn] careful" in log and "[error] oops, but not fatal" in log
+
+
+def test_host_secrets_are_out_of_reach(
+    manager: SeparatedDatabaseManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MANIFOLD_TEST_SECRET", "hunter2-secret")
+    script = """
+    const seen = [];
+    const visit = (value, depth) => {
+      if (depth > 3 || value === null) return;
+      if (typeof value === "string") { seen.push(value); return; }
+      if (typeof value !== "object" && typeof value !== "function") return;
+      for (const name of Object.getOwnPropertyNames(value)) {
+        try { visit(value[name], depth + 1); } catch (e) {}
+      }
+    };
+    visit(globalThis, 0);
+    return [{ id: 1, env: JSON.stringify(env), strings: seen.join("|"),
+              direct: typeof env.MANIFOLD_TEST_SECRET }];
+    """
+    make_source(manager, script=script)
+    manager.run_data_source("demo", "api")
+    (record,) = manager.get_latest_data("demo", "api").data
+    assert record["env"] == "{}" and record["direct"] == "undefined"
+    assert "hunter2" not in json.dumps(record)
+    assert "hunter2" not in json.dumps(
+        [s.model_dump(mode="json") for s in manager.list_data_sources()]
+    )
+
+
+def test_a_listed_env_variable_that_is_not_set_is_a_clear_error(
+    manager: SeparatedDatabaseManager,
+) -> None:
+    make_source(manager, script="return []", env=["NOT_SET_ANYWHERE"])
+    with pytest.raises(SourceRunError, match="NOT_SET_ANYWHERE are listed in its env config"):
+        manager.run_data_source("demo", "api")
+    assert manager.get_import_logs("demo", "api")[0].status == "failed"
+
+
+def test_console_output_is_capped(manager: SeparatedDatabaseManager) -> None:
+    make_source(manager, script="for (let i = 0; i < 5000; i++) console.log('line', i); return []")
+    manager.run_data_source("demo", "api")
+    log = manager.get_import_logs("demo", "api")[0].log or ""
+    assert log.count("\n") < 1100 and "(console output truncated)" in log
+
+
+@pytest.mark.slow
+def test_a_million_records_stream_through_the_sandbox(manager: SeparatedDatabaseManager) -> None:
+    make_source(manager, script=(CASES / "good" / "streams_batches.js").read_text(),
+                variables={"total": 1_000_000}, timeoutSeconds=120)  # fmt: skip
+    result = manager.run_data_source("demo", "api")
+    assert result.record_count == 1_000_000
+    assert manager.list_versions("demo", "api")[0].record_count == 1_000_000
+    assert manager.get_data_version("demo", "api", 1).data[999_999] == {
+        "id": 999_999, "name": "record 999999", "bucket": 999_999 % 7, "even": False,
+    }  # fmt: skip
