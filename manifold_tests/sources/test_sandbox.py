@@ -150,3 +150,20 @@ def test_a_million_records_stream_through_the_sandbox(manager: SeparatedDatabase
     assert manager.get_data_version("demo", "api", 1).data[999_999] == {
         "id": 999_999, "name": "record 999999", "bucket": 999_999 % 7, "even": False,
     }  # fmt: skip
+
+
+@pytest.mark.parametrize(("limit", "succeeds"), [(32, False), (256, True)])
+def test_memory_limit_applies_to_the_child(
+    manager: SeparatedDatabaseManager, limit: int, succeeds: bool
+) -> None:
+    script = """
+    const hoard = [];
+    for (let i = 0; i < 60; i++) hoard.push("x".repeat(1000000) + i);
+    return [{ id: 1, held: hoard.length }];
+    """
+    make_source(manager, script=script, memoryLimitMb=limit)
+    if succeeds:
+        assert manager.run_data_source("demo", "api").record_count == 1
+    else:
+        with pytest.raises(SourceRunError, match=r"ran out of memory .memoryLimitMb 32"):
+            manager.run_data_source("demo", "api")

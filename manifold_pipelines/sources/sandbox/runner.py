@@ -30,7 +30,7 @@ from manifold_pipelines.sources.sandbox import child as protocol
 CHILD = Path(protocol.__file__)
 HARD_KILL_GRACE_SECONDS = 2.0
 # Address space the child needs before the script allocates anything (Python, dukpy, QuickJS).
-BASELINE_MB = 160
+BASELINE_MB = 48
 
 
 class JavascriptRunner:
