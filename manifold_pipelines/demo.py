@@ -1,29 +1,33 @@
-"""The quick-start demo: a project, a source, two imports, and the diff between them.
+"""The quick-start demo: a JavaScript source whose API answers change between two runs.
 
 Run with `python -m manifold_pipelines.demo`; it uses MANIFOLD_HOME (default
-./manifold_home) and can be run again: each run adds two more versions.
+./manifold_home) and can be run again: each run adds two more versions. The "API" is the
+source's mock responses, so the demo needs no network.
 """
 
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import orjson
 
 from manifold_pipelines.errors import NotFoundError
 from manifold_pipelines.manager import SeparatedDatabaseManager
 
+API_URL = "https://api.example.com/data"
 DEMO_SCRIPT = """
 async function fetchData() {
   const response = await fetch('https://api.example.com/data');
   const items = await response.json();
-  return items.map(item => ({ ...item, fetchedAt: new Date().toISOString() }));
+  console.log(`fetched ${items.length} items`);
+  return items.map(item => ({ ...item, label: `${item.name} (${item.city})` }));
 }
 return await fetchData();
 """
 
 
-def _catalogue(rng: random.Random, size: int) -> list[dict[str, object]]:
+def catalogue(rng: random.Random, size: int) -> list[dict[str, Any]]:
     cities = ["Lisbon", "Oslo", "Lagos", "Quito", "Hanoi"]
     return [
         {"id": i, "name": f"item-{i}", "city": rng.choice(cities), "price": rng.randint(5, 500)}
@@ -31,7 +35,26 @@ def _catalogue(rng: random.Random, size: int) -> list[dict[str, object]]:
     ]
 
 
-def ensure_demo(manager: SeparatedDatabaseManager) -> None:
+def next_answer(rng: random.Random, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What the API says next time: two items gone, three repriced, one new."""
+    changed = [dict(item) for item in items[2:]]
+    for item in rng.sample(changed, 3):
+        item["price"] = int(item["price"]) + rng.randint(1, 50)
+    new_id = max(item["id"] for item in items) + 1
+    changed.append({"id": new_id, "name": f"item-{new_id}", "city": "Oslo", "price": 42})
+    return changed
+
+
+def _config(items: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "script": DEMO_SCRIPT,
+        "mockResponses": {API_URL: {"body": items}},
+        "diffKey": "id",
+        "description": "A demo API, answered by mock responses",
+    }
+
+
+def ensure_demo(manager: SeparatedDatabaseManager, items: list[dict[str, Any]]) -> None:
     """Create the demo project and source unless they exist."""
     try:
         manager.get_project("demo")
@@ -41,29 +64,27 @@ def ensure_demo(manager: SeparatedDatabaseManager) -> None:
         manager.get_data_source("demo", "api")
     except NotFoundError:
         manager.create_data_source(
-            "demo",
-            name="API Data",
-            type="javascript",
-            id="api",
-            config={"script": DEMO_SCRIPT, "enableDiff": True, "diffKey": "id"},
+            "demo", name="API Data", type="javascript", id="api", config=_config(items),
             sync_interval=60,
-        )
+        )  # fmt: skip
 
 
 def main() -> None:
     rng = random.Random()
+    first = catalogue(rng, 20)
     with SeparatedDatabaseManager() as manager:
-        ensure_demo(manager)
-        first = _catalogue(rng, 20)
-        second = [dict(record) for record in first[2:]]
-        for record in rng.sample(second, 3):
-            record["price"] = int(record["price"]) + rng.randint(1, 50)
-        second.append({"id": 21, "name": "item-21", "city": "Oslo", "price": 42, "onSale": True})
-        a = manager.import_data("demo", "api", first)
-        b = manager.import_data("demo", "api", second)
+        ensure_demo(manager, first)
+        manager.update_data_source("demo", "api", config=_config(first))
+        a = manager.run_data_source("demo", "api")
+        manager.update_data_source("demo", "api", config=_config(next_answer(rng, first)))
+        b = manager.run_data_source("demo", "api")
         diff = manager.get_data_diff("demo", "api", a.version, b.version)
-        print(f"Imported demo/api versions {a.version} and {b.version}.")
+        print(
+            f"Ran demo/api twice in the JavaScript sandbox: versions {a.version} and {b.version}."
+        )
         print(f"Data file: {manager.data_file_path('demo', 'api')}")
+        print(f"Import log of version {b.version}:")
+        print(manager.get_import_logs("demo", "api")[0].log)
         print(f"Diff {a.version} -> {b.version}:")
         print(orjson.dumps(diff.to_dict(), option=orjson.OPT_INDENT_2).decode())
         print("Quality:")
