@@ -111,7 +111,7 @@ class _Child:
     def run(self) -> None:
         start = self.start
         self.eval(PRELUDE.read_text(encoding="utf-8"))
-        self.eval(
+        self._unhandled(
             "__manifold.start(dukpy.script, dukpy.variables, dukpy.env, dukpy.inputs)",
             script=start["script"], variables=start["variables"], env=start["env"],
             inputs=start.get("inputs", {}),
@@ -121,8 +121,22 @@ class _Child:
             if delay is None:
                 break
             self.sleep(delay)
-            self.eval("__manifold.runNextTimer()")
+            self._unhandled("__manifold.runNextTimer()")
         self.eval("__manifold.finish()")
+
+    def _unhandled(self, code: str, **values: Any) -> None:
+        """Errors escaping these evaluations are the script's syntax errors, or errors nobody
+        handled: QuickJS raises an unhandled rejection when it drains the job queue."""
+        try:
+            self.eval(code, **values)
+        except self._dukpy.JSRuntimeError as exc:
+            text = str(exc)
+            if text.startswith("SyntaxError") or text.strip() in ("", "null"):
+                raise
+            raise self._dukpy.JSRuntimeError(
+                f"an error nobody handled (an unhandled promise rejection, or a throw in a"
+                f" setTimeout callback): {text}"
+            ) from exc
 
 
 def _limit_resources(start: dict[str, Any]) -> None:

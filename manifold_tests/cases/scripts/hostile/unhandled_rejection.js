@@ -1,3 +1,3 @@
-// expect: (?i)reject|unhandled|nobody catches
+// expect: an error nobody handled \(an unhandled promise rejection.*nobody catches this
 Promise.reject(new Error("nobody catches this"));
 return [{ id: 1 }];
