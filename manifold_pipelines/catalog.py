@@ -308,6 +308,15 @@ class Catalog:
     def get_user_setting(self, key: str, default: Any = None) -> Any:
         return users.get_setting(self.core.conn, self.user, key, default)
 
+    def set_setting(self, key: str, value: Any) -> None:
+        """A Manifold-wide setting (alert thresholds, the webhook, the webserver URL)."""
+        with self.core.writing() as conn:
+            users.put_global_setting(conn, key, value)
+            self.core.audit("set_setting", "settings", key, after=value)
+
+    def get_settings(self) -> dict[str, Any]:
+        return users.global_settings(self.core.conn)
+
     def audit_log(
         self, *, object_id: str | None = None, actor: str | None = None, limit: int = 1000
     ) -> list[AuditEntry]:

@@ -86,14 +86,14 @@ class SeparatedDatabaseManager(Catalog):
         config: dict[str, Any] | None = None,
     ) -> ImportResult | DryRunResult:
         """Run the source and import what it returns as the next version; its console output
-        and any error go into the import log. With `dry_run`, or with a draft `config` (which
-        implies it), nothing is written: the result holds the records and the diff against
-        the latest version, so an edited script can be checked before it is saved."""
+        and any error go into the import log. `config` runs with that config instead of the
+        saved one (Dagster pins the config it loaded; a user tries a draft). With `dry_run`
+        nothing is written: the result holds the records and the diff against the latest
+        version, so an edited script can be checked before it is saved."""
         source = self.get_data_source(project_id, source_id)
         if config is not None:
             draft = parse_source_config(source.type, config, where=source_label(*_ids(source)))
             source = source.model_copy(update={"config": draft})
-            dry_run = True
         context = RunContext(settings=self.settings, inputs=self._upstream_inputs(source))
         run = runner_for(source.type).start(source, context)
         options = self._import_options(source, None, None)
@@ -194,8 +194,10 @@ class SeparatedDatabaseManager(Catalog):
         ]
         if not logs:
             return
+        statuses = store.version_statuses([log.version for log in logs if log.version])
         with self.core.writing() as conn:
             for log in sorted(logs, key=lambda entry: entry.id):
+                version_status, quality_status = statuses.get(log.version or 0, (None, None))
                 history.record_import(
                     conn,
                     {
@@ -209,6 +211,8 @@ class SeparatedDatabaseManager(Catalog):
                         "duration_ms": log.duration_ms or 0,
                         "records_processed": log.records_processed,
                         "error": log.error,
+                        "quality_status": quality_status,
+                        "version_status": version_status,
                     },
                 )
             self.core.mark_synced(source.project_id, source.id, now_text())

@@ -17,10 +17,10 @@ def record_import(conn: sqlite3.Connection, entry: dict[str, Any]) -> None:
     """Insert one finished import; a second mirror of the same log row changes nothing."""
     conn.execute(
         "INSERT OR IGNORE INTO import_history (project_id, source_id, import_log_id, version,"
-        " status, started_at, finished_at, duration_ms, records_processed, error)"
-        " VALUES (:project_id, :source_id,"
+        " status, started_at, finished_at, duration_ms, records_processed, error,"
+        " quality_status, version_status) VALUES (:project_id, :source_id,"
         " :import_log_id, :version, :status, :started_at, :finished_at, :duration_ms,"
-        " :records_processed, :error)",
+        " :records_processed, :error, :quality_status, :version_status)",
         entry,
     )
 
@@ -42,7 +42,8 @@ def recent_imports(
 ) -> list[ImportHistoryEntry]:
     rows = conn.execute(
         "SELECT project_id, source_id, import_log_id, version, status, started_at, finished_at,"
-        " duration_ms, records_processed, error FROM import_history"
+        " duration_ms, records_processed, error, quality_status, version_status"
+        " FROM import_history"
         " WHERE (?1 IS NULL OR project_id = ?1)"
         " AND (?2 IS NULL OR source_id = ?2) ORDER BY id DESC LIMIT ?3",
         (project_id, source_id, limit),

@@ -89,3 +89,5 @@ class ImportHistoryEntry(BaseModel):
     duration_ms: int
     records_processed: int | None
     error: str | None
+    quality_status: Literal["pass", "warning", "fail"] | None = None
+    version_status: Literal["published", "held"] | None = None

@@ -105,6 +105,36 @@ _INITIAL = Migration(
     ),
 )
 
+_ALERTS = Migration(
+    version=2,
+    name="global settings, alerts, quality and publication status in import history",
+    statements=(
+        """CREATE TABLE settings (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+        # Worst quality status and publication status of the imported version: the alert
+        # sensors read them here instead of opening every data file. NULL before format 2.
+        "ALTER TABLE import_history ADD COLUMN quality_status TEXT",
+        "ALTER TABLE import_history ADD COLUMN version_status TEXT",
+        """CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            project_id TEXT NOT NULL,
+            source_id TEXT NOT NULL,
+            dedup_key TEXT NOT NULL UNIQUE,
+            raised_at TEXT NOT NULL,
+            details TEXT NOT NULL,
+            delivered_at TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT
+        )""",
+        "CREATE INDEX alerts_undelivered ON alerts(delivered_at, id)",
+        "CREATE INDEX alerts_source ON alerts(project_id, source_id, raised_at)",
+    ),
+)
+
 CORE_FORMAT = FileFormat(
-    application_id=CORE_APPLICATION_ID, label="core.db", migrations=(_INITIAL,)
+    application_id=CORE_APPLICATION_ID, label="core.db", migrations=(_INITIAL, _ALERTS)
 )

@@ -1,4 +1,4 @@
-"""Users, their role per project, and per-user settings in core.db."""
+"""Users, their role per project, per-user settings, and Manifold-wide settings in core.db."""
 
 from __future__ import annotations
 
@@ -61,3 +61,17 @@ def get_setting(conn: sqlite3.Connection, user_id: str, key: str, default: Any =
         "SELECT value FROM user_settings WHERE user_id = ? AND key = ?", (user_id, key)
     ).fetchone()
     return default if row is None else orjson.loads(row[0])
+
+
+def put_global_setting(conn: sqlite3.Connection, key: str, value: Any) -> None:
+    conn.execute(
+        "INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key)"
+        " DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        (key, orjson.dumps(value).decode(), now_text()),
+    )
+
+
+def global_settings(conn: sqlite3.Connection) -> dict[str, Any]:
+    return {
+        key: orjson.loads(value) for key, value in conn.execute("SELECT key, value FROM settings")
+    }

@@ -304,5 +304,16 @@ class VersionStore:
             for row in rows
         ]
 
+    def version_statuses(self, versions: list[int]) -> dict[int, tuple[str, str | None]]:
+        """Version -> (publication status, worst quality status), for the history mirror."""
+        rows = self.conn.execute(
+            "SELECT v.version, v.status, (SELECT CASE WHEN sum(q.status = 'fail') THEN 'fail'"
+            " WHEN sum(q.status = 'warning') THEN 'warning' WHEN count(*) THEN 'pass' END"
+            " FROM quality_metrics q WHERE q.version = v.version) FROM data_versions v"
+            " WHERE v.version IN (SELECT value FROM json_each(?))",
+            (orjson.dumps(versions).decode(),),
+        )
+        return {row[0]: (row[1], row[2]) for row in rows}
+
     def integrity_check(self) -> str:
         return self.conn.execute("PRAGMA integrity_check").fetchone()[0]

@@ -85,6 +85,7 @@ def test_import_history_is_mirrored_and_healed_after_a_crash(
     assert [(h.version, h.status, h.records_processed) for h in history] == [
         (2, "completed", 2), (1, "completed", 1),
     ]  # fmt: skip
+    assert (history[0].version_status, history[0].quality_status) == ("published", "warning")
     assert manager.get_data_source(*source).last_sync_at is not None
     # A crash between the data file's commit and core.db's loses the mirror row...
     manager.core.conn.execute("DELETE FROM import_history WHERE version = 2")
@@ -105,3 +106,18 @@ def test_reads_and_changes_are_audited(manager: SeparatedDatabaseManager, source
     ]
     assert ("create", None) in actions
     assert manager.audit_log(object_id="demo")[-1].object_type == "project"
+
+
+def test_a_format_1_core_db_is_upgraded_and_keeps_everything(home: Path) -> None:
+    home.mkdir()
+    golden = Path(__file__).parents[1] / "cases" / "core_db" / "format-1.db"
+    (home / "core.db").write_bytes(golden.read_bytes())
+    assert _header(home / "core.db") == (CORE_FORMAT.application_id, 1)
+    with SeparatedDatabaseManager(home) as manager:
+        source = manager.get_data_source("old", "legacy")
+        assert (source.sync_interval, source.config.script) == (90, "return [{id: 1}]")
+        (entry,) = manager.import_history("old", "legacy")
+        assert (entry.version, entry.quality_status, entry.version_status) == (1, None, None)
+        manager.set_setting("alerts.webhookUrl", "http://127.0.0.1:9/hook")
+        assert manager.get_settings() == {"alerts.webhookUrl": "http://127.0.0.1:9/hook"}
+    assert _header(home / "core.db") == (CORE_FORMAT.application_id, 2)

@@ -37,7 +37,7 @@ def test_dry_run_shows_the_diff_and_writes_nothing(manager: SeparatedDatabaseMan
     path = manager.data_file_path("demo", "api")
     before = (path.read_bytes(), manager.list_versions("demo", "api"))
     draft = {"script": SCRIPT, "variables": {"rows": _rows(2, 3, name="y")}}
-    preview = manager.run_data_source("demo", "api", config=draft)
+    preview = manager.run_data_source("demo", "api", config=draft, dry_run=True)
     assert isinstance(preview, DryRunResult)
     assert preview.records == _rows(2, 3, name="y")
     assert preview.diff is not None
@@ -54,9 +54,11 @@ def test_dry_run_shows_the_diff_and_writes_nothing(manager: SeparatedDatabaseMan
 def test_dry_run_of_a_broken_draft_fails_without_a_trace(manager: SeparatedDatabaseManager) -> None:
     make_source(manager, script=SCRIPT, variables={"rows": _rows(1)})
     with pytest.raises(ConfigError, match="unknown key 'scirpt'"):
-        manager.run_data_source("demo", "api", config={"scirpt": "x"})
+        manager.run_data_source("demo", "api", config={"scirpt": "x"}, dry_run=True)
     with pytest.raises(SourceRunError, match="threw Error: draft"):
-        manager.run_data_source("demo", "api", config={"script": "throw new Error('draft')"})
+        manager.run_data_source(
+            "demo", "api", config={"script": "throw new Error('draft')"}, dry_run=True
+        )
     assert manager.get_import_logs("demo", "api") == []
 
 
@@ -92,3 +94,13 @@ def test_a_failed_run_keeps_the_last_version_and_logs_console_output(
     log = manager.get_import_logs("demo", "api")[0]
     assert log.status == "failed" and "[warn] about to fail" in (log.log or "")
     assert manager.get_latest_data("demo", "api").data == _rows(1)
+
+
+def test_a_run_can_use_a_pinned_config_without_saving_it(
+    manager: SeparatedDatabaseManager,
+) -> None:
+    make_source(manager, script=SCRIPT, variables={"rows": _rows(1)})
+    pinned = {"script": SCRIPT, "variables": {"rows": _rows(1, 2)}}
+    result = manager.run_data_source("demo", "api", config=pinned)
+    assert isinstance(result, ImportResult) and result.record_count == 2
+    assert manager.get_data_source("demo", "api").config.variables == {"rows": _rows(1)}
