@@ -60,6 +60,8 @@ def recent_imports(
             duration_ms=row[7],
             records_processed=row[8],
             error=row[9],
+            quality_status=row[10],
+            version_status=row[11],
         )
         for row in rows
     ]
