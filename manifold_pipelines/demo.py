@@ -64,9 +64,13 @@ def ensure_demo(manager: SeparatedDatabaseManager, items: list[dict[str, Any]]) 
         manager.get_data_source("demo", "api")
     except NotFoundError:
         manager.create_data_source(
-            "demo", name="API Data", type="javascript", id="api", config=_config(items),
+            "demo",
+            name="API Data",
+            type="javascript",
+            id="api",
+            config=_config(items),
             sync_interval=60,
-        )  # fmt: skip
+        )
 
 
 def main() -> None:

@@ -92,7 +92,7 @@ class SeparatedDatabaseManager(Catalog):
         version, so an edited script can be checked before it is saved."""
         source = self.get_data_source(project_id, source_id)
         if config is not None:
-            draft = parse_source_config(source.type, config, where=source_label(*_ids(source)))
+            draft = parse_source_config(source.type, config, where=source_label(*source.key))
             source = source.model_copy(update={"config": draft})
         context = RunContext(settings=self.settings, inputs=self._upstream_inputs(source))
         run = runner_for(source.type).start(source, context)
@@ -136,9 +136,15 @@ class SeparatedDatabaseManager(Catalog):
                 require_json(schema or {}, "the declared schema", store.label)
                 with gc_paused():
                     result = write_version(
-                        store, records, options, log_id=log_id, started=started,
-                        declared_schema=schema, metadata=metadata, log=log,
-                    )  # fmt: skip
+                        store,
+                        records,
+                        options,
+                        log_id=log_id,
+                        started=started,
+                        declared_schema=schema,
+                        metadata=metadata,
+                        log=log,
+                    )
             except sqlite3.Error as exc:
                 fail_import(store, log_id, f"storage error: {exc}", started, log)
                 self._mirror_history(store, source)
@@ -155,10 +161,15 @@ class SeparatedDatabaseManager(Catalog):
             self._mirror_history(store, source)
         with self.core.writing():
             self.core.audit(
-                "import", "data_source", source.qualified_id,
-                details={"version": result.version, "records": result.record_count,
-                         "status": result.status},
-            )  # fmt: skip
+                "import",
+                "data_source",
+                source.qualified_id,
+                details={
+                    "version": result.version,
+                    "records": result.record_count,
+                    "status": result.status,
+                },
+            )
         return result
 
     def _import_options(
@@ -274,9 +285,12 @@ class SeparatedDatabaseManager(Catalog):
         rewritten, and the next import diffs against what was rolled back to."""
         old = self.get_data_version(project_id, source_id, version)
         return self.import_data(
-            project_id, source_id, old.data, schema=old.schema,
+            project_id,
+            source_id,
+            old.data,
+            schema=old.schema,
             metadata={**old.metadata, "rollbackOf": version},
-        )  # fmt: skip
+        )
 
     def cleanup(
         self,
@@ -332,10 +346,6 @@ def raise_no_versions(source: DataSource) -> NoReturn:
         f"{source_label(source.project_id, source.id)} has no published version yet. Import data"
         " first, or publish a held version."
     )
-
-
-def _ids(source: DataSource) -> tuple[str, str]:
-    return source.project_id, source.id
 
 
 def _diff_settings(source: DataSource) -> DiffSettings:

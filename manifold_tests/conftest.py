@@ -42,9 +42,12 @@ def make_source(
     if project_id not in {p.id for p in manager.list_projects()}:
         manager.create_project(name=project_id.title(), id=project_id)
     manager.create_data_source(
-        project_id, name=source_id, type="javascript", id=source_id,
+        project_id,
+        name=source_id,
+        type="javascript",
+        id=source_id,
         config={"script": SCRIPT, **config},
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture

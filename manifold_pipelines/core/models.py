@@ -39,6 +39,11 @@ class DataSource(BaseModel):
     last_sync_at: datetime | None
 
     @property
+    def key(self) -> tuple[str, str]:
+        """(projectId, sourceId): the Dagster asset key's parts."""
+        return self.project_id, self.id
+
+    @property
     def qualified_id(self) -> str:
         """`projectId/sourceId`, the name used by the CLI and in Dagster asset keys."""
         return f"{self.project_id}/{self.id}"

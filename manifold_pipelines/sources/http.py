@@ -114,8 +114,9 @@ class HostFetch:
                 f"fetch({url!r}) returned more than {self.max_bytes:,} bytes, the limit for one"
                 " response. Ask the API for smaller pages."
             )
-        return FetchReply(status=status, headers=dict(response.headers.items()), body=payload,
-                          url=url)  # fmt: skip
+        return FetchReply(
+            status=status, headers=dict(response.headers.items()), body=payload, url=url
+        )
 
 
 def _mock_reply(mock: MockResponse, url: str) -> FetchReply:

@@ -62,10 +62,16 @@ def run(records: int) -> dict[str, Any]:
         manager = SeparatedDatabaseManager(Path(tmp) / "home")
         manager.create_project(name="Bench", id="bench")
         source = manager.create_data_source(
-            "bench", name="Stream", type="javascript", id="stream",
-            config={"script": SCRIPT.read_text(), "variables": {"total": records},
-                    "timeoutSeconds": 600},
-        )  # fmt: skip
+            "bench",
+            name="Stream",
+            type="javascript",
+            id="stream",
+            config={
+                "script": SCRIPT.read_text(),
+                "variables": {"total": records},
+                "timeoutSeconds": 600,
+            },
+        )
         context = RunContext(settings=manager.settings)
         sandbox_peaks = Peaks()
         with sandbox_peaks.watch():

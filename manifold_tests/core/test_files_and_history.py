@@ -17,8 +17,10 @@ from manifold_tests.conftest import make_source
 
 def _header(path: Path) -> tuple[int, int]:
     with sqlite3.connect(path) as conn:
-        return (conn.execute("PRAGMA application_id").fetchone()[0],
-                conn.execute("PRAGMA user_version").fetchone()[0])  # fmt: skip
+        return (
+            conn.execute("PRAGMA application_id").fetchone()[0],
+            conn.execute("PRAGMA user_version").fetchone()[0],
+        )
 
 
 def test_files_record_their_kind_format_and_journal(
@@ -83,8 +85,9 @@ def test_import_history_is_mirrored_and_healed_after_a_crash(
     manager.import_data(*source, [{"id": 1}, {"id": 2}])
     history = manager.import_history("demo", "api")
     assert [(h.version, h.status, h.records_processed) for h in history] == [
-        (2, "completed", 2), (1, "completed", 1),
-    ]  # fmt: skip
+        (2, "completed", 2),
+        (1, "completed", 1),
+    ]
     assert (history[0].version_status, history[0].quality_status) == ("published", "warning")
     assert manager.get_data_source(*source).last_sync_at is not None
     # A crash between the data file's commit and core.db's loses the mirror row...

@@ -11,9 +11,20 @@ from manifold_pipelines import SeparatedDatabaseManager
 from manifold_pipelines.errors import InvalidIdError, PathNotAllowedError
 
 BAD_IDS = [
-    "", "../etc", "..", "a/b", "/abs", "demo\n", "-leading", "_leading", "a" * 65,
-    "spaces here", "dot.ted", "naïve", "file:x?mode=memory",
-]  # fmt: skip
+    "",
+    "../etc",
+    "..",
+    "a/b",
+    "/abs",
+    "demo\n",
+    "-leading",
+    "_leading",
+    "a" * 65,
+    "spaces here",
+    "dot.ted",
+    "naïve",
+    "file:x?mode=memory",
+]
 
 
 def _files(root: Path) -> set[Path]:
@@ -38,8 +49,9 @@ def test_bad_source_id_is_refused_before_any_file_is_touched(
     manager.create_project(name="Demo", id="demo")
     before = _files(home)
     with pytest.raises(InvalidIdError, match="Data source id"):
-        manager.create_data_source("demo", name="x", type="javascript", id=bad,
-                                   config={"script": "return []"})  # fmt: skip
+        manager.create_data_source(
+            "demo", name="x", type="javascript", id=bad, config={"script": "return []"}
+        )
     with pytest.raises(InvalidIdError):
         manager.import_data("demo", bad, [{"id": 1}])
     assert _files(home) == before
@@ -48,8 +60,9 @@ def test_bad_source_id_is_refused_before_any_file_is_touched(
 def test_longest_allowed_id_works(manager: SeparatedDatabaseManager) -> None:
     long_id = "a" * 64
     manager.create_project(name="Long", id=long_id)
-    manager.create_data_source(long_id, name="s", type="javascript", id=long_id,
-                               config={"script": "return []"})  # fmt: skip
+    manager.create_data_source(
+        long_id, name="s", type="javascript", id=long_id, config={"script": "return []"}
+    )
     assert manager.import_data(long_id, long_id, [{"id": 1}]).version == 1
     assert manager.data_file_path(long_id, long_id).name == f"{long_id}.db"
 
@@ -84,8 +97,9 @@ def test_data_path_inside_an_extra_allowed_root_holds_the_files(
     monkeypatch.setenv("MANIFOLD_ALLOWED_ROOTS", f"{tmp_path / 'nowhere'}:{extra}")
     with SeparatedDatabaseManager(tmp_path / "home") as manager:
         manager.create_project(name="P", id="p", data_path=extra / "p-data")
-        manager.create_data_source("p", name="s", type="javascript", id="s",
-                                   config={"script": "return []"})  # fmt: skip
+        manager.create_data_source(
+            "p", name="s", type="javascript", id="s", config={"script": "return []"}
+        )
         manager.import_data("p", "s", [{"id": 1}])
         assert (extra / "p-data" / "s.db").exists()
         assert not (tmp_path / "home" / "data-sources" / "p").exists()

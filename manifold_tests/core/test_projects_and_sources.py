@@ -17,10 +17,12 @@ def test_project_and_source_round_trip(manager: SeparatedDatabaseManager) -> Non
     project = manager.create_project(name="Sales Team", description="numbers")
     assert project.id == "sales-team"
     source = manager.create_data_source(
-        "sales-team", name="Orders API", type="javascript",
+        "sales-team",
+        name="Orders API",
+        type="javascript",
         config={"script": "return []", "diffKey": ["region", "id"], "owners": ["a@x.io"]},
         sync_interval=90,
-    )  # fmt: skip
+    )
     assert source.id == "orders-api"
     assert source.config.diff_key_fields == ("region", "id")
     assert source.sync_interval == 90 and source.enabled
@@ -39,8 +41,13 @@ def test_unknown_config_key_is_refused_with_the_known_keys(
 ) -> None:
     manager.create_project(name="Demo", id="demo")
     with pytest.raises(ConfigError) as caught:
-        manager.create_data_source("demo", name="x", type="javascript", id="x",
-                                   config={"script": "return []", "difKey": "id"})  # fmt: skip
+        manager.create_data_source(
+            "demo",
+            name="x",
+            type="javascript",
+            id="x",
+            config={"script": "return []", "difKey": "id"},
+        )
     message = str(caught.value)
     assert "unknown key 'difKey'" in message
     assert "diffKey" in message and "mockResponses" in message
@@ -52,15 +59,18 @@ def test_unknown_config_key_is_refused_with_the_known_keys(
     [
         ("javascript", {}, "'script': Field required"),
         ("javascript", {"script": "x", "timeoutSeconds": -1}, "'timeoutSeconds'"),
-        ("javascript", {"script": "x", "quality": {"changeRate": {"warn": "high"}}},
-         "'quality.changeRate.warn'"),
+        (
+            "javascript",
+            {"script": "x", "quality": {"changeRate": {"warn": "high"}}},
+            "'quality.changeRate.warn'",
+        ),
         ("javascript", {"script": "x", "quality": {"blocking": ["nonsense"]}}, "blocking"),
         ("csv", {"delimiter": ";;", "path": "a.csv"}, "'delimiter'"),
         ("csv", {}, "exactly one of 'path' or 'url'"),
         ("json", {"path": "a", "format": "xml"}, "'format'"),
         ("excel", {}, "unknown source type 'excel'"),
     ],
-)  # fmt: skip
+)
 def test_bad_config_gets_a_clear_error(
     manager: SeparatedDatabaseManager, source_type: str, config: dict, expected: str
 ) -> None:
@@ -82,9 +92,11 @@ def test_update_validates_and_audits_before_and_after(
     with pytest.raises(ConfigError):
         manager.update_data_source(*source, config={"script": "x", "bogus": 1})
     updated = manager.update_data_source(
-        *source, config={"script": "return [1]", "diffKey": "code"}, enabled=False,
+        *source,
+        config={"script": "return [1]", "diffKey": "code"},
+        enabled=False,
         sync_interval=30,
-    )  # fmt: skip
+    )
     assert updated.config.diff_key == "code" and not updated.enabled
     entry = manager.audit_log(object_id="demo/api")[0]
     assert entry.action == "update" and entry.actor == "local-admin"

@@ -11,9 +11,15 @@ from manifold_pipelines.quality.metrics import ImportFigures, blocks_publication
 
 def figures(**overrides: object) -> ImportFigures:
     values: dict = {
-        "record_count": 100, "previous_count": 100, "added": 0, "removed": 0, "modified": 0,
-        "unique_records": 100, "non_null_counts": {"id": 100, "email": 80}, "schema_changes": 0,
-    }  # fmt: skip
+        "record_count": 100,
+        "previous_count": 100,
+        "added": 0,
+        "removed": 0,
+        "modified": 0,
+        "unique_records": 100,
+        "non_null_counts": {"id": 100, "email": 80},
+        "schema_changes": 0,
+    }
     values.update(overrides)
     return ImportFigures(**values)
 
@@ -47,9 +53,13 @@ def test_every_metric_says_what_it_measured() -> None:
     metrics = compute_metrics(figures(added=5, modified=5), QualityConfig())
     names = [(m.metric, m.field) for m in metrics]
     assert names == [
-        ("record_count", None), ("key_uniqueness", None), ("change_rate", None),
-        ("removed_rate", None), ("schema_changes", None), ("completeness", "email"),
+        ("record_count", None),
+        ("key_uniqueness", None),
+        ("change_rate", None),
+        ("removed_rate", None),
+        ("schema_changes", None),
+        ("completeness", "email"),
         ("completeness", "id"),
-    ]  # fmt: skip
+    ]
     change = metrics[2]
     assert change.value == 0.1 and change.description == "10 changes against 100 previous records"

@@ -23,9 +23,13 @@ def test_allowed_host_is_fetched_with_the_secret_from_env(
     manager: SeparatedDatabaseManager, http_server: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("API_TOKEN", "s3cret")
-    make_source(manager, script=(CASES / "fetch_live.js").read_text(),
-                variables={"base": http_server}, env=["API_TOKEN"],
-                allowedHosts=[_host(http_server)])  # fmt: skip
+    make_source(
+        manager,
+        script=(CASES / "fetch_live.js").read_text(),
+        variables={"base": http_server},
+        env=["API_TOKEN"],
+        allowedHosts=[_host(http_server)],
+    )
     result = manager.run_data_source("demo", "api")
     assert result.record_count == 3
     assert [r["name"] for r in manager.get_latest_data("demo", "api").data] == ["a", "b", "c"]
@@ -49,9 +53,14 @@ def test_http_errors_reach_the_script_as_responses(
     make_source(manager, script=script, allowedHosts=[_host(http_server)])
     manager.run_data_source("demo", "api")
     assert manager.get_latest_data("demo", "api").data == [
-        {"id": 1, "ok": False, "status": 401, "body": {"error": "no token"},
-         "type": "application/json"}
-    ]  # fmt: skip
+        {
+            "id": 1,
+            "ok": False,
+            "status": 401,
+            "body": {"error": "no token"},
+            "type": "application/json",
+        }
+    ]
 
 
 def test_unlisted_host_is_refused_even_on_loopback(
@@ -74,15 +83,22 @@ def test_a_script_may_catch_a_refused_fetch(manager: SeparatedDatabaseManager) -
 
 
 def test_oversize_response_is_refused(manager: SeparatedDatabaseManager, http_server: str) -> None:
-    make_source(manager, script=f'await fetch("{http_server}/big"); return []',
-                allowedHosts=[_host(http_server)])  # fmt: skip
+    make_source(
+        manager,
+        script=f'await fetch("{http_server}/big"); return []',
+        allowedHosts=[_host(http_server)],
+    )
     with pytest.raises(SourceRunError, match="returned more than 16,777,216 bytes"):
         manager.run_data_source("demo", "api")
 
 
 def test_slow_server_times_out(manager: SeparatedDatabaseManager, http_server: str) -> None:
-    make_source(manager, script=f'await fetch("{http_server}/slow"); return []',
-                allowedHosts=[_host(http_server)], timeoutSeconds=1.5)  # fmt: skip
+    make_source(
+        manager,
+        script=f'await fetch("{http_server}/slow"); return []',
+        allowedHosts=[_host(http_server)],
+        timeoutSeconds=1.5,
+    )
     with pytest.raises(SourceRunError, match=r"(?i)timed out"):
         manager.run_data_source("demo", "api")
 
@@ -103,10 +119,14 @@ def test_mock_responses_answer_text_and_status(manager: SeparatedDatabaseManager
     const a = await fetch("https://mock/text"); const b = await fetch("https://mock/missing");
     return [{ id: 1, text: await a.text(), status: b.status, ok: b.ok }];
     """
-    make_source(manager, script=script, mockResponses={
-        "https://mock/text": {"body": "plain words"},
-        "https://mock/missing": {"status": 404, "body": {"error": "gone"}},
-    })  # fmt: skip
+    make_source(
+        manager,
+        script=script,
+        mockResponses={
+            "https://mock/text": {"body": "plain words"},
+            "https://mock/missing": {"status": 404, "body": {"error": "gone"}},
+        },
+    )
     manager.run_data_source("demo", "api")
     assert manager.get_latest_data("demo", "api").data == [
         {"id": 1, "text": "plain words", "status": 404, "ok": False}

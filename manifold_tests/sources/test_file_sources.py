@@ -21,8 +21,14 @@ def test_csv_with_delimiter_encoding_and_declared_types(
 ) -> None:
     path = home / "in.csv"
     path.write_bytes("id;name;price;active\n1;Zoë;2.5;true\n2;Ana;;no\n".encode("latin-1"))
-    _source(manager, "csv", path=str(path), delimiter=";", encoding="latin-1",
-            columns={"id": "integer", "price": "number", "active": "boolean"})  # fmt: skip
+    _source(
+        manager,
+        "csv",
+        path=str(path),
+        delimiter=";",
+        encoding="latin-1",
+        columns={"id": "integer", "price": "number", "active": "boolean"},
+    )
     manager.run_data_source("files", "f")
     assert manager.get_latest_data("files", "f").data == [
         {"id": 1, "name": "Zoë", "price": 2.5, "active": True},
@@ -58,11 +64,18 @@ def test_csv_column_types_are_inferred_from_every_value(
     _source(manager, "csv", path=str(home / "t.csv"))
     manager.run_data_source("files", "f")
     first, second, third = manager.get_latest_data("files", "f").data
-    assert first == {"id": 1, "zip": "01234", "price": 2.0, "flag": True, "mixed": "1",
-                     "empty": None}  # fmt: skip
+    assert first == {
+        "id": 1,
+        "zip": "01234",
+        "price": 2.0,
+        "flag": True,
+        "mixed": "1",
+        "empty": None,
+    }
     assert (second["flag"], third["price"], third["zip"]) == (False, -1000.0, None)
-    manager.update_data_source("files", "f", config={"path": str(home / "t.csv"),
-                                                      "inferTypes": False})  # fmt: skip
+    manager.update_data_source(
+        "files", "f", config={"path": str(home / "t.csv"), "inferTypes": False}
+    )
     manager.run_data_source("files", "f")
     assert manager.get_latest_data("files", "f").data[0]["id"] == "1"
 
@@ -118,13 +131,24 @@ def test_urls_need_an_allowed_host(manager: SeparatedDatabaseManager, http_serve
     with pytest.raises(SourceRunError, match="to allowedHosts"):
         manager.run_data_source("files", "f")
     host = http_server.removeprefix("http://")
-    manager.update_data_source("files", "f", config={"url": f"{http_server}/data.csv",
-                                                      "allowedHosts": [host]})  # fmt: skip
+    manager.update_data_source(
+        "files", "f", config={"url": f"{http_server}/data.csv", "allowedHosts": [host]}
+    )
     manager.run_data_source("files", "f")
-    manager.create_data_source("files", name="j", type="json", id="j", config={
-        "url": f"{http_server}/data.json", "allowedHosts": [host], "recordsPath": "result.rows",
-    })  # fmt: skip
+    manager.create_data_source(
+        "files",
+        name="j",
+        type="json",
+        id="j",
+        config={
+            "url": f"{http_server}/data.json",
+            "allowedHosts": [host],
+            "recordsPath": "result.rows",
+        },
+    )
     manager.run_data_source("files", "j")
-    assert manager.get_latest_data("files", "f").data == [{"id": 1, "name": "a"},
-                                                          {"id": 2, "name": "b"}]  # fmt: skip
+    assert manager.get_latest_data("files", "f").data == [
+        {"id": 1, "name": "a"},
+        {"id": 2, "name": "b"},
+    ]
     assert manager.get_latest_data("files", "j").data == [{"id": 1}, {"id": 2}]

@@ -63,8 +63,12 @@ def test_dry_run_of_a_broken_draft_fails_without_a_trace(manager: SeparatedDatab
 
 
 def test_downstream_script_reads_its_upstreams(manager: SeparatedDatabaseManager) -> None:
-    make_source(manager, source_id="customers", script="return rows", variables={
-        "rows": [{"id": 1, "name": "Ana"}, {"id": 2, "name": "Bo"}]})  # fmt: skip
+    make_source(
+        manager,
+        source_id="customers",
+        script="return rows",
+        variables={"rows": [{"id": 1, "name": "Ana"}, {"id": 2, "name": "Bo"}]},
+    )
     orders = [{"id": 10, "customer": 1, "total": 5}, {"id": 11, "customer": 2, "total": 7}]
     make_source(manager, source_id="orders", script="return rows", variables={"rows": orders})
     join = """
@@ -78,8 +82,9 @@ def test_downstream_script_reads_its_upstreams(manager: SeparatedDatabaseManager
     manager.run_data_source("demo", "orders")
     manager.run_data_source("demo", "report")
     assert manager.get_latest_data("demo", "report").data == [
-        {"id": 10, "customer": "Ana", "total": 5}, {"id": 11, "customer": "Bo", "total": 7},
-    ]  # fmt: skip
+        {"id": 10, "customer": "Ana", "total": 5},
+        {"id": 11, "customer": "Bo", "total": 7},
+    ]
 
 
 def test_a_failed_run_keeps_the_last_version_and_logs_console_output(
@@ -87,8 +92,11 @@ def test_a_failed_run_keeps_the_last_version_and_logs_console_output(
 ) -> None:
     make_source(manager, script=SCRIPT, variables={"rows": _rows(1)})
     manager.run_data_source("demo", "api")
-    manager.update_data_source("demo", "api", config={
-        "script": "console.warn('about to fail'); return [{ id: 1 }, { id: 1 }]"})  # fmt: skip
+    manager.update_data_source(
+        "demo",
+        "api",
+        config={"script": "console.warn('about to fail'); return [{ id: 1 }, { id: 1 }]"},
+    )
     with pytest.raises(Exception, match="another record also has"):
         manager.run_data_source("demo", "api")
     log = manager.get_import_logs("demo", "api")[0]

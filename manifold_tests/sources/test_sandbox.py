@@ -66,14 +66,21 @@ def test_hostile_script_fails_cleanly_and_keeps_the_last_version(
 
 def test_the_seed_example_runs_unchanged(manager: SeparatedDatabaseManager) -> None:
     script = (CASES / "good" / "seed_example.js").read_text()
-    make_source(manager, script=script, mockResponses={
-        "https://api.example.com/data": {"body": [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}]}
-    })  # fmt: skip
+    make_source(
+        manager,
+        script=script,
+        mockResponses={
+            "https://api.example.com/data": {
+                "body": [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}]
+            }
+        },
+    )
     result = manager.run_data_source("demo", "api")
     assert result.version == 1
     assert manager.get_latest_data("demo", "api").data == [
-        {"id": 1, "name": "a", "label": "a (1)"}, {"id": 2, "name": "b", "label": "b (2)"},
-    ]  # fmt: skip
+        {"id": 1, "name": "a", "label": "a (1)"},
+        {"id": 2, "name": "b", "label": "b (2)"},
+    ]
     log = manager.get_import_logs("demo", "api")[0]
     assert log.status == "completed" and log.records_processed == 2
     assert "fetch https://api.example.com/data -> 200" in (log.log or "")
@@ -84,17 +91,28 @@ def test_the_whole_context_works(
 ) -> None:
     monkeypatch.setenv("API_TOKEN", "tok-123")
     make_source(
-        manager, script=(CASES / "good" / "context_tour.js").read_text(),
-        variables={"region": "eu", "limit": 5}, env=["API_TOKEN"],
-    )  # fmt: skip
+        manager,
+        script=(CASES / "good" / "context_tour.js").read_text(),
+        variables={"region": "eu", "limit": 5},
+        env=["API_TOKEN"],
+    )
     manager.run_data_source("demo", "api")
     (record,) = manager.get_latest_data("demo", "api").data
     assert record == {
-        "id": 1, "region": "eu", "limit": 5, "idLooksRight": True, "parsed": {"a": 1},
-        "broken": None, "text": '{"b":2}', "when": "2026-01-02T03:04:05.000Z",
-        "fired": ["late", "never"], "token": "tok-123", "hasProcess": "undefined",
-        "mathOk": True, "jsonOk": True,
-    }  # fmt: skip
+        "id": 1,
+        "region": "eu",
+        "limit": 5,
+        "idLooksRight": True,
+        "parsed": {"a": 1},
+        "broken": None,
+        "text": '{"b":2}',
+        "when": "2026-01-02T03:04:05.000Z",
+        "fired": ["late", "never"],
+        "token": "tok-123",
+        "hasProcess": "undefined",
+        "mathOk": True,
+        "jsonOk": True,
+    }
     log = manager.get_import_logs("demo", "api")[0].log or ""
     assert '[info] starting {"region":"eu"} [1,2]' in log
     assert "[warn] careful" in log and "[error] oops, but not fatal" in log
@@ -146,14 +164,21 @@ def test_console_output_is_capped(manager: SeparatedDatabaseManager) -> None:
 
 @pytest.mark.slow
 def test_a_million_records_stream_through_the_sandbox(manager: SeparatedDatabaseManager) -> None:
-    make_source(manager, script=(CASES / "good" / "streams_batches.js").read_text(),
-                variables={"total": 1_000_000}, timeoutSeconds=120)  # fmt: skip
+    make_source(
+        manager,
+        script=(CASES / "good" / "streams_batches.js").read_text(),
+        variables={"total": 1_000_000},
+        timeoutSeconds=120,
+    )
     result = manager.run_data_source("demo", "api")
     assert result.record_count == 1_000_000
     assert manager.list_versions("demo", "api")[0].record_count == 1_000_000
     assert manager.get_data_version("demo", "api", 1).data[999_999] == {
-        "id": 999_999, "name": "record 999999", "bucket": 999_999 % 7, "even": False,
-    }  # fmt: skip
+        "id": 999_999,
+        "name": "record 999999",
+        "bucket": 999_999 % 7,
+        "even": False,
+    }
 
 
 @pytest.mark.parametrize(("limit", "succeeds"), [(32, False), (256, True)])

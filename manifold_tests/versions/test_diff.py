@@ -114,25 +114,33 @@ def test_import_result_diff_has_the_seed_shape(
     result = manager.import_data(*source, [{"id": 1, "a": "new", "extra": 2}, {"id": 2}, {"id": 4}])
     assert result.diff is not None
     assert result.diff.to_dict() == {
-        "added": 1, "removed": 1, "modified": 1, "totalChanges": 3,
+        "added": 1,
+        "removed": 1,
+        "modified": 1,
+        "totalChanges": 3,
         "details": {
             "added": [{"id": 4}],
             "removed": [{"id": 3}],
-            "modified": [{
-                "old": {"id": 1, "a": "old", "gone": 1},
-                "new": {"id": 1, "a": "new", "extra": 2},
-                "changes": {
-                    "a": {"type": "modified", "oldValue": "old", "newValue": "new"},
-                    "extra": {"type": "added", "newValue": 2},
-                    "gone": {"type": "removed", "oldValue": 1},
-                },
-            }],
+            "modified": [
+                {
+                    "old": {"id": 1, "a": "old", "gone": 1},
+                    "new": {"id": 1, "a": "new", "extra": 2},
+                    "changes": {
+                        "a": {"type": "modified", "oldValue": "old", "newValue": "new"},
+                        "extra": {"type": "added", "newValue": 2},
+                        "gone": {"type": "removed", "oldValue": 1},
+                    },
+                }
+            ],
         },
-    }  # fmt: skip
+    }
     assert result.diff.to_dict() == manager.get_data_diff(*source, 1, 2).to_dict()
     assert manager.list_versions(*source)[1].diff == {
-        "added": 1, "removed": 1, "modified": 1, "totalChanges": 3
-    }  # fmt: skip
+        "added": 1,
+        "removed": 1,
+        "modified": 1,
+        "totalChanges": 3,
+    }
 
 
 def test_type_changes_count_as_modifications(
@@ -149,9 +157,14 @@ def test_ignored_fields_and_tolerances_hide_noise_but_versions_keep_it(
     manager: SeparatedDatabaseManager,
 ) -> None:
     make_source(manager, diffIgnoreFields=["fetchedAt"], diffTolerance={"price": 0.01})
-    manager.import_data("demo", "api", [
-        {"id": 1, "price": 10.0, "fetchedAt": "t1"}, {"id": 2, "price": 5.0, "fetchedAt": "t1"},
-    ])  # fmt: skip
+    manager.import_data(
+        "demo",
+        "api",
+        [
+            {"id": 1, "price": 10.0, "fetchedAt": "t1"},
+            {"id": 2, "price": 5.0, "fetchedAt": "t1"},
+        ],
+    )
     second = [
         {"id": 1, "price": 10.004, "fetchedAt": "t2"},
         {"id": 2, "price": 5.5, "fetchedAt": "t2"},

@@ -47,8 +47,9 @@ def test_a_writer_killed_mid_import_leaves_whole_versions_only(
     for attempt in range(6):
         child = subprocess.Popen(
             [sys.executable, "-c", WRITER, str(home), str(attempt * 1000)],
-            stdout=subprocess.PIPE, start_new_session=True,
-        )  # fmt: skip
+            stdout=subprocess.PIPE,
+            start_new_session=True,
+        )
         assert child.stdout is not None
         child.stdout.readline()  # at least one import committed; kill the child mid-way later
         time.sleep(0.05 + 0.07 * attempt)

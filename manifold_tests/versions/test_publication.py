@@ -71,8 +71,10 @@ def test_a_blocking_failure_holds_the_version_back_until_published(
 
 
 def test_completeness_threshold_per_field(manager: SeparatedDatabaseManager) -> None:
-    make_source(manager, quality={"completenessFields": {"email": {"fail": 0.9}},
-                                  "blocking": ["completeness"]})  # fmt: skip
+    make_source(
+        manager,
+        quality={"completenessFields": {"email": {"fail": 0.9}}, "blocking": ["completeness"]},
+    )
     records = [{"id": 1, "email": None, "note": None}, {"id": 2, "email": "a", "note": None}]
     result = manager.import_data("demo", "api", records)
     by_field = {m.field: m for m in result.quality if m.metric == "completeness"}

@@ -12,9 +12,13 @@ from hypothesis import strategies as st
 from manifold_pipelines import SeparatedDatabaseManager
 from manifold_tests.conftest import make_source
 
-json_scalars = st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(
-    st.characters(exclude_categories=("Cs",)), max_size=8
-) | st.floats(allow_nan=False, allow_infinity=False)  # fmt: skip
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.text(st.characters(exclude_categories=("Cs",)), max_size=8)
+    | st.floats(allow_nan=False, allow_infinity=False)
+)
 json_values = st.recursive(
     json_scalars,
     lambda inner: (

@@ -18,9 +18,10 @@ def test_schema_versions_are_written_only_when_the_schema_changes(
     assert same.schema_changes is None
     changed = manager.import_data(*source, [{"id": 1, "price": 2.5, "qty": 3}])
     assert changed.schema_changes == {
-        "added": ["qty"], "removed": ["tag"],
+        "added": ["qty"],
+        "removed": ["tag"],
         "retyped": {"price": {"from": ["integer"], "to": ["number"]}},
-    }  # fmt: skip
+    }
     assert next(m for m in changed.quality if m.metric == "schema_changes").value == 3
     history = manager.get_schema_history(*source)
     assert [(s.schema_version, s.data_version) for s in history] == [(1, 1), (2, 3)]
@@ -38,8 +39,9 @@ def test_incremental_field_counts_match_a_recount(
     schema = manager.get_latest_data(*source).schema["fields"]
     assert schema["v"] == {"types": ["number", "string"], "nullable": False}
     assert "w" not in schema
-    completeness = {m.field: m.value for m in manager.get_quality_metrics(*source)
-                    if m.metric == "completeness"}  # fmt: skip
+    completeness = {
+        m.field: m.value for m in manager.get_quality_metrics(*source) if m.metric == "completeness"
+    }
     assert completeness == {"id": 1.0, "v": 1.0}
 
 

@@ -113,9 +113,11 @@ class _Child:
         self.eval(PRELUDE.read_text(encoding="utf-8"))
         self._unhandled(
             "__manifold.start(dukpy.script, dukpy.variables, dukpy.env, dukpy.inputs)",
-            script=start["script"], variables=start["variables"], env=start["env"],
+            script=start["script"],
+            variables=start["variables"],
+            env=start["env"],
             inputs=start.get("inputs", {}),
-        )  # fmt: skip
+        )
         while True:
             delay = self.eval("__manifold.nextTimerDelay()")
             if delay is None:

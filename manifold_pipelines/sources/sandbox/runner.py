@@ -75,9 +75,15 @@ class JavascriptRun:
         self._workdir = tempfile.TemporaryDirectory(prefix="manifold-js-")
         process = subprocess.Popen(
             [sys.executable, "-I", str(CHILD)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env={}, cwd=self._workdir.name, start_new_session=True, close_fds=True, bufsize=0,
-        )  # fmt: skip
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={},
+            cwd=self._workdir.name,
+            start_new_session=True,
+            close_fds=True,
+            bufsize=0,
+        )
         self._process = process
         return process
 
@@ -197,8 +203,9 @@ def _script_error(header: dict[str, Any], payload: bytes, config: JavascriptConf
         )
     # Frames of the prelude (<dukpy>, <eval>) say nothing to the script's author.
     lines = [
-        line.strip() for line in text.splitlines()
+        line.strip()
+        for line in text.splitlines()
         if line.strip() and "(<dukpy>" not in line and "<eval>" not in line
-    ]  # fmt: skip
+    ]
     message = " ".join(lines[:6])
     return message.removeprefix("Error: ")

@@ -1,0 +1,165 @@
+"""Raising alerts from the rules and delivering them: stored in core.db first, then POSTed to
+the webhook; a delivery that fails is retried on the next call, so no alert is lost."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from manifold_pipelines.alerts.models import Alert, AlertKind, AlertSettings, Delivery
+from manifold_pipelines.alerts.rules import HISTORY_RULES, Candidate, storage_limits
+from manifold_pipelines.core import history
+from manifold_pipelines.files import existing_files
+from manifold_pipelines.timestamps import from_text, now_text, utc_now
+
+if TYPE_CHECKING:
+    from manifold_pipelines.manager import SeparatedDatabaseManager
+
+SETTINGS_KEY = "alerts"
+WEBHOOK_TIMEOUT_SECONDS = 10.0
+
+
+def alert_settings(manager: SeparatedDatabaseManager) -> AlertSettings:
+    return AlertSettings.model_validate(manager.get_settings().get(SETTINGS_KEY, {}))
+
+
+def raise_alerts(manager: SeparatedDatabaseManager, kind: AlertKind) -> list[Alert]:
+    """Evaluate one rule over every enabled source; store and return the alerts it raised."""
+    settings = alert_settings(manager)
+    sources = [s for s in manager.list_data_sources() if s.enabled]
+    if kind == "storage_limit":
+        sizes = {
+            (s.project_id, s.id): sum(
+                p.stat().st_size for p in existing_files(manager._data_file(s))
+            )
+            for s in sources
+        }
+        candidates = storage_limits(sizes, settings, utc_now().date())
+    else:
+        rule = HISTORY_RULES[kind]
+        candidates = []
+        for source in sources:
+            recent = history.recent_imports(manager.core.conn, source.project_id, source.id, 50)
+            found = rule((source.project_id, source.id), recent, settings)
+            if found is not None:
+                candidates.append(found)
+    return [alert for c in candidates if (alert := _store(manager, c)) is not None]
+
+
+def _store(manager: SeparatedDatabaseManager, candidate: Candidate) -> Alert | None:
+    details = dict(candidate.details)
+    version = details.get("version")
+    if version and candidate.project_id != "*":
+        details["diff"] = _diff_summary(manager, candidate.project_id, candidate.source_id, version)
+    with manager.core.writing() as conn:
+        cursor = conn.execute(
+            "INSERT OR IGNORE INTO alerts (kind, project_id, source_id, dedup_key, raised_at,"
+            " details) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                candidate.kind,
+                candidate.project_id,
+                candidate.source_id,
+                candidate.dedup_key,
+                now_text(),
+                orjson.dumps(details).decode(),
+            ),
+        )
+        if not cursor.rowcount:
+            return None
+        alert_id = cursor.lastrowid
+        manager.core.audit(
+            "alert",
+            "data_source",
+            f"{candidate.project_id}/{candidate.source_id}",
+            details={"kind": candidate.kind, **details},
+        )
+    return next(alert for alert in list_alerts(manager, limit=50) if alert.id == alert_id)
+
+
+def _diff_summary(
+    manager: SeparatedDatabaseManager, project_id: str, source_id: str, version: int
+) -> dict[str, int] | None:
+    """The one data file an alert is about is opened, for the diff summary in its payload."""
+    for info in manager.list_versions(project_id, source_id):
+        if info.version == version:
+            return info.diff
+    return None
+
+
+def list_alerts(
+    manager: SeparatedDatabaseManager, *, undelivered: bool = False, limit: int = 100
+) -> list[Alert]:
+    rows = manager.core.conn.execute(
+        "SELECT id, kind, project_id, source_id, raised_at, details, delivered_at, attempts,"
+        " last_error FROM alerts WHERE ?1 = 0 OR delivered_at IS NULL ORDER BY id DESC LIMIT ?2",
+        (int(undelivered), limit),
+    ).fetchall()
+    return [
+        Alert(
+            id=row[0],
+            kind=row[1],
+            project_id=row[2],
+            source_id=row[3],
+            raised_at=from_text(row[4]),
+            details=orjson.loads(row[5]),
+            delivered_at=from_text(row[6]) if row[6] else None,
+            attempts=row[7],
+            last_error=row[8],
+        )
+        for row in rows
+    ]
+
+
+def payload(alert: Alert, settings: AlertSettings) -> dict[str, Any]:
+    source = f"{alert.project_id}/{alert.source_id}"
+    base = settings.webserver_url.rstrip("/")
+    link = f"{base}/assets" if alert.project_id == "*" else f"{base}/assets/{source}"
+    return {
+        "source": source,
+        "kind": alert.kind,
+        "raisedAt": alert.raised_at.isoformat(),
+        "details": alert.details,
+        "diff": alert.details.get("diff"),
+        "link": link,
+    }
+
+
+def deliver_alerts(manager: SeparatedDatabaseManager) -> Delivery:
+    """POST every undelivered alert, oldest first; failures are recorded and retried later."""
+    settings = alert_settings(manager)
+    delivery = Delivery(delivered=[], failed={})
+    if settings.webhook_url is None:
+        return delivery
+    for alert in reversed(list_alerts(manager, undelivered=True, limit=1000)):
+        error = _post(settings.webhook_url, payload(alert, settings))
+        with manager.core.writing() as conn:
+            conn.execute(
+                "UPDATE alerts SET attempts = attempts + 1, last_error = ?,"
+                " delivered_at = CASE WHEN ? IS NULL THEN ? END WHERE id = ?",
+                (error, error, now_text(), alert.id),
+            )
+        if error is None:
+            delivery.delivered.append(alert.id)
+        else:
+            delivery.failed[alert.id] = error
+    return delivery
+
+
+def _post(url: str, body: dict[str, Any]) -> str | None:
+    request = urllib.request.Request(
+        url,
+        data=orjson.dumps(body),
+        method="POST",
+        headers={"Content-Type": "application/json", "User-Agent": "manifold-alerts"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_SECONDS) as response:
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        return f"webhook answered HTTP {exc.code}"
+    except (urllib.error.URLError, OSError) as exc:
+        return f"webhook unreachable: {getattr(exc, 'reason', exc)}"
+    return None if 200 <= status < 300 else f"webhook answered HTTP {status}"
