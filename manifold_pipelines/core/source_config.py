@@ -71,8 +71,11 @@ class SourceConfig(ConfigModel):
     quality: QualityConfig = QualityConfig()
     retention: RetentionConfig = RetentionConfig()
     description: str | None = None
-    owners: list[str] = []
-    tags: dict[str, str] = {}
+    owners: list[Annotated[str, Field(pattern=r"^(team:[A-Za-z0-9_.-]+|[^@\s]+@[^@\s]+)$")]] = []
+    tags: dict[
+        Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,63}$")],
+        Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{0,63}$")],
+    ] = {}
 
     @property
     def diff_key_fields(self) -> tuple[str, ...]:

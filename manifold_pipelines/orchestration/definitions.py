@@ -1,0 +1,22 @@
+"""build_definitions: the whole Dagster surface from one catalogue snapshot."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from manifold_pipelines.orchestration.assets import build_source_assets
+from manifold_pipelines.orchestration.retention import build_retention
+from manifold_pipelines.orchestration.schedules import build_sync_schedules
+from manifold_pipelines.orchestration.sensors import build_alert_sensors
+from manifold_pipelines.orchestration.snapshot import CatalogSnapshot
+
+
+def build_definitions(snapshot: CatalogSnapshot) -> dg.Definitions:
+    schedules, sync_sensors = build_sync_schedules(snapshot)
+    retention_job, retention_schedule = build_retention(snapshot.home)
+    return dg.Definitions(
+        assets=build_source_assets(snapshot),
+        schedules=[*schedules, retention_schedule],
+        sensors=[*sync_sensors, *build_alert_sensors(snapshot.home)],
+        jobs=[retention_job],
+    )
