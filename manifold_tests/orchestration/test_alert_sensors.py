@@ -1,0 +1,156 @@
+"""Each alert sensor raises its alert once, stores it in core.db and POSTs it to the webhook
+(a real server on 127.0.0.1); a webhook that fails gets the alert again on the next tick."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import dagster as dg
+import pytest
+
+from manifold_pipelines import SeparatedDatabaseManager
+from manifold_pipelines.alerts.center import list_alerts
+from manifold_pipelines.orchestration.definitions import build_definitions
+from manifold_pipelines.orchestration.snapshot import read_catalog
+from manifold_tests.orchestration.conftest import add_source
+
+
+class Receiver:
+    def __init__(self) -> None:
+        self.posts: list[dict[str, Any]] = []
+        self.failing = False
+
+
+@pytest.fixture
+def webhook() -> Iterator[tuple[str, Receiver]]:
+    receiver = Receiver()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            """Quiet."""
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            if receiver.failing:
+                self.send_response(503)
+            else:
+                receiver.posts.append(json.loads(body))
+                self.send_response(204)
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook", receiver
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _tick(manager: SeparatedDatabaseManager, name: str) -> str:
+    defs = build_definitions(read_catalog(manager))
+    sensor = defs.resolve_sensor_def(name)
+    with dg.build_sensor_context(repository_def=defs.get_repository_def()) as context:
+        result = sensor.evaluate_tick(context)
+    assert not result.run_requests
+    return result.skip_message or ""
+
+
+def _settings(manager: SeparatedDatabaseManager, url: str, **values: Any) -> None:
+    manager.set_setting("alerts", {"webhookUrl": url, "webserverUrl": "http://ui:3000", **values})
+
+
+def test_consecutive_failures_alert_once_per_streak(
+    manager: SeparatedDatabaseManager, webhook: tuple[str, Receiver]
+) -> None:
+    url, receiver = webhook
+    _settings(manager, url, consecutiveFailures=2)
+    add_source(manager, "api", script="throw new Error('API down')")
+    for _ in range(2):
+        with pytest.raises(Exception, match="API down"):
+            manager.run_data_source("shop", "api")
+    assert "1 alert(s) raised, 1 delivered" in _tick(manager, "alert_on_consecutive_failures")
+    with pytest.raises(Exception, match="API down"):
+        manager.run_data_source("shop", "api")
+    assert "0 alert(s) raised" in _tick(manager, "alert_on_consecutive_failures")
+    (post,) = receiver.posts
+    assert post["source"] == "shop/api" and post["kind"] == "consecutive_failures"
+    assert post["details"]["failures"] == 2 and "API down" in post["details"]["lastError"]
+    assert post["link"] == "http://ui:3000/assets/shop/api"
+
+
+def test_quality_failure_alert_carries_the_diff(
+    manager: SeparatedDatabaseManager, webhook: tuple[str, Receiver]
+) -> None:
+    url, receiver = webhook
+    _settings(manager, url)
+    rows = [{"id": i} for i in range(10)]
+    add_source(manager, "api", rows)
+    manager.run_data_source("shop", "api")
+    assert "0 alert(s)" in _tick(manager, "alert_on_quality_failures")
+    manager.update_data_source(
+        "shop", "api", config={"script": "return rows;", "variables": {"rows": rows[:2]}}
+    )
+    manager.run_data_source("shop", "api")  # removed rate 0.8 > 0.5: fail
+    _tick(manager, "alert_on_quality_failures")
+    (post,) = receiver.posts
+    assert post["kind"] == "quality_failure" and post["details"]["version"] == 2
+    assert post["diff"] == {"added": 0, "removed": 8, "modified": 0, "totalChanges": 8}
+
+
+def test_slow_import_alert(
+    manager: SeparatedDatabaseManager, webhook: tuple[str, Receiver]
+) -> None:
+    url, receiver = webhook
+    _settings(manager, url, slowImportSeconds=0.001)
+    add_source(manager, "api")
+    manager.run_data_source("shop", "api")
+    _tick(manager, "alert_on_slow_imports")
+    assert [p["kind"] for p in receiver.posts] == ["slow_import"]
+    assert receiver.posts[0]["details"]["limitSeconds"] == 0.001
+
+
+def test_storage_limit_alerts_per_source_and_total(
+    manager: SeparatedDatabaseManager, webhook: tuple[str, Receiver]
+) -> None:
+    url, receiver = webhook
+    _settings(manager, url, storageLimitBytes=1000, totalStorageLimitBytes=2000)
+    add_source(manager, "a")
+    add_source(manager, "b")
+    manager.run_data_source("shop", "a")
+    manager.run_data_source("shop", "b")
+    _tick(manager, "alert_on_storage_limits")
+    assert sorted(p["source"] for p in receiver.posts) == ["*/*", "shop/a", "shop/b"]
+    _tick(manager, "alert_on_storage_limits")
+    assert len(receiver.posts) == 3  # once a day
+
+
+def test_a_failed_webhook_is_retried_and_nothing_is_lost(
+    manager: SeparatedDatabaseManager, webhook: tuple[str, Receiver]
+) -> None:
+    url, receiver = webhook
+    _settings(manager, url, slowImportSeconds=0.001)
+    add_source(manager, "api")
+    manager.run_data_source("shop", "api")
+    receiver.failing = True
+    assert "1 waiting for retry" in _tick(manager, "alert_on_slow_imports")
+    (alert,) = list_alerts(manager)
+    assert alert.delivered_at is None and alert.attempts == 1
+    assert alert.last_error == "webhook answered HTTP 503"
+    receiver.failing = False
+    assert "0 alert(s) raised, 1 delivered" in _tick(manager, "alert_on_storage_limits")
+    (alert,) = list_alerts(manager)
+    assert alert.delivered_at is not None and alert.attempts == 2
+    assert len(receiver.posts) == 1
+
+
+def test_alerts_are_stored_even_without_a_webhook(manager: SeparatedDatabaseManager) -> None:
+    manager.set_setting("alerts", {"slowImportSeconds": 0.001})
+    add_source(manager, "api")
+    manager.run_data_source("shop", "api")
+    assert "1 alert(s) raised, 0 delivered" in _tick(manager, "alert_on_slow_imports")
+    assert [a.kind for a in list_alerts(manager, undelivered=True)] == ["slow_import"]
