@@ -6,10 +6,12 @@ in one core.db transaction with its audit entry, and reaches files only after co
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from manifold_pipelines.core import users
 from manifold_pipelines.core.models import AuditEntry, DataSource, Project, Relationship, Role, User
@@ -18,9 +20,11 @@ from manifold_pipelines.core.store import CoreStore
 from manifold_pipelines.errors import AlreadyExistsError, ConfigError
 from manifold_pipelines.files import archive_file, data_dir, data_file, existing_files, remove_files
 from manifold_pipelines.paths import resolve_allowed, validate_id
+from manifold_pipelines.reload import reload_target, request_reload
 from manifold_pipelines.settings import Settings
 
 LOCAL_ADMIN = "local-admin"
+T = TypeVar("T")
 
 
 def _slug(name: str) -> str:
@@ -29,6 +33,18 @@ def _slug(name: str) -> str:
 
 def source_label(project_id: str, source_id: str) -> str:
     return f"Data source '{project_id}/{source_id}'"
+
+
+def _reloads_dagster(method: Callable[..., T]) -> Callable[..., T]:
+    """Catalogue changes that change the Dagster definitions end with a reload request."""
+
+    @functools.wraps(method)
+    def wrapper(self: Catalog, *args: Any, **kwargs: Any) -> T:
+        result = method(self, *args, **kwargs)
+        self.reload_dagster()
+        return result
+
+    return wrapper
 
 
 class Catalog:
@@ -40,6 +56,7 @@ class Catalog:
         self.settings = Settings.load(home)
         self.user = user or os.environ.get("MANIFOLD_USER") or LOCAL_ADMIN
         self.core = CoreStore(self.settings.core_db_path, actor=self.user)
+        self.last_reload: str | None = None
 
     def close(self) -> None:
         self.core.close()
@@ -103,6 +120,7 @@ class Catalog:
             self.core.update_project(project.id, changes)
         return self.core.get_project(project.id)
 
+    @_reloads_dagster
     def delete_project(self, project_id: str, *, archive: bool = False) -> list[Path]:
         """Delete a project, its sources and their files; with `archive`, keep a copy of each
         file in MANIFOLD_HOME/archive first. Returns the archive copies made."""
@@ -126,6 +144,7 @@ class Catalog:
 
     # Data sources
 
+    @_reloads_dagster
     def create_data_source(
         self,
         project_id: str,
@@ -171,6 +190,7 @@ class Catalog:
             self.get_project(project_id)
         return self.core.list_sources(project_id)
 
+    @_reloads_dagster
     def update_data_source(
         self,
         project_id: str,
@@ -198,6 +218,7 @@ class Catalog:
             self.core.update_source(project_id, source_id, changes)
         return self.core.get_source(project_id, source_id)
 
+    @_reloads_dagster
     def delete_data_source(
         self, project_id: str, source_id: str, *, archive: bool = False
     ) -> Path | None:
@@ -237,6 +258,7 @@ class Catalog:
 
     # Relationships, users and settings
 
+    @_reloads_dagster
     def add_relationship(self, upstream: str, downstream: str) -> Relationship:
         """`upstream` ("project/source") feeds `downstream`; Dagster draws it as a dependency."""
         up, down = self._qualified(upstream), self._qualified(downstream)
@@ -266,6 +288,7 @@ class Catalog:
                     pending.append(child)
         return False
 
+    @_reloads_dagster
     def remove_relationship(self, upstream: str, downstream: str) -> None:
         up, down = self._qualified(upstream), self._qualified(downstream)
         with self.core.writing():
@@ -307,6 +330,15 @@ class Catalog:
 
     def get_user_setting(self, key: str, default: Any = None) -> Any:
         return users.get_setting(self.core.conn, self.user, key, default)
+
+    def reload_dagster(self) -> str | None:
+        """Reload the Dagster code location when a webserver is configured; says what
+        happened, or None when none is configured. Called after every catalogue change."""
+        target = reload_target(self.get_settings())
+        if target is None:
+            return None
+        self.last_reload = request_reload(*target)
+        return self.last_reload
 
     def set_setting(self, key: str, value: Any) -> None:
         """A Manifold-wide setting (alert thresholds, the webhook, the webserver URL)."""

@@ -1,6 +1,7 @@
 """One Dagster asset per enabled data source: materializing it runs the source and imports
 a version, then reports the version's figures as metadata and its quality as checks."""
 
+import contextlib
 import hashlib
 import re
 from collections.abc import Iterator
@@ -63,7 +64,8 @@ def build_source_asset(
             try:
                 result = manager.run_data_source(*source.key, config=source.config)
             except ManifoldError as exc:
-                _relay_log(context, manager, source)
+                with contextlib.suppress(ManifoldError):  # e.g. the source is gone entirely
+                    _relay_log(context, manager, source)
                 raise dg.Failure(description=str(exc)) from exc
             assert isinstance(result, ImportResult)
             log_text = _relay_log(context, manager, source)

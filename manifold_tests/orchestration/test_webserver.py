@@ -1,0 +1,168 @@
+"""Smoke test of the UI's path: start the Dagster webserver on 127.0.0.1, wait for the code
+location, launch materializations through GraphQL and read their results back. Also checks
+that a run uses the config pinned at load, that a source deleted since fails with a clear
+message, and that a catalogue change through the API reloads the code location."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+from dagster_graphql import DagsterGraphQLClient
+
+from manifold_pipelines import SeparatedDatabaseManager
+from manifold_tests.orchestration.conftest import add_source
+
+REPO = Path(__file__).parents[2]
+WEBSERVER = str(Path(sys.executable).with_name("dagster-webserver"))
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _graphql(url: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    body = json.dumps({"query": query, "variables": variables or {}}).encode()
+    request = urllib.request.Request(
+        f"{url}/graphql", data=body, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())["data"]
+
+
+def _asset_keys(url: str) -> set[str]:
+    data = _graphql(url, "{ assetNodes { assetKey { path } } }")
+    return {"/".join(node["assetKey"]["path"]) for node in data["assetNodes"]}
+
+
+@pytest.fixture
+def webserver(home: Path, dagster_home: Path) -> Iterator[str]:
+    port = _free_port()
+    process = subprocess.Popen(
+        [WEBSERVER, "-w", str(REPO / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
+        env={**os.environ, "MANIFOLD_HOME": str(home), "DAGSTER_HOME": str(dagster_home)},
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                data = _graphql(
+                    url,
+                    "{ workspaceOrError { ... on Workspace {"
+                    " locationEntries { name loadStatus } } } }",
+                )
+                entries = data["workspaceOrError"]["locationEntries"]
+                if entries and all(e["loadStatus"] == "LOADED" for e in entries):
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "the webserver did not load the code location"
+            assert process.poll() is None, "the webserver exited"
+            time.sleep(0.5)
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def _run(client: DagsterGraphQLClient, key: list[str]) -> tuple[str, str]:
+    run_id = client.submit_job_execution(
+        "__ASSET_JOB", repository_location_name="manifold_pipelines", asset_selection=[key]
+    )
+    deadline = time.monotonic() + 120
+    while (status := client.get_run_status(run_id).value) not in ("SUCCESS", "FAILURE"):
+        assert time.monotonic() < deadline, f"run {run_id} is stuck in {status}"
+        time.sleep(0.5)
+    return run_id, status
+
+
+@pytest.mark.slow
+def test_webserver_launches_and_reports_materializations(
+    manager: SeparatedDatabaseManager,
+    dagster_home: Path,
+    webserver: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    add_source(manager, "api", [{"id": 1}, {"id": 2}], project_id="demo")
+    add_source(manager, "gone", project_id="demo")
+    manager.reload_dagster()  # no webserver configured yet: nothing happens
+    assert manager.last_reload is None
+    monkeypatch.setenv("MANIFOLD_DAGSTER_URL", webserver)
+    assert "reloaded code location 'manifold_pipelines' (LOADED)" in (
+        manager.reload_dagster() or ""
+    )
+    assert _asset_keys(webserver) == {"demo/api", "demo/gone"}
+
+    # Changed and deleted after the load, without a reload: runs use what was loaded.
+    monkeypatch.delenv("MANIFOLD_DAGSTER_URL")
+    manager.update_data_source(
+        "demo", "api", config={"script": "return rows;", "variables": {"rows": [{"id": 9}]}}
+    )
+    manager.delete_data_source("demo", "gone")
+    client = DagsterGraphQLClient("127.0.0.1", port_number=int(webserver.rsplit(":", 1)[1]))
+    run_id, status = _run(client, ["demo", "api"])
+    assert status == "SUCCESS"
+    assert manager.get_latest_data("demo", "api").data == [{"id": 1}, {"id": 2}]
+
+    data = _graphql(
+        webserver,
+        """
+      query ($runId: ID!) { runOrError(runId: $runId) { ... on Run { status
+        assetMaterializations { assetKey { path } metadataEntries { label
+          ... on IntMetadataEntry { intValue } } } } } }""",
+        {"runId": run_id},
+    )
+    (materialization,) = data["runOrError"]["assetMaterializations"]
+    entries = {e["label"]: e.get("intValue") for e in materialization["metadataEntries"]}
+    assert entries["version"] == 1 and entries["dagster/row_count"] == 2
+
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        evaluations = instance.get_records_for_run(
+            run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+        ).records
+        checks = {
+            r.event_log_entry.dagster_event.event_specific_data.check_name for r in evaluations
+        }
+        assert checks == {
+            "has_enough_records",
+            "fields_are_complete",
+            "keys_are_unique",
+            "change_rate_within_threshold",
+            "removed_rate_within_threshold",
+            "schema_is_stable",
+        }
+        gone_run, gone_status = _run(client, ["demo", "gone"])
+        assert gone_status == "FAILURE"
+        failures = [
+            r.dagster_event.step_failure_data.user_failure_data.description
+            for r in instance.all_logs(gone_run, of_type=dg.DagsterEventType.STEP_FAILURE)
+        ]
+        assert len(failures) == 1 and "Data source 'demo/gone' does not exist" in failures[0]
+
+    # A change through the API with the webserver configured reloads the code location.
+    manager.set_setting("dagster", {"webserverUrl": webserver})
+    add_source(manager, "fresh", project_id="demo")
+    assert "reloaded" in (manager.last_reload or "")
+    assert _asset_keys(webserver) == {"demo/api", "demo/fresh"}
