@@ -146,3 +146,18 @@ def test_downstream_reads_only_published_upstream_data(
     _materialize(manager, "shop/down")
     expected = 10 if blocking else 5
     assert manager.get_latest_data("shop", "down").record_count == expected
+
+
+def test_retention_job_prunes_by_each_source_config(manager: SeparatedDatabaseManager) -> None:
+    add_source(manager, "kept", retention={"keepVersions": 2})
+    add_source(manager, "unlimited")
+    for round_ in range(4):
+        for source_id in ("kept", "unlimited"):
+            manager.import_data("shop", source_id, [{"id": 1, "round": round_}])
+    defs = build_definitions(read_catalog(manager))
+    result = defs.resolve_job_def("retention_job").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral()
+    )
+    assert result.success
+    assert [v.version for v in manager.list_versions("shop", "kept")] == [3, 4]
+    assert [v.version for v in manager.list_versions("shop", "unlimited")] == [1, 2, 3, 4]
