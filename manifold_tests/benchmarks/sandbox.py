@@ -10,51 +10,17 @@ the time of the full run_data_source (the import included) and peak RSS of paren
 from __future__ import annotations
 
 import argparse
-import contextlib
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-
-import psutil
 
 from manifold_pipelines import SeparatedDatabaseManager
 from manifold_pipelines.sources.base import RunContext
 from manifold_pipelines.sources.registry import runner_for
+from manifold_tests.benchmarks.memory import PeakRss
 
 SCRIPT = Path(__file__).parents[1] / "cases" / "scripts" / "good" / "streams_batches.js"
-
-
-class Peaks:
-    """Peak RSS of this process and of its children, sampled every 5 ms."""
-
-    def __init__(self) -> None:
-        self.parent = 0
-        self.child = 0
-
-    @contextmanager
-    def watch(self) -> Iterator[Peaks]:
-        me = psutil.Process()
-        running = True
-
-        def sample() -> None:
-            while running:
-                self.parent = max(self.parent, me.memory_info().rss)
-                for child in me.children(recursive=True):
-                    with contextlib.suppress(psutil.Error):  # the child may just have ended
-                        self.child = max(self.child, child.memory_info().rss)
-                time.sleep(0.005)
-
-        thread = threading.Thread(target=sample, daemon=True)
-        thread.start()
-        try:
-            yield self
-        finally:
-            running = False
-            thread.join()
 
 
 def run(records: int) -> dict[str, Any]:
@@ -73,14 +39,14 @@ def run(records: int) -> dict[str, Any]:
             },
         )
         context = RunContext(settings=manager.settings)
-        sandbox_peaks = Peaks()
+        sandbox_peaks = PeakRss()
         with sandbox_peaks.watch():
             started = time.perf_counter()
             sandbox_run = runner_for("javascript").start(source, context)
             count = sum(1 for _ in sandbox_run.records())
             through = time.perf_counter() - started
         assert count == records
-        import_peaks = Peaks()
+        import_peaks = PeakRss()
         with import_peaks.watch():
             started = time.perf_counter()
             result = manager.run_data_source("bench", "stream")
@@ -90,12 +56,12 @@ def run(records: int) -> dict[str, Any]:
     return {
         "sandbox only s": through,
         "sandbox records/s": records / through,
-        "sandbox peak RSS parent MB": sandbox_peaks.parent / 2**20,
-        "sandbox peak RSS child MB": sandbox_peaks.child / 2**20,
+        "sandbox peak RSS parent MB": sandbox_peaks.peak_mb,
+        "sandbox peak RSS child MB": sandbox_peaks.child_peak_mb,
         "run_data_source (with import) s": imported,
         "run_data_source records/s": records / imported,
-        "run_data_source peak RSS parent MB": import_peaks.parent / 2**20,
-        "run_data_source peak RSS child MB": import_peaks.child / 2**20,
+        "run_data_source peak RSS parent MB": import_peaks.peak_mb,
+        "run_data_source peak RSS child MB": import_peaks.child_peak_mb,
     }
 
 

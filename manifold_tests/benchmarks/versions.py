@@ -14,10 +14,8 @@ import random
 import sqlite3
 import statistics
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +24,7 @@ import psutil
 import xxhash
 
 from manifold_pipelines import SeparatedDatabaseManager
+from manifold_tests.benchmarks.memory import PeakRss
 
 CITIES = ["Lisbon", "Oslo", "Lagos", "Quito", "Hanoi", "Perth", "Cusco", "Turku"]
 CATEGORIES = ["books", "tools", "games", "food", "garden", "music"]
@@ -60,37 +59,6 @@ def derive_v2(rng: random.Random, v1: list[dict[str, Any]]) -> list[dict[str, An
         v2.append(record)
     v2.extend(make_record(rng, n + 1 + i) for i in range(n // 200))
     return v2
-
-
-class PeakRss:
-    """Samples this process's RSS every 5 ms while active; reports the rise over the start."""
-
-    def __init__(self) -> None:
-        self.process = psutil.Process()
-        self.peak = 0
-        self.start = 0
-
-    @contextmanager
-    def watch(self) -> Iterator[PeakRss]:
-        self.start = self.peak = self.process.memory_info().rss
-        running = True
-
-        def sample() -> None:
-            while running:
-                self.peak = max(self.peak, self.process.memory_info().rss)
-                time.sleep(0.005)
-
-        thread = threading.Thread(target=sample, daemon=True)
-        thread.start()
-        try:
-            yield self
-        finally:
-            running = False
-            thread.join()
-
-    @property
-    def rise_mb(self) -> float:
-        return (self.peak - self.start) / 2**20
 
 
 def timed(action: Callable[[], Any]) -> tuple[float, Any]:
