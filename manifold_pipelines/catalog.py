@@ -15,15 +15,20 @@ from typing import Any, TypeVar
 
 from manifold_pipelines.core import users
 from manifold_pipelines.core.models import AuditEntry, DataSource, Project, Relationship, Role, User
-from manifold_pipelines.core.source_config import parse_source_config
+from manifold_pipelines.core.permissions import LOCAL_ADMIN, SYSTEM_USERS, authorize
+from manifold_pipelines.core.source_config import (
+    FileSourceConfig,
+    SourceConfig,
+    parse_source_config,
+)
 from manifold_pipelines.core.store import CoreStore
 from manifold_pipelines.errors import AlreadyExistsError, ConfigError
 from manifold_pipelines.files import archive_file, data_dir, data_file, existing_files, remove_files
 from manifold_pipelines.paths import resolve_allowed, validate_id
 from manifold_pipelines.reload import reload_target, request_reload
 from manifold_pipelines.settings import Settings
+from manifold_pipelines.sources.files import resolve_file_path
 
-LOCAL_ADMIN = "local-admin"
 T = TypeVar("T")
 
 
@@ -77,11 +82,14 @@ class Catalog:
         data_path: str | os.PathLike[str] | None = None,
     ) -> Project:
         project_id = validate_id(id if id is not None else _slug(name), "Project")
+        self._authorize(None, "admin", "create projects")
         resolved = self._checked_data_path(data_path)
-        with self.core.writing():
+        with self.core.writing() as conn:
             self.core.insert_project(
                 {"id": project_id, "name": name, "description": description, "data_path": resolved}
             )
+            if self.user not in SYSTEM_USERS and users.list_users(conn):
+                users.set_role(conn, self.user, project_id, "admin")
         return self.core.get_project(project_id)
 
     def get_project(self, project_id: str) -> Project:
@@ -99,6 +107,7 @@ class Catalog:
         data_path: str | os.PathLike[str] | None = None,
     ) -> Project:
         project = self.get_project(project_id)
+        self._authorize(project.id, "admin", "change the project")
         changes: dict[str, Any] = {}
         if name is not None:
             changes["name"] = name
@@ -125,6 +134,7 @@ class Catalog:
         """Delete a project, its sources and their files; with `archive`, keep a copy of each
         file in MANIFOLD_HOME/archive first. Returns the archive copies made."""
         project = self.get_project(project_id)
+        self._authorize(project.id, "admin", "delete the project")
         sources = self.core.list_sources(project.id)
         paths = [data_file(self.settings, project, source.id) for source in sources]
         archived = self._archive(
@@ -156,9 +166,10 @@ class Catalog:
         enabled: bool = True,
     ) -> DataSource:
         project = self.get_project(project_id)
+        self._authorize(project.id, "editor", "create data sources")
         source_id = validate_id(id if id is not None else _slug(name), "Data source")
         label = source_label(project.id, source_id)
-        parse_source_config(type, config or {}, where=label)
+        self._check_paths(parse_source_config(type, config or {}, where=label))
         self._check_interval(sync_interval, label)
         path = data_file(self.settings, project, source_id)
         if existing_files(path):
@@ -203,11 +214,14 @@ class Catalog:
     ) -> DataSource:
         """Change a source; `config` replaces the whole config and is validated first."""
         source = self.get_data_source(project_id, source_id)
+        self._authorize(source.project_id, "editor", "change data sources")
         changes: dict[str, Any] = {}
         if name is not None:
             changes["name"] = name
         if config is not None:
-            parse_source_config(source.type, config, where=source_label(project_id, source_id))
+            self._check_paths(
+                parse_source_config(source.type, config, where=source_label(project_id, source_id))
+            )
             changes["config"] = config
         if enabled is not None:
             changes["enabled"] = enabled
@@ -225,6 +239,7 @@ class Catalog:
         """Delete a source and its data file (or archive it first); returns the archive copy.
         core.db forgets the source before the file goes, so it never points at nothing."""
         source = self.get_data_source(project_id, source_id)
+        self._authorize(source.project_id, "editor", "delete data sources")
         path = self._data_file(source)
         archived = self._archive(project_id, [(source_id, path)], archive)
         with self.core.writing():
@@ -237,6 +252,11 @@ class Catalog:
             return []
         copies = [archive_file(self.settings, path, project_id, sid) for sid, path in files]
         return [copy for copy in copies if copy is not None]
+
+    def _check_paths(self, config: SourceConfig) -> None:
+        """A file source's path is checked when it is saved, not first when it runs."""
+        if isinstance(config, FileSourceConfig) and config.path is not None:
+            resolve_file_path(config.path, self.settings)
 
     @staticmethod
     def _check_interval(sync_interval: int | None, label: str) -> None:
@@ -262,7 +282,11 @@ class Catalog:
     def add_relationship(self, upstream: str, downstream: str) -> Relationship:
         """`upstream` ("project/source") feeds `downstream`; Dagster draws it as a dependency."""
         up, down = self._qualified(upstream), self._qualified(downstream)
+        self._authorize(down[0], "editor", "change relationships")
+        self._authorize(up[0], "viewer", "read the upstream source")
         with self.core.writing():
+            if up == down:
+                raise ConfigError(f"'{upstream}' cannot feed itself.")
             if self._reaches(down, up):
                 raise ConfigError(
                     f"'{downstream}' already feeds '{upstream}' (directly or through other"
@@ -291,6 +315,7 @@ class Catalog:
     @_reloads_dagster
     def remove_relationship(self, upstream: str, downstream: str) -> None:
         up, down = self._qualified(upstream), self._qualified(downstream)
+        self._authorize(down[0], "editor", "change relationships")
         with self.core.writing():
             self.core.delete_relationship(up, down)
 
@@ -304,6 +329,7 @@ class Catalog:
 
     def create_user(self, user_id: str, name: str | None = None, email: str | None = None) -> User:
         validate_id(user_id, "User")
+        self._authorize(None, "admin", "create users")
         with self.core.writing() as conn:
             users.insert_user(conn, user_id, name, email)
             self.core.audit("create", "user", user_id, after={"name": name, "email": email})
@@ -314,6 +340,7 @@ class Catalog:
 
     def set_role(self, user_id: str, project_id: str, role: Role) -> None:
         project = self.get_project(project_id)
+        self._authorize(project.id, "admin", "grant roles")
         if role not in ("viewer", "editor", "admin"):
             raise ConfigError(f"Role {role!r} is not one of viewer, editor, admin.")
         with self.core.writing() as conn:
@@ -330,6 +357,9 @@ class Catalog:
 
     def get_user_setting(self, key: str, default: Any = None) -> Any:
         return users.get_setting(self.core.conn, self.user, key, default)
+
+    def _authorize(self, project_id: str | None, needed: Role, action: str) -> None:
+        authorize(self.core.conn, self.user, project_id, needed, action)
 
     def reload_dagster(self) -> str | None:
         """Reload the Dagster code location when a webserver is configured; says what

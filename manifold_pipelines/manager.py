@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 
 from manifold_pipelines.catalog import Catalog, source_label
 from manifold_pipelines.core import history
-from manifold_pipelines.core.models import DataSource, ImportHistoryEntry
+from manifold_pipelines.core.models import DataSource, ImportHistoryEntry, Role
 from manifold_pipelines.core.source_config import dump_source_config, parse_source_config
 from manifold_pipelines.errors import NotFoundError, StorageError
 from manifold_pipelines.quality.models import QualityMetric
@@ -74,6 +74,7 @@ class SeparatedDatabaseManager(Catalog):
         """Import `records` as the next version. On any error nothing is written but the
         failed import's log entry, and the latest good version stays as it was."""
         source = self.get_data_source(project_id, source_id)
+        self._authorize(project_id, "editor", "import data")
         options = self._import_options(source, enable_diff, diff_key)
         return self._import(source, records, options, schema, metadata, lambda: log)
 
@@ -91,6 +92,7 @@ class SeparatedDatabaseManager(Catalog):
         nothing is written: the result holds the records and the diff against the latest
         version, so an edited script can be checked before it is saved."""
         source = self.get_data_source(project_id, source_id)
+        self._authorize(project_id, "editor", "run data sources")
         if config is not None:
             draft = parse_source_config(source.type, config, where=source_label(*source.key))
             source = source.model_copy(update={"config": draft})
@@ -228,8 +230,14 @@ class SeparatedDatabaseManager(Catalog):
                 )
             self.core.mark_synced(source.project_id, source.id, now_text())
 
+    def _source_for(self, project_id: str, source_id: str, needed: Role, action: str) -> DataSource:
+        source = self.get_data_source(project_id, source_id)
+        self._authorize(source.project_id, needed, action)
+        return source
+
     def _read(self, project_id: str, source_id: str, what: str, **details: Any) -> DataSource:
         source = self.get_data_source(project_id, source_id)
+        self._authorize(source.project_id, "viewer", "read data")
         with self.core.writing():
             self.core.audit("read", "data_source", source.qualified_id, details={what: details})
         return source
@@ -266,11 +274,11 @@ class SeparatedDatabaseManager(Catalog):
         return limit_details(diff, limit)
 
     def list_versions(self, project_id: str, source_id: str) -> list[VersionInfo]:
-        with self._open(self.get_data_source(project_id, source_id)) as store:
+        with self._open(self._source_for(project_id, source_id, "viewer", "read data")) as store:
             return store.list_versions()
 
     def publish_version(self, project_id: str, source_id: str, version: int) -> VersionInfo:
-        source = self.get_data_source(project_id, source_id)
+        source = self._source_for(project_id, source_id, "editor", "publish versions")
         with self._open(source) as store:
             store.publish(version)
             info = next(v for v in store.list_versions() if v.version == version)
@@ -300,7 +308,7 @@ class SeparatedDatabaseManager(Catalog):
         keep_days: float | None = None,
     ) -> CleanupResult:
         """Prune old versions; with neither limit given, the source's retention config."""
-        source = self.get_data_source(project_id, source_id)
+        source = self._source_for(project_id, source_id, "editor", "prune versions")
         if keep_versions is None and keep_days is None:
             keep_versions = source.config.retention.keep_versions
             keep_days = source.config.retention.keep_days
@@ -316,18 +324,18 @@ class SeparatedDatabaseManager(Catalog):
         return result
 
     def get_schema_history(self, project_id: str, source_id: str) -> list[SchemaVersion]:
-        with self._open(self.get_data_source(project_id, source_id)) as store:
+        with self._open(self._source_for(project_id, source_id, "viewer", "read data")) as store:
             return store.schema_history()
 
     def get_import_logs(self, project_id: str, source_id: str, limit: int = 100) -> list[ImportLog]:
-        with self._open(self.get_data_source(project_id, source_id)) as store:
+        with self._open(self._source_for(project_id, source_id, "viewer", "read data")) as store:
             return store.import_logs(limit)
 
     def get_quality_metrics(
         self, project_id: str, source_id: str, version: int | None = None
     ) -> list[QualityMetric]:
         """A version's metrics, the latest version's (held or not) by default."""
-        source = self.get_data_source(project_id, source_id)
+        source = self._source_for(project_id, source_id, "viewer", "read data")
         with self._open(source) as store:
             chosen = version if version is not None else store.latest_version(published_only=False)
             if chosen is None:

@@ -34,7 +34,7 @@ def resolve_allowed(path: str | Path, roots: Iterable[Path], what: str) -> Path:
         allowed = ", ".join(str(root) for root in roots)
         raise PathNotAllowedError(
             f"{what} {str(path)!r} resolves to {str(resolved)!r}, outside every allowed root"
-            f" ({allowed}). Use a folder inside one of them, or add its parent to"
-            " MANIFOLD_ALLOWED_ROOTS (':'-separated)."
+            f" ({allowed}). Use a path inside one of them, or add its folder (or a parent"
+            " folder) to MANIFOLD_ALLOWED_ROOTS (':'-separated)."
         )
     return resolved

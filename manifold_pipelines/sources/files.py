@@ -15,8 +15,18 @@ from manifold_pipelines.core.models import DataSource
 from manifold_pipelines.core.source_config import CsvConfig, FileSourceConfig, JsonConfig
 from manifold_pipelines.errors import PathNotAllowedError
 from manifold_pipelines.paths import resolve_allowed
+from manifold_pipelines.settings import Settings
 from manifold_pipelines.sources.base import RunContext, RunLog, SourceRunError
 from manifold_pipelines.sources.http import FetchError, HostFetch
+
+
+def resolve_file_path(path: str, settings: Settings) -> Path:
+    """A relative path is relative to MANIFOLD_HOME, never to wherever a run happens to
+    start; the result must lie inside an allowed root."""
+    candidate = Path(path).expanduser()
+    if not candidate.is_absolute():
+        candidate = settings.home / candidate
+    return resolve_allowed(candidate, settings.allowed_roots, "File path")
 
 
 class FileRun:
@@ -45,7 +55,7 @@ class FileRun:
             return reply.body
         assert config.path is not None
         try:
-            path = resolve_allowed(config.path, self.context.settings.allowed_roots, "File path")
+            path = resolve_file_path(config.path, self.context.settings)
         except PathNotAllowedError as exc:
             raise self._fail(str(exc)) from exc
         if not path.is_file():
@@ -179,9 +189,14 @@ def _typed(value: str | None, declared: str | None, name: str, line: int, run: F
         raise ValueError(value)
     except ValueError as exc:
         raise run._fail(
-            f"CSV line {line} column {name!r}: {value!r} is not a {declared}. Fix the value or"
+            f"CSV line {line} column {name!r}: {value!r} is not {_article(declared)} {declared}."
+            " Fix the value or"
             " the column's declared type."
         ) from exc
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
 
 
 class FileRunner:

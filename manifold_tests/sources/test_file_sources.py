@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from manifold_pipelines import SeparatedDatabaseManager
+from manifold_pipelines.errors import PathNotAllowedError
 from manifold_pipelines.sources.base import SourceRunError
 
 
@@ -115,9 +116,21 @@ def test_file_outside_the_allowed_roots_is_refused(
     manager: SeparatedDatabaseManager, tmp_path: Path
 ) -> None:
     (tmp_path / "outside.json").write_text("[]")
-    _source(manager, "json", path=str(tmp_path / "outside.json"))
-    with pytest.raises(SourceRunError, match="outside every allowed root"):
-        manager.run_data_source("files", "f")
+    with pytest.raises(PathNotAllowedError, match="outside every allowed root"):
+        _source(manager, "json", path=str(tmp_path / "outside.json"))
+    assert manager.list_data_sources() == []
+
+
+def test_relative_paths_are_relative_to_manifold_home(
+    manager: SeparatedDatabaseManager, home: Path
+) -> None:
+    (home / "inbox").mkdir()
+    (home / "inbox" / "rows.jsonl").write_text('{"id": 1}\n')
+    _source(manager, "json", path="inbox/rows.jsonl", format="jsonl")
+    manager.run_data_source("files", "f")
+    assert manager.get_latest_data("files", "f").data == [{"id": 1}]
+    with pytest.raises(PathNotAllowedError):
+        manager.update_data_source("files", "f", config={"path": "../../etc/passwd"})
 
 
 def test_missing_file_is_named(manager: SeparatedDatabaseManager, home: Path) -> None:

@@ -155,6 +155,12 @@ def test_a_listed_env_variable_that_is_not_set_is_a_clear_error(
     assert manager.get_import_logs("demo", "api")[0].status == "failed"
 
 
+def test_script_errors_point_at_the_script_line(manager: SeparatedDatabaseManager) -> None:
+    make_source(manager, script="const x = 1;\nconst y = 2;\nnull.foo;\nreturn [];")
+    with pytest.raises(SourceRunError, match=r"of null at anonymous \(script line 3, column"):
+        manager.run_data_source("demo", "api")
+
+
 def test_console_output_is_capped(manager: SeparatedDatabaseManager) -> None:
     make_source(manager, script="for (let i = 0; i < 5000; i++) console.log('line', i); return []")
     manager.run_data_source("demo", "api")

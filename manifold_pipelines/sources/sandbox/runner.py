@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import select
 import signal
 import subprocess
@@ -207,5 +208,10 @@ def _script_error(header: dict[str, Any], payload: bytes, config: JavascriptConf
         for line in text.splitlines()
         if line.strip() and "(<dukpy>" not in line and "<eval>" not in line
     ]
-    message = " ".join(lines[:6])
-    return message.removeprefix("Error: ")
+    message = " ".join(lines[:6]).removeprefix("Error: ")
+    # The AsyncFunction constructor puts the script two lines into its own source text.
+    return re.sub(
+        r"<input>:(\d+):(\d+)",
+        lambda m: f"script line {int(m.group(1)) - 2}, column {m.group(2)}",
+        message,
+    )
