@@ -119,7 +119,7 @@ def run(records: int, seed: int) -> dict[str, Any]:
             name="Bench",
             type="json",
             id="data",
-            config={"path": str(folder / "unused.json")},
+            config={"path": "unused.json"},
         )
         path = manager.data_file_path("bench", "data")
         rss = PeakRss()
