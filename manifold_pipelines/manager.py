@@ -12,11 +12,13 @@ import time
 from collections.abc import Iterable
 from typing import Any, NoReturn
 
+import orjson
+
 from manifold_pipelines.catalog import Catalog, source_label
 from manifold_pipelines.core import history
 from manifold_pipelines.core.models import DataSource, ImportHistoryEntry, Role
 from manifold_pipelines.core.source_config import dump_source_config, parse_source_config
-from manifold_pipelines.errors import NotFoundError, StorageError
+from manifold_pipelines.errors import ConfigError, NotFoundError, StorageError
 from manifold_pipelines.quality.models import QualityMetric
 from manifold_pipelines.sources.base import RunContext
 from manifold_pipelines.sources.registry import runner_for
@@ -30,6 +32,7 @@ from manifold_pipelines.versions.models import (
     DryRunResult,
     ImportLog,
     ImportResult,
+    RecordChange,
     SchemaVersion,
     VersionInfo,
 )
@@ -341,6 +344,19 @@ class SeparatedDatabaseManager(Catalog):
             if chosen is None:
                 raise_no_versions(source)
             return store.quality_metrics(chosen)
+
+    def record_history(self, project_id: str, source_id: str, key: Any) -> list[RecordChange]:
+        """Every change of one record across the versions still kept, field by field. `key`
+        is the diff key's value (a list for a composite key)."""
+        source = self._read(project_id, source_id, "record_history", key=key)
+        options = self._import_options(source, True, None)
+        if options.key_spec.keyless:
+            raise ConfigError(
+                f"{source_label(*source.key)} is diffed without a key, so records have no"
+                " history of their own. Set diffKey to follow records across versions."
+            )
+        with self._open(source) as store:
+            return store.key_history(orjson.dumps(key).decode())
 
     def import_history(
         self, project_id: str | None = None, source_id: str | None = None, limit: int = 100

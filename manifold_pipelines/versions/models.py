@@ -175,3 +175,13 @@ class DryRunResult(BaseModel):
     @property
     def diff(self) -> DataDiff | None:
         return self.preview.diff
+
+
+class RecordChange(BaseModel):
+    """One step in a record's life: the version it changed in, and how."""
+
+    version: int
+    created_at: datetime | None
+    change: Literal["added", "modified", "removed"]
+    record: dict[str, Any]
+    changes: dict[str, FieldChange]

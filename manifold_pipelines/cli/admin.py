@@ -1,0 +1,151 @@
+"""Setting Manifold up and looking after it: init, users, audit, stats, backup, migrate."""
+
+from __future__ import annotations
+
+import click
+
+from manifold_pipelines.cli.context import CliContext, echo_json, pass_cli, split_source
+from manifold_pipelines.cli.maintenance import maintenance_commands
+from manifold_pipelines.demo import ensure_demo
+from manifold_pipelines.stats import all_stats, source_stats
+
+
+@click.command("init")
+@click.option("--demo", is_flag=True, help="Also create the demo project.")
+@pass_cli
+def init(cli: CliContext, demo: bool) -> None:
+    """Create MANIFOLD_HOME and core.db (and the demo project with --demo).
+
+    \b
+    Example:
+      manifold init --demo
+    """
+    manager = cli.manager
+    if demo:
+        ensure_demo(manager)
+    click.echo(
+        f"Manifold home: {manager.settings.home}" + (" (with the demo project)" if demo else "")
+    )
+
+
+@click.group("user")
+def user() -> None:
+    """Users and their role per project (viewer, editor, admin).
+
+    \b
+    Example:
+      manifold user create ana --name "Ana" && manifold user grant ana shop editor
+    """
+
+
+@user.command("create")
+@click.argument("user_id")
+@click.option("--name")
+@click.option("--email")
+@pass_cli
+def user_create(cli: CliContext, user_id: str, name: str | None, email: str | None) -> None:
+    """Create a user.
+
+    \b
+    Example:
+      manifold user create ana --email ana@example.com
+    """
+    cli.manager.create_user(user_id, name=name, email=email)
+    click.echo(f"Created user {user_id}.")
+
+
+@user.command("grant")
+@click.argument("user_id")
+@click.argument("project_id")
+@click.argument("role", type=click.Choice(["viewer", "editor", "admin"]))
+@pass_cli
+def user_grant(cli: CliContext, user_id: str, project_id: str, role: str) -> None:
+    """Give a user a role on a project.
+
+    \b
+    Example:
+      manifold user grant ana shop editor
+    """
+    cli.manager.set_role(user_id, project_id, role)  # type: ignore[arg-type]
+    click.echo(f"{user_id} is now {role} of {project_id}.")
+
+
+@user.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_cli
+def user_list(cli: CliContext, as_json: bool) -> None:
+    """List users.
+
+    \b
+    Example:
+      manifold user list
+    """
+    users = cli.manager.list_users()
+    if as_json:
+        echo_json([u.model_dump(mode="json") for u in users])
+        return
+    for item in users:
+        click.echo(f"{item.id}\t{item.name or ''}\t{item.email or ''}")
+
+
+@click.command("audit")
+@click.option("--source", "source_name", help="Only this project or PROJECT/SOURCE.")
+@click.option("--user", "actor", help="Only what this user did.")
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_cli
+def audit(
+    cli: CliContext, source_name: str | None, actor: str | None, limit: int, as_json: bool
+) -> None:
+    """Who changed or read what, and when (newest first).
+
+    \b
+    Example:
+      manifold audit --source demo/api --user ana
+    """
+    entries = cli.manager.audit_log(object_id=source_name, actor=actor, limit=limit)
+    if as_json:
+        echo_json([e.model_dump(mode="json") for e in entries])
+        return
+    for entry in entries:
+        click.echo(
+            f"{entry.at:%Y-%m-%d %H:%M:%S}\t{entry.actor}\t{entry.action}\t"
+            f"{entry.object_type}\t{entry.object_id}"
+        )
+
+
+@click.command("stats")
+@click.argument("name_path", metavar="[PROJECT/SOURCE]", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_cli
+def stats(cli: CliContext, name_path: str | None, as_json: bool) -> None:
+    """Import success rate, durations (median, p95), records, versions, storage, quality.
+
+    \b
+    Example:
+      manifold stats demo/api
+    """
+    manager = cli.manager
+    figures = [source_stats(manager, *split_source(name_path))] if name_path else all_stats(manager)
+    if as_json:
+        total = sum(f.storage_bytes for f in figures)
+        echo_json({"sources": [f.model_dump(mode="json") for f in figures], "storageBytes": total})
+        return
+
+    def pct(value: float | None) -> str:
+        return "-" if value is None else f"{value:.0%}"
+
+    def sec(value: float | None) -> str:
+        return "-" if value is None else f"{value:.2f}s"
+
+    for f in figures:
+        click.echo(
+            f"{f.source}\timports {f.imports} ({pct(f.success_rate)} ok)\tmedian"
+            f" {sec(f.median_seconds)} p95 {sec(f.p95_seconds)}\trecords"
+            f" {f.last_records if f.last_records is not None else '-'}\tversions"
+            f" {f.versions}\t{f.storage_bytes:,} bytes\tquality {pct(f.quality_pass_rate)}"
+        )
+    click.echo(f"total storage: {sum(f.storage_bytes for f in figures):,} bytes")
+
+
+admin_commands = [init, user, audit, stats, *maintenance_commands]

@@ -1,0 +1,65 @@
+"""What every command shares: the manager, opened on first use, and output helpers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+
+from manifold_pipelines.errors import ConfigError
+from manifold_pipelines.manager import SeparatedDatabaseManager
+
+
+@dataclass
+class CliContext:
+    home: str | None
+    user: str | None
+    debug: bool
+    _manager: SeparatedDatabaseManager | None = field(default=None, repr=False)
+
+    @property
+    def manager(self) -> SeparatedDatabaseManager:
+        if self._manager is None:
+            self._manager = SeparatedDatabaseManager(self.home, user=self.user)
+        return self._manager
+
+    def close(self) -> None:
+        if self._manager is not None:
+            self._manager.close()
+
+
+pass_cli = click.make_pass_decorator(CliContext)
+
+
+def split_source(name: str) -> tuple[str, str]:
+    """`projectId/sourceId`, as in the Dagster asset key."""
+    project_id, slash, source_id = name.partition("/")
+    if not slash or not project_id or not source_id:
+        raise click.BadParameter(
+            f"{name!r} is not PROJECT/SOURCE, e.g. demo/api", param_hint="SOURCE"
+        )
+    return project_id, source_id
+
+
+def echo_json(value: Any) -> None:
+    click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode())
+
+
+def load_config_file(path: str) -> dict[str, Any]:
+    """A source config from .json, .yaml or .yml."""
+    import yaml
+
+    text = Path(path).read_text(encoding="utf-8")
+    is_yaml = path.endswith((".yaml", ".yml"))
+    try:
+        loaded = yaml.safe_load(text) if is_yaml else orjson.loads(text)
+    except (yaml.YAMLError, orjson.JSONDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid {'YAML' if is_yaml else 'JSON'}: {exc}") from exc
+    if not isinstance(loaded, dict):
+        raise ConfigError(
+            f"{path}: a source config must be an object of keys, got {type(loaded).__name__}."
+        )
+    return loaded

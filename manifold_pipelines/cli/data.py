@@ -1,0 +1,399 @@
+"""Commands on a source's data: run, import, versions, show, diff, history, publish,
+rollback and cleanup."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+from manifold_pipelines.cli.context import CliContext, echo_json, pass_cli, split_source
+from manifold_pipelines.errors import RecordsError
+from manifold_pipelines.reports.compare import compare_report
+from manifold_pipelines.reports.html import render_html
+from manifold_pipelines.versions.models import DataDiff, DiffDetails, DryRunResult, ImportResult
+
+SOURCE = click.argument("name_path", metavar="PROJECT/SOURCE")
+
+
+def _print_result(result: ImportResult, as_json: bool) -> None:
+    if as_json:
+        echo_json(
+            result.model_dump(mode="json", exclude={"diff"})
+            | {"diff": result.diff.summary() if result.diff else None}
+        )
+        return
+    diff = result.diff.summary() if result.diff else "diff off"
+    click.echo(f"Version {result.version} ({result.status}): {result.record_count} records, {diff}")
+    for metric in result.quality:
+        if metric.status != "pass":
+            field = f"[{metric.field}]" if metric.field else ""
+            click.echo(f"  {metric.status}: {metric.metric}{field} = {metric.value}")
+
+
+@click.command("run")
+@SOURCE
+@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_cli
+def run(cli: CliContext, name_path: str, dry_run: bool, as_json: bool) -> None:
+    """Run a source and import what it returns as a new version.
+
+    \b
+    Examples:
+      manifold run demo/api
+      manifold run demo/api --dry-run
+    """
+    result = cli.manager.run_data_source(*split_source(name_path), dry_run=dry_run)
+    if isinstance(result, DryRunResult):
+        if as_json:
+            echo_json(
+                {
+                    "records": len(result.records),
+                    "diff": result.diff.to_dict() if result.diff else None,
+                }
+            )
+            return
+        diff = result.diff.summary() if result.diff else "diff off"
+        click.echo(
+            f"Dry run: {len(result.records)} records would become version"
+            f" {result.preview.version}: {diff}. Nothing was written."
+        )
+        return
+    _print_result(result, as_json)
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """Records from .json (an array), .jsonl / .ndjson (one per line) or .csv (all text)."""
+    suffix = path.suffix.lower()
+    size = path.stat().st_size
+    with click.progressbar(length=size, label=f"Reading {path.name}", file=sys.stderr) as bar:
+        if suffix == ".json":
+            data = orjson.loads(path.read_bytes())
+            bar.update(size)
+            if not isinstance(data, list):
+                raise RecordsError(
+                    f"{path}: expected a JSON array of records, got {type(data).__name__}."
+                )
+            return data
+        records = []
+        with path.open(encoding="utf-8", newline="") as handle:
+            if suffix == ".csv":
+                for row in csv.DictReader(handle):
+                    records.append(row)
+                    bar.update(sum(len(v or "") + 1 for v in row.values()))
+                return records
+            if suffix not in (".jsonl", ".ndjson"):
+                raise click.BadParameter(
+                    f"{path.name}: use a .json, .jsonl or .csv file", param_hint="FILE"
+                )
+            for number, line in enumerate(handle, start=1):
+                bar.update(len(line))
+                if line.strip():
+                    try:
+                        records.append(orjson.loads(line))
+                    except orjson.JSONDecodeError as exc:
+                        raise RecordsError(
+                            f"{path} line {number} is not valid JSON: {exc}"
+                        ) from exc
+        return records
+
+
+@click.command("import")
+@SOURCE
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_cli
+def import_(cli: CliContext, name_path: str, file: Path, as_json: bool) -> None:
+    """Import a JSON, JSON Lines or CSV file as a new version of a source.
+
+    \b
+    Example:
+      manifold import demo/api export.jsonl
+    """
+    project_id, source_id = split_source(name_path)
+    records = read_records(file)
+    _print_result(
+        cli.manager.import_data(
+            project_id, source_id, records, metadata={"importedFrom": file.name}
+        ),
+        as_json,
+    )
+
+
+@click.command("versions")
+@SOURCE
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_cli
+def versions(cli: CliContext, name_path: str, as_json: bool) -> None:
+    """List a source's versions, oldest first.
+
+    \b
+    Example:
+      manifold versions demo/api --json
+    """
+    infos = cli.manager.list_versions(*split_source(name_path))
+    if as_json:
+        echo_json([info.model_dump(mode="json") for info in infos])
+        return
+    for info in infos:
+        diff = info.diff or {}
+        click.echo(
+            f"v{info.version}\t{info.status}\t{info.record_count} records\t"
+            f"+{diff.get('added', 0)} -{diff.get('removed', 0)} ~{diff.get('modified', 0)}"
+            f"\t{info.created_at:%Y-%m-%d %H:%M:%S}"
+        )
+
+
+@click.command("show")
+@SOURCE
+@click.option("--version", type=click.IntRange(min=1), help="A version; default the latest.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "jsonl", "csv"]),
+    default="table",
+    show_default=True,
+)
+@pass_cli
+def show(cli: CliContext, name_path: str, version: int | None, fmt: str) -> None:
+    """Print a version's records.
+
+    \b
+    Examples:
+      manifold show demo/api
+      manifold show demo/api --version 3 --format csv > v3.csv
+    """
+    project_id, source_id = split_source(name_path)
+    manager = cli.manager
+    data = (
+        manager.get_data_version(project_id, source_id, version)
+        if version
+        else manager.get_latest_data(project_id, source_id)
+    )
+    if fmt == "json":
+        echo_json(data.data)
+    elif fmt == "jsonl":
+        for record in data.data:
+            click.echo(orjson.dumps(record).decode())
+    elif fmt == "csv":
+        columns = list(data.schema.get("fields") or {k: None for r in data.data for k in r})
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        for record in data.data:
+            writer.writerow(
+                {
+                    k: v if isinstance(v, str) or v is None else orjson.dumps(v).decode()
+                    for k, v in record.items()
+                }
+            )
+        click.echo(out.getvalue(), nl=False)
+    else:
+        columns = list(dict.fromkeys(k for r in data.data for k in r))
+        table = Table(title=f"{name_path} v{data.version} ({data.record_count} records)")
+        for column in columns:
+            table.add_column(column)
+        for record in data.data:
+            table.add_row(*(_text(record.get(c)) for c in columns))
+        Console().print(table)
+
+
+def _text(value: Any) -> str:
+    return (
+        "" if value is None else value if isinstance(value, str) else orjson.dumps(value).decode()
+    )
+
+
+def _only(diff: DataDiff, only: str | None) -> DataDiff:
+    if only is None:
+        return diff
+    details = DiffDetails.model_construct(
+        added=diff.details.added if only == "added" else [],
+        removed=diff.details.removed if only == "removed" else [],
+        modified=diff.details.modified if only == "modified" else [],
+    )
+    return diff.model_copy(update={"details": details})
+
+
+@click.command("diff")
+@SOURCE
+@click.argument("from_version", type=int)
+@click.argument("to_version", type=int)
+@click.option("--only", type=click.Choice(["added", "removed", "modified"]))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "html", "report"]),
+    default="table",
+    show_default=True,
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where --format html writes the report.",
+)
+@pass_cli
+def diff(
+    cli: CliContext,
+    name_path: str,
+    from_version: int,
+    to_version: int,
+    only: str | None,
+    fmt: str,
+    output: Path | None,
+) -> None:
+    """Show what changed between two versions (any two, either direction).
+
+    \b
+    Examples:
+      manifold diff demo/api 4 5
+      manifold diff demo/api 1 5 --only modified --format json
+      manifold diff demo/api 4 5 --format html --output diff.html
+      manifold diff demo/api 4 5 --format report
+    """
+    project_id, source_id = split_source(name_path)
+    manager = cli.manager
+    source = manager.get_data_source(project_id, source_id)
+    key_fields = source.config.diff_key_fields
+    if fmt == "report":
+        old = manager.get_data_version(project_id, source_id, from_version)
+        new = manager.get_data_version(project_id, source_id, to_version)
+        click.echo(compare_report(old, new, key_fields))
+        return
+    changes = _only(manager.get_data_diff(project_id, source_id, from_version, to_version), only)
+    if fmt == "json":
+        echo_json(changes.to_dict())
+    elif fmt == "html":
+        target = output or Path(f"diff-{project_id}-{source_id}-{from_version}-{to_version}.html")
+        title = f"{name_path}: version {from_version} -> {to_version}"
+        target.write_text(
+            render_html(changes, title=title, key_fields=key_fields), encoding="utf-8"
+        )
+        click.echo(f"Wrote {target}")
+    else:
+        _diff_table(changes, key_fields, f"{name_path}: v{from_version} -> v{to_version}")
+
+
+def _diff_table(changes: DataDiff, key_fields: tuple[str, ...], title: str) -> None:
+    table = Table(title=f"{title}  (+{changes.added} -{changes.removed} ~{changes.modified})")
+    for column in ("change", "key", "field", "old", "new"):
+        table.add_column(column)
+
+    def key(record: dict[str, Any]) -> str:
+        return ", ".join(_text(record.get(f)) for f in key_fields)
+
+    for item in changes.details.modified:
+        for name, change in item.changes.items():
+            table.add_row(
+                "modified",
+                key(item.new),
+                name,
+                f"[red]{_text(change.old_value)}[/]",
+                f"[green]{_text(change.new_value)}[/]",
+            )
+    for record in changes.details.added:
+        table.add_row("[green]added[/]", key(record), "", "", f"[green]{_text(record)}[/]")
+    for record in changes.details.removed:
+        table.add_row("[red]removed[/]", key(record), "", f"[red]{_text(record)}[/]", "")
+    Console().print(table)
+
+
+@click.command("history")
+@SOURCE
+@click.argument("key")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_cli
+def history(cli: CliContext, name_path: str, key: str, as_json: bool) -> None:
+    """Every change of one record across versions: when a value changed, and from what.
+
+    KEY is the record's diff key as JSON (42, "abc", or ["eu", 7] for a composite key);
+    text that is not JSON is taken as a string.
+
+    \b
+    Example:
+      manifold history demo/api 42
+    """
+    try:
+        value = orjson.loads(key)
+    except orjson.JSONDecodeError:
+        value = key
+    steps = cli.manager.record_history(*split_source(name_path), value)
+    if as_json:
+        echo_json([step.model_dump(mode="json", by_alias=True) for step in steps])
+        return
+    if not steps:
+        click.echo(f"No record with key {key} in the versions kept.")
+    for step in steps:
+        when = f"{step.created_at:%Y-%m-%d %H:%M:%S}" if step.created_at else "(pruned)"
+        click.echo(f"v{step.version}\t{when}\t{step.change}")
+        for name, change in step.changes.items():
+            click.echo(f"\t{name}: {_text(change.old_value)} -> {_text(change.new_value)}")
+
+
+@click.command("publish")
+@SOURCE
+@click.argument("version", type=click.IntRange(min=1))
+@pass_cli
+def publish(cli: CliContext, name_path: str, version: int) -> None:
+    """Publish a version held back by a blocking quality check.
+
+    \b
+    Example:
+      manifold publish demo/api 7
+    """
+    cli.manager.publish_version(*split_source(name_path), version)
+    click.echo(f"Published {name_path} version {version}.")
+
+
+@click.command("rollback")
+@SOURCE
+@click.argument("version", type=click.IntRange(min=1))
+@pass_cli
+def rollback(cli: CliContext, name_path: str, version: int) -> None:
+    """Make an earlier version current again, as a new version.
+
+    \b
+    Example:
+      manifold rollback demo/api 4
+    """
+    result = cli.manager.rollback(*split_source(name_path), version)
+    click.echo(f"Version {result.version} restores version {version} of {name_path}.")
+
+
+@click.command("cleanup")
+@click.argument("name_path", metavar="[PROJECT/SOURCE]", required=False)
+@click.option("--keep-versions", type=click.IntRange(min=1))
+@click.option("--keep-days", type=click.FloatRange(min=0, min_open=True))
+@pass_cli
+def cleanup(
+    cli: CliContext, name_path: str | None, keep_versions: int | None, keep_days: float | None
+) -> None:
+    """Prune old versions by retention (the source's config, or the limits given).
+
+    \b
+    Examples:
+      manifold cleanup
+      manifold cleanup demo/api --keep-versions 30
+    """
+    manager = cli.manager
+    targets = (
+        [split_source(name_path)] if name_path else [s.key for s in manager.list_data_sources()]
+    )
+    for project_id, source_id in targets:
+        result = manager.cleanup(project_id, source_id, keep_versions, keep_days)
+        freed = result.bytes_before - result.bytes_after
+        click.echo(
+            f"{project_id}/{source_id}: pruned {len(result.pruned_versions)} version(s),"
+            f" kept {len(result.kept_versions)}, freed {freed:,} bytes"
+        )
+
+
+data_commands = [run, import_, versions, show, diff, history, publish, rollback, cleanup]

@@ -1,0 +1,59 @@
+"""The seed's monitoring figures, per source and in total, from core.db's import history and
+the files' sizes: import success rate, durations, records, versions, storage, quality."""
+
+from __future__ import annotations
+
+import statistics
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel
+
+from manifold_pipelines.core import history
+from manifold_pipelines.files import existing_files
+
+if TYPE_CHECKING:
+    from manifold_pipelines.manager import SeparatedDatabaseManager
+
+
+class SourceStats(BaseModel):
+    source: str
+    imports: int
+    success_rate: float | None
+    median_seconds: float | None
+    p95_seconds: float | None
+    last_records: int | None
+    versions: int
+    storage_bytes: int
+    quality_pass_rate: float | None
+
+
+def _p95(values: list[float]) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def source_stats(manager: SeparatedDatabaseManager, project_id: str, source_id: str) -> SourceStats:
+    entries = history.recent_imports(manager.core.conn, project_id, source_id, 100_000)
+    completed = [e for e in entries if e.status == "completed"]
+    seconds = [e.duration_ms / 1000 for e in completed]
+    rated = [e for e in completed if e.quality_status is not None]
+    path = manager.data_file_path(project_id, source_id)
+    return SourceStats(
+        source=f"{project_id}/{source_id}",
+        imports=len(entries),
+        success_rate=len(completed) / len(entries) if entries else None,
+        median_seconds=statistics.median(seconds) if seconds else None,
+        p95_seconds=_p95(seconds),
+        last_records=completed[0].records_processed if completed else None,
+        versions=len(manager.list_versions(project_id, source_id)) if existing_files(path) else 0,
+        storage_bytes=sum(p.stat().st_size for p in existing_files(path)),
+        quality_pass_rate=(sum(e.quality_status == "pass" for e in rated) / len(rated))
+        if rated
+        else None,
+    )
+
+
+def all_stats(manager: SeparatedDatabaseManager) -> list[SourceStats]:
+    return [source_stats(manager, *s.key) for s in manager.list_data_sources()]
