@@ -10,34 +10,31 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any, NoReturn
-
-import orjson
 
 from manifold_pipelines.catalog import Catalog, source_label
 from manifold_pipelines.core import history
 from manifold_pipelines.core.models import DataSource, ImportHistoryEntry, Role
 from manifold_pipelines.core.source_config import dump_source_config, parse_source_config
-from manifold_pipelines.errors import ConfigError, NotFoundError, StorageError
+from manifold_pipelines.errors import NotFoundError, StorageError
+from manifold_pipelines.maintenance import VersionMaintenance
 from manifold_pipelines.quality.models import QualityMetric
 from manifold_pipelines.sources.base import RunContext
 from manifold_pipelines.sources.registry import runner_for
-from manifold_pipelines.timestamps import now_text
+from manifold_pipelines.timestamps import now_text, to_text
 from manifold_pipelines.versions.diff import DiffSettings, limit_details
 from manifold_pipelines.versions.gc_pause import gc_paused
 from manifold_pipelines.versions.models import (
-    CleanupResult,
     DataDiff,
     DataVersion,
     DryRunResult,
     ImportLog,
     ImportResult,
-    RecordChange,
     SchemaVersion,
     VersionInfo,
 )
 from manifold_pipelines.versions.records import KeySpec, require_json, require_record_list
-from manifold_pipelines.versions.retention import prune_versions
 from manifold_pipelines.versions.store import VersionStore
 from manifold_pipelines.versions.writer import (
     ImportOptions,
@@ -49,7 +46,7 @@ from manifold_pipelines.versions.writer import (
 )
 
 
-class SeparatedDatabaseManager(Catalog):
+class SeparatedDatabaseManager(Catalog, VersionMaintenance):
     """Projects and data sources in core.db; each source's versions in its own SQLite file.
 
     `home` defaults to `MANIFOLD_HOME` (or `./manifold_home`). `user` is who the audit log
@@ -73,13 +70,23 @@ class SeparatedDatabaseManager(Catalog):
         diff_key: str | list[str] | None = None,
         *,
         log: str | None = None,
+        created_at: datetime | None = None,
     ) -> ImportResult:
         """Import `records` as the next version. On any error nothing is written but the
-        failed import's log entry, and the latest good version stays as it was."""
+        failed import's log entry, and the latest good version stays as it was.
+        `created_at` dates the version otherwise than now (migrations keep their times)."""
         source = self.get_data_source(project_id, source_id)
         self._authorize(project_id, "editor", "import data")
         options = self._import_options(source, enable_diff, diff_key)
-        return self._import(source, records, options, schema, metadata, lambda: log)
+        return self._import(
+            source,
+            records,
+            options,
+            schema,
+            metadata,
+            lambda: log,
+            created_at=to_text(created_at) if created_at else None,
+        )
 
     def run_data_source(
         self,
@@ -130,6 +137,7 @@ class SeparatedDatabaseManager(Catalog):
         schema: dict[str, Any] | None,
         metadata: dict[str, Any] | None,
         log: LogText,
+        created_at: str | None = None,
     ) -> ImportResult:
         started = time.perf_counter()
         with self._open(source) as store:
@@ -149,6 +157,7 @@ class SeparatedDatabaseManager(Catalog):
                         declared_schema=schema,
                         metadata=metadata,
                         log=log,
+                        created_at=created_at,
                     )
             except sqlite3.Error as exc:
                 fail_import(store, log_id, f"storage error: {exc}", started, log)
@@ -303,29 +312,6 @@ class SeparatedDatabaseManager(Catalog):
             metadata={**old.metadata, "rollbackOf": version},
         )
 
-    def cleanup(
-        self,
-        project_id: str,
-        source_id: str,
-        keep_versions: int | None = None,
-        keep_days: float | None = None,
-    ) -> CleanupResult:
-        """Prune old versions; with neither limit given, the source's retention config."""
-        source = self._source_for(project_id, source_id, "editor", "prune versions")
-        if keep_versions is None and keep_days is None:
-            keep_versions = source.config.retention.keep_versions
-            keep_days = source.config.retention.keep_days
-        with self._open(source) as store:
-            result = prune_versions(store, keep_versions=keep_versions, keep_days=keep_days)
-        with self.core.writing():
-            self.core.audit(
-                "cleanup",
-                "data_source",
-                source.qualified_id,
-                details={"pruned": result.pruned_versions},
-            )
-        return result
-
     def get_schema_history(self, project_id: str, source_id: str) -> list[SchemaVersion]:
         with self._open(self._source_for(project_id, source_id, "viewer", "read data")) as store:
             return store.schema_history()
@@ -344,19 +330,6 @@ class SeparatedDatabaseManager(Catalog):
             if chosen is None:
                 raise_no_versions(source)
             return store.quality_metrics(chosen)
-
-    def record_history(self, project_id: str, source_id: str, key: Any) -> list[RecordChange]:
-        """Every change of one record across the versions still kept, field by field. `key`
-        is the diff key's value (a list for a composite key)."""
-        source = self._read(project_id, source_id, "record_history", key=key)
-        options = self._import_options(source, True, None)
-        if options.key_spec.keyless:
-            raise ConfigError(
-                f"{source_label(*source.key)} is diffed without a key, so records have no"
-                " history of their own. Set diffKey to follow records across versions."
-            )
-        with self._open(source) as store:
-            return store.key_history(orjson.dumps(key).decode())
 
     def import_history(
         self, project_id: str | None = None, source_id: str | None = None, limit: int = 100

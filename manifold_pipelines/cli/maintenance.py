@@ -1,7 +1,137 @@
-"""Backups, archives and the legacy migration (filled in by later commits)."""
+"""Backups, archives of old versions, and the migration from the legacy single-file layout."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-maintenance_commands: list[click.Command] = []
+from manifold_pipelines.backup import create_backup, restore_backup
+from manifold_pipelines.cli.context import CliContext, echo_json, pass_cli, split_source
+from manifold_pipelines.legacy import migrate_legacy
+from manifold_pipelines.settings import Settings
+from manifold_pipelines.versions.archive import read_archive
+
+
+@click.command("backup")
+@click.argument("destination", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_cli
+def backup(cli: CliContext, destination: Path, as_json: bool) -> None:
+    """Back up core.db and the data files changed since the last backup into DESTINATION.
+
+    \b
+    Example:
+      manifold backup /mnt/backups/manifold
+    """
+    report = create_backup(cli.manager, destination)
+    if as_json:
+        echo_json(report.model_dump())
+        return
+    click.echo(
+        f"Backup in {report.folder}: {len(report.copied)} data file(s) copied,"
+        f" {len(report.unchanged)} unchanged since the last backup."
+    )
+
+
+@click.command("restore-backup")
+@click.argument("backup_folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace an existing core.db and data files.")
+@pass_cli
+def restore_backup_(cli: CliContext, backup_folder: Path, force: bool) -> None:
+    """Put a backup (one folder made by `manifold backup`) back into MANIFOLD_HOME.
+
+    \b
+    Example:
+      manifold --home ./restored restore-backup /mnt/backups/manifold/20261128T101500000000Z
+    """
+    home = Settings.load(cli.home).home
+    restored = restore_backup(backup_folder, home, force=force)
+    click.echo(f"Restored core.db and {len(restored)} data file(s) into {home}.")
+
+
+@click.command("migrate")
+@click.argument("legacy_db", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--drop-legacy", is_flag=True, help="After verification, drop the snapshots table.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_cli
+def migrate(cli: CliContext, legacy_db: Path, drop_legacy: bool, as_json: bool) -> None:
+    """Turn a legacy single-file database's snapshots into versions (safe to run again).
+
+    \b
+    Example:
+      manifold migrate old-manifold.db && manifold migrate old-manifold.db --drop-legacy
+    """
+    report = migrate_legacy(
+        cli.manager,
+        legacy_db,
+        drop_legacy=drop_legacy,
+        progress=lambda line: click.echo(line, err=True),
+    )
+    if as_json:
+        echo_json(report.model_dump() | {"verified": report.verified})
+    else:
+        for item in report.sources:
+            state = "verified" if item.verified else "NOT VERIFIED"
+            click.echo(
+                f"{item.source}: {item.snapshots} snapshots, {item.imported} imported now,"
+                f" {item.already_present} already there, {state}"
+            )
+        if report.dropped_legacy:
+            click.echo("Dropped the legacy snapshots table.")
+    if not report.verified:
+        raise SystemExit(1)
+
+
+@click.command("archive")
+@click.argument("name_path", metavar="PROJECT/SOURCE")
+@click.option(
+    "--before",
+    type=click.IntRange(min=2),
+    required=True,
+    help="Archive every version older than this one.",
+)
+@pass_cli
+def archive(cli: CliContext, name_path: str, before: int) -> None:
+    """Export old versions to a compressed file, then remove them from the live file.
+
+    \b
+    Example:
+      manifold archive demo/api --before 100
+    """
+    path, result = cli.manager.archive_versions(*split_source(name_path), before)
+    click.echo(
+        f"Archived {len(result.pruned_versions)} version(s) to {path};"
+        f" freed {result.bytes_before - result.bytes_after:,} bytes."
+    )
+
+
+@click.command("restore")
+@click.argument("name_path", metavar="PROJECT/SOURCE")
+@click.argument("archive_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--version",
+    type=click.IntRange(min=1),
+    help="Make this archived version current again; without it, list the archive.",
+)
+@pass_cli
+def restore(cli: CliContext, name_path: str, archive_file: Path, version: int | None) -> None:
+    """Read an archive back: list its versions, or restore one as a new version.
+
+    \b
+    Examples:
+      manifold restore demo/api archive/demo/api-before-v100-20261128T101500Z.jsonl.gz
+      manifold restore demo/api archive/demo/api-before-v100-20261128T101500Z.jsonl.gz --version 42
+    """
+    if version is None:
+        for entry in read_archive(archive_file):
+            click.echo(
+                f"v{entry['version']}\t{entry['status']}\t{entry['recordCount']} records"
+                f"\t{entry['createdAt']}"
+            )
+        return
+    result = cli.manager.restore_archived(*split_source(name_path), archive_file, version)
+    click.echo(f"Version {result.version} of {name_path} restores archived version {version}.")
+
+
+maintenance_commands = [backup, restore_backup_, migrate, archive, restore]

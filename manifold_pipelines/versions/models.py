@@ -125,6 +125,7 @@ class VersionInfo(BaseModel):
     schema_version: int
     created_at: datetime
     published_at: datetime | None
+    metadata: dict[str, Any] = {}
 
 
 class ImportLog(BaseModel):

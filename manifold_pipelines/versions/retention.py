@@ -42,6 +42,16 @@ def prune_versions(
             ).fetchone()[0]
             if young is not None:
                 keep_from = min(keep_from, young)
+    return prune_before(store, keep_from, before)
+
+
+def prune_before(
+    store: VersionStore, keep_from: int, bytes_before: int | None = None
+) -> CleanupResult:
+    """Remove every version older than `keep_from`, with the rows only they used."""
+    before = store.file_size() if bytes_before is None else bytes_before
+    with store.writing() as conn:
+        versions = [row[0] for row in conn.execute("SELECT version FROM data_versions ORDER BY 1")]
         pruned = [version for version in versions if version < keep_from]
         rows_deleted = conn.execute(
             "DELETE FROM record_history WHERE last_version < ?", (keep_from,)

@@ -156,7 +156,8 @@ class VersionStore:
     def list_versions(self) -> list[VersionInfo]:
         rows = self.conn.execute(
             "SELECT version, status, record_count, previous_version, diff_summary,"
-            " schema_version, created_at, published_at FROM data_versions ORDER BY version"
+            " schema_version, created_at, published_at, metadata FROM data_versions"
+            " ORDER BY version"
         ).fetchall()
         return [
             VersionInfo(
@@ -168,6 +169,7 @@ class VersionStore:
                 schema_version=row[5],
                 created_at=from_text(row[6]),
                 published_at=from_text(row[7]) if row[7] else None,
+                metadata=orjson.loads(row[8]),
             )
             for row in rows
         ]

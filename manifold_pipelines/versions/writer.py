@@ -101,6 +101,7 @@ def write_version(
     metadata: dict[str, Any] | None = None,
     log: LogText = lambda: None,
     dry_run: bool = False,
+    created_at: str | None = None,
 ) -> ImportResult:
     """Import `records` as the next version; on any error nothing of it is written. A dry
     run computes everything, diff and quality included, then rolls it all back."""
@@ -165,7 +166,7 @@ def write_version(
                 orjson.dumps(stats).decode(),
                 schema_version,
                 log_id,
-                now,
+                created_at or now,
                 now if status == "published" else None,
             ),
         )

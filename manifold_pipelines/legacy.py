@@ -1,0 +1,199 @@
+"""Migrating the seed's single-file layout: `projects`, `data_sources` and a `snapshots`
+table whose rows (id, data_source_id, data JSON array, schema, metadata, created_at) each
+become a version of their source, in time order, keeping schema, metadata and time.
+
+Each snapshot is imported in its own transaction and remembered by its id in the version's
+metadata, so a second run imports nothing twice and a killed run resumes where it stopped.
+Only a verified migration (counts and content, version by version) may drop the old table.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from pydantic import BaseModel
+
+from manifold_pipelines.core.source_config import SOURCE_CONFIG_TYPES, parse_source_config
+from manifold_pipelines.errors import ConfigError, ManifoldError, NotFoundError, StorageError
+
+if TYPE_CHECKING:
+    from manifold_pipelines.manager import SeparatedDatabaseManager
+
+LEGACY_KEY = "legacySnapshotId"
+
+
+class SourceMigration(BaseModel):
+    source: str
+    snapshots: int
+    imported: int
+    already_present: int
+    verified: bool
+
+
+class MigrationReport(BaseModel):
+    sources: list[SourceMigration]
+    dropped_legacy: bool
+
+    @property
+    def verified(self) -> bool:
+        return all(s.verified for s in self.sources)
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    if not path.is_file():
+        raise NotFoundError(f"Legacy database {str(path)!r} does not exist.")
+    conn = sqlite3.connect(path)
+    try:
+        tables = {
+            row[0] for row in conn.execute("SELECT name FROM sqlite_schema WHERE type='table'")
+        }
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise StorageError(f"{str(path)!r} is not a SQLite database ({exc}).") from exc
+    missing = {"projects", "data_sources", "snapshots"} - tables
+    if missing:
+        conn.close()
+        raise StorageError(
+            f"{str(path)!r} is not a legacy Manifold database: it has no table"
+            f" {', '.join(sorted(missing))}. Point migrate at the old single-file database."
+        )
+    return conn
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+
+
+def _config(source_type: str, raw: Any, where: str) -> dict[str, Any]:
+    """The legacy config as far as today's model accepts it; unknown keys are dropped."""
+    config = orjson.loads(raw) if isinstance(raw, (str, bytes)) and raw else (raw or {})
+    if not isinstance(config, dict):
+        config = {}
+    try:
+        parse_source_config(source_type, config, where=where)
+        return config
+    except ConfigError:
+        model = SOURCE_CONFIG_TYPES[source_type]
+        known = {field.alias or name for name, field in model.model_fields.items()}
+        return {key: value for key, value in config.items() if key in known}
+
+
+def _ensure_catalog(
+    manager: SeparatedDatabaseManager, conn: sqlite3.Connection
+) -> dict[str, tuple[str, str]]:
+    """Create the legacy projects and sources that do not exist yet; legacy source id -> key."""
+    existing_projects = {p.id for p in manager.list_projects()}
+    described = "description" in _columns(conn, "projects")
+    for row in conn.execute(f"SELECT id, name{', description' if described else ''} FROM projects"):  # noqa: S608
+        if row[0] not in existing_projects:
+            manager.create_project(
+                name=row[1] or row[0], id=row[0], description=row[2] if described else None
+            )
+    config_column = "config" if "config" in _columns(conn, "data_sources") else "NULL"
+    keys = {}
+    existing = {s.key for s in manager.list_data_sources()}
+    for source_id, project_id, name, source_type, raw in conn.execute(
+        f"SELECT id, project_id, name, type, {config_column} FROM data_sources"  # noqa: S608
+    ):
+        source_type = source_type if source_type in SOURCE_CONFIG_TYPES else "javascript"
+        where = f"Legacy source {source_id!r}"
+        config = _config(source_type, raw, where)
+        if source_type == "javascript" and "script" not in config:
+            config["script"] = "return [];  // migrated: the legacy source had no script"
+        if (project_id, source_id) not in existing:
+            manager.create_data_source(
+                project_id, name=name or source_id, type=source_type, id=source_id, config=config
+            )
+        keys[str(source_id)] = (project_id, source_id)
+    return keys
+
+
+def _canonical(records: list[dict[str, Any]]) -> list[bytes]:
+    return sorted(orjson.dumps(r, option=orjson.OPT_SORT_KEYS) for r in records)
+
+
+def migrate_legacy(
+    manager: SeparatedDatabaseManager,
+    legacy_path: Path,
+    *,
+    drop_legacy: bool = False,
+    progress: Callable[[str], None] = lambda _: None,
+) -> MigrationReport:
+    conn = _open(legacy_path)
+    try:
+        keys = _ensure_catalog(manager, conn)
+        reports = []
+        for legacy_id, key in keys.items():
+            snapshots = conn.execute(
+                "SELECT id, data, schema, metadata, created_at FROM snapshots"
+                " WHERE data_source_id = ? ORDER BY created_at, id",
+                (legacy_id,),
+            ).fetchall()
+            present = _imported_snapshots(manager, key)
+            imported = 0
+            for snapshot_id, data, schema, metadata, created_at in snapshots:
+                if snapshot_id in present:
+                    continue
+                manager.import_data(
+                    *key,
+                    orjson.loads(data),
+                    schema=orjson.loads(schema) if schema else None,
+                    metadata={
+                        **(orjson.loads(metadata) if metadata else {}),
+                        LEGACY_KEY: snapshot_id,
+                    },
+                    created_at=datetime.fromisoformat(created_at) if created_at else None,
+                )
+                imported += 1
+                progress(f"{'/'.join(key)}: snapshot {snapshot_id}")
+            reports.append(
+                SourceMigration(
+                    source="/".join(key),
+                    snapshots=len(snapshots),
+                    imported=imported,
+                    already_present=len(snapshots) - imported,
+                    verified=_verify(manager, key, snapshots),
+                )
+            )
+        report = MigrationReport(sources=reports, dropped_legacy=False)
+        if drop_legacy:
+            if not report.verified:
+                bad = ", ".join(s.source for s in reports if not s.verified)
+                raise ManifoldError(
+                    f"Verification failed for {bad}; the legacy snapshots table was kept."
+                    " Run migrate again without --drop-legacy to see the details."
+                )
+            conn.execute("DROP TABLE snapshots")
+            conn.commit()
+            report.dropped_legacy = True
+        return report
+    finally:
+        conn.close()
+
+
+def _imported_snapshots(manager: SeparatedDatabaseManager, key: tuple[str, str]) -> dict[Any, int]:
+    """Legacy snapshot id -> version, for the versions this migration already made."""
+    return {
+        info.metadata[LEGACY_KEY]: info.version
+        for info in manager.list_versions(*key)
+        if LEGACY_KEY in info.metadata
+    }
+
+
+def _verify(
+    manager: SeparatedDatabaseManager, key: tuple[str, str], snapshots: list[tuple]
+) -> bool:
+    """Every snapshot has a version with the same records (as a multiset) and metadata time."""
+    present = _imported_snapshots(manager, key)
+    if len(present) != len(snapshots):
+        return False
+    for snapshot_id, data, *_ in snapshots:
+        version = manager.get_data_version(*key, present[snapshot_id])
+        if _canonical(version.data) != _canonical(orjson.loads(data)):
+            return False
+    return True

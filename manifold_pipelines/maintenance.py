@@ -1,0 +1,106 @@
+"""Looking after versions once they exist: retention, archives, and one record's history.
+
+A mixin of SeparatedDatabaseManager, kept apart so the manager reads as the import path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from manifold_pipelines.catalog import source_label
+from manifold_pipelines.errors import ConfigError, NotFoundError
+from manifold_pipelines.timestamps import utc_now
+from manifold_pipelines.versions.archive import archive_versions, read_archive
+from manifold_pipelines.versions.models import CleanupResult, ImportResult, RecordChange
+from manifold_pipelines.versions.retention import prune_versions
+
+if TYPE_CHECKING:
+    from manifold_pipelines.manager import SeparatedDatabaseManager
+
+
+class VersionMaintenance:
+    """Retention, archiving and record history over the manager's stores."""
+
+    def cleanup(
+        self: SeparatedDatabaseManager,
+        project_id: str,
+        source_id: str,
+        keep_versions: int | None = None,
+        keep_days: float | None = None,
+    ) -> CleanupResult:
+        """Prune old versions; with neither limit given, the source's retention config."""
+        source = self._source_for(project_id, source_id, "editor", "prune versions")
+        if keep_versions is None and keep_days is None:
+            keep_versions = source.config.retention.keep_versions
+            keep_days = source.config.retention.keep_days
+        with self._open(source) as store:
+            result = prune_versions(store, keep_versions=keep_versions, keep_days=keep_days)
+        with self.core.writing():
+            self.core.audit(
+                "cleanup",
+                "data_source",
+                source.qualified_id,
+                details={"pruned": result.pruned_versions},
+            )
+        return result
+
+    def archive_versions(
+        self, project_id: str, source_id: str, before: int
+    ) -> tuple[Path, CleanupResult]:
+        """Write versions older than `before` to MANIFOLD_HOME/archive as gzip'd JSON Lines,
+        then remove them from the live file."""
+        source = self._source_for(project_id, source_id, "editor", "archive versions")
+        stamp = utc_now().strftime("%Y%m%dT%H%M%SZ")
+        target = (
+            self.settings.archive_dir
+            / project_id
+            / f"{source_id}-before-v{before}-{stamp}.jsonl.gz"
+        )
+        with self._open(source) as store:
+            result = archive_versions(store, before, target)
+        with self.core.writing():
+            self.core.audit(
+                "archive",
+                "data_source",
+                source.qualified_id,
+                details={"archived": result.pruned_versions, "file": str(target)},
+            )
+        return target, result
+
+    def restore_archived(
+        self, project_id: str, source_id: str, archive: Path, version: int
+    ) -> ImportResult:
+        """Make an archived version current again, as a new version (like rollback)."""
+        self._source_for(project_id, source_id, "editor", "restore versions")
+        for entry in read_archive(archive):
+            if entry["version"] == version:
+                return self.import_data(
+                    project_id,
+                    source_id,
+                    entry["records"],
+                    schema=entry["schema"],
+                    metadata={
+                        **entry["metadata"],
+                        "restoredFrom": archive.name,
+                        "restoredVersion": version,
+                    },
+                )
+        raise NotFoundError(f"{archive.name} holds no version {version}.")
+
+    def record_history(
+        self: SeparatedDatabaseManager, project_id: str, source_id: str, key: Any
+    ) -> list[RecordChange]:
+        """Every change of one record across the versions still kept, field by field. `key`
+        is the diff key's value (a list for a composite key)."""
+        source = self._read(project_id, source_id, "record_history", key=key)
+        options = self._import_options(source, True, None)
+        if options.key_spec.keyless:
+            raise ConfigError(
+                f"{source_label(*source.key)} is diffed without a key, so records have no"
+                " history of their own. Set diffKey to follow records across versions."
+            )
+        with self._open(source) as store:
+            return store.key_history(orjson.dumps(key).decode())
