@@ -1,0 +1,258 @@
+"""Every `manifold` command, its output and each way it can go wrong: exit 0 for ok, 1 for a
+failure (one line, no traceback), 2 for bad usage."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from manifold_pipelines import SeparatedDatabaseManager
+from manifold_tests.cli.conftest import Invoke
+
+
+def _import(cli: Invoke, tmp_path: Path, rows: list[dict], name: str = "rows.json") -> None:
+    path = tmp_path / name
+    path.write_text(json.dumps(rows))
+    cli("import", "demo/api", str(path))
+
+
+def test_init_with_demo(cli: Invoke, home: Path) -> None:
+    assert "with the demo project" in cli("init", "--demo").output
+    listed = json.loads(cli("source", "list", "demo", "--json").output)
+    assert [s["source"] for s in listed] == ["demo/api", "demo/report", "demo/stores"]
+
+
+def test_project_commands(cli: Invoke) -> None:
+    cli("project", "create", "shop", "--name", "Shop", "--description", "orders")
+    assert "shop\tShop\torders" in cli("project", "list").output
+    cli("project", "update", "shop", "--description", "orders and stock")
+    assert json.loads(cli("project", "show", "shop").output)["description"] == "orders and stock"
+    assert json.loads(cli("project", "list", "--json").output)[0]["id"] == "shop"
+    cli("project", "update", "shop", code=2)  # nothing to change
+    cli("project", "delete", "shop", input="n\n", code=1)  # confirmation refused
+    cli("project", "delete", "shop", "--yes")
+    assert cli("project", "list").output == ""
+
+
+def test_source_commands(cli: Invoke, tmp_path: Path) -> None:
+    cli("project", "create", "demo", "--name", "Demo")
+    config = tmp_path / "api.yaml"
+    config.write_text("script: 'return [{id: 1}]'\ndiffKey: id\n")
+    cli(
+        "source",
+        "create",
+        "demo/api",
+        "--name",
+        "API",
+        "--type",
+        "javascript",
+        "--config",
+        str(config),
+        "--sync-interval",
+        "90",
+    )
+    cli("source", "create", "demo/paged", "--name", "Paged", "--template", "rest-api")
+    cli("source", "create", "demo/shaped", "--name", "Shaped", "--template", "transform")
+    cli("source", "link", "demo/api", "demo/shaped")
+    shown = json.loads(cli("source", "show", "demo/paged").output)
+    assert shown["type"] == "javascript" and "mockResponses" in shown["config"]
+    assert "demo/api\tjavascript\tenabled\tevery 90 min" in cli("source", "list").output
+    cli("source", "disable", "demo/api")
+    assert "disabled" in cli("source", "list", "demo").output
+    cli("source", "enable", "demo/api")
+    cli("source", "update", "demo/api", "--sync-interval", "30", "--name", "The API")
+    assert json.loads(cli("source", "show", "demo/api").output)["syncInterval"] == 30
+    cli("run", "demo/paged")
+    cli("source", "link", "demo/api", "demo/shaped", "--remove")
+    cli("source", "delete", "demo/paged", "--yes", "--archive")
+
+
+def test_source_edit_opens_the_editor(
+    demo_cli: Invoke, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    editor = tmp_path / "editor.sh"
+    editor.write_text('#!/bin/sh\nsed -i \'s/"return \\[\\];"/"return [{id: 7}];"/\' "$1"\n')
+    editor.chmod(0o755)
+    monkeypatch.setenv("EDITOR", str(editor))
+    demo_cli("source", "update", "demo/api", "--edit")
+    demo_cli("run", "demo/api")
+    assert json.loads(demo_cli("show", "demo/api", "--format", "json").output) == [{"id": 7}]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["source", "create", "demo/x", "--name", "X"], "Give --type"),
+        (["source", "create", "nodemo", "--name", "X", "--type", "csv"], "is not PROJECT/SOURCE"),
+        (["source", "create", "demo/x", "--name", "X", "--type", "excel"], "Invalid value"),
+        (
+            [
+                "source",
+                "create",
+                "demo/x",
+                "--name",
+                "X",
+                "--type",
+                "csv",
+                "--template",
+                "rest-api",
+            ],
+            "makes a javascript source",
+        ),
+        (["source", "update", "demo/api"], "Nothing to change"),
+        (["run"], "Missing argument"),
+        (["diff", "demo/api", "1"], "Missing argument"),
+        (["publish", "demo/api", "0"], "Invalid value"),
+        (["nonsense"], "No such command"),
+    ],
+)
+def test_bad_usage_exits_2(demo_cli: Invoke, args: list[str], message: str) -> None:
+    assert message in demo_cli(*args, code=2).output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["show", "demo/nope"], "Error: Data source 'demo/nope' does not exist"),
+        (["show", "demo/api"], "has no published version yet"),
+        (["diff", "demo/api", "1", "2"], "has no version 1"),
+        (["project", "create", "bad/id", "--name", "B"], "Project id 'bad/id' is not allowed"),
+        (
+            ["source", "create", "demo/csv", "--name", "C", "--type", "csv"],
+            "exactly one of 'path' or 'url'",
+        ),
+        (["run", "demo/api"], "0 records"),
+    ],
+)
+def test_failures_exit_1_with_one_line(demo_cli: Invoke, args: list[str], message: str) -> None:
+    if args[0] == "run":
+        assert message in demo_cli(*args).output  # an empty script is a valid run
+        return
+    result = demo_cli(*args, code=1)
+    assert message in result.output
+    assert "Traceback" not in result.output and result.output.count("\n") == 1
+
+
+def test_debug_shows_the_traceback(demo_cli: Invoke) -> None:
+    from click.testing import CliRunner
+
+    from manifold_pipelines.cli import main
+    from manifold_pipelines.errors import NotFoundError
+
+    result = CliRunner().invoke(main, ["--debug", "show", "demo/nope"])
+    assert isinstance(result.exception, NotFoundError)
+
+
+def test_data_commands(demo_cli: Invoke, tmp_path: Path) -> None:
+    _import(demo_cli, tmp_path, [{"id": 1, "price": 10}, {"id": 2, "price": 5}])
+    lines = tmp_path / "v2.jsonl"
+    lines.write_text('{"id": 1, "price": 12}\n{"id": 3, "price": 1}\n')
+    out = demo_cli("import", "demo/api", str(lines), "--json").output
+    assert json.loads(out[out.index("{") :])["version"] == 2
+    csv_file = tmp_path / "v3.csv"
+    csv_file.write_text("id,price\n1,12\n")
+    assert "Version 3" in demo_cli("import", "demo/api", str(csv_file)).output
+    versions = json.loads(demo_cli("versions", "demo/api", "--json").output)
+    assert [v["version"] for v in versions] == [1, 2, 3]
+    assert "v2\tpublished\t2 records\t+1 -1 ~1" in demo_cli("versions", "demo/api").output
+    shown = demo_cli("show", "demo/api", "--version", "2", "--format", "jsonl").output
+    assert shown.splitlines() == ['{"id":1,"price":12}', '{"id":3,"price":1}']
+    assert demo_cli(
+        "show", "demo/api", "--version", "1", "--format", "csv"
+    ).output.splitlines() == ["id,price", "1,10", "2,5"]
+    assert "price" in demo_cli("show", "demo/api", "--version", "1").output
+    diff = json.loads(demo_cli("diff", "demo/api", "1", "2", "--format", "json").output)
+    assert (diff["added"], diff["removed"], diff["modified"]) == (1, 1, 1)
+    only = json.loads(
+        demo_cli("diff", "demo/api", "1", "2", "--only", "modified", "--format", "json").output
+    )
+    assert only["details"]["added"] == [] and len(only["details"]["modified"]) == 1
+    table = demo_cli("diff", "demo/api", "1", "2").output
+    assert "modified" in table and "10" in table and "12" in table
+    report = demo_cli("diff", "demo/api", "1", "2", "--format", "report").output
+    assert "DataComPy Comparison" in report and "Matched on: id" in report
+    history = demo_cli("history", "demo/api", "1").output
+    assert "v1" in history and "v2" in history and "price: 10 -> 12" in history
+    assert (
+        json.loads(demo_cli("history", "demo/api", "2", "--json").output)[-1]["change"] == "removed"
+    )
+    assert "No record with key" in demo_cli("history", "demo/api", "999").output
+    assert "Version 4 restores version 1" in demo_cli("rollback", "demo/api", "1").output
+    demo_cli("publish", "demo/api", "4", code=1)  # already published
+    assert "pruned 2 version(s)" in demo_cli("cleanup", "demo/api", "--keep-versions", "2").output
+    assert "demo/api: pruned 0" in demo_cli("cleanup").output
+
+
+def test_import_refuses_bad_files(demo_cli: Invoke, tmp_path: Path) -> None:
+    (tmp_path / "x.txt").write_text("a")
+    assert (
+        "use a .json, .jsonl or .csv file"
+        in demo_cli("import", "demo/api", str(tmp_path / "x.txt"), code=2).output
+    )
+    (tmp_path / "o.json").write_text('{"id": 1}')
+    assert (
+        "expected a JSON array"
+        in demo_cli("import", "demo/api", str(tmp_path / "o.json"), code=1).output
+    )
+    (tmp_path / "b.jsonl").write_text('{"id": 1}\nnot json\n')
+    assert (
+        "line 2 is not valid JSON"
+        in demo_cli("import", "demo/api", str(tmp_path / "b.jsonl"), code=1).output
+    )
+
+
+def test_run_and_dry_run(demo_cli: Invoke, tmp_path: Path) -> None:
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"script": "return [{id: 1}, {id: 2}]"}))
+    demo_cli("source", "update", "demo/api", "--config", str(config))
+    assert "Nothing was written" in demo_cli("run", "demo/api", "--dry-run").output
+    assert demo_cli("versions", "demo/api").output == ""
+    assert "Version 1 (published): 2 records" in demo_cli("run", "demo/api").output
+    dry = json.loads(demo_cli("run", "demo/api", "--dry-run", "--json").output)
+    assert dry["diff"]["totalChanges"] == 0
+
+
+def test_users_audit_and_stats(demo_cli: Invoke, home: Path, tmp_path: Path) -> None:
+    _import(demo_cli, tmp_path, [{"id": 1}])
+    demo_cli("user", "create", "vera", "--email", "vera@example.com")
+    demo_cli("user", "grant", "vera", "demo", "viewer")
+    assert "vera\t\tvera@example.com" in demo_cli("user", "list").output
+    refused = demo_cli("--user", "vera", "import", "demo/api", str(tmp_path / "rows.json"), code=1)
+    assert "'vera' is a viewer of project 'demo'" in refused.output
+    assert "v1" in demo_cli("--user", "vera", "versions", "demo/api").output
+    assert json.loads(demo_cli("--user", "vera", "show", "demo/api", "--format", "json").output)
+    audit = json.loads(demo_cli("audit", "--source", "demo/api", "--json").output)
+    assert {"import", "create", "read"} <= {entry["action"] for entry in audit}
+    assert "vera" in demo_cli("audit", "--user", "vera").output
+    stats = json.loads(demo_cli("stats", "--json").output)
+    (figures,) = stats["sources"]
+    assert figures["imports"] == 1 and figures["success_rate"] == 1.0 and figures["versions"] == 1
+    assert "demo/api\timports 1 (100% ok)" in demo_cli("stats", "demo/api").output
+
+
+def test_archive_restore_and_backups(demo_cli: Invoke, home: Path, tmp_path: Path) -> None:
+    for round_ in range(4):
+        _import(demo_cli, tmp_path, [{"id": 1, "round": round_}], f"r{round_}.json")
+    out = demo_cli("archive", "demo/api", "--before", "3").output
+    assert "Archived 2 version(s)" in out
+    archive = next((home / "archive" / "demo").glob("api-before-v3-*.jsonl.gz"))
+    assert "v1\tpublished\t1 records" in demo_cli("restore", "demo/api", str(archive)).output
+    assert (
+        "Version 5 of demo/api restores archived version 1"
+        in demo_cli("restore", "demo/api", str(archive), "--version", "1").output
+    )
+    demo_cli("archive", "demo/api", "--before", "9", code=1)
+    first = json.loads(demo_cli("backup", str(tmp_path / "bk"), "--json").output)
+    assert first["copied"] == ["demo/api"]
+    second = json.loads(demo_cli("backup", str(tmp_path / "bk"), "--json").output)
+    assert second["copied"] == [] and second["unchanged"] == ["demo/api"]
+    demo_cli("--home", str(tmp_path / "elsewhere"), "restore-backup", second["folder"])
+    with SeparatedDatabaseManager(tmp_path / "elsewhere") as restored:
+        assert [v.version for v in restored.list_versions("demo", "api")] == [3, 4, 5]
+        assert restored.get_latest_data("demo", "api").data == [{"id": 1, "round": 0}]
+    refused = demo_cli(
+        "--home", str(tmp_path / "elsewhere"), "restore-backup", second["folder"], code=1
+    )
+    assert "already has a core.db" in refused.output
