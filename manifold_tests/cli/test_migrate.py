@@ -1,0 +1,122 @@
+"""The legacy single-file layout migrates snapshot by snapshot: killed half way it resumes
+without importing anything twice, every version is verified, and only then may the old
+table be dropped."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from manifold_pipelines import SeparatedDatabaseManager
+from manifold_tests.cli.conftest import Invoke
+
+SOURCES, SNAPSHOTS = 3, 20
+
+
+def make_legacy(path: Path) -> dict[str, list[list[dict]]]:
+    """3 sources x 20 snapshots, each snapshot a drift of the one before."""
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        "CREATE TABLE projects (id TEXT PRIMARY KEY, name TEXT, description TEXT);"
+        "CREATE TABLE data_sources (id TEXT PRIMARY KEY, project_id TEXT, name TEXT, type TEXT,"
+        " config TEXT);"
+        "CREATE TABLE snapshots (id INTEGER PRIMARY KEY, data_source_id TEXT, data TEXT,"
+        " schema TEXT, metadata TEXT, created_at TEXT);"
+    )
+    conn.execute("INSERT INTO projects VALUES ('legacy', 'Legacy', 'from the seed')")
+    expected: dict[str, list[list[dict]]] = {}
+    for s in range(SOURCES):
+        source_id = f"feed-{s}"
+        conn.execute(
+            "INSERT INTO data_sources VALUES (?, 'legacy', ?, 'javascript', ?)",
+            (source_id, f"Feed {s}", json.dumps({"script": "return [];", "oldKey": 1})),
+        )
+        expected[source_id] = []
+        for n in range(SNAPSHOTS):
+            rows = [
+                {"id": i, "value": (i * 7 + n * (s + 1)) % 13, "pad": "x" * 300}
+                for i in range(n % 5, 400 + n)
+            ]
+            expected[source_id].append(rows)
+            conn.execute(
+                "INSERT INTO snapshots (data_source_id, data, schema, metadata, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (
+                    source_id,
+                    json.dumps(rows),
+                    json.dumps({"fields": ["id", "value", "pad"]}),
+                    json.dumps({"run": n}),
+                    f"2025-01-{n + 1:02d}T08:00:00+00:00",
+                ),
+            )
+    conn.commit()
+    conn.close()
+    return expected
+
+
+def test_migration_killed_half_way_resumes_and_verifies(
+    cli: Invoke, home: Path, tmp_path: Path
+) -> None:
+    legacy = tmp_path / "legacy.db"
+    expected = make_legacy(legacy)
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "manifold_pipelines.cli",
+            "--home",
+            str(home),
+            "migrate",
+            str(legacy),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert child.stderr is not None
+    for _ in range(SOURCES * SNAPSHOTS // 2):  # about half way
+        assert child.stderr.readline()
+    os.killpg(child.pid, signal.SIGKILL)
+    child.wait()
+    with SeparatedDatabaseManager(home) as manager:
+        done_before = sum(len(manager.list_versions("legacy", f"feed-{s}")) for s in range(SOURCES))
+    assert SOURCES * SNAPSHOTS // 2 <= done_before < SOURCES * SNAPSHOTS
+
+    _json_tail(cli("migrate", str(legacy), "--json").output)  # finishes the migration
+    resumed = _json_tail(cli("migrate", str(legacy), "--json").output)
+    assert resumed["verified"] and all(s["imported"] == 0 for s in resumed["sources"])
+    with SeparatedDatabaseManager(home) as manager:
+        for source_id, snapshots in expected.items():
+            versions = manager.list_versions("legacy", source_id)
+            assert len(versions) == SNAPSHOTS
+            for number, rows in enumerate(snapshots, start=1):
+                version = manager.get_data_version("legacy", source_id, number)
+                assert sorted(version.data, key=lambda r: r["id"]) == rows
+                assert version.metadata["run"] == number - 1
+                assert version.schema == {"fields": ["id", "value", "pad"]}
+                assert version.created_at.isoformat() == f"2025-01-{number:02d}T08:00:00+00:00"
+        assert manager.get_project("legacy").description == "from the seed"
+    dropped = _json_tail(cli("migrate", str(legacy), "--drop-legacy", "--json").output)
+    assert dropped["dropped_legacy"]
+    with sqlite3.connect(legacy) as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_schema")}
+    assert "snapshots" not in tables and "projects" in tables
+
+
+def _json_tail(output: str) -> dict:
+    return json.loads(output[output.index("{") :])
+
+
+def test_a_file_that_is_not_legacy_is_refused(cli: Invoke, tmp_path: Path) -> None:
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).execute("CREATE TABLE x (y)").connection.close()
+    result = cli("migrate", str(other), code=1)
+    assert (
+        "is not a legacy Manifold database: it has no table data_sources, projects, snapshots"
+        in result.output
+    )
