@@ -286,7 +286,7 @@ class SeparatedDatabaseManager(Catalog, VersionMaintenance):
         return limit_details(diff, limit)
 
     def list_versions(self, project_id: str, source_id: str) -> list[VersionInfo]:
-        with self._open(self._source_for(project_id, source_id, "viewer", "read data")) as store:
+        with self._open(self._read(project_id, source_id, "versions")) as store:
             return store.list_versions()
 
     def publish_version(self, project_id: str, source_id: str, version: int) -> VersionInfo:
@@ -313,18 +313,18 @@ class SeparatedDatabaseManager(Catalog, VersionMaintenance):
         )
 
     def get_schema_history(self, project_id: str, source_id: str) -> list[SchemaVersion]:
-        with self._open(self._source_for(project_id, source_id, "viewer", "read data")) as store:
+        with self._open(self._read(project_id, source_id, "schema_history")) as store:
             return store.schema_history()
 
     def get_import_logs(self, project_id: str, source_id: str, limit: int = 100) -> list[ImportLog]:
-        with self._open(self._source_for(project_id, source_id, "viewer", "read data")) as store:
+        with self._open(self._read(project_id, source_id, "import_logs")) as store:
             return store.import_logs(limit)
 
     def get_quality_metrics(
         self, project_id: str, source_id: str, version: int | None = None
     ) -> list[QualityMetric]:
         """A version's metrics, the latest version's (held or not) by default."""
-        source = self._source_for(project_id, source_id, "viewer", "read data")
+        source = self._read(project_id, source_id, "quality_metrics")
         with self._open(source) as store:
             chosen = version if version is not None else store.latest_version(published_only=False)
             if chosen is None:
