@@ -12,7 +12,7 @@ import orjson
 from pydantic import BaseModel
 
 from manifold_pipelines.errors import AlreadyExistsError, NotFoundError, StorageError
-from manifold_pipelines.files import existing_files
+from manifold_pipelines.files import copy_database, existing_files
 from manifold_pipelines.timestamps import now_text, utc_now
 
 if TYPE_CHECKING:
@@ -25,17 +25,6 @@ class BackupReport(BaseModel):
     folder: str
     copied: list[str]
     unchanged: list[str]
-
-
-def _copy(source: Path, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    src = sqlite3.connect(source)
-    dst = sqlite3.connect(target)
-    try:
-        src.backup(dst)
-    finally:
-        dst.close()
-        src.close()
 
 
 def _fingerprint(path: Path) -> list[Any]:
@@ -60,7 +49,7 @@ def create_backup(manager: SeparatedDatabaseManager, destination: Path) -> Backu
     folder = destination / utc_now().strftime("%Y%m%dT%H%M%S%fZ")
     folder.mkdir(parents=True)
     previous = _latest_manifest(destination) or {"sources": {}}
-    _copy(manager.settings.core_db_path, folder / "core.db")
+    copy_database(manager.settings.core_db_path, folder / "core.db")
     sources: dict[str, Any] = {}
     copied, unchanged = [], []
     for source in manager.list_data_sources():
@@ -79,7 +68,7 @@ def create_backup(manager: SeparatedDatabaseManager, destination: Path) -> Backu
             unchanged.append(name)
             continue
         relative = f"{folder.name}/data-sources/{source.project_id}/{source.id}.db"
-        _copy(path, destination / relative)
+        copy_database(path, destination / relative)
         sources[name] = {"file": relative, "fingerprint": fingerprint}
         copied.append(name)
     manifest = {"createdAt": now_text(), "core": f"{folder.name}/core.db", "sources": sources}
@@ -105,7 +94,7 @@ def restore_backup(backup_folder: Path, home: Path, *, force: bool = False) -> l
         )
     for companion in existing_files(home / "core.db"):
         companion.unlink()
-    _copy(root / manifest["core"], home / "core.db")
+    copy_database(root / manifest["core"], home / "core.db")
     restored = []
     with SeparatedDatabaseManager(home) as manager:
         for name, entry in manifest["sources"].items():
@@ -116,6 +105,6 @@ def restore_backup(backup_folder: Path, home: Path, *, force: bool = False) -> l
             source_file = root / entry["file"]
             if not source_file.is_file():
                 raise StorageError(f"The backup is missing {entry['file']} for {name}.")
-            _copy(source_file, target)
+            copy_database(source_file, target)
             restored.append(name)
     return restored

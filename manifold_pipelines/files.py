@@ -39,6 +39,12 @@ def archive_file(settings: Settings, path: Path, project_id: str, source_id: str
         return None
     stamp = utc_now().strftime("%Y%m%dT%H%M%S%fZ")
     target = settings.archive_dir / project_id / f"{source_id}-{stamp}.db"
+    copy_database(path, target)
+    return target
+
+
+def copy_database(path: Path, target: Path) -> None:
+    """A consistent copy through SQLite's backup API, committed WAL pages included."""
     target.parent.mkdir(parents=True, exist_ok=True)
     source = sqlite3.connect(path)
     destination = sqlite3.connect(target)
@@ -47,7 +53,6 @@ def archive_file(settings: Settings, path: Path, project_id: str, source_id: str
     finally:
         destination.close()
         source.close()
-    return target
 
 
 def remove_files(path: Path) -> None:
