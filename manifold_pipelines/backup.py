@@ -4,6 +4,7 @@ manifest that says where every source's latest copy is, so a restore needs one b
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,25 +28,24 @@ class BackupReport(BaseModel):
     unchanged: list[str]
 
 
-def _fingerprint(path: Path) -> list[Any]:
-    """What changes whenever the file's content does: its newest import log and version."""
-    with sqlite3.connect(path) as conn:
-        logs = conn.execute("SELECT max(id), count(*) FROM import_logs").fetchone()
-        versions = conn.execute("SELECT max(version), count(*) FROM data_versions").fetchone()
-        fmt = conn.execute("PRAGMA user_version").fetchone()
-    return [*logs, *versions, *fmt]
+def _fingerprint(path: Path, created_at: str) -> list[Any]:
+    """Changes with every write to the file: size and modification time of the file and its
+    WAL (every commit touches one of them), and the source's creation time, so a source
+    deleted and made again under the same id is never taken for the old one."""
+    stats = [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in existing_files(path)]
+    return [created_at, *stats]
 
 
 def _latest_manifest(destination: Path) -> dict[str, Any] | None:
-    folders = (
-        sorted(p for p in destination.iterdir() if (p / MANIFEST).is_file())
-        if destination.is_dir()
-        else []
-    )
+    if not destination.is_dir():
+        return None
+    folders = sorted(p for p in destination.iterdir() if (p / MANIFEST).is_file())
     return orjson.loads((folders[-1] / MANIFEST).read_bytes()) if folders else None
 
 
 def create_backup(manager: SeparatedDatabaseManager, destination: Path) -> BackupReport:
+    for project in manager.list_projects():
+        manager._authorize(project.id, "admin", "back up its data")
     folder = destination / utc_now().strftime("%Y%m%dT%H%M%S%fZ")
     folder.mkdir(parents=True)
     previous = _latest_manifest(destination) or {"sources": {}}
@@ -57,7 +57,7 @@ def create_backup(manager: SeparatedDatabaseManager, destination: Path) -> Backu
         if not existing_files(path):
             continue
         name = source.qualified_id
-        fingerprint = _fingerprint(path)
+        fingerprint = _fingerprint(path, source.created_at.isoformat())
         before = previous["sources"].get(name)
         if (
             before
@@ -69,16 +69,30 @@ def create_backup(manager: SeparatedDatabaseManager, destination: Path) -> Backu
             continue
         relative = f"{folder.name}/data-sources/{source.project_id}/{source.id}.db"
         copy_database(path, destination / relative)
-        sources[name] = {"file": relative, "fingerprint": fingerprint}
+        # Copying reads the file, which may checkpoint its WAL: fingerprint what is left.
+        sources[name] = {
+            "file": relative,
+            "fingerprint": _fingerprint(path, source.created_at.isoformat()),
+        }
         copied.append(name)
-    manifest = {"createdAt": now_text(), "core": f"{folder.name}/core.db", "sources": sources}
+    manifest = {
+        "createdAt": now_text(),
+        "home": str(manager.settings.home),
+        "core": f"{folder.name}/core.db",
+        "sources": sources,
+    }
     (folder / MANIFEST).write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
     return BackupReport(folder=str(folder), copied=copied, unchanged=unchanged)
 
 
 def restore_backup(backup_folder: Path, home: Path, *, force: bool = False) -> list[str]:
-    """Put a backup back into `home`: core.db, then every source's file where core.db says
-    it lives. Refuses to overwrite an existing core.db unless `force`."""
+    """Put a backup back into `home`: core.db and every source's file.
+
+    Everything the backup needs is checked before anything in `home` is touched. Restoring
+    into another home than the one backed up puts every data file in that home's default
+    layout (projects' own data paths are cleared), so the original installation is never
+    written to. With `force`, data files in `home` that the backup does not know are removed.
+    """
     from manifold_pipelines.manager import SeparatedDatabaseManager
 
     manifest_path = backup_folder / MANIFEST
@@ -86,7 +100,20 @@ def restore_backup(backup_folder: Path, home: Path, *, force: bool = False) -> l
         raise NotFoundError(f"{str(backup_folder)!r} is not a Manifold backup (no {MANIFEST}).")
     manifest = orjson.loads(manifest_path.read_bytes())
     root = backup_folder.parent
+    missing = [
+        entry["file"]
+        for entry in manifest["sources"].values()
+        if not (root / entry["file"]).is_file()
+    ]
+    if not (root / manifest["core"]).is_file():
+        missing.append(manifest["core"])
+    if missing:
+        raise StorageError(
+            f"The backup in {str(backup_folder)!r} is incomplete: missing {', '.join(missing)}"
+            " (an older backup folder it points to was removed?). Nothing was restored."
+        )
     home.mkdir(parents=True, exist_ok=True)
+    home = home.resolve()
     if (home / "core.db").exists() and not force:
         raise AlreadyExistsError(
             f"{str(home)!r} already has a core.db. Restore into an empty MANIFOLD_HOME, or pass"
@@ -94,17 +121,20 @@ def restore_backup(backup_folder: Path, home: Path, *, force: bool = False) -> l
         )
     for companion in existing_files(home / "core.db"):
         companion.unlink()
+    if force:
+        shutil.rmtree(home / "data-sources", ignore_errors=True)
     copy_database(root / manifest["core"], home / "core.db")
+    if manifest.get("home") != str(home):
+        with sqlite3.connect(home / "core.db") as conn:
+            conn.execute("UPDATE projects SET data_path = NULL")
     restored = []
     with SeparatedDatabaseManager(home) as manager:
-        for name, entry in manifest["sources"].items():
-            project_id, source_id = name.split("/", 1)
-            target = manager.data_file_path(project_id, source_id)
+        for source in manager.list_data_sources():
+            target = manager.data_file_path(*source.key)
             for companion in existing_files(target):
                 companion.unlink()
-            source_file = root / entry["file"]
-            if not source_file.is_file():
-                raise StorageError(f"The backup is missing {entry['file']} for {name}.")
-            copy_database(source_file, target)
-            restored.append(name)
+            entry = manifest["sources"].get(source.qualified_id)
+            if entry is not None:
+                copy_database(root / entry["file"], target)
+                restored.append(source.qualified_id)
     return restored

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +19,7 @@ import orjson
 from pydantic import BaseModel
 
 from manifold_pipelines.core.source_config import SOURCE_CONFIG_TYPES, parse_source_config
+from manifold_pipelines.core.users import put_global_setting
 from manifold_pipelines.errors import ConfigError, ManifoldError, NotFoundError, StorageError
 
 if TYPE_CHECKING:
@@ -37,11 +38,12 @@ class SourceMigration(BaseModel):
 
 class MigrationReport(BaseModel):
     sources: list[SourceMigration]
+    orphan_snapshots: int = 0
     dropped_legacy: bool
 
     @property
     def verified(self) -> bool:
-        return all(s.verified for s in self.sources)
+        return self.orphan_snapshots == 0 and all(s.verified for s in self.sources)
 
 
 def _open(path: Path) -> sqlite3.Connection:
@@ -71,7 +73,10 @@ def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
 
 def _config(source_type: str, raw: Any, where: str) -> dict[str, Any]:
     """The legacy config as far as today's model accepts it; unknown keys are dropped."""
-    config = orjson.loads(raw) if isinstance(raw, (str, bytes)) and raw else (raw or {})
+    try:
+        config = orjson.loads(raw) if isinstance(raw, (str, bytes)) and raw else (raw or {})
+    except orjson.JSONDecodeError:
+        config = {}
     if not isinstance(config, dict):
         config = {}
     try:
@@ -90,16 +95,18 @@ def _ensure_catalog(
     existing_projects = {p.id for p in manager.list_projects()}
     described = "description" in _columns(conn, "projects")
     for row in conn.execute(f"SELECT id, name{', description' if described else ''} FROM projects"):  # noqa: S608
-        if row[0] not in existing_projects:
+        project_id = str(row[0])
+        if project_id not in existing_projects:
             manager.create_project(
-                name=row[1] or row[0], id=row[0], description=row[2] if described else None
+                name=row[1] or project_id, id=project_id, description=row[2] if described else None
             )
     config_column = "config" if "config" in _columns(conn, "data_sources") else "NULL"
     keys = {}
     existing = {s.key for s in manager.list_data_sources()}
-    for source_id, project_id, name, source_type, raw in conn.execute(
+    for raw_id, raw_project, name, source_type, raw in conn.execute(
         f"SELECT id, project_id, name, type, {config_column} FROM data_sources"  # noqa: S608
     ):
+        source_id, project_id = str(raw_id), str(raw_project)
         source_type = source_type if source_type in SOURCE_CONFIG_TYPES else "javascript"
         where = f"Legacy source {source_id!r}"
         config = _config(source_type, raw, where)
@@ -109,12 +116,41 @@ def _ensure_catalog(
             manager.create_data_source(
                 project_id, name=name or source_id, type=source_type, id=source_id, config=config
             )
-        keys[str(source_id)] = (project_id, source_id)
+        keys[source_id] = (project_id, source_id)
     return keys
 
 
 def _canonical(records: list[dict[str, Any]]) -> list[bytes]:
     return sorted(orjson.dumps(r, option=orjson.OPT_SORT_KEYS) for r in records)
+
+
+def _payload(snapshot: tuple[Any, ...]) -> tuple[Any, Any, dict[str, Any], datetime | None]:
+    """A snapshot's records, schema, metadata and time; what cannot be read names the row."""
+    snapshot_id, data, schema, metadata, created_at = snapshot
+    where = f"Legacy snapshot {snapshot_id}"
+    try:
+        records = orjson.loads(data)
+        declared = orjson.loads(schema) if schema else None
+        meta = orjson.loads(metadata) if metadata else None
+    except (orjson.JSONDecodeError, TypeError) as exc:
+        raise ManifoldError(f"{where} holds invalid JSON ({exc}). Fix or delete that row.") from exc
+    if not isinstance(meta, dict):
+        meta = {} if meta is None else {"legacyMetadata": meta}
+    if not isinstance(declared, dict):
+        declared = None if declared is None else {"legacySchema": declared}
+    when = None
+    if isinstance(created_at, (int, float)):
+        when = datetime.fromtimestamp(created_at, UTC)
+    elif created_at:
+        try:
+            when = datetime.fromisoformat(str(created_at))
+        except ValueError as exc:
+            raise ManifoldError(
+                f"{where}: created_at {created_at!r} is neither ISO 8601 nor a Unix time."
+            ) from exc
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+    return records, declared, {**meta, LEGACY_KEY: snapshot_id}, when
 
 
 def migrate_legacy(
@@ -125,48 +161,57 @@ def migrate_legacy(
     progress: Callable[[str], None] = lambda _: None,
 ) -> MigrationReport:
     conn = _open(legacy_path)
+    ledger_key = f"legacyMigration:{legacy_path.resolve()}"
     try:
         keys = _ensure_catalog(manager, conn)
+        ledger: dict[str, list[Any]] = manager.get_settings().get(ledger_key, {})
         reports = []
         for legacy_id, key in keys.items():
             snapshots = conn.execute(
                 "SELECT id, data, schema, metadata, created_at FROM snapshots"
-                " WHERE data_source_id = ? ORDER BY created_at, id",
+                " WHERE CAST(data_source_id AS TEXT) = ? ORDER BY created_at, id",
                 (legacy_id,),
             ).fetchall()
-            present = _imported_snapshots(manager, key)
+            name = "/".join(key)
+            # Versions carry their snapshot id (a kill between import and ledger is caught);
+            # the ledger remembers snapshots whose versions retention has pruned since.
+            done = set(ledger.get(name, [])) | set(_imported_snapshots(manager, key))
             imported = 0
-            for snapshot_id, data, schema, metadata, created_at in snapshots:
-                if snapshot_id in present:
+            for snapshot in snapshots:
+                if snapshot[0] in done:
                     continue
+                records, declared, metadata, when = _payload(snapshot)
                 manager.import_data(
-                    *key,
-                    orjson.loads(data),
-                    schema=orjson.loads(schema) if schema else None,
-                    metadata={
-                        **(orjson.loads(metadata) if metadata else {}),
-                        LEGACY_KEY: snapshot_id,
-                    },
-                    created_at=datetime.fromisoformat(created_at) if created_at else None,
+                    *key, records, schema=declared, metadata=metadata, created_at=when
                 )
+                done.add(snapshot[0])
+                ledger[name] = sorted(done, key=str)
+                with manager.core.writing() as core:
+                    put_global_setting(core, ledger_key, ledger)
                 imported += 1
-                progress(f"{'/'.join(key)}: snapshot {snapshot_id}")
+                progress(f"{name}: snapshot {snapshot[0]}")
             reports.append(
                 SourceMigration(
-                    source="/".join(key),
+                    source=name,
                     snapshots=len(snapshots),
                     imported=imported,
                     already_present=len(snapshots) - imported,
-                    verified=_verify(manager, key, snapshots),
+                    verified=_verify(manager, key, snapshots, done),
                 )
             )
-        report = MigrationReport(sources=reports, dropped_legacy=False)
+        orphans = conn.execute(
+            "SELECT count(*) FROM snapshots WHERE CAST(data_source_id AS TEXT) NOT IN"
+            " (SELECT CAST(id AS TEXT) FROM data_sources)"
+        ).fetchone()[0]
+        report = MigrationReport(sources=reports, orphan_snapshots=orphans, dropped_legacy=False)
         if drop_legacy:
             if not report.verified:
-                bad = ", ".join(s.source for s in reports if not s.verified)
+                bad = [s.source for s in reports if not s.verified]
+                if orphans:
+                    bad.append(f"{orphans} snapshot(s) of sources missing from data_sources")
                 raise ManifoldError(
-                    f"Verification failed for {bad}; the legacy snapshots table was kept."
-                    " Run migrate again without --drop-legacy to see the details."
+                    f"Verification failed ({'; '.join(bad)}); the legacy snapshots table was"
+                    " kept. Run migrate again without --drop-legacy to see the details."
                 )
             conn.execute("DROP TABLE snapshots")
             conn.commit()
@@ -177,7 +222,7 @@ def migrate_legacy(
 
 
 def _imported_snapshots(manager: SeparatedDatabaseManager, key: tuple[str, str]) -> dict[Any, int]:
-    """Legacy snapshot id -> version, for the versions this migration already made."""
+    """Legacy snapshot id -> version, for the versions this migration made and still kept."""
     return {
         info.metadata[LEGACY_KEY]: info.version
         for info in manager.list_versions(*key)
@@ -186,14 +231,19 @@ def _imported_snapshots(manager: SeparatedDatabaseManager, key: tuple[str, str])
 
 
 def _verify(
-    manager: SeparatedDatabaseManager, key: tuple[str, str], snapshots: list[tuple]
+    manager: SeparatedDatabaseManager,
+    key: tuple[str, str],
+    snapshots: list[tuple[Any, ...]],
+    done: set[Any],
 ) -> bool:
-    """Every snapshot has a version with the same records (as a multiset) and metadata time."""
-    present = _imported_snapshots(manager, key)
-    if len(present) != len(snapshots):
+    """Every snapshot was imported, and each version still kept holds the same records (as a
+    multiset) as its snapshot."""
+    if {snapshot[0] for snapshot in snapshots} - done:
         return False
-    for snapshot_id, data, *_ in snapshots:
-        version = manager.get_data_version(*key, present[snapshot_id])
-        if _canonical(version.data) != _canonical(orjson.loads(data)):
-            return False
+    present = _imported_snapshots(manager, key)
+    for snapshot in snapshots:
+        if snapshot[0] in present:
+            version = manager.get_data_version(*key, present[snapshot[0]])
+            if _canonical(version.data) != _canonical(_payload(snapshot)[0]):
+                return False
     return True

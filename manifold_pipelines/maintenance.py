@@ -75,7 +75,13 @@ class VersionMaintenance:
     ) -> ImportResult:
         """Make an archived version current again, as a new version (like rollback)."""
         self._source_for(project_id, source_id, "editor", "restore versions")
+        label = source_label(project_id, source_id)
         for entry in read_archive(archive):
+            if entry.get("source", label) != label:
+                raise ConfigError(
+                    f"{archive.name} archives {entry['source']}, not {label}. Restore it into"
+                    " the source it came from."
+                )
             if entry["version"] == version:
                 return self.import_data(
                     project_id,

@@ -13,9 +13,10 @@ import click
 import orjson
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from manifold_pipelines.cli.context import CliContext, echo_json, pass_cli, split_source
-from manifold_pipelines.errors import RecordsError
+from manifold_pipelines.errors import ConfigError, RecordsError
 from manifold_pipelines.reports.compare import compare_report
 from manifold_pipelines.reports.html import render_html
 from manifold_pipelines.versions.models import DataDiff, DiffDetails, DryRunResult, ImportResult
@@ -184,9 +185,9 @@ def show(cli: CliContext, name_path: str, version: int | None, fmt: str) -> None
         for record in data.data:
             click.echo(orjson.dumps(record).decode())
     elif fmt == "csv":
-        columns = list(data.schema.get("fields") or {k: None for r in data.data for k in r})
+        columns = list(dict.fromkeys(k for r in data.data for k in r))
         out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
+        writer = csv.DictWriter(out, fieldnames=columns)
         writer.writeheader()
         for record in data.data:
             writer.writerow(
@@ -198,11 +199,11 @@ def show(cli: CliContext, name_path: str, version: int | None, fmt: str) -> None
         click.echo(out.getvalue(), nl=False)
     else:
         columns = list(dict.fromkeys(k for r in data.data for k in r))
-        table = Table(title=f"{name_path} v{data.version} ({data.record_count} records)")
+        table = Table(title=Text(f"{name_path} v{data.version} ({data.record_count} records)"))
         for column in columns:
-            table.add_column(column)
+            table.add_column(Text(column))
         for record in data.data:
-            table.add_row(*(_text(record.get(c)) for c in columns))
+            table.add_row(*(_cell(record.get(c)) for c in columns))
         Console().print(table)
 
 
@@ -210,6 +211,11 @@ def _text(value: Any) -> str:
     return (
         "" if value is None else value if isinstance(value, str) else orjson.dumps(value).decode()
     )
+
+
+def _cell(value: Any, style: str = "") -> Text:
+    """A table cell that shows data as it is: Text is never parsed for rich markup."""
+    return Text(_text(value), style=style)
 
 
 def _only(diff: DataDiff, only: str | None) -> DataDiff:
@@ -264,6 +270,11 @@ def diff(
     source = manager.get_data_source(project_id, source_id)
     key_fields = source.config.diff_key_fields
     if fmt == "report":
+        if source.config.keyless_diff:
+            raise ConfigError(
+                f"{name_path} is diffed without a key; the column report joins versions on one."
+                " Use --format table or json."
+            )
         old = manager.get_data_version(project_id, source_id, from_version)
         new = manager.get_data_version(project_id, source_id, to_version)
         click.echo(compare_report(old, new, key_fields))
@@ -283,26 +294,26 @@ def diff(
 
 
 def _diff_table(changes: DataDiff, key_fields: tuple[str, ...], title: str) -> None:
-    table = Table(title=f"{title}  (+{changes.added} -{changes.removed} ~{changes.modified})")
+    table = Table(title=Text(f"{title}  (+{changes.added} -{changes.removed} ~{changes.modified})"))
     for column in ("change", "key", "field", "old", "new"):
         table.add_column(column)
 
-    def key(record: dict[str, Any]) -> str:
-        return ", ".join(_text(record.get(f)) for f in key_fields)
+    def key(record: dict[str, Any]) -> Text:
+        return Text(", ".join(_text(record.get(f)) for f in key_fields))
 
     for item in changes.details.modified:
         for name, change in item.changes.items():
             table.add_row(
                 "modified",
                 key(item.new),
-                name,
-                f"[red]{_text(change.old_value)}[/]",
-                f"[green]{_text(change.new_value)}[/]",
+                Text(name),
+                _cell(change.old_value, "red"),
+                _cell(change.new_value, "green"),
             )
     for record in changes.details.added:
-        table.add_row("[green]added[/]", key(record), "", "", f"[green]{_text(record)}[/]")
+        table.add_row(Text("added", "green"), key(record), "", "", _cell(record, "green"))
     for record in changes.details.removed:
-        table.add_row("[red]removed[/]", key(record), "", f"[red]{_text(record)}[/]", "")
+        table.add_row(Text("removed", "red"), key(record), "", _cell(record, "red"), "")
     Console().print(table)
 
 

@@ -9,6 +9,7 @@ import click
 from manifold_pipelines.backup import create_backup, restore_backup
 from manifold_pipelines.cli.context import CliContext, echo_json, pass_cli, split_source
 from manifold_pipelines.legacy import migrate_legacy
+from manifold_pipelines.manager import SeparatedDatabaseManager
 from manifold_pipelines.settings import Settings
 from manifold_pipelines.versions.archive import read_archive
 
@@ -46,6 +47,10 @@ def restore_backup_(cli: CliContext, backup_folder: Path, force: bool) -> None:
       manifold --home ./restored restore-backup /mnt/backups/manifold/20261128T101500000000Z
     """
     home = Settings.load(cli.home).home
+    if (home / "core.db").exists():
+        with SeparatedDatabaseManager(home, user=cli.user) as current:
+            for existing in current.list_projects():
+                current._authorize(existing.id, "admin", "replace it from a backup")
     restored = restore_backup(backup_folder, home, force=force)
     click.echo(f"Restored core.db and {len(restored)} data file(s) into {home}.")
 
@@ -76,6 +81,11 @@ def migrate(cli: CliContext, legacy_db: Path, drop_legacy: bool, as_json: bool) 
             click.echo(
                 f"{item.source}: {item.snapshots} snapshots, {item.imported} imported now,"
                 f" {item.already_present} already there, {state}"
+            )
+        if report.orphan_snapshots:
+            click.echo(
+                f"{report.orphan_snapshots} snapshot(s) belong to no legacy data source"
+                " and were not migrated."
             )
         if report.dropped_legacy:
             click.echo("Dropped the legacy snapshots table.")

@@ -77,7 +77,8 @@ class CoreStore:
     ) -> list[AuditEntry]:
         rows = self.conn.execute(
             "SELECT id, at, actor, action, object_type, object_id, before, after, details"
-            " FROM audit_log WHERE (?1 IS NULL OR object_id = ?1 OR object_id LIKE ?1 || '/%')"
+            " FROM audit_log WHERE (?1 IS NULL OR object_id = ?1"
+            " OR substr(object_id, 1, length(?1) + 1) = ?1 || '/')"
             " AND (?2 IS NULL OR actor = ?2) ORDER BY id DESC LIMIT ?3",
             (object_id, actor, limit),
         ).fetchall()

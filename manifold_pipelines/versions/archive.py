@@ -34,6 +34,7 @@ def archive_versions(store: VersionStore, before: int, target: Path) -> CleanupR
         for number in versions:
             version = store.read_version(number)
             line = {
+                "source": store.label,
                 "version": version.version,
                 "status": version.status,
                 "createdAt": version.created_at.isoformat(),
