@@ -15,7 +15,12 @@ from typing import Any, TypeVar
 
 from manifold_pipelines.core import users
 from manifold_pipelines.core.models import AuditEntry, DataSource, Project, Relationship, Role, User
-from manifold_pipelines.core.permissions import LOCAL_ADMIN, SYSTEM_USERS, authorize
+from manifold_pipelines.core.permissions import (
+    LOCAL_ADMIN,
+    SYSTEM_USERS,
+    PermissionDeniedError,
+    authorize,
+)
 from manifold_pipelines.core.source_config import (
     FileSourceConfig,
     SourceConfig,
@@ -197,9 +202,24 @@ class Catalog:
         )
 
     def list_data_sources(self, project_id: str | None = None) -> list[DataSource]:
+        """Sources of one project or all; a named user sees only projects it has a role in."""
         if project_id is not None:
             self.get_project(project_id)
-        return self.core.list_sources(project_id)
+        return [s for s in self.core.list_sources(project_id) if self._may_read(s.project_id)]
+
+    def describe_data_source(self, project_id: str, source_id: str) -> DataSource:
+        """A source with its config, for people: configs hold scripts and variables, so
+        reading one needs the viewer role, like reading data."""
+        source = self.get_data_source(project_id, source_id)
+        self._authorize(source.project_id, "viewer", "read source configs")
+        return source
+
+    def _may_read(self, project_id: str) -> bool:
+        try:
+            self._authorize(project_id, "viewer", "read")
+        except PermissionDeniedError:
+            return False
+        return True
 
     @_reloads_dagster
     def update_data_source(

@@ -150,7 +150,7 @@ def show(cli: CliContext, name_path: str) -> None:
     Example:
       manifold source show demo/api
     """
-    echo_json(_summary(cli.manager.get_data_source(*split_source(name_path))))
+    echo_json(_summary(cli.manager.describe_data_source(*split_source(name_path))))
 
 
 @source.command("update")

@@ -83,3 +83,13 @@ def test_local_admin_and_dagster_are_always_allowed(team: Path) -> None:
     for user in ("local-admin", "dagster"):
         with _as(team, user) as system:
             system.import_data("demo", "api", [{"id": 3}])
+
+
+def test_named_users_see_only_the_sources_they_may_read(team: Path) -> None:
+    with _as(team, "nobody") as nobody:
+        assert nobody.list_data_sources() == []
+        with pytest.raises(PermissionDeniedError, match="cannot read source configs"):
+            nobody.describe_data_source("demo", "api")
+    with _as(team, "vera") as vera:
+        assert [s.id for s in vera.list_data_sources()] == ["api"]
+        assert vera.describe_data_source("demo", "api").config.script
