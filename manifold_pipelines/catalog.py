@@ -21,6 +21,7 @@ from manifold_pipelines.core.permissions import (
     PermissionDeniedError,
     authorize,
 )
+from manifold_pipelines.core.relationships import reaches
 from manifold_pipelines.core.source_config import (
     FileSourceConfig,
     SourceConfig,
@@ -307,7 +308,7 @@ class Catalog:
         with self.core.writing():
             if up == down:
                 raise ConfigError(f"'{upstream}' cannot feed itself.")
-            if self._reaches(down, up):
+            if reaches(self.core.list_relationships(), down, up):
                 raise ConfigError(
                     f"'{downstream}' already feeds '{upstream}' (directly or through other"
                     f" sources), so '{upstream}' cannot also feed '{downstream}': Dagster needs"
@@ -315,22 +316,6 @@ class Catalog:
                 )
             self.core.insert_relationship(up, down)
         return Relationship(upstream=up, downstream=down)
-
-    def _reaches(self, start: tuple[str, str], target: tuple[str, str]) -> bool:
-        """Whether `target` is `start` or downstream of it."""
-        feeds: dict[tuple[str, str], list[tuple[str, str]]] = {}
-        for relationship in self.core.list_relationships():
-            feeds.setdefault(relationship.upstream, []).append(relationship.downstream)
-        pending, seen = [start], {start}
-        while pending:
-            node = pending.pop()
-            if node == target:
-                return True
-            for child in feeds.get(node, []):
-                if child not in seen:
-                    seen.add(child)
-                    pending.append(child)
-        return False
 
     @_reloads_dagster
     def remove_relationship(self, upstream: str, downstream: str) -> None:

@@ -44,6 +44,13 @@ def split_source(name: str) -> tuple[str, str]:
     return project_id, source_id
 
 
+def plain_text(value: Any) -> str:
+    """A value as people read it in a table: strings as they are, the rest as JSON."""
+    return (
+        "" if value is None else value if isinstance(value, str) else orjson.dumps(value).decode()
+    )
+
+
 def echo_json(value: Any) -> None:
     click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode())
 

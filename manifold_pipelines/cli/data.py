@@ -15,7 +15,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from manifold_pipelines.cli.context import CliContext, echo_json, pass_cli, split_source
+from manifold_pipelines.cli.context import CliContext, echo_json, pass_cli, plain_text, split_source
+from manifold_pipelines.cli.lifecycle import lifecycle_commands
 from manifold_pipelines.errors import ConfigError, RecordsError
 from manifold_pipelines.reports.compare import compare_report
 from manifold_pipelines.reports.html import render_html
@@ -207,15 +208,9 @@ def show(cli: CliContext, name_path: str, version: int | None, fmt: str) -> None
         Console().print(table)
 
 
-def _text(value: Any) -> str:
-    return (
-        "" if value is None else value if isinstance(value, str) else orjson.dumps(value).decode()
-    )
-
-
 def _cell(value: Any, style: str = "") -> Text:
     """A table cell that shows data as it is: Text is never parsed for rich markup."""
-    return Text(_text(value), style=style)
+    return Text(plain_text(value), style=style)
 
 
 def _only(diff: DataDiff, only: str | None) -> DataDiff:
@@ -299,7 +294,7 @@ def _diff_table(changes: DataDiff, key_fields: tuple[str, ...], title: str) -> N
         table.add_column(column)
 
     def key(record: dict[str, Any]) -> Text:
-        return Text(", ".join(_text(record.get(f)) for f in key_fields))
+        return Text(", ".join(plain_text(record.get(f)) for f in key_fields))
 
     for item in changes.details.modified:
         for name, change in item.changes.items():
@@ -317,94 +312,4 @@ def _diff_table(changes: DataDiff, key_fields: tuple[str, ...], title: str) -> N
     Console().print(table)
 
 
-@click.command("history")
-@SOURCE
-@click.argument("key")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@pass_cli
-def history(cli: CliContext, name_path: str, key: str, as_json: bool) -> None:
-    """Every change of one record across versions: when a value changed, and from what.
-
-    KEY is the record's diff key as JSON (42, "abc", or ["eu", 7] for a composite key);
-    text that is not JSON is taken as a string.
-
-    \b
-    Example:
-      manifold history demo/api 42
-    """
-    try:
-        value = orjson.loads(key)
-    except orjson.JSONDecodeError:
-        value = key
-    steps = cli.manager.record_history(*split_source(name_path), value)
-    if as_json:
-        echo_json([step.model_dump(mode="json", by_alias=True) for step in steps])
-        return
-    if not steps:
-        click.echo(f"No record with key {key} in the versions kept.")
-    for step in steps:
-        when = f"{step.created_at:%Y-%m-%d %H:%M:%S}" if step.created_at else "(pruned)"
-        click.echo(f"v{step.version}\t{when}\t{step.change}")
-        for name, change in step.changes.items():
-            click.echo(f"\t{name}: {_text(change.old_value)} -> {_text(change.new_value)}")
-
-
-@click.command("publish")
-@SOURCE
-@click.argument("version", type=click.IntRange(min=1))
-@pass_cli
-def publish(cli: CliContext, name_path: str, version: int) -> None:
-    """Publish a version held back by a blocking quality check.
-
-    \b
-    Example:
-      manifold publish demo/api 7
-    """
-    cli.manager.publish_version(*split_source(name_path), version)
-    click.echo(f"Published {name_path} version {version}.")
-
-
-@click.command("rollback")
-@SOURCE
-@click.argument("version", type=click.IntRange(min=1))
-@pass_cli
-def rollback(cli: CliContext, name_path: str, version: int) -> None:
-    """Make an earlier version current again, as a new version.
-
-    \b
-    Example:
-      manifold rollback demo/api 4
-    """
-    result = cli.manager.rollback(*split_source(name_path), version)
-    click.echo(f"Version {result.version} restores version {version} of {name_path}.")
-
-
-@click.command("cleanup")
-@click.argument("name_path", metavar="[PROJECT/SOURCE]", required=False)
-@click.option("--keep-versions", type=click.IntRange(min=1))
-@click.option("--keep-days", type=click.FloatRange(min=0, min_open=True))
-@pass_cli
-def cleanup(
-    cli: CliContext, name_path: str | None, keep_versions: int | None, keep_days: float | None
-) -> None:
-    """Prune old versions by retention (the source's config, or the limits given).
-
-    \b
-    Examples:
-      manifold cleanup
-      manifold cleanup demo/api --keep-versions 30
-    """
-    manager = cli.manager
-    targets = (
-        [split_source(name_path)] if name_path else [s.key for s in manager.list_data_sources()]
-    )
-    for project_id, source_id in targets:
-        result = manager.cleanup(project_id, source_id, keep_versions, keep_days)
-        freed = result.bytes_before - result.bytes_after
-        click.echo(
-            f"{project_id}/{source_id}: pruned {len(result.pruned_versions)} version(s),"
-            f" kept {len(result.kept_versions)}, freed {freed:,} bytes"
-        )
-
-
-data_commands = [run, import_, versions, show, diff, history, publish, rollback, cleanup]
+data_commands = [run, import_, versions, show, diff, *lifecycle_commands]
