@@ -100,12 +100,12 @@ def diff_sides(
     )
 
 
-def all_added(records: list[dict[str, Any]], to_version: int) -> DataDiff:
-    """The diff of a first version: everything is new."""
+def all_added(records: list[dict[str, Any]], to_version: int, total: int) -> DataDiff:
+    """The diff of a first version: everything is new; `records` may be the first `total`."""
     return DataDiff.model_construct(
         from_version=None,
         to_version=to_version,
-        added=len(records),
+        added=total,
         removed=0,
         modified=0,
         details=DiffDetails.model_construct(added=records, removed=[], modified=[]),

@@ -10,6 +10,7 @@ the previous version's hashes and the records that changed, never an encoded cop
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,9 @@ from manifold_pipelines.versions.records import (
 )
 
 BATCH_ROWS = 10_000
+FIRST_IMPORT_DETAILS = 10_000
+"""A first import keeps at most this many records for its diff details (the counts stay
+exact): holding every record of a streamed million-record source would cost gigabytes."""
 Record = dict[str, Any]
 
 _INSERT = (
@@ -50,6 +54,8 @@ class ScanResult:
     unique_records: int = 0
     missing_keys: list[int] = field(default_factory=list)
     duplicate_keys: list[int] = field(default_factory=list)
+    shapes: Counter[tuple[tuple[str, ...], tuple[type, ...]]] | None = None
+    """On a first import, the new records counted by shape as they pass (see schema.py)."""
 
 
 class _RowWriter:
@@ -82,15 +88,18 @@ def scan_records(
     *,
     version: int,
     where: str,
+    first_import: bool = False,
 ) -> ScanResult:
     """Write every record that is not already a live row, and report the live rows no record
     matched (`ended_ids`: removed, or replaced by a new row with the same key).
 
     `live` maps hash -> row id (keyed) or key -> row id (keyless) for the previous version,
     or is None when there is nothing to compare with. Key problems are collected, not
-    raised, so that the error can name the first offending rows.
+    raised, so that the error can name the first offending rows. On a `first_import`,
+    records are counted by shape as they pass and only the first FIRST_IMPORT_DETAILS are
+    kept, so a streamed source is never held in memory whole.
     """
-    result = ScanResult()
+    result = ScanResult(shapes=Counter() if first_import else None)
     writer = _RowWriter(conn, version)
     if spec.keyless:
         _scan_keyless(records, live or {}, writer, result, where)
@@ -100,6 +109,15 @@ def scan_records(
     if live:
         result.ended_ids = [row_id for row_id in live.values() if row_id is not None]
     return result
+
+
+def _kept(record: Record, result: ScanResult) -> Record | None:
+    """The record, or None once a first import has kept enough for its details."""
+    shapes = result.shapes
+    if shapes is None:
+        return record
+    shapes[(tuple(record), tuple(map(type, record.values())))] += 1
+    return record if len(result.new_rows) < FIRST_IMPORT_DETAILS else None
 
 
 def _scan_keyed(
@@ -135,7 +153,7 @@ def _scan_keyed(
                 result.missing_keys.append(row)
                 continue
             batch.append((row_id, key, digest, blob.decode(), position, version))
-            new_rows.append((row, key, row_id, record))
+            new_rows.append((row, key, row_id, _kept(record, result)))
             row_id += 1
             position += 1
             if len(batch) >= BATCH_ROWS:
@@ -169,7 +187,7 @@ def _scan_keyless(
         writer.batch.append(
             (writer.next_id, key, digest, blob.decode(), writer.next_position, writer.version)
         )
-        result.new_rows.append((row, key, writer.next_id, record))
+        result.new_rows.append((row, key, writer.next_id, _kept(record, result)))
         writer.advance(1)
         if len(writer.batch) >= BATCH_ROWS:
             writer.flush()

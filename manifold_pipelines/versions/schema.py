@@ -46,7 +46,15 @@ def count_fields(records: Iterable[dict[str, Any]]) -> Counter[tuple[str, type]]
     """(field, Python type) -> number of records. Records are first counted by shape (their
     field names and value types), of which an import has few, so the per-value work is done
     once per shape instead of once per record."""
-    shapes = Counter((tuple(record), tuple(map(type, record.values()))) for record in records)
+    return shape_counts(
+        Counter((tuple(record), tuple(map(type, record.values()))) for record in records)
+    )
+
+
+def shape_counts(
+    shapes: Counter[tuple[tuple[str, ...], tuple[type, ...]]],
+) -> Counter[tuple[str, type]]:
+    """Per-field type counts from records counted by shape."""
     counts: Counter[tuple[str, type]] = Counter()
     for (names, types), number in shapes.items():
         for pair in zip(names, types, strict=True):

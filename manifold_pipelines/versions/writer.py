@@ -8,6 +8,7 @@ same source queue on the write lock and get consecutive numbers.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,7 @@ from manifold_pipelines.versions.schema import (
     non_null_counts,
     schema_from_stats,
     schema_hash,
+    shape_counts,
     stats_of,
 )
 from manifold_pipelines.versions.store import VersionStore
@@ -111,7 +113,15 @@ def write_version(
         version = previous.version + 1 if previous else 1
         same_keys = previous is not None and previous.key_spec == spec.to_json()
         live = _live_rows(store, spec) if same_keys else None
-        scan = scan_records(conn, records, spec, live, version=version, where=store.label)
+        scan = scan_records(
+            conn,
+            records,
+            spec,
+            live,
+            version=version,
+            where=store.label,
+            first_import=previous is None,
+        )
         if same_keys:
             ended_ids = scan.ended_ids
         else:
@@ -132,7 +142,7 @@ def write_version(
         if scan.missing_keys or scan.duplicate_keys:
             raise bad_key_error(spec, store.label, scan.missing_keys, scan.duplicate_keys)
         diff = _diff(previous, changes, ended, same_keys, options, store.label, version)
-        stats = _field_stats(previous, changes, ended, same_keys, store.label)
+        stats = _field_stats(previous, changes, ended, same_keys, store.label, scan.shapes)
         schema = schema_from_stats(stats, scan.record_count)
         schema_version, schema_changes = _track_schema(store, previous, schema, version)
         metrics = compute_metrics(
@@ -300,7 +310,8 @@ def _diff(
     """The diff against the previous version, from the rows the import replaced or ended."""
     settings = options.diff_settings
     if previous is None:
-        return all_added([record for _, record in changes.added], version)
+        kept = [record for _, record in changes.added if record is not None]
+        return all_added(kept, version, total=len(changes.added))
     old_rows = [(key, record) for _, key, record, _ in ended]
     if same_keys:
         diff = diff_sides(
@@ -327,8 +338,13 @@ def _field_stats(
     ended: list[tuple[Any, ...]],
     same_keys: bool,
     where: str,
+    scan_shapes: Counter[Any] | None,
 ) -> FieldStats:
     """Per-field type counts: the previous version's adjusted by what left and what came."""
+    if scan_shapes is not None:
+        stats: FieldStats = {}
+        apply_counts(stats, shape_counts(scan_shapes), 1, where)
+        return stats
     if previous is None or not same_keys:
         return stats_of((record for _, record in changes.added), where)
     stats = {name: dict(per_type) for name, per_type in previous.field_stats.items()}

@@ -147,3 +147,15 @@ def test_empty_and_single_record_versions(
 ) -> None:
     manager.import_data(*source, [{"id": i} for i in range(count)])
     assert manager.get_latest_data(*source).data == [{"id": i} for i in range(count)]
+
+
+def test_a_large_first_import_keeps_exact_counts_but_bounded_details(
+    manager: SeparatedDatabaseManager, source: tuple
+) -> None:
+    rows = [{"id": i, "v": None if i % 4 else "x"} for i in range(10_500)]
+    result = manager.import_data(*source, iter(rows))  # streamed, as a sandbox run is
+    assert result.diff is not None and result.diff.added == 10_500
+    assert len(result.diff.details.added) == 10_000 == result.diff.to_dict()["added"] - 500
+    completeness = next(m for m in result.quality if m.field == "v")
+    assert completeness.value == pytest.approx(2625 / 10_500)
+    assert manager.get_latest_data(*source).data == rows
