@@ -31,8 +31,8 @@ from manifold_pipelines.versions.records import (
 
 BATCH_ROWS = 10_000
 FIRST_IMPORT_DETAILS = 10_000
-"""A first import keeps at most this many records for its diff details (the counts stay
-exact): holding every record of a streamed million-record source would cost gigabytes."""
+"""A streamed first import keeps at most this many records for its diff details (the counts
+stay exact): holding every record of a million-record stream would cost gigabytes."""
 Record = dict[str, Any]
 
 _INSERT = (

@@ -120,7 +120,9 @@ def write_version(
             live,
             version=version,
             where=store.label,
-            first_import=previous is None,
+            # A list is in memory anyway, and counting at the end is faster; a stream is not,
+            # so it is counted as it passes and not held.
+            first_import=previous is None and not isinstance(records, (list, tuple)),
         )
         if same_keys:
             ended_ids = scan.ended_ids
