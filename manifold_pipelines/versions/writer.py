@@ -21,9 +21,10 @@ from manifold_pipelines.quality.metrics import ImportFigures, blocks_publication
 from manifold_pipelines.quality.models import QualityMetric
 from manifold_pipelines.timestamps import now_text
 from manifold_pipelines.versions.diff import DiffSettings, all_added, diff_sides
+from manifold_pipelines.versions.matching import Changes, live_rows, load_rows, match_keys
 from manifold_pipelines.versions.models import DataDiff, ImportResult
 from manifold_pipelines.versions.records import KeySpec, bad_key_error, key_records
-from manifold_pipelines.versions.scan import ScanResult, scan_records
+from manifold_pipelines.versions.scan import scan_records
 from manifold_pipelines.versions.schema import (
     FieldStats,
     apply_counts,
@@ -112,7 +113,7 @@ def write_version(
         previous = _previous(store)
         version = previous.version + 1 if previous else 1
         same_keys = previous is not None and previous.key_spec == spec.to_json()
-        live = _live_rows(store, spec) if same_keys else None
+        live = live_rows(store, spec) if same_keys else None
         scan = scan_records(
             conn,
             records,
@@ -135,12 +136,12 @@ def write_version(
                     (version,),
                 )
             ]
-        ended = _load_rows(store, ended_ids)
+        ended = load_rows(store, ended_ids)
         conn.executemany(
             "UPDATE record_history SET last_version = ? WHERE id = ?",
             [(version - 1, row_id) for row_id in ended_ids],
         )
-        changes = _match_keys(store, scan, ended, same_keys, version, spec.keyless)
+        changes = match_keys(store, scan, ended, same_keys, version, spec.keyless)
         if scan.missing_keys or scan.duplicate_keys:
             raise bad_key_error(spec, store.label, scan.missing_keys, scan.duplicate_keys)
         diff = _diff(previous, changes, ended, same_keys, options, store.label, version)
@@ -224,85 +225,9 @@ def _previous(store: VersionStore) -> _Previous | None:
     )
 
 
-def _live_rows(store: VersionStore, spec: KeySpec) -> dict[Any, int | None]:
-    """The previous version's rows: hash -> id when keyed (a record whose hash is live is
-    unchanged), key -> id when keyless (the key is the hash, numbered per copy)."""
-    column = "key" if spec.keyless else "hash"
-    return dict(
-        store.conn.execute(
-            f"SELECT {column}, id FROM record_history WHERE last_version IS NULL"  # noqa: S608
-        )
-    )
-
-
-@dataclass
-class _Changes:
-    """The new rows of an import, split by whether their key was in the previous version."""
-
-    added: list[tuple[str, dict[str, Any]]]
-    changed: list[tuple[str, dict[str, Any]]]
-
-
-def _load_rows(store: VersionStore, row_ids: list[int]) -> list[tuple[Any, ...]]:
-    """(id, key, record, position) of the given rows, in position order."""
-    if not row_ids:
-        return []
-    loads = orjson.loads
-    return [
-        (row_id, key, loads(record), position)
-        for row_id, key, record, position in store.conn.execute(
-            "SELECT id, key, record, position FROM record_history"
-            " WHERE id IN (SELECT value FROM json_each(?)) ORDER BY position",
-            (orjson.dumps(row_ids).decode(),),
-        )
-    ]
-
-
-def _match_keys(
-    store: VersionStore,
-    scan: ScanResult,
-    ended: list[tuple[Any, ...]],
-    same_keys: bool,
-    version: int,
-    keyless: bool,
-) -> _Changes:
-    """Decide for each new row whether it replaced an ended row with the same key (keeping
-    that row's position) or is added; record keys that repeat among the new rows or clash
-    with a row the import left unchanged. Only the rows that changed are looked at."""
-    old_by_key = {key: position for _, key, _, position in ended} if same_keys else {}
-    seen: set[str] = set()
-    added: list[tuple[int, str, dict[str, Any]]] = []
-    changed: list[tuple[str, dict[str, Any]]] = []
-    positions: list[tuple[int, int]] = []
-    for row, key, row_id, record in scan.new_rows:
-        if key in seen:
-            scan.duplicate_keys.append(row)
-            continue
-        seen.add(key)
-        position = old_by_key.get(key)
-        if position is None:
-            added.append((row, key, record))
-        else:
-            changed.append((key, record))
-            positions.append((position, row_id))
-    store.conn.executemany("UPDATE record_history SET position = ? WHERE id = ?", positions)
-    if added and same_keys and not keyless:
-        clashes = {
-            key
-            for (key,) in store.conn.execute(
-                "SELECT key FROM record_history WHERE last_version IS NULL AND first_version < ?"
-                " AND key IN (SELECT value FROM json_each(?))",
-                (version, orjson.dumps([key for _, key, _ in added]).decode()),
-            )
-        }
-        scan.duplicate_keys.extend(row for row, key, _ in added if key in clashes)
-        scan.duplicate_keys.sort()
-    return _Changes(added=[(key, record) for _, key, record in added], changed=changed)
-
-
 def _diff(
     previous: _Previous | None,
-    changes: _Changes,
+    changes: Changes,
     ended: list[tuple[Any, ...]],
     same_keys: bool,
     options: ImportOptions,
@@ -336,7 +261,7 @@ def _diff(
 
 def _field_stats(
     previous: _Previous | None,
-    changes: _Changes,
+    changes: Changes,
     ended: list[tuple[Any, ...]],
     same_keys: bool,
     where: str,
