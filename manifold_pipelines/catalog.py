@@ -13,17 +13,27 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from manifold_pipelines.access import Access, requires
 from manifold_pipelines.core import users
+from manifold_pipelines.core.global_settings import (
+    load_setting,
+    redact_settings,
+    validate_setting,
+)
 from manifold_pipelines.core.models import AuditEntry, DataSource, Project, Relationship, Role, User
 from manifold_pipelines.core.permissions import (
     LOCAL_ADMIN,
     SYSTEM_USERS,
     PermissionDeniedError,
     authorize,
+    authorize_instance,
+    is_instance_admin,
+    projects_with,
 )
 from manifold_pipelines.core.relationships import reaches
 from manifold_pipelines.core.source_config import (
     FileSourceConfig,
+    JavascriptConfig,
     SourceConfig,
     parse_source_config,
 )
@@ -65,10 +75,13 @@ class Catalog:
 
     def __init__(self, home: str | os.PathLike[str] | None = None, *, user: str | None = None):
         self.settings = Settings.load(home)
-        self.user = user or os.environ.get("MANIFOLD_USER") or LOCAL_ADMIN
+        acting = user if user is not None else os.environ.get("MANIFOLD_USER") or LOCAL_ADMIN
+        # An empty or odd name must not fall back to the always-allowed local admin.
+        self.user = validate_id(acting, "Acting user")
         self.core = CoreStore(self.settings.core_db_path, actor=self.user)
         self.last_reload: str | None = None
 
+    @requires(None, "close the manager", scope="own")
     def close(self) -> None:
         self.core.close()
 
@@ -80,6 +93,7 @@ class Catalog:
 
     # Projects
 
+    @requires("admin", "create projects", scope="any_project")
     def create_project(
         self,
         name: str,
@@ -88,7 +102,6 @@ class Catalog:
         data_path: str | os.PathLike[str] | None = None,
     ) -> Project:
         project_id = validate_id(id if id is not None else _slug(name), "Project")
-        self._authorize(None, "admin", "create projects")
         resolved = self._checked_data_path(data_path)
         with self.core.writing() as conn:
             self.core.insert_project(
@@ -98,12 +111,19 @@ class Catalog:
                 users.set_role(conn, self.user, project_id, "admin")
         return self.core.get_project(project_id)
 
+    @requires("viewer", "read the project")
     def get_project(self, project_id: str) -> Project:
+        return self._project(project_id)
+
+    def _project(self, project_id: str) -> Project:
         return self.core.get_project(validate_id(project_id, "Project"))
 
+    @requires("viewer", "list projects", scope="filtered")
     def list_projects(self) -> list[Project]:
-        return self.core.list_projects()
+        readable = projects_with(self.core.conn, self.user, "viewer")
+        return [p for p in self.core.list_projects() if readable is None or p.id in readable]
 
+    @requires("admin", "change the project")
     def update_project(
         self,
         project_id: str,
@@ -112,8 +132,7 @@ class Catalog:
         description: str | None = None,
         data_path: str | os.PathLike[str] | None = None,
     ) -> Project:
-        project = self.get_project(project_id)
-        self._authorize(project.id, "admin", "change the project")
+        project = self._project(project_id)
         changes: dict[str, Any] = {}
         if name is not None:
             changes["name"] = name
@@ -136,11 +155,11 @@ class Catalog:
         return self.core.get_project(project.id)
 
     @_reloads_dagster
+    @requires("admin", "delete the project")
     def delete_project(self, project_id: str, *, archive: bool = False) -> list[Path]:
         """Delete a project, its sources and their files; with `archive`, keep a copy of each
         file in MANIFOLD_HOME/archive first. Returns the archive copies made."""
-        project = self.get_project(project_id)
-        self._authorize(project.id, "admin", "delete the project")
+        project = self._project(project_id)
         sources = self.core.list_sources(project.id)
         paths = [data_file(self.settings, project, source.id) for source in sources]
         archived = self._archive(
@@ -161,6 +180,7 @@ class Catalog:
     # Data sources
 
     @_reloads_dagster
+    @requires("editor", "create data sources")
     def create_data_source(
         self,
         project_id: str,
@@ -171,11 +191,10 @@ class Catalog:
         sync_interval: int | None = None,
         enabled: bool = True,
     ) -> DataSource:
-        project = self.get_project(project_id)
-        self._authorize(project.id, "editor", "create data sources")
+        project = self._project(project_id)
         source_id = validate_id(id if id is not None else _slug(name), "Data source")
         label = source_label(project.id, source_id)
-        self._check_paths(parse_source_config(type, config or {}, where=label))
+        self._check_config(parse_source_config(type, config or {}, where=label), label)
         self._check_interval(sync_interval, label)
         path = data_file(self.settings, project, source_id)
         if existing_files(path):
@@ -197,32 +216,38 @@ class Catalog:
             )
         return self.core.get_source(project.id, source_id)
 
+    @requires("viewer", "read source configs")
     def get_data_source(self, project_id: str, source_id: str) -> DataSource:
+        """A source with its config. Configs hold scripts and variables, so reading one
+        needs the viewer role, like reading data, and is audited."""
+        source = self._source(project_id, source_id)
+        with self.core.writing():
+            self.core.audit("read_config", "data_source", source.qualified_id)
+        return source
+
+    @requires("viewer", "read source configs")
+    def describe_data_source(self, project_id: str, source_id: str) -> DataSource:
+        """The same as get_data_source, under the name the CLI's `source show` uses."""
+        return self.get_data_source(project_id, source_id)
+
+    def _source(self, project_id: str, source_id: str) -> DataSource:
         return self.core.get_source(
             validate_id(project_id, "Project"), validate_id(source_id, "Data source")
         )
 
+    @requires("viewer", "list data sources")
     def list_data_sources(self, project_id: str | None = None) -> list[DataSource]:
         """Sources of one project or all; a named user sees only projects it has a role in."""
         if project_id is not None:
-            self.get_project(project_id)
+            self._project(project_id)
         return [s for s in self.core.list_sources(project_id) if self._may_read(s.project_id)]
 
-    def describe_data_source(self, project_id: str, source_id: str) -> DataSource:
-        """A source with its config, for people: configs hold scripts and variables, so
-        reading one needs the viewer role, like reading data."""
-        source = self.get_data_source(project_id, source_id)
-        self._authorize(source.project_id, "viewer", "read source configs")
-        return source
-
     def _may_read(self, project_id: str) -> bool:
-        try:
-            self._authorize(project_id, "viewer", "read")
-        except PermissionDeniedError:
-            return False
-        return True
+        readable = projects_with(self.core.conn, self.user, "viewer")
+        return readable is None or project_id in readable
 
     @_reloads_dagster
+    @requires("editor", "change data sources")
     def update_data_source(
         self,
         project_id: str,
@@ -234,33 +259,31 @@ class Catalog:
         sync_interval: int | None = None,
     ) -> DataSource:
         """Change a source; `config` replaces the whole config and is validated first."""
-        source = self.get_data_source(project_id, source_id)
-        self._authorize(source.project_id, "editor", "change data sources")
+        source = self._source(project_id, source_id)
+        label = source_label(*source.key)
         changes: dict[str, Any] = {}
         if name is not None:
             changes["name"] = name
         if config is not None:
-            self._check_paths(
-                parse_source_config(source.type, config, where=source_label(project_id, source_id))
-            )
+            self._check_config(parse_source_config(source.type, config, where=label), label)
             changes["config"] = config
         if enabled is not None:
             changes["enabled"] = enabled
         if sync_interval is not None:
-            self._check_interval(sync_interval, source_label(project_id, source_id))
+            self._check_interval(sync_interval, label)
             changes["sync_interval"] = sync_interval
         with self.core.writing():
             self.core.update_source(project_id, source_id, changes)
         return self.core.get_source(project_id, source_id)
 
     @_reloads_dagster
+    @requires("editor", "delete data sources")
     def delete_data_source(
         self, project_id: str, source_id: str, *, archive: bool = False
     ) -> Path | None:
         """Delete a source and its data file (or archive it first); returns the archive copy.
         core.db forgets the source before the file goes, so it never points at nothing."""
-        source = self.get_data_source(project_id, source_id)
-        self._authorize(source.project_id, "editor", "delete data sources")
+        source = self._source(project_id, source_id)
         path = self._data_file(source)
         archived = self._archive(project_id, [(source_id, path)], archive)
         with self.core.writing():
@@ -274,10 +297,28 @@ class Catalog:
         copies = [archive_file(self.settings, path, project_id, sid) for sid, path in files]
         return [copy for copy in copies if copy is not None]
 
-    def _check_paths(self, config: SourceConfig) -> None:
-        """A file source's path is checked when it is saved, not first when it runs."""
+    def _check_config(self, config: SourceConfig, label: str) -> None:
+        """What a config may reach is checked when it is saved, and again when it runs: a
+        file source's path, and the host variables a script may read."""
         if isinstance(config, FileSourceConfig) and config.path is not None:
             resolve_file_path(config.path, self.settings)
+        if isinstance(config, JavascriptConfig):
+            self._check_env(config.env, label)
+
+    def _check_env(self, names: list[str], label: str) -> None:
+        """Once users exist, `env` may name only the admin-managed allow-list: an editor must
+        not read another project's secrets from the runner's environment."""
+        if not users.list_users(self.core.conn):
+            return
+        allowed = set(load_setting(self._settings(), "sandbox").allowed_env)
+        refused = sorted(set(names) - allowed)
+        if refused:
+            raise ConfigError(
+                f"{label}: env names {', '.join(map(repr, refused))}, which the sandbox"
+                " allow-list does not hold. An instance admin adds host variables with"
+                " set_setting('sandbox', {'allowedEnv': [...]})"
+                " (manifold settings set sandbox '{\"allowedEnv\": [...]}')."
+            )
 
     @staticmethod
     def _check_interval(sync_interval: int | None, label: str) -> None:
@@ -291,8 +332,9 @@ class Catalog:
                 " Use e.g. 60 for hourly, or None for no schedule."
             )
 
+    @requires("viewer", "see where data files are")
     def data_file_path(self, project_id: str, source_id: str) -> Path:
-        return self._data_file(self.get_data_source(project_id, source_id))
+        return self._data_file(self._source(project_id, source_id))
 
     def _data_file(self, source: DataSource) -> Path:
         return data_file(self.settings, self.core.get_project(source.project_id), source.id)
@@ -300,11 +342,12 @@ class Catalog:
     # Relationships, users and settings
 
     @_reloads_dagster
+    @requires("editor", "change relationships", argument="downstream")
     def add_relationship(self, upstream: str, downstream: str) -> Relationship:
-        """`upstream` ("project/source") feeds `downstream`; Dagster draws it as a dependency."""
+        """`upstream` ("project/source") feeds `downstream`; Dagster draws it as a dependency.
+        The downstream's editor needs the viewer role on the upstream too: it will read it."""
+        self._check_access(Access("viewer", "project", "read the upstream source"), upstream)
         up, down = self._qualified(upstream), self._qualified(downstream)
-        self._authorize(down[0], "editor", "change relationships")
-        self._authorize(up[0], "viewer", "read the upstream source")
         with self.core.writing():
             if up == down:
                 raise ConfigError(f"'{upstream}' cannot feed itself.")
@@ -318,73 +361,140 @@ class Catalog:
         return Relationship(upstream=up, downstream=down)
 
     @_reloads_dagster
+    @requires("editor", "change relationships", argument="downstream")
     def remove_relationship(self, upstream: str, downstream: str) -> None:
         up, down = self._qualified(upstream), self._qualified(downstream)
-        self._authorize(down[0], "editor", "change relationships")
         with self.core.writing():
             self.core.delete_relationship(up, down)
 
+    @requires("viewer", "list relationships", scope="filtered")
     def list_relationships(self) -> list[Relationship]:
-        return self.core.list_relationships()
+        """Relationships whose both ends the caller may read."""
+        return [
+            r
+            for r in self.core.list_relationships()
+            if self._may_read(r.upstream[0]) and self._may_read(r.downstream[0])
+        ]
 
     def _qualified(self, name: str) -> tuple[str, str]:
         project_id, _, source_id = name.partition("/")
-        source = self.get_data_source(project_id, source_id)
+        source = self._source(project_id, source_id)
         return source.project_id, source.id
 
+    @requires("admin", "create users", scope="any_project")
     def create_user(self, user_id: str, name: str | None = None, email: str | None = None) -> User:
         validate_id(user_id, "User")
-        self._authorize(None, "admin", "create users")
         with self.core.writing() as conn:
             users.insert_user(conn, user_id, name, email)
             self.core.audit("create", "user", user_id, after={"name": name, "email": email})
         return next(user for user in users.list_users(self.core.conn) if user.id == user_id)
 
+    @requires("admin", "list users", scope="any_project")
     def list_users(self) -> list[User]:
         return users.list_users(self.core.conn)
 
+    @requires("admin", "grant roles")
     def set_role(self, user_id: str, project_id: str, role: Role) -> None:
-        project = self.get_project(project_id)
-        self._authorize(project.id, "admin", "grant roles")
+        project = self._project(project_id)
         if role not in ("viewer", "editor", "admin"):
             raise ConfigError(f"Role {role!r} is not one of viewer, editor, admin.")
         with self.core.writing() as conn:
             users.set_role(conn, user_id, project.id, role)
             self.core.audit("set_role", "project", project.id, after={user_id: role})
 
+    @requires("admin", "make instance admins", scope="instance")
+    def set_instance_role(self, user_id: str, role: str | None) -> None:
+        """`role="admin"` makes the user admin of every project and of the global settings;
+        None takes that back."""
+        if role not in ("admin", None):
+            raise ConfigError(f"Instance role {role!r} is not 'admin' (or None to revoke).")
+        with self.core.writing() as conn:
+            users.set_instance_role(conn, user_id, role)
+            self.core.audit("set_instance_role", "user", user_id, after={"instanceRole": role})
+
+    @requires("viewer", "see roles")
     def get_role(self, user_id: str, project_id: str) -> Role | None:
         return users.role_of(self.core.conn, user_id, project_id)
 
+    @requires(None, "keep own settings", scope="own")
     def set_user_setting(self, key: str, value: Any) -> None:
         with self.core.writing() as conn:
             users.put_setting(conn, self.user, key, value)
             self.core.audit("set_setting", "user", self.user, after={key: value})
 
+    @requires(None, "read own settings", scope="own")
     def get_user_setting(self, key: str, default: Any = None) -> Any:
         return users.get_setting(self.core.conn, self.user, key, default)
 
     def _authorize(self, project_id: str | None, needed: Role, action: str) -> None:
         authorize(self.core.conn, self.user, project_id, needed, action)
 
+    def _check_access(self, access: Access, named: Any) -> None:
+        """Enforce one declared rule (see access.py); a refusal is audited, then raised."""
+        project_id: str | None = None
+        if access.scope == "project":
+            if named is None:
+                return
+            project_id = validate_id(
+                named.partition("/")[0] if isinstance(named, str) else named, "Project"
+            )
+        try:
+            if access.scope == "instance":
+                authorize_instance(self.core.conn, self.user, access.action)
+            elif access.scope in ("project", "any_project"):
+                assert access.role is not None
+                self._authorize(project_id, access.role, access.action)
+        except PermissionDeniedError:
+            with self.core.writing():
+                self.core.audit(
+                    "denied",
+                    "project" if project_id else "instance",
+                    project_id or "*",
+                    details={"action": access.action, "needs": access.describe()},
+                )
+            raise
+
+    @requires(None, "reload the Dagster code location", scope="own")
     def reload_dagster(self) -> str | None:
         """Reload the Dagster code location when a webserver is configured; says what
         happened, or None when none is configured. Called after every catalogue change."""
-        target = reload_target(self.get_settings())
+        target = reload_target(self._settings())
         if target is None:
             return None
         self.last_reload = request_reload(*target)
         return self.last_reload
 
+    @requires("admin", "change global settings", scope="instance")
     def set_setting(self, key: str, value: Any) -> None:
-        """A Manifold-wide setting (alert thresholds, the webhook, the webserver URL)."""
+        """A Manifold-wide setting (`alerts`, `dagster`, `sandbox`), validated by its model
+        before it is stored: it reaches every project."""
+        stored = validate_setting(key, value)
         with self.core.writing() as conn:
-            users.put_global_setting(conn, key, value)
-            self.core.audit("set_setting", "settings", key, after=value)
+            users.put_global_setting(conn, key, stored)
+            self.core.audit("set_setting", "settings", key, after=stored)
 
+    @requires("admin", "read global settings", scope="filtered")
     def get_settings(self) -> dict[str, Any]:
+        """Every global setting; secrets (the webhook URL) only for instance admins."""
+        settings = self._settings()
+        return (
+            settings if is_instance_admin(self.core.conn, self.user) else redact_settings(settings)
+        )
+
+    def _settings(self) -> dict[str, Any]:
         return users.global_settings(self.core.conn)
 
+    @requires("admin", "read the audit log", scope="filtered")
     def audit_log(
         self, *, object_id: str | None = None, actor: str | None = None, limit: int = 1000
     ) -> list[AuditEntry]:
-        return self.core.audit_entries(object_id=object_id, actor=actor, limit=limit)
+        """Newest first: entries of the projects the caller administers (configs in them
+        hold scripts and variables); Manifold-wide entries for instance admins only."""
+        if not isinstance(limit, int) or limit < 0:
+            raise ConfigError(f"limit {limit!r} is not a whole number >= 0.")
+        return self.core.audit_entries(
+            object_id=object_id,
+            actor=actor,
+            limit=limit,
+            projects=projects_with(self.core.conn, self.user, "admin"),
+        )

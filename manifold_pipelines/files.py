@@ -6,6 +6,7 @@ import sqlite3
 from pathlib import Path
 
 from manifold_pipelines.core.models import Project
+from manifold_pipelines.paths import resolve_allowed
 from manifold_pipelines.settings import Settings
 from manifold_pipelines.timestamps import utc_now
 
@@ -21,7 +22,13 @@ def data_dir(settings: Settings, project: Project) -> Path:
 
 
 def data_file(settings: Settings, project: Project, source_id: str) -> Path:
-    return data_dir(settings, project) / f"{source_id}.db"
+    """The data file's real path, checked on every call: a folder swapped for a symlink to
+    an outside folder after the project was created must not receive or lose files."""
+    return resolve_allowed(
+        data_dir(settings, project) / f"{source_id}.db",
+        settings.allowed_roots,
+        f"The data file of data source '{project.id}/{source_id}'",
+    )
 
 
 def existing_files(path: Path) -> list[Path]:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from manifold_pipelines.access import requires
 from manifold_pipelines.catalog import source_label
 from manifold_pipelines.errors import ConfigError, NotFoundError
 from manifold_pipelines.timestamps import utc_now
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 class VersionMaintenance:
     """Retention, archiving and record history over the manager's stores."""
 
+    @requires("editor", "prune versions")
     def cleanup(
         self: SeparatedDatabaseManager,
         project_id: str,
@@ -32,7 +34,7 @@ class VersionMaintenance:
         keep_days: float | None = None,
     ) -> CleanupResult:
         """Prune old versions; with neither limit given, the source's retention config."""
-        source = self._source_for(project_id, source_id, "editor", "prune versions")
+        source = self._source(project_id, source_id)
         if keep_versions is None and keep_days is None:
             keep_versions = source.config.retention.keep_versions
             keep_days = source.config.retention.keep_days
@@ -47,12 +49,13 @@ class VersionMaintenance:
             )
         return result
 
+    @requires("editor", "archive versions")
     def archive_versions(
         self, project_id: str, source_id: str, before: int
     ) -> tuple[Path, CleanupResult]:
         """Write versions older than `before` to MANIFOLD_HOME/archive as gzip'd JSON Lines,
         then remove them from the live file."""
-        source = self._source_for(project_id, source_id, "editor", "archive versions")
+        source = self._source(project_id, source_id)
         stamp = utc_now().strftime("%Y%m%dT%H%M%SZ")
         target = (
             self.settings.archive_dir
@@ -70,11 +73,11 @@ class VersionMaintenance:
             )
         return target, result
 
+    @requires("editor", "restore versions")
     def restore_archived(
         self, project_id: str, source_id: str, archive: Path, version: int
     ) -> ImportResult:
         """Make an archived version current again, as a new version (like rollback)."""
-        self._source_for(project_id, source_id, "editor", "restore versions")
         label = source_label(project_id, source_id)
         for entry in read_archive(archive):
             if entry.get("source", label) != label:
@@ -96,12 +99,13 @@ class VersionMaintenance:
                 )
         raise NotFoundError(f"{archive.name} holds no version {version}.")
 
+    @requires("viewer", "read data")
     def record_history(
         self: SeparatedDatabaseManager, project_id: str, source_id: str, key: Any
     ) -> list[RecordChange]:
         """Every change of one record across the versions still kept, field by field. `key`
         is the diff key's value (a list for a composite key)."""
-        source = self._read(project_id, source_id, "record_history", key=key)
+        source = self._read_source(project_id, source_id, "record_history", key=key)
         options = self._import_options(source, True, None)
         if options.key_spec.keyless:
             raise ConfigError(

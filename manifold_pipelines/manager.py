@@ -13,9 +13,11 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, NoReturn
 
+from manifold_pipelines.access import Access, requires
 from manifold_pipelines.catalog import Catalog, source_label
 from manifold_pipelines.core import history
-from manifold_pipelines.core.models import DataSource, ImportHistoryEntry, Role
+from manifold_pipelines.core.models import DataSource, ImportHistoryEntry
+from manifold_pipelines.core.permissions import projects_with
 from manifold_pipelines.core.source_config import dump_source_config, parse_source_config
 from manifold_pipelines.errors import NotFoundError, StorageError
 from manifold_pipelines.maintenance import VersionMaintenance
@@ -59,6 +61,7 @@ class SeparatedDatabaseManager(Catalog, VersionMaintenance):
     def _open(self, source: DataSource) -> VersionStore:
         return VersionStore(self._data_file(source), source_label(source.project_id, source.id))
 
+    @requires("editor", "import data")
     def import_data(
         self,
         project_id: str,
@@ -75,8 +78,7 @@ class SeparatedDatabaseManager(Catalog, VersionMaintenance):
         """Import `records` as the next version. On any error nothing is written but the
         failed import's log entry, and the latest good version stays as it was.
         `created_at` dates the version otherwise than now (migrations keep their times)."""
-        source = self.get_data_source(project_id, source_id)
-        self._authorize(project_id, "editor", "import data")
+        source = self._source(project_id, source_id)
         options = self._import_options(source, enable_diff, diff_key)
         return self._import(
             source,
@@ -88,6 +90,7 @@ class SeparatedDatabaseManager(Catalog, VersionMaintenance):
             created_at=to_text(created_at) if created_at else None,
         )
 
+    @requires("editor", "run data sources")
     def run_data_source(
         self,
         project_id: str,
@@ -101,11 +104,13 @@ class SeparatedDatabaseManager(Catalog, VersionMaintenance):
         saved one (Dagster pins the config it loaded; a user tries a draft). With `dry_run`
         nothing is written: the result holds the records and the diff against the latest
         version, so an edited script can be checked before it is saved."""
-        source = self.get_data_source(project_id, source_id)
-        self._authorize(project_id, "editor", "run data sources")
+        source = self._source(project_id, source_id)
+        label = source_label(*source.key)
         if config is not None:
-            draft = parse_source_config(source.type, config, where=source_label(*source.key))
+            draft = parse_source_config(source.type, config, where=label)
             source = source.model_copy(update={"config": draft})
+        # Saved configs were checked when saved; the allow-list may have shrunk since.
+        self._check_config(source.config, label)
         context = RunContext(settings=self.settings, inputs=self._upstream_inputs(source))
         run = runner_for(source.type).start(source, context)
         options = self._import_options(source, None, None)
@@ -120,10 +125,16 @@ class SeparatedDatabaseManager(Catalog, VersionMaintenance):
             run.close()
 
     def _upstream_inputs(self, source: DataSource) -> dict[str, list[dict[str, Any]]]:
-        """Latest published data of each upstream source, by source id, for `inputs.<id>`."""
+        """Latest published data of each upstream source, by source id, for `inputs.<id>`.
+        The run reads them for the acting user: it needs the viewer role on each upstream's
+        project, and each is audited as a read."""
         inputs = {}
         for project_id, source_id in self.core.upstream_of(source.project_id, source.id):
-            upstream = self.core.get_source(project_id, source_id)
+            self._check_access(
+                Access("viewer", "project", f"read upstream '{project_id}/{source_id}'"),
+                project_id,
+            )
+            upstream = self._read_source(project_id, source_id, "input", of=source.qualified_id)
             with self._open(upstream) as store:
                 version = store.latest_version()
                 inputs[source_id] = [] if version is None else store.read_version(version).data
@@ -242,32 +253,33 @@ class SeparatedDatabaseManager(Catalog, VersionMaintenance):
                 )
             self.core.mark_synced(source.project_id, source.id, now_text())
 
-    def _source_for(self, project_id: str, source_id: str, needed: Role, action: str) -> DataSource:
-        source = self.get_data_source(project_id, source_id)
-        self._authorize(source.project_id, needed, action)
-        return source
-
-    def _read(self, project_id: str, source_id: str, what: str, **details: Any) -> DataSource:
-        source = self.get_data_source(project_id, source_id)
-        self._authorize(source.project_id, "viewer", "read data")
+    def _read_source(
+        self, project_id: str, source_id: str, what: str, **details: Any
+    ) -> DataSource:
+        """A source whose data is about to be read, with the read in the audit log; the
+        caller's access was checked by its `@requires`."""
+        source = self._source(project_id, source_id)
         with self.core.writing():
             self.core.audit("read", "data_source", source.qualified_id, details={what: details})
         return source
 
+    @requires("viewer", "read data")
     def get_latest_data(self, project_id: str, source_id: str) -> DataVersion:
         """The newest published version; held-back versions are skipped."""
-        source = self._read(project_id, source_id, "latest")
+        source = self._read_source(project_id, source_id, "latest")
         with self._open(source) as store:
             version = store.latest_version()
             if version is None:
                 raise_no_versions(source)
             return store.read_version(version)
 
+    @requires("viewer", "read data")
     def get_data_version(self, project_id: str, source_id: str, version: int) -> DataVersion:
-        source = self._read(project_id, source_id, "version", version=version)
+        source = self._read_source(project_id, source_id, "version", version=version)
         with self._open(source) as store:
             return store.read_version(version)
 
+    @requires("viewer", "read data")
     def get_data_diff(
         self,
         project_id: str,
@@ -279,18 +291,22 @@ class SeparatedDatabaseManager(Catalog, VersionMaintenance):
     ) -> DataDiff:
         """Diff any two versions with the source's current diff key, ignore-list and
         tolerances. `limit` caps each details list; the counts stay complete."""
-        source = self._read(project_id, source_id, "diff", versions=[from_version, to_version])
+        source = self._read_source(
+            project_id, source_id, "diff", versions=[from_version, to_version]
+        )
         options = self._import_options(source, True, None)
         with self._open(source) as store:
             diff = store.diff(from_version, to_version, options.key_spec, options.diff_settings)
         return limit_details(diff, limit)
 
+    @requires("viewer", "read data")
     def list_versions(self, project_id: str, source_id: str) -> list[VersionInfo]:
-        with self._open(self._read(project_id, source_id, "versions")) as store:
+        with self._open(self._read_source(project_id, source_id, "versions")) as store:
             return store.list_versions()
 
+    @requires("editor", "publish versions")
     def publish_version(self, project_id: str, source_id: str, version: int) -> VersionInfo:
-        source = self._source_for(project_id, source_id, "editor", "publish versions")
+        source = self._source(project_id, source_id)
         with self._open(source) as store:
             store.publish(version)
             info = next(v for v in store.list_versions() if v.version == version)
@@ -300,6 +316,7 @@ class SeparatedDatabaseManager(Catalog, VersionMaintenance):
             )
         return info
 
+    @requires("editor", "roll back")
     def rollback(self, project_id: str, source_id: str, version: int) -> ImportResult:
         """Make `version`'s records current again, as a new version: history is never
         rewritten, and the next import diffs against what was rolled back to."""
@@ -312,30 +329,36 @@ class SeparatedDatabaseManager(Catalog, VersionMaintenance):
             metadata={**old.metadata, "rollbackOf": version},
         )
 
+    @requires("viewer", "read data")
     def get_schema_history(self, project_id: str, source_id: str) -> list[SchemaVersion]:
-        with self._open(self._read(project_id, source_id, "schema_history")) as store:
+        with self._open(self._read_source(project_id, source_id, "schema_history")) as store:
             return store.schema_history()
 
+    @requires("viewer", "read data")
     def get_import_logs(self, project_id: str, source_id: str, limit: int = 100) -> list[ImportLog]:
-        with self._open(self._read(project_id, source_id, "import_logs")) as store:
+        with self._open(self._read_source(project_id, source_id, "import_logs")) as store:
             return store.import_logs(limit)
 
+    @requires("viewer", "read data")
     def get_quality_metrics(
         self, project_id: str, source_id: str, version: int | None = None
     ) -> list[QualityMetric]:
         """A version's metrics, the latest version's (held or not) by default."""
-        source = self._read(project_id, source_id, "quality_metrics")
+        source = self._read_source(project_id, source_id, "quality_metrics")
         with self._open(source) as store:
             chosen = version if version is not None else store.latest_version(published_only=False)
             if chosen is None:
                 raise_no_versions(source)
             return store.quality_metrics(chosen)
 
+    @requires("viewer", "read import history")
     def import_history(
         self, project_id: str | None = None, source_id: str | None = None, limit: int = 100
     ) -> list[ImportHistoryEntry]:
-        """Finished imports, newest first, from core.db alone."""
-        return history.recent_imports(self.core.conn, project_id, source_id, limit)
+        """Finished imports, newest first, from core.db alone; without a project, those of
+        the projects the caller may read."""
+        readable = None if project_id else projects_with(self.core.conn, self.user, "viewer")
+        return history.recent_imports(self.core.conn, project_id, source_id, limit, readable)
 
 
 def raise_no_versions(source: DataSource) -> NoReturn:

@@ -12,6 +12,7 @@ import orjson
 from manifold_pipelines.alerts.models import Alert, AlertKind, AlertSettings, Delivery
 from manifold_pipelines.alerts.rules import HISTORY_RULES, Candidate, storage_limits
 from manifold_pipelines.core import history
+from manifold_pipelines.core.global_settings import load_setting
 from manifold_pipelines.files import existing_files
 from manifold_pipelines.timestamps import from_text, now_text, utc_now
 
@@ -23,7 +24,8 @@ WEBHOOK_TIMEOUT_SECONDS = 10.0
 
 
 def alert_settings(manager: SeparatedDatabaseManager) -> AlertSettings:
-    return AlertSettings.model_validate(manager.get_settings().get(SETTINGS_KEY, {}))
+    settings: AlertSettings = load_setting(manager.get_settings(), SETTINGS_KEY)
+    return settings
 
 
 def raise_alerts(manager: SeparatedDatabaseManager, kind: AlertKind) -> list[Alert]:

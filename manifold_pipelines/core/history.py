@@ -9,6 +9,8 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+import orjson
+
 from manifold_pipelines.core.models import ImportHistoryEntry
 from manifold_pipelines.timestamps import from_text
 
@@ -38,15 +40,27 @@ def mirrored_log_ids(
 
 
 def recent_imports(
-    conn: sqlite3.Connection, project_id: str | None, source_id: str | None, limit: int
+    conn: sqlite3.Connection,
+    project_id: str | None,
+    source_id: str | None,
+    limit: int,
+    projects: set[str] | None = None,
 ) -> list[ImportHistoryEntry]:
+    """Newest first; `projects` limits the entries to those projects (None: all)."""
     rows = conn.execute(
         "SELECT project_id, source_id, import_log_id, version, status, started_at, finished_at,"
         " duration_ms, records_processed, error, quality_status, version_status"
         " FROM import_history"
         " WHERE (?1 IS NULL OR project_id = ?1)"
-        " AND (?2 IS NULL OR source_id = ?2) ORDER BY id DESC LIMIT ?3",
-        (project_id, source_id, limit),
+        " AND (?2 IS NULL OR source_id = ?2)"
+        " AND (?4 IS NULL OR project_id IN (SELECT value FROM json_each(?4)))"
+        " ORDER BY id DESC LIMIT ?3",
+        (
+            project_id,
+            source_id,
+            limit,
+            None if projects is None else orjson.dumps(sorted(projects)).decode(),
+        ),
     ).fetchall()
     return [
         ImportHistoryEntry(

@@ -63,6 +63,7 @@ class User(BaseModel):
     name: str | None
     email: str | None
     created_at: datetime
+    instance_role: Literal["admin"] | None = None
 
 
 class AuditEntry(BaseModel):
@@ -77,6 +78,7 @@ class AuditEntry(BaseModel):
     before: Any
     after: Any
     details: Any
+    project_id: str | None = None
 
 
 class ImportHistoryEntry(BaseModel):

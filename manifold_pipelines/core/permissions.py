@@ -1,10 +1,11 @@
 """Roles per project: viewer reads data, editor changes sources and imports, admin manages
-projects and users.
+projects and users. An instance admin is admin of every project and of the global settings.
 
 `local-admin` (who acts when no user is named) and `dagster` (who scheduled runs act as) are
 always allowed: whoever runs Manifold without naming a user owns the files anyway. Named users
 (`--user`, MANIFOLD_USER) are held to their roles once any user exists in core.db; before
-that, a fresh install is single-user and needs no setup."""
+that, a fresh install is single-user and needs no setup. On SQLite these roles are guard-rails
+for cooperating users: the boundary is who may write MANIFOLD_HOME's files."""
 
 from __future__ import annotations
 
@@ -22,6 +23,38 @@ class PermissionDeniedError(ManifoldError):
     """The acting user's role does not allow the action."""
 
 
+def roles_enforced(conn: sqlite3.Connection, user: str) -> bool:
+    """Whether `user` is held to roles: a named user, once any user exists."""
+    if user in SYSTEM_USERS:
+        return False
+    return conn.execute("SELECT 1 FROM users LIMIT 1").fetchone() is not None
+
+
+def is_instance_admin(conn: sqlite3.Connection, user: str) -> bool:
+    if not roles_enforced(conn, user):
+        return True
+    row = conn.execute("SELECT instance_role FROM users WHERE id = ?", (user,)).fetchone()
+    return row is not None and row[0] == "admin"
+
+
+def project_roles(conn: sqlite3.Connection, user: str) -> dict[str, Role] | None:
+    """The user's role in each project it has one in; None means every project, as admin."""
+    if is_instance_admin(conn, user):
+        return None
+    rows = conn.execute(
+        "SELECT project_id, role FROM project_roles WHERE user_id = ?", (user,)
+    ).fetchall()
+    return {project_id: role for project_id, role in rows}
+
+
+def projects_with(conn: sqlite3.Connection, user: str, needed: Role) -> set[str] | None:
+    """Projects where `user` holds at least `needed`; None means all of them."""
+    roles = project_roles(conn, user)
+    if roles is None:
+        return None
+    return {project for project, role in roles.items() if RANK[role] >= RANK[needed]}
+
+
 def authorize(
     conn: sqlite3.Connection, user: str, project_id: str | None, needed: Role, action: str
 ) -> None:
@@ -30,28 +63,31 @@ def authorize(
     `project_id` None means a Manifold-wide action (creating projects, managing users): it
     needs the role on at least one project.
     """
-    if user in SYSTEM_USERS or conn.execute("SELECT 1 FROM users LIMIT 1").fetchone() is None:
+    roles = project_roles(conn, user)
+    if roles is None:
         return
     if project_id is None:
-        row = conn.execute(
-            "SELECT max(CASE role WHEN 'admin' THEN 3 WHEN 'editor' THEN 2 ELSE 1 END)"
-            " FROM project_roles WHERE user_id = ?",
-            (user,),
-        ).fetchone()
-        if (row[0] or 0) >= RANK[needed]:
+        if any(RANK[role] >= RANK[needed] for role in roles.values()):
             return
         raise PermissionDeniedError(
             f"User {user!r} cannot {action}: that needs the {needed} role on at least one"
             " project. Ask an admin to grant it (manifold user grant)."
         )
-    row = conn.execute(
-        "SELECT role FROM project_roles WHERE user_id = ? AND project_id = ?", (user, project_id)
-    ).fetchone()
-    role = row[0] if row else None
+    role = roles.get(project_id)
     if role is not None and RANK[role] >= RANK[needed]:
         return
     has = f"is a {role} of" if role else "has no role in"
     raise PermissionDeniedError(
         f"User {user!r} {has} project {project_id!r} and cannot {action}: that needs the"
         f" {needed} role. Ask an admin of {project_id!r} to grant it."
+    )
+
+
+def authorize_instance(conn: sqlite3.Connection, user: str, action: str) -> None:
+    """Manifold-wide settings reach every project: only an instance admin changes them."""
+    if is_instance_admin(conn, user):
+        return
+    raise PermissionDeniedError(
+        f"User {user!r} cannot {action}: that needs an instance admin ({LOCAL_ADMIN!r}, or a"
+        " user made one with `manifold user grant USER --instance admin`)."
     )

@@ -29,6 +29,16 @@ def _unjson(text: str | None) -> Any:
     return None if text is None else orjson.loads(text)
 
 
+def audited_project(object_type: str, object_id: str) -> str | None:
+    """The project an audit entry belongs to (who may read it depends on it); None for
+    Manifold-wide entries. Migration 3 backfills older entries with the same rule."""
+    if object_type == "project":
+        return object_id
+    if object_type in ("data_source", "relationship"):
+        return object_id.partition("/")[0]
+    return None
+
+
 class CoreStore:
     """One connection to core.db; every write runs in `BEGIN IMMEDIATE` with its audit row."""
 
@@ -59,7 +69,7 @@ class CoreStore:
         """Append to the audit log; inside a write it commits with the change it describes."""
         self.conn.execute(
             "INSERT INTO audit_log (at, actor, action, object_type, object_id, before, after,"
-            " details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " details, project_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 now_text(),
                 self.actor,
@@ -69,18 +79,28 @@ class CoreStore:
                 _json(before),
                 _json(after),
                 _json(details),
+                audited_project(object_type, object_id),
             ),
         )
 
     def audit_entries(
-        self, *, object_id: str | None = None, actor: str | None = None, limit: int = 1000
+        self,
+        *,
+        object_id: str | None = None,
+        actor: str | None = None,
+        limit: int = 1000,
+        projects: set[str] | None = None,
     ) -> list[AuditEntry]:
+        """Newest first. `projects` limits entries to those projects (None: every entry,
+        Manifold-wide ones included)."""
         rows = self.conn.execute(
-            "SELECT id, at, actor, action, object_type, object_id, before, after, details"
-            " FROM audit_log WHERE (?1 IS NULL OR object_id = ?1"
+            "SELECT id, at, actor, action, object_type, object_id, before, after, details,"
+            " project_id FROM audit_log WHERE (?1 IS NULL OR object_id = ?1"
             " OR substr(object_id, 1, length(?1) + 1) = ?1 || '/')"
-            " AND (?2 IS NULL OR actor = ?2) ORDER BY id DESC LIMIT ?3",
-            (object_id, actor, limit),
+            " AND (?2 IS NULL OR actor = ?2)"
+            " AND (?4 IS NULL OR project_id IN (SELECT value FROM json_each(?4)))"
+            " ORDER BY id DESC LIMIT ?3",
+            (object_id, actor, limit, None if projects is None else _json(sorted(projects))),
         ).fetchall()
         return [
             AuditEntry(
@@ -93,6 +113,7 @@ class CoreStore:
                 before=_unjson(row[6]),
                 after=_unjson(row[7]),
                 details=_unjson(row[8]),
+                project_id=row[9],
             )
             for row in rows
         ]

@@ -135,6 +135,26 @@ _ALERTS = Migration(
     ),
 )
 
+_ACCESS = Migration(
+    version=3,
+    name="instance-wide admins, and the project of each audit entry",
+    statements=(
+        # 'admin' makes a user admin of every project and of the global settings.
+        "ALTER TABLE users ADD COLUMN instance_role TEXT CHECK (instance_role IN ('admin'))",
+        # Reading the audit log needs admin on the entry's project: keep the project with
+        # the entry (NULL for Manifold-wide entries: users and settings).
+        "ALTER TABLE audit_log ADD COLUMN project_id TEXT",
+        """UPDATE audit_log SET project_id = CASE
+            WHEN object_type = 'project' THEN object_id
+            WHEN object_type IN ('data_source', 'relationship')
+                THEN substr(object_id, 1, instr(object_id, '/') - 1)
+            END""",
+        "CREATE INDEX audit_log_project ON audit_log(project_id, id)",
+    ),
+)
+
 CORE_FORMAT = FileFormat(
-    application_id=CORE_APPLICATION_ID, label="core.db", migrations=(_INITIAL, _ALERTS)
+    application_id=CORE_APPLICATION_ID,
+    label="core.db",
+    migrations=(_INITIAL, _ALERTS, _ACCESS),
 )

@@ -25,8 +25,20 @@ def insert_user(
 
 
 def list_users(conn: sqlite3.Connection) -> list[User]:
-    rows = conn.execute("SELECT id, name, email, created_at FROM users ORDER BY id").fetchall()
-    return [User(id=r[0], name=r[1], email=r[2], created_at=from_text(r[3])) for r in rows]
+    rows = conn.execute(
+        "SELECT id, name, email, created_at, instance_role FROM users ORDER BY id"
+    ).fetchall()
+    return [
+        User(id=r[0], name=r[1], email=r[2], created_at=from_text(r[3]), instance_role=r[4])
+        for r in rows
+    ]
+
+
+def set_instance_role(conn: sqlite3.Connection, user_id: str, role: str | None) -> None:
+    if not conn.execute(
+        "UPDATE users SET instance_role = ? WHERE id = ?", (role, user_id)
+    ).rowcount:
+        raise NotFoundError(f"User {user_id!r} does not exist. Create the user first.")
 
 
 def set_role(conn: sqlite3.Connection, user_id: str, project_id: str, role: Role) -> None:

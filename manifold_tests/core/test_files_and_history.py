@@ -121,6 +121,28 @@ def test_a_format_1_core_db_is_upgraded_and_keeps_everything(home: Path) -> None
         assert (source.sync_interval, source.config.script) == (90, "return [{id: 1}]")
         (entry,) = manager.import_history("old", "legacy")
         assert (entry.version, entry.quality_status, entry.version_status) == (1, None, None)
-        manager.set_setting("alerts.webhookUrl", "http://127.0.0.1:9/hook")
-        assert manager.get_settings() == {"alerts.webhookUrl": "http://127.0.0.1:9/hook"}
+        manager.set_setting("alerts", {"webhookUrl": "http://127.0.0.1:9/hook"})
+        assert manager.get_settings() == {"alerts": {"webhookUrl": "http://127.0.0.1:9/hook"}}
+    assert _header(home / "core.db") == (CORE_FORMAT.application_id, CORE_FORMAT.latest)
+
+
+def test_a_format_2_core_db_gains_instance_admins_and_audit_projects(home: Path) -> None:
+    """Format 3 keeps each audit entry's project so that reading the log can be limited to
+    the projects a user administers: entries written before it are backfilled."""
+    home.mkdir()
+    golden = Path(__file__).parents[1] / "cases" / "core_db" / "format-2.db"
+    (home / "core.db").write_bytes(golden.read_bytes())
     assert _header(home / "core.db") == (CORE_FORMAT.application_id, 2)
+    with SeparatedDatabaseManager(home) as manager:
+        by_type = {(e.object_type, e.object_id): e.project_id for e in manager.audit_log()}
+        assert by_type == {
+            ("project", "shop"): "shop",
+            ("data_source", "shop/orders"): "shop",
+            ("user", "ana"): None,
+            ("settings", "alerts"): None,
+        }
+        (ana,) = manager.list_users()
+        assert (ana.id, ana.instance_role) == ("ana", None)
+        assert manager.get_role("ana", "shop") == "editor"
+        assert [e.version for e in manager.import_history("shop", "orders")] == [1]
+    assert _header(home / "core.db") == (CORE_FORMAT.application_id, 3)

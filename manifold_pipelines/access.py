@@ -1,0 +1,86 @@
+"""Who may call each public method of the Python API, declared on the method itself.
+
+Every public method of SeparatedDatabaseManager carries one `@requires(...)`: the role it
+needs and where (the project it names, any project, the whole instance), or a scope whose
+method shows only what the caller may see. The check runs before the method touches
+anything, so a refused call reveals nothing (not even whether a source exists) and changes
+nothing, and every refusal is audited. `ACCESS` gathers the declarations: the README's table
+and the permission tests are compared with it.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
+
+from manifold_pipelines.core.models import Role
+
+if TYPE_CHECKING:
+    from manifold_pipelines.catalog import Catalog
+
+Scope = Literal["project", "any_project", "instance", "filtered", "own"]
+"""project: the role on the project the call names (`project_id`, or the project part of a
+"project/source" argument); when that argument is None the method lists only projects where
+the caller has the role. any_project: the role on at least one project. instance: an
+instance admin. filtered: anyone, and the method shows only what the role allows. own: the
+caller's own data (user settings), or nothing that needs a role."""
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Access:
+    role: Role | None
+    scope: Scope
+    action: str
+    argument: str | None = None
+
+    def describe(self) -> str:
+        """The README's wording of the rule, so the table can be checked against the code."""
+        if self.scope == "project":
+            return f"{self.role} of the project"
+        if self.scope == "any_project":
+            return f"{self.role} of any project"
+        if self.scope == "instance":
+            return "instance admin"
+        if self.scope == "filtered":
+            return f"anyone; shows what {self.role} may see"
+        return "anyone"
+
+
+ACCESS: dict[str, Access] = {}
+
+
+def requires(
+    role: Role | None,
+    action: str,
+    *,
+    scope: Scope = "project",
+    argument: str = "project_id",
+) -> Callable[[Callable[P, T]], Callable[P, T]]:
+    """Declare and enforce the access rule of one public method."""
+    access = Access(role, scope, action, argument if scope == "project" else None)
+
+    def decorate(method: Callable[P, T]) -> Callable[P, T]:
+        signature = inspect.signature(method)
+        ACCESS[method.__name__] = access
+
+        @functools.wraps(method)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+            catalog: Catalog = args[0]  # type: ignore[assignment]
+            named: Any = None
+            if access.argument is not None:
+                bound = signature.bind(*args, **kwargs)
+                bound.apply_defaults()
+                named = bound.arguments[access.argument]
+            catalog._check_access(access, named)
+            return method(*args, **kwargs)
+
+        wrapper.__manifold_access__ = access  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate

@@ -1,0 +1,114 @@
+"""Manifold-wide settings (core.db's `settings` table), one pydantic model per setting.
+
+A setting reaches every project (where alerts go, which host variables scripts may read), so
+each is validated when it is written: a bad value is refused then, rather than breaking alert
+evaluation or runs for everyone later. Secret values are shown to instance admins only.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+
+from manifold_pipelines.errors import ConfigError
+
+HIDDEN = "(hidden: only instance admins see it)"
+ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an http(s) URL with a host")
+    return value
+
+
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+
+
+class SettingModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, alias_generator=to_camel)
+
+
+class AlertSettings(SettingModel):
+    """Thresholds of the alert rules and where alerts go."""
+
+    webhook_url: HttpUrl | None = Field(
+        default=None, description="Secret: webhook URLs usually carry their token."
+    )
+    webserver_url: HttpUrl = "http://127.0.0.1:3000"
+    consecutive_failures: Annotated[int, Field(ge=1)] = 3
+    slow_import_seconds: Annotated[float, Field(gt=0)] = 300
+    slow_import_factor: Annotated[float, Field(gt=1)] = 3.0
+    slow_import_min_seconds: Annotated[float, Field(ge=0)] = 5.0
+    storage_limit_bytes: Annotated[int, Field(gt=0)] | None = None
+    total_storage_limit_bytes: Annotated[int, Field(gt=0)] | None = None
+
+
+class DagsterSettings(SettingModel):
+    """The webserver that catalogue changes ask to reload the code location."""
+
+    webserver_url: HttpUrl | None = None
+    location_name: Annotated[str, Field(min_length=1, max_length=200)] = "manifold_pipelines"
+
+
+class SandboxSettings(SettingModel):
+    """Host environment variables that a source's `env` may name once users exist."""
+
+    allowed_env: list[Annotated[str, Field(pattern=ENV_NAME)]] = []
+
+
+SETTING_MODELS: dict[str, type[SettingModel]] = {
+    "alerts": AlertSettings,
+    "dagster": DagsterSettings,
+    "sandbox": SandboxSettings,
+}
+SECRET_FIELDS: dict[str, tuple[str, ...]] = {"alerts": ("webhookUrl",)}
+
+
+def validate_setting(key: str, value: Any) -> dict[str, Any]:
+    """The setting as it will be stored (camelCase, as given), or a ConfigError naming the
+    field and the rule."""
+    model = SETTING_MODELS.get(key)
+    if model is None:
+        known = ", ".join(sorted(SETTING_MODELS))
+        raise ConfigError(f"Setting {key!r} does not exist. Known settings: {known}.")
+    if not isinstance(value, dict):
+        raise ConfigError(
+            f"Setting {key!r} must be an object of fields, got {type(value).__name__}."
+        )
+    try:
+        parsed = model.model_validate(value)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or key}: {error['msg']}"
+            for error in exc.errors()
+        )
+        known = ", ".join(sorted(field.alias or name for name, field in model.model_fields.items()))
+        raise ConfigError(
+            f"Setting {key!r} is not valid: {problems}. Its fields are: {known}."
+        ) from exc
+    return parsed.model_dump(by_alias=True, exclude_unset=True)
+
+
+def load_setting(settings: dict[str, Any], key: str) -> Any:
+    """A stored setting as its model; one written before settings were validated and now
+    invalid is a clear error instead of a crash in every sensor tick."""
+    model = SETTING_MODELS[key]
+    return model.model_validate(validate_setting(key, settings.get(key, {})))
+
+
+def redact_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """Settings as anyone but an instance admin sees them: secrets replaced by a notice."""
+    shown = dict(settings)
+    for key, fields in SECRET_FIELDS.items():
+        value = shown.get(key)
+        if isinstance(value, dict):
+            shown[key] = {
+                name: HIDDEN if name in fields and field is not None else field
+                for name, field in value.items()
+            }
+    return shown
