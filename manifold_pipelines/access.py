@@ -38,9 +38,14 @@ class Access:
     scope: Scope
     action: str
     argument: str | None = None
+    shows: str | None = None
 
     def describe(self) -> str:
         """The README's wording of the rule, so the table can be checked against the code."""
+        if self.scope == "project" and self.shows:
+            return f"{self.role} of the project; without a project, {self.shows}"
+        if self.scope == "project" and self.argument != "project_id":
+            return f"{self.role} of the {self.argument}'s project"
         if self.scope == "project":
             return f"{self.role} of the project"
         if self.scope == "any_project":
@@ -48,7 +53,7 @@ class Access:
         if self.scope == "instance":
             return "instance admin"
         if self.scope == "filtered":
-            return f"anyone; shows what {self.role} may see"
+            return f"anyone; shows {self.shows}"
         return "anyone"
 
 
@@ -61,9 +66,11 @@ def requires(
     *,
     scope: Scope = "project",
     argument: str = "project_id",
+    shows: str | None = None,
 ) -> Callable[[Callable[P, T]], Callable[P, T]]:
-    """Declare and enforce the access rule of one public method."""
-    access = Access(role, scope, action, argument if scope == "project" else None)
+    """Declare and enforce the access rule of one public method. `shows` says what a
+    filtered method returns (or a project method called without a project)."""
+    access = Access(role, scope, action, argument if scope == "project" else None, shows)
 
     def decorate(method: Callable[P, T]) -> Callable[P, T]:
         signature = inspect.signature(method)

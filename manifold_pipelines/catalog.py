@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from manifold_pipelines.access import Access, requires
+from manifold_pipelines.access import ACCESS, Access, requires
 from manifold_pipelines.core import users
 from manifold_pipelines.core.global_settings import (
     load_setting,
@@ -118,7 +118,7 @@ class Catalog:
     def _project(self, project_id: str) -> Project:
         return self.core.get_project(validate_id(project_id, "Project"))
 
-    @requires("viewer", "list projects", scope="filtered")
+    @requires("viewer", "list projects", scope="filtered", shows="the projects it has a role in")
     def list_projects(self) -> list[Project]:
         readable = projects_with(self.core.conn, self.user, "viewer")
         return [p for p in self.core.list_projects() if readable is None or p.id in readable]
@@ -235,7 +235,7 @@ class Catalog:
             validate_id(project_id, "Project"), validate_id(source_id, "Data source")
         )
 
-    @requires("viewer", "list data sources")
+    @requires("viewer", "list data sources", shows="those of projects it has a role in")
     def list_data_sources(self, project_id: str | None = None) -> list[DataSource]:
         """Sources of one project or all; a named user sees only projects it has a role in."""
         if project_id is not None:
@@ -367,7 +367,12 @@ class Catalog:
         with self.core.writing():
             self.core.delete_relationship(up, down)
 
-    @requires("viewer", "list relationships", scope="filtered")
+    @requires(
+        "viewer",
+        "list relationships",
+        scope="filtered",
+        shows="those whose two sources it may read",
+    )
     def list_relationships(self) -> list[Relationship]:
         """Relationships whose both ends the caller may read."""
         return [
@@ -429,6 +434,20 @@ class Catalog:
     def _authorize(self, project_id: str | None, needed: Role, action: str) -> None:
         authorize(self.core.conn, self.user, project_id, needed, action)
 
+    @requires(None, "ask what it may do", scope="own")
+    def check_access(self, method: str, project_id: str | None = None) -> None:
+        """Raise PermissionDeniedError now if calling `method` (a public method's name) on
+        `project_id` would be refused: a front end asks before it shows an editor for
+        something the user may not change."""
+        if method not in ACCESS:
+            raise ConfigError(f"{method!r} is not a method of the Python API.")
+        self._check_access(ACCESS[method], project_id)
+
+    def _authorize_every_project(self, action: str) -> None:
+        """Backups and restores carry every project's configs and data: admin of all."""
+        for project in self.core.list_projects():
+            self._check_access(Access("admin", "project", action), project.id)
+
     def _check_access(self, access: Access, named: Any) -> None:
         """Enforce one declared rule (see access.py); a refusal is audited, then raised."""
         project_id: str | None = None
@@ -473,7 +492,9 @@ class Catalog:
             users.put_global_setting(conn, key, stored)
             self.core.audit("set_setting", "settings", key, after=stored)
 
-    @requires("admin", "read global settings", scope="filtered")
+    @requires(
+        "admin", "read global settings", scope="filtered", shows="secrets to instance admins only"
+    )
     def get_settings(self) -> dict[str, Any]:
         """Every global setting; secrets (the webhook URL) only for instance admins."""
         settings = self._settings()
@@ -484,7 +505,12 @@ class Catalog:
     def _settings(self) -> dict[str, Any]:
         return users.global_settings(self.core.conn)
 
-    @requires("admin", "read the audit log", scope="filtered")
+    @requires(
+        "admin",
+        "read the audit log",
+        scope="filtered",
+        shows="entries of the projects it is admin of (all to instance admins)",
+    )
     def audit_log(
         self, *, object_id: str | None = None, actor: str | None = None, limit: int = 1000
     ) -> list[AuditEntry]:

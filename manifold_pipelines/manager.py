@@ -351,7 +351,7 @@ class SeparatedDatabaseManager(Catalog, VersionMaintenance):
                 raise_no_versions(source)
             return store.quality_metrics(chosen)
 
-    @requires("viewer", "read import history")
+    @requires("viewer", "read import history", shows="those of projects it has a role in")
     def import_history(
         self, project_id: str | None = None, source_id: str | None = None, limit: int = 100
     ) -> list[ImportHistoryEntry]:

@@ -184,6 +184,8 @@ def update(
     manager = cli.manager
     config = load_config_file(config_file) if config_file else None
     if edit:
+        # Refuse before the editor opens: the config must not be shown to who cannot save it.
+        manager.check_access("update_data_source", project_id)
         current = dump_source_config(manager.get_data_source(project_id, source_id).config)
         config = _edit(config if config is not None else current)
     if name is None and config is None and sync_interval is None:

@@ -119,3 +119,55 @@ def test_default_home_is_manifold_home_in_the_working_directory(tmp_path: Path) 
     with SeparatedDatabaseManager():
         pass
     assert (tmp_path / "manifold_home" / "core.db").exists()
+
+
+def _swap_for_symlink(folder: Path, target: Path) -> None:
+    folder.rename(folder.with_name(folder.name + "-moved"))
+    folder.symlink_to(target, target_is_directory=True)
+
+
+@pytest.mark.parametrize("own_data_path", [False, True])
+def test_a_data_folder_swapped_for_a_symlink_after_creation_is_refused_at_every_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, own_data_path: bool
+) -> None:
+    """Checking `data_path` only when it is set let a later swap write and delete outside."""
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    monkeypatch.setenv("MANIFOLD_ALLOWED_ROOTS", str(extra))
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "s.db").write_bytes(b"someone else's file")
+    with SeparatedDatabaseManager(tmp_path / "home") as manager:
+        manager.create_project(
+            name="P", id="p", data_path=str(extra / "p") if own_data_path else None
+        )
+        manager.create_data_source("p", name="s", type="javascript", config={"script": "return []"})
+        manager.import_data("p", "s", [{"id": 1}])
+        folder = manager.data_file_path("p", "s").parent
+        _swap_for_symlink(folder, outside)
+        for attempt in (
+            lambda: manager.import_data("p", "s", [{"id": 2}]),
+            lambda: manager.get_latest_data("p", "s"),
+            lambda: manager.data_file_path("p", "s"),
+            lambda: manager.delete_data_source("p", "s"),
+        ):
+            with pytest.raises(PathNotAllowedError, match="outside every allowed root"):
+                attempt()
+        assert sorted(p.name for p in outside.iterdir()) == ["s.db"]
+        assert (outside / "s.db").read_bytes() == b"someone else's file"
+        assert [s.id for s in manager.list_data_sources("p")] == ["s"]
+
+
+def test_a_data_file_that_is_a_symlink_to_outside_is_refused(
+    manager: SeparatedDatabaseManager, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside.db"
+    outside.write_bytes(b"not yours")
+    manager.create_project(name="P", id="p")
+    manager.create_data_source("p", name="s", type="javascript", config={"script": "return []"})
+    link = manager.settings.data_sources_dir / "p" / "s.db"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(outside)
+    with pytest.raises(PathNotAllowedError, match="data file of data source 'p/s'"):
+        manager.import_data("p", "s", [{"id": 1}])
+    assert outside.read_bytes() == b"not yours"

@@ -9,6 +9,7 @@ import pytest
 
 from manifold_pipelines import SeparatedDatabaseManager
 from manifold_pipelines.core.permissions import PermissionDeniedError
+from manifold_pipelines.errors import ConfigError
 from manifold_tests.conftest import make_source
 
 
@@ -93,3 +94,82 @@ def test_named_users_see_only_the_sources_they_may_read(team: Path) -> None:
     with _as(team, "vera") as vera:
         assert [s.id for s in vera.list_data_sources()] == ["api"]
         assert vera.describe_data_source("demo", "api").config.script
+
+
+@pytest.fixture
+def two_projects(manager: SeparatedDatabaseManager, home: Path) -> Path:
+    """'other/x' holds data that the editor of 'mine' may not read; a relationship made by
+    the local admin feeds it into 'mine/s'."""
+    make_source(manager, "other", "x")
+    manager.import_data("other", "x", [{"id": 1, "secret": "other's data"}])
+    make_source(manager, "mine", "s")
+    manager.add_relationship("other/x", "mine/s")
+    manager.create_user("eddie")
+    manager.set_role("eddie", "mine", "editor")
+    return home
+
+
+def test_a_run_reads_upstream_inputs_only_with_the_viewer_role_on_them(two_projects: Path) -> None:
+    draft = {"script": "return inputs.x"}
+    with _as(two_projects, "eddie") as eddie:
+        with pytest.raises(PermissionDeniedError, match="cannot read upstream 'other/x'"):
+            eddie.run_data_source("mine", "s", dry_run=True, config=draft)
+        with pytest.raises(PermissionDeniedError, match="other/x"):
+            eddie.run_data_source("mine", "s")
+        assert eddie.list_versions("mine", "s") == []
+    with _as(two_projects, "local-admin") as admin:
+        admin.set_role("eddie", "other", "viewer")
+    with _as(two_projects, "eddie") as eddie:
+        result = eddie.run_data_source("mine", "s", dry_run=True, config=draft)
+        assert result.records == [{"id": 1, "secret": "other's data"}]
+    with _as(two_projects, "local-admin") as admin:
+        reads = [e for e in admin.audit_log(object_id="other/x", actor="eddie")]
+        assert reads[0].action == "read"
+        assert reads[0].details == {"input": {"of": "mine/s"}}
+        assert [e.action for e in admin.audit_log(object_id="other", actor="eddie")][-2:] == [
+            "denied",
+            "denied",
+        ]
+
+
+def test_once_users_exist_env_names_only_allowed_host_variables(
+    team: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTHER_PROJECT_DB_PASSWORD", "hunter2")
+    monkeypatch.setenv("API_TOKEN", "t-1")
+    stealing = {"script": "return [{id: 1, v: env.OTHER_PROJECT_DB_PASSWORD}]"}
+    with _as(team, "eddie") as eddie:
+        with pytest.raises(ConfigError, match=r"'OTHER_PROJECT_DB_PASSWORD'.*allow-list"):
+            eddie.update_data_source(
+                "demo", "api", config={**stealing, "env": ["OTHER_PROJECT_DB_PASSWORD"]}
+            )
+        with pytest.raises(ConfigError, match="allow-list"):
+            eddie.run_data_source(
+                "demo",
+                "api",
+                dry_run=True,
+                config={**stealing, "env": ["OTHER_PROJECT_DB_PASSWORD"]},
+            )
+    with _as(team, "local-admin") as admin:
+        admin.set_setting("sandbox", {"allowedEnv": ["API_TOKEN"]})
+    reading = {"script": "return [{id: 1, v: env.API_TOKEN}]", "env": ["API_TOKEN"]}
+    with _as(team, "eddie") as eddie:
+        eddie.update_data_source("demo", "api", config=reading)
+        assert eddie.run_data_source("demo", "api").version == 2
+        assert eddie.get_latest_data("demo", "api").data == [{"id": 1, "v": "t-1"}]
+    with _as(team, "local-admin") as admin:
+        admin.set_setting("sandbox", {"allowedEnv": []})
+    with _as(team, "dagster") as scheduled:
+        # A saved config is checked again at run time: the allow-list may have shrunk.
+        with pytest.raises(ConfigError, match=r"'API_TOKEN'.*allow-list"):
+            scheduled.run_data_source("demo", "api")
+        assert scheduled.get_latest_data("demo", "api").version == 2
+
+
+def test_without_users_env_may_name_any_host_variable(
+    manager: SeparatedDatabaseManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANY_NAME", "v")
+    make_source(manager, script="return [{id: 1, v: env.ANY_NAME}]", env=["ANY_NAME"])
+    assert manager.run_data_source("demo", "api").record_count == 1
+    assert manager.get_latest_data("demo", "api").data == [{"id": 1, "v": "v"}]

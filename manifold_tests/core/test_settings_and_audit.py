@@ -1,0 +1,141 @@
+"""Global settings reach every project (where alerts go, which host variables scripts read),
+and the audit log holds configs with their secrets: a user with no role must neither change
+the one nor read the other, and a bad setting must be refused when written, not break alert
+evaluation for everyone at the next sensor tick."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from manifold_pipelines import SeparatedDatabaseManager
+from manifold_pipelines.alerts.center import alert_settings
+from manifold_pipelines.core.global_settings import HIDDEN
+from manifold_pipelines.core.permissions import PermissionDeniedError
+from manifold_pipelines.errors import ConfigError, InvalidIdError
+from manifold_tests.conftest import make_source
+
+HOOK = "http://127.0.0.1:9/hook?token=s3cret"
+
+
+@pytest.fixture
+def team(manager: SeparatedDatabaseManager, home: Path) -> Path:
+    make_source(manager, "shop", "orders", variables={"apiKey": "k-shop"})
+    make_source(manager, "other", "x", variables={"apiKey": "k-other"})
+    manager.set_setting("alerts", {"webhookUrl": HOOK})
+    for user, role in (("vera", "viewer"), ("ada", "admin")):
+        manager.create_user(user)
+        manager.set_role(user, "shop", role)
+    manager.create_user("root")
+    manager.set_instance_role("root", "admin")
+    return home
+
+
+def _as(home: Path, user: str) -> SeparatedDatabaseManager:
+    return SeparatedDatabaseManager(home, user=user)
+
+
+@pytest.mark.parametrize("user", ["ghost", "vera", "ada"])
+def test_only_an_instance_admin_changes_global_settings(team: Path, user: str) -> None:
+    """A project admin, a viewer and a user never created are all refused."""
+    with (
+        _as(team, user) as someone,
+        pytest.raises(PermissionDeniedError, match="needs an instance admin"),
+    ):
+        someone.set_setting("alerts", {"webhookUrl": "http://attacker.example/steal"})
+    with _as(team, "local-admin") as admin:
+        assert admin.get_settings()["alerts"]["webhookUrl"] == HOOK
+        (denied,) = admin.audit_log(actor=user)
+        assert (denied.action, denied.project_id) == ("denied", None)
+
+
+def test_an_instance_admin_changes_settings_and_reads_secrets(team: Path) -> None:
+    with _as(team, "root") as root:
+        root.set_setting(
+            "alerts", {"webhookUrl": "http://127.0.0.1:9/new", "consecutiveFailures": 2}
+        )
+        assert root.get_settings()["alerts"]["webhookUrl"] == "http://127.0.0.1:9/new"
+        assert alert_settings(root).consecutive_failures == 2
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("alerts", {"webhookUrl": 5}, r"webhookUrl: Input should be a valid string"),
+        ("alerts", {"webhookUrl": "file:///etc/passwd"}, r"not an http\(s\) URL"),
+        ("alerts", {"webhookURL": HOOK}, r"Extra inputs are not permitted.*webhookUrl"),
+        ("alerts", {"consecutiveFailures": 0}, r"consecutiveFailures: Input should be greater"),
+        ("alerts", "http://x/", r"must be an object of fields, got str"),
+        ("sandbox", {"allowedEnv": ["NOT A NAME"]}, r"allowedEnv\.0: String should match"),
+        ("webhook", {}, r"Setting 'webhook' does not exist. Known settings: alerts, dagster"),
+    ],
+)
+def test_a_bad_setting_is_refused_when_written_and_the_old_one_stays(
+    team: Path, key: str, value: object, message: str
+) -> None:
+    with _as(team, "root") as root:
+        with pytest.raises(ConfigError, match=message):
+            root.set_setting(key, value)
+        assert root.get_settings()["alerts"] == {"webhookUrl": HOOK}
+        assert alert_settings(root).webhook_url == HOOK
+
+
+def test_secrets_in_settings_are_hidden_from_everyone_but_instance_admins(team: Path) -> None:
+    for user in ("vera", "ada", "ghost"):
+        with _as(team, user) as someone:
+            assert someone.get_settings()["alerts"] == {"webhookUrl": HIDDEN}
+
+
+def test_the_audit_log_shows_a_project_admin_only_its_projects_entries(team: Path) -> None:
+    with _as(team, "ada") as ada:
+        entries = ada.audit_log()
+        assert entries and {e.project_id for e in entries} == {"shop"}
+        text = repr(entries)
+        assert "k-shop" in text and "k-other" not in text and "s3cret" not in text
+        assert ada.audit_log(object_id="other/x") == []
+
+
+@pytest.mark.parametrize("user", ["vera", "ghost"])
+def test_the_audit_log_shows_viewers_and_strangers_nothing(team: Path, user: str) -> None:
+    with _as(team, user) as someone:
+        assert someone.audit_log() == []
+
+
+def test_an_instance_admin_reads_the_whole_audit_log(team: Path) -> None:
+    with _as(team, "root") as root:
+        projects = {e.project_id for e in root.audit_log()}
+        assert {"shop", "other", None} <= projects
+
+
+def test_reading_a_config_and_being_refused_are_both_audited(team: Path) -> None:
+    with _as(team, "vera") as vera:
+        vera.get_data_source("shop", "orders")
+        with pytest.raises(PermissionDeniedError):
+            vera.get_data_source("other", "x")
+    with _as(team, "root") as root:
+        actions = [(e.action, e.object_id) for e in root.audit_log(actor="vera")]
+        assert actions == [("denied", "other"), ("read_config", "shop/orders")]
+
+
+def test_a_stranger_learns_nothing_of_other_projects(team: Path) -> None:
+    with _as(team, "vera") as vera:
+        assert [p.id for p in vera.list_projects()] == ["shop"]
+        assert {e.project_id for e in vera.import_history()} <= {"shop"}
+        with pytest.raises(PermissionDeniedError, match="has no role in project 'other'"):
+            vera.get_project("other")
+        with pytest.raises(PermissionDeniedError):
+            vera.data_file_path("other", "x")
+        with pytest.raises(PermissionDeniedError):
+            vera.import_history("other")
+        # A source that does not exist is refused the same way: existence is not revealed.
+        with pytest.raises(PermissionDeniedError):
+            vera.get_data_source("other", "missing")
+
+
+@pytest.mark.parametrize("user", ["", "a b", "../x", "x\n"])
+def test_an_empty_or_malformed_acting_user_is_refused_not_taken_for_local_admin(
+    team: Path, user: str
+) -> None:
+    with pytest.raises(InvalidIdError, match="Acting user id"):
+        SeparatedDatabaseManager(team, user=user)
