@@ -1,11 +1,15 @@
-"""Setting Manifold up and looking after it: init, users, audit, stats, backup, migrate."""
+"""Setting Manifold up and looking after it: init, users, settings, audit, stats, backup,
+migrate."""
 
 from __future__ import annotations
+
+import json
 
 import click
 
 from manifold_pipelines.cli.context import CliContext, echo_json, pass_cli, split_source
 from manifold_pipelines.cli.maintenance import maintenance_commands
+from manifold_pipelines.core.global_settings import SETTING_MODELS
 from manifold_pipelines.demo import ensure_demo
 from manifold_pipelines.stats import all_stats, source_stats
 
@@ -70,6 +74,21 @@ def user_grant(cli: CliContext, user_id: str, project_id: str, role: str) -> Non
     click.echo(f"{user_id} is now {role} of {project_id}.")
 
 
+@user.command("instance-admin")
+@click.argument("user_id")
+@click.option("--revoke", is_flag=True, help="Take the instance-wide admin role back.")
+@pass_cli
+def user_instance_admin(cli: CliContext, user_id: str, revoke: bool) -> None:
+    """Make a user admin of every project and of the global settings (or revoke it).
+
+    \b
+    Example:
+      manifold user instance-admin ana
+    """
+    cli.manager.set_instance_role(user_id, None if revoke else "admin")
+    click.echo(f"{user_id} is {'no longer' if revoke else 'now'} an instance admin.")
+
+
 @user.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_cli
@@ -86,6 +105,47 @@ def user_list(cli: CliContext, as_json: bool) -> None:
         return
     for item in users:
         click.echo(f"{item.id}\t{item.name or ''}\t{item.email or ''}")
+
+
+@click.group("settings")
+def settings() -> None:
+    """Manifold-wide settings: alerts, dagster, sandbox (instance admins change them).
+
+    \b
+    Example:
+      manifold settings set sandbox '{"allowedEnv": ["API_TOKEN"]}'
+    """
+
+
+@settings.command("show")
+@pass_cli
+def settings_show(cli: CliContext) -> None:
+    """Print every setting as JSON; secrets only for instance admins.
+
+    \b
+    Example:
+      manifold settings show
+    """
+    echo_json(cli.manager.get_settings())
+
+
+@settings.command("set")
+@click.argument("key", type=click.Choice(sorted(SETTING_MODELS)))
+@click.argument("value")
+@pass_cli
+def settings_set(cli: CliContext, key: str, value: str) -> None:
+    """Replace one setting with a JSON object; it is validated before it is stored.
+
+    \b
+    Example:
+      manifold settings set alerts '{"webhookUrl": "https://hooks.example.com/T0/B0/x"}'
+    """
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not JSON ({exc})", param_hint="VALUE") from exc
+    cli.manager.set_setting(key, parsed)
+    click.echo(f"Setting {key} saved.")
 
 
 @click.command("audit")
@@ -148,4 +208,4 @@ def stats(cli: CliContext, name_path: str | None, as_json: bool) -> None:
     click.echo(f"total storage: {sum(f.storage_bytes for f in figures):,} bytes")
 
 
-admin_commands = [init, user, audit, stats, *maintenance_commands]
+admin_commands = [init, user, settings, audit, stats, *maintenance_commands]

@@ -89,5 +89,5 @@ def authorize_instance(conn: sqlite3.Connection, user: str, action: str) -> None
         return
     raise PermissionDeniedError(
         f"User {user!r} cannot {action}: that needs an instance admin ({LOCAL_ADMIN!r}, or a"
-        " user made one with `manifold user grant USER --instance admin`)."
+        " user made one with `manifold user instance-admin USER`)."
     )

@@ -256,3 +256,42 @@ def test_archive_restore_and_backups(demo_cli: Invoke, home: Path, tmp_path: Pat
         "--home", str(tmp_path / "elsewhere"), "restore-backup", second["folder"], code=1
     )
     assert "already has a core.db" in refused.output
+
+
+def test_roles_in_the_cli_settings_instance_admins_and_what_strangers_see(
+    demo_cli: Invoke, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    demo_cli("project", "create", "other", "--name", "Other")
+    demo_cli("settings", "set", "alerts", '{"webhookUrl": "http://127.0.0.1:9/h?token=s3cret"}')
+    for user in ("vera", "root"):
+        demo_cli("user", "create", user)
+    demo_cli("user", "grant", "vera", "demo", "viewer")
+    demo_cli("user", "instance-admin", "root")
+    refused = demo_cli("--user", "vera", "settings", "set", "alerts", "{}", code=1)
+    assert "needs an instance admin" in refused.output
+    assert "s3cret" not in demo_cli("--user", "vera", "settings", "show").output
+    assert "s3cret" in demo_cli("--user", "root", "settings", "show").output
+    bad = demo_cli("--user", "root", "settings", "set", "alerts", '{"webhookUrl": 5}', code=1)
+    assert "webhookUrl" in bad.output
+    assert demo_cli("--user", "vera", "project", "list").output.split()[0] == "demo"
+    assert "other" not in demo_cli("--user", "vera", "project", "list").output
+    assert "has no role in project 'other'" in (
+        demo_cli("--user", "vera", "project", "show", "other", code=1).output
+    )
+    assert demo_cli("--user", "vera", "audit").output == ""
+    # The editor must not open for who cannot save: it would show the script first.
+    editor = tmp_path / "editor.sh"
+    editor.write_text(f'#!/bin/sh\ncp "$1" {tmp_path / "seen.json"}\n')
+    editor.chmod(0o755)
+    monkeypatch.setenv("EDITOR", str(editor))
+    edit = demo_cli("--user", "vera", "source", "update", "demo/api", "--edit", code=1)
+    assert "needs the editor role" in edit.output
+    assert not (tmp_path / "seen.json").exists()
+    demo_cli("user", "instance-admin", "root", "--revoke")
+    assert "needs an instance admin" in (
+        demo_cli("--user", "root", "settings", "set", "alerts", "{}", code=1).output
+    )
+    assert (
+        "Acting user id '' is not allowed"
+        in demo_cli("--user", "", "project", "list", code=1).output
+    )
