@@ -11,7 +11,7 @@ import sqlite3
 import time
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn, overload
 
 from manifold_pipelines.access import Access, requires
 from manifold_pipelines.catalog import Catalog, source_label
@@ -89,6 +89,36 @@ class SeparatedDatabaseManager(Catalog, VersionMaintenance):
             lambda: log,
             created_at=to_text(created_at) if created_at else None,
         )
+
+    @overload
+    def run_data_source(
+        self,
+        project_id: str,
+        source_id: str,
+        *,
+        dry_run: Literal[False] = False,
+        config: dict[str, Any] | None = None,
+    ) -> ImportResult: ...
+
+    @overload
+    def run_data_source(
+        self,
+        project_id: str,
+        source_id: str,
+        *,
+        dry_run: Literal[True],
+        config: dict[str, Any] | None = None,
+    ) -> DryRunResult: ...
+
+    @overload
+    def run_data_source(
+        self,
+        project_id: str,
+        source_id: str,
+        *,
+        dry_run: bool,
+        config: dict[str, Any] | None = None,
+    ) -> ImportResult | DryRunResult: ...
 
     @requires("editor", "run data sources")
     def run_data_source(

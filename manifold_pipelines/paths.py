@@ -7,6 +7,7 @@ symlinks followed, inside an allowed root.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -26,14 +27,14 @@ def validate_id(value: object, what: str) -> str:
     return value
 
 
-def resolve_allowed(path: str | Path, roots: Iterable[Path], what: str) -> Path:
+def resolve_allowed(path: str | os.PathLike[str], roots: Iterable[Path], what: str) -> Path:
     """Resolve `path` (symlinks followed) and require it to lie inside one of `roots`."""
     resolved = Path(path).expanduser().resolve()
     roots = tuple(roots)
     if not any(resolved == root or resolved.is_relative_to(root) for root in roots):
         allowed = ", ".join(str(root) for root in roots)
         raise PathNotAllowedError(
-            f"{what} {str(path)!r} resolves to {str(resolved)!r}, outside every allowed root"
+            f"{what} {os.fspath(path)!r} resolves to {str(resolved)!r}, outside every allowed root"
             f" ({allowed}). Use a path inside one of them, or add its folder (or a parent"
             " folder) to MANIFOLD_ALLOWED_ROOTS (':'-separated)."
         )

@@ -44,13 +44,13 @@ def migrate(conn: sqlite3.Connection, file_format: FileFormat, *, what: str) -> 
     A file already at the latest format is only read: opening it for a read must not queue
     behind an import that holds the write lock.
     """
-    application_id = conn.execute("PRAGMA application_id").fetchone()[0]
-    current = conn.execute("PRAGMA user_version").fetchone()[0]
+    application_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+    current = int(conn.execute("PRAGMA user_version").fetchone()[0])
     if application_id == file_format.application_id and current == file_format.latest:
         return current
     with transaction(conn, what=what):
-        application_id = conn.execute("PRAGMA application_id").fetchone()[0]
-        current = conn.execute("PRAGMA user_version").fetchone()[0]
+        application_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+        current = int(conn.execute("PRAGMA user_version").fetchone()[0])
         has_tables = conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0] > 0
         if application_id != file_format.application_id and (application_id or has_tables):
             raise StorageError(
