@@ -17,6 +17,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
 from manifold_pipelines.core.models import Role
+from manifold_pipelines.core.permissions import (
+    PermissionDeniedError,
+    authorize,
+    authorize_instance,
+)
+from manifold_pipelines.core.store import CoreStore
+from manifold_pipelines.paths import validate_id
 
 if TYPE_CHECKING:
     from manifold_pipelines.catalog import Catalog
@@ -91,3 +98,30 @@ def requires(
         return wrapper
 
     return decorate
+
+
+def enforce(core: CoreStore, user: str, access: Access, named: Any) -> None:
+    """Apply one rule for `user`; `named` is the argument the rule reads the project from.
+    A refusal is audited (readable by the project's admins), then raised."""
+    project_id: str | None = None
+    if access.scope == "project":
+        if named is None:
+            return
+        project_id = validate_id(
+            named.partition("/")[0] if isinstance(named, str) else named, "Project"
+        )
+    try:
+        if access.scope == "instance":
+            authorize_instance(core.conn, user, access.action)
+        elif access.scope in ("project", "any_project"):
+            assert access.role is not None
+            authorize(core.conn, user, project_id, access.role, access.action)
+    except PermissionDeniedError:
+        with core.writing():
+            core.audit(
+                "denied",
+                "project" if project_id else "instance",
+                project_id or "*",
+                details={"action": access.action, "needs": access.describe()},
+            )
+        raise

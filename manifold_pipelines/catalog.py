@@ -1,7 +1,8 @@
-"""Catalog: the configuration half of the Python API, over core.db and the data files' places.
+"""Catalog: projects, data sources and relationships, over core.db and the data files' places.
 
-Projects, data sources, relationships, users and settings: every change is validated, written
-in one core.db transaction with its audit entry, and reaches files only after core.db agrees.
+The base layer of the Python API: every change is validated, checked against the caller's
+role (see access.py), written in one core.db transaction with its audit entry, and reaches
+files only after core.db agrees.
 """
 
 from __future__ import annotations
@@ -13,21 +14,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from manifold_pipelines.access import ACCESS, Access, requires
+from manifold_pipelines.access import Access, enforce, requires
 from manifold_pipelines.core import users
 from manifold_pipelines.core.global_settings import (
+    check_env_allowed,
     load_setting,
-    redact_settings,
-    validate_setting,
 )
-from manifold_pipelines.core.models import AuditEntry, DataSource, Project, Relationship, Role, User
+from manifold_pipelines.core.models import DataSource, Project, Relationship, Role
 from manifold_pipelines.core.permissions import (
     LOCAL_ADMIN,
     SYSTEM_USERS,
-    PermissionDeniedError,
     authorize,
-    authorize_instance,
-    is_instance_admin,
     projects_with,
 )
 from manifold_pipelines.core.relationships import reaches
@@ -302,23 +299,10 @@ class Catalog:
         file source's path, and the host variables a script may read."""
         if isinstance(config, FileSourceConfig) and config.path is not None:
             resolve_file_path(config.path, self.settings)
-        if isinstance(config, JavascriptConfig):
-            self._check_env(config.env, label)
-
-    def _check_env(self, names: list[str], label: str) -> None:
-        """Once users exist, `env` may name only the admin-managed allow-list: an editor must
-        not read another project's secrets from the runner's environment."""
-        if not users.list_users(self.core.conn):
-            return
-        allowed = set(load_setting(self._settings(), "sandbox").allowed_env)
-        refused = sorted(set(names) - allowed)
-        if refused:
-            raise ConfigError(
-                f"{label}: env names {', '.join(map(repr, refused))}, which the sandbox"
-                " allow-list does not hold. An instance admin adds host variables with"
-                " set_setting('sandbox', {'allowedEnv': [...]})"
-                " (manifold settings set sandbox '{\"allowedEnv\": [...]}')."
-            )
+        # Once users exist, an editor must not read other projects' secrets from the
+        # runner's environment: only the admin-managed allow-list.
+        if isinstance(config, JavascriptConfig) and users.list_users(self.core.conn):
+            check_env_allowed(config.env, load_setting(self._settings(), "sandbox"), label)
 
     @staticmethod
     def _check_interval(sync_interval: int | None, label: str) -> None:
@@ -386,62 +370,8 @@ class Catalog:
         source = self._source(project_id, source_id)
         return source.project_id, source.id
 
-    @requires("admin", "create users", scope="any_project")
-    def create_user(self, user_id: str, name: str | None = None, email: str | None = None) -> User:
-        validate_id(user_id, "User")
-        with self.core.writing() as conn:
-            users.insert_user(conn, user_id, name, email)
-            self.core.audit("create", "user", user_id, after={"name": name, "email": email})
-        return next(user for user in users.list_users(self.core.conn) if user.id == user_id)
-
-    @requires("admin", "list users", scope="any_project")
-    def list_users(self) -> list[User]:
-        return users.list_users(self.core.conn)
-
-    @requires("admin", "grant roles")
-    def set_role(self, user_id: str, project_id: str, role: Role) -> None:
-        project = self._project(project_id)
-        if role not in ("viewer", "editor", "admin"):
-            raise ConfigError(f"Role {role!r} is not one of viewer, editor, admin.")
-        with self.core.writing() as conn:
-            users.set_role(conn, user_id, project.id, role)
-            self.core.audit("set_role", "project", project.id, after={user_id: role})
-
-    @requires("admin", "make instance admins", scope="instance")
-    def set_instance_role(self, user_id: str, role: str | None) -> None:
-        """`role="admin"` makes the user admin of every project and of the global settings;
-        None takes that back."""
-        if role not in ("admin", None):
-            raise ConfigError(f"Instance role {role!r} is not 'admin' (or None to revoke).")
-        with self.core.writing() as conn:
-            users.set_instance_role(conn, user_id, role)
-            self.core.audit("set_instance_role", "user", user_id, after={"instanceRole": role})
-
-    @requires("viewer", "see roles")
-    def get_role(self, user_id: str, project_id: str) -> Role | None:
-        return users.role_of(self.core.conn, user_id, project_id)
-
-    @requires(None, "keep own settings", scope="own")
-    def set_user_setting(self, key: str, value: Any) -> None:
-        with self.core.writing() as conn:
-            users.put_setting(conn, self.user, key, value)
-            self.core.audit("set_setting", "user", self.user, after={key: value})
-
-    @requires(None, "read own settings", scope="own")
-    def get_user_setting(self, key: str, default: Any = None) -> Any:
-        return users.get_setting(self.core.conn, self.user, key, default)
-
     def _authorize(self, project_id: str | None, needed: Role, action: str) -> None:
         authorize(self.core.conn, self.user, project_id, needed, action)
-
-    @requires(None, "ask what it may do", scope="own")
-    def check_access(self, method: str, project_id: str | None = None) -> None:
-        """Raise PermissionDeniedError now if calling `method` (a public method's name) on
-        `project_id` would be refused: a front end asks before it shows an editor for
-        something the user may not change."""
-        if method not in ACCESS:
-            raise ConfigError(f"{method!r} is not a method of the Python API.")
-        self._check_access(ACCESS[method], project_id)
 
     def _authorize_every_project(self, action: str) -> None:
         """Backups and restores carry every project's configs and data: admin of all."""
@@ -449,29 +379,7 @@ class Catalog:
             self._check_access(Access("admin", "project", action), project.id)
 
     def _check_access(self, access: Access, named: Any) -> None:
-        """Enforce one declared rule (see access.py); a refusal is audited, then raised."""
-        project_id: str | None = None
-        if access.scope == "project":
-            if named is None:
-                return
-            project_id = validate_id(
-                named.partition("/")[0] if isinstance(named, str) else named, "Project"
-            )
-        try:
-            if access.scope == "instance":
-                authorize_instance(self.core.conn, self.user, access.action)
-            elif access.scope in ("project", "any_project"):
-                assert access.role is not None
-                self._authorize(project_id, access.role, access.action)
-        except PermissionDeniedError:
-            with self.core.writing():
-                self.core.audit(
-                    "denied",
-                    "project" if project_id else "instance",
-                    project_id or "*",
-                    details={"action": access.action, "needs": access.describe()},
-                )
-            raise
+        enforce(self.core, self.user, access, named)
 
     @requires(None, "reload the Dagster code location", scope="own")
     def reload_dagster(self) -> str | None:
@@ -483,44 +391,5 @@ class Catalog:
         self.last_reload = request_reload(*target)
         return self.last_reload
 
-    @requires("admin", "change global settings", scope="instance")
-    def set_setting(self, key: str, value: Any) -> None:
-        """A Manifold-wide setting (`alerts`, `dagster`, `sandbox`), validated by its model
-        before it is stored: it reaches every project."""
-        stored = validate_setting(key, value)
-        with self.core.writing() as conn:
-            users.put_global_setting(conn, key, stored)
-            self.core.audit("set_setting", "settings", key, after=stored)
-
-    @requires(
-        "admin", "read global settings", scope="filtered", shows="secrets to instance admins only"
-    )
-    def get_settings(self) -> dict[str, Any]:
-        """Every global setting; secrets (the webhook URL) only for instance admins."""
-        settings = self._settings()
-        return (
-            settings if is_instance_admin(self.core.conn, self.user) else redact_settings(settings)
-        )
-
     def _settings(self) -> dict[str, Any]:
         return users.global_settings(self.core.conn)
-
-    @requires(
-        "admin",
-        "read the audit log",
-        scope="filtered",
-        shows="entries of the projects it is admin of (all to instance admins)",
-    )
-    def audit_log(
-        self, *, object_id: str | None = None, actor: str | None = None, limit: int = 1000
-    ) -> list[AuditEntry]:
-        """Newest first: entries of the projects the caller administers (configs in them
-        hold scripts and variables); Manifold-wide entries for instance admins only."""
-        if not isinstance(limit, int) or limit < 0:
-            raise ConfigError(f"limit {limit!r} is not a whole number >= 0.")
-        return self.core.audit_entries(
-            object_id=object_id,
-            actor=actor,
-            limit=limit,
-            projects=projects_with(self.core.conn, self.user, "admin"),
-        )

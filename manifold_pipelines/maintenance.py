@@ -1,33 +1,31 @@
 """Looking after versions once they exist: retention, archives, and one record's history.
 
-A mixin of SeparatedDatabaseManager, kept apart so the manager reads as the import path.
+A layer of SeparatedDatabaseManager over imports: restoring an archived version is an import.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
 from manifold_pipelines.access import requires
 from manifold_pipelines.catalog import source_label
 from manifold_pipelines.errors import ConfigError, NotFoundError
+from manifold_pipelines.imports import Imports
 from manifold_pipelines.timestamps import utc_now
 from manifold_pipelines.versions.archive import archive_versions, read_archive
 from manifold_pipelines.versions.models import CleanupResult, ImportResult, RecordChange
 from manifold_pipelines.versions.retention import prune_versions
 
-if TYPE_CHECKING:
-    from manifold_pipelines.manager import SeparatedDatabaseManager
 
-
-class VersionMaintenance:
+class VersionMaintenance(Imports):
     """Retention, archiving and record history over the manager's stores."""
 
     @requires("editor", "prune versions")
     def cleanup(
-        self: SeparatedDatabaseManager,
+        self,
         project_id: str,
         source_id: str,
         keep_versions: int | None = None,
@@ -100,9 +98,7 @@ class VersionMaintenance:
         raise NotFoundError(f"{archive.name} holds no version {version}.")
 
     @requires("viewer", "read data")
-    def record_history(
-        self: SeparatedDatabaseManager, project_id: str, source_id: str, key: Any
-    ) -> list[RecordChange]:
+    def record_history(self, project_id: str, source_id: str, key: Any) -> list[RecordChange]:
         """Every change of one record across the versions still kept, field by field. `key`
         is the diff key's value (a list for a composite key)."""
         source = self._read_source(project_id, source_id, "record_history", key=key)

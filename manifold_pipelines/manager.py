@@ -1,54 +1,35 @@
 """SeparatedDatabaseManager: the public Python API over core.db and the per-source files.
 
-The manager holds no storage logic of its own: it checks ids, looks sources up in core.db,
-opens the source's VersionStore, and mirrors what happened back into core.db (import history,
-last sync time, audit log). The CLI and the Dagster code location call only this class.
+It is built in layers, each a module: the catalogue of projects and sources (catalog.py),
+users, settings and the audit log (administration.py), imports (imports.py), looking after
+versions (maintenance.py), and here reading versions, diffs, logs and metrics. The CLI and
+the Dagster code location call only this class.
 """
 
 from __future__ import annotations
 
-import sqlite3
-import time
-from collections.abc import Iterable
-from datetime import datetime
-from typing import Any, Literal, NoReturn, overload
+from typing import NoReturn
 
-from manifold_pipelines.access import Access, requires
-from manifold_pipelines.catalog import Catalog, source_label
+from manifold_pipelines.access import requires
+from manifold_pipelines.catalog import source_label
 from manifold_pipelines.core import history
 from manifold_pipelines.core.models import DataSource, ImportHistoryEntry
 from manifold_pipelines.core.permissions import projects_with
-from manifold_pipelines.core.source_config import dump_source_config, parse_source_config
-from manifold_pipelines.errors import NotFoundError, StorageError
+from manifold_pipelines.errors import NotFoundError
 from manifold_pipelines.maintenance import VersionMaintenance
 from manifold_pipelines.quality.models import QualityMetric
-from manifold_pipelines.sources.base import RunContext
-from manifold_pipelines.sources.registry import runner_for
-from manifold_pipelines.timestamps import now_text, to_text
-from manifold_pipelines.versions.diff import DiffSettings, limit_details
-from manifold_pipelines.versions.gc_pause import gc_paused
+from manifold_pipelines.versions.diff import limit_details
 from manifold_pipelines.versions.models import (
     DataDiff,
     DataVersion,
-    DryRunResult,
     ImportLog,
     ImportResult,
     SchemaVersion,
     VersionInfo,
 )
-from manifold_pipelines.versions.records import KeySpec, require_json, require_record_list
-from manifold_pipelines.versions.store import VersionStore
-from manifold_pipelines.versions.writer import (
-    ImportOptions,
-    LogText,
-    fail_import,
-    preview_version,
-    start_import,
-    write_version,
-)
 
 
-class SeparatedDatabaseManager(Catalog, VersionMaintenance):
+class SeparatedDatabaseManager(VersionMaintenance):
     """Projects and data sources in core.db; each source's versions in its own SQLite file.
 
     `home` defaults to `MANIFOLD_HOME` (or `./manifold_home`). `user` is who the audit log
@@ -57,241 +38,6 @@ class SeparatedDatabaseManager(Catalog, VersionMaintenance):
 
     def __enter__(self) -> SeparatedDatabaseManager:
         return self
-
-    def _open(self, source: DataSource) -> VersionStore:
-        return VersionStore(self._data_file(source), source_label(source.project_id, source.id))
-
-    @requires("editor", "import data")
-    def import_data(
-        self,
-        project_id: str,
-        source_id: str,
-        records: Iterable[Any],
-        schema: dict[str, Any] | None = None,
-        metadata: dict[str, Any] | None = None,
-        enable_diff: bool | None = None,
-        diff_key: str | list[str] | None = None,
-        *,
-        log: str | None = None,
-        created_at: datetime | None = None,
-    ) -> ImportResult:
-        """Import `records` as the next version. On any error nothing is written but the
-        failed import's log entry, and the latest good version stays as it was.
-        `created_at` dates the version otherwise than now (migrations keep their times)."""
-        source = self._source(project_id, source_id)
-        options = self._import_options(source, enable_diff, diff_key)
-        return self._import(
-            source,
-            records,
-            options,
-            schema,
-            metadata,
-            lambda: log,
-            created_at=to_text(created_at) if created_at else None,
-        )
-
-    @overload
-    def run_data_source(
-        self,
-        project_id: str,
-        source_id: str,
-        *,
-        dry_run: Literal[False] = False,
-        config: dict[str, Any] | None = None,
-    ) -> ImportResult: ...
-
-    @overload
-    def run_data_source(
-        self,
-        project_id: str,
-        source_id: str,
-        *,
-        dry_run: Literal[True],
-        config: dict[str, Any] | None = None,
-    ) -> DryRunResult: ...
-
-    @overload
-    def run_data_source(
-        self,
-        project_id: str,
-        source_id: str,
-        *,
-        dry_run: bool,
-        config: dict[str, Any] | None = None,
-    ) -> ImportResult | DryRunResult: ...
-
-    @requires("editor", "run data sources")
-    def run_data_source(
-        self,
-        project_id: str,
-        source_id: str,
-        *,
-        dry_run: bool = False,
-        config: dict[str, Any] | None = None,
-    ) -> ImportResult | DryRunResult:
-        """Run the source and import what it returns as the next version; its console output
-        and any error go into the import log. `config` runs with that config instead of the
-        saved one (Dagster pins the config it loaded; a user tries a draft). With `dry_run`
-        nothing is written: the result holds the records and the diff against the latest
-        version, so an edited script can be checked before it is saved."""
-        source = self._source(project_id, source_id)
-        label = source_label(*source.key)
-        if config is not None:
-            draft = parse_source_config(source.type, config, where=label)
-            source = source.model_copy(update={"config": draft})
-        # Saved configs were checked when saved; the allow-list may have shrunk since.
-        self._check_config(source.config, label)
-        context = RunContext(settings=self.settings, inputs=self._upstream_inputs(source))
-        run = runner_for(source.type).start(source, context)
-        options = self._import_options(source, None, None)
-        try:
-            if not dry_run:
-                return self._import(source, run.records(), options, None, None, run.log.text)
-            records = list(run.records())
-            with self._open(source) as store, gc_paused():
-                preview = preview_version(store, records, options)
-            return DryRunResult(preview=preview, records=records, log=run.log.text())
-        finally:
-            run.close()
-
-    def _upstream_inputs(self, source: DataSource) -> dict[str, list[dict[str, Any]]]:
-        """Latest published data of each upstream source, by source id, for `inputs.<id>`.
-        The run reads them for the acting user: it needs the viewer role on each upstream's
-        project, and each is audited as a read."""
-        inputs = {}
-        for project_id, source_id in self.core.upstream_of(source.project_id, source.id):
-            self._check_access(
-                Access("viewer", "project", f"read upstream '{project_id}/{source_id}'"),
-                project_id,
-            )
-            upstream = self._read_source(project_id, source_id, "input", of=source.qualified_id)
-            with self._open(upstream) as store:
-                version = store.latest_version()
-                inputs[source_id] = [] if version is None else store.read_version(version).data
-        return inputs
-
-    def _import(
-        self,
-        source: DataSource,
-        records: Iterable[Any],
-        options: ImportOptions,
-        schema: dict[str, Any] | None,
-        metadata: dict[str, Any] | None,
-        log: LogText,
-        created_at: str | None = None,
-    ) -> ImportResult:
-        started = time.perf_counter()
-        with self._open(source) as store:
-            self._mirror_history(store, source)
-            log_id = start_import(store)
-            try:
-                require_record_list(records, store.label)
-                require_json(metadata or {}, "metadata", store.label)
-                require_json(schema or {}, "the declared schema", store.label)
-                with gc_paused():
-                    result = write_version(
-                        store,
-                        records,
-                        options,
-                        log_id=log_id,
-                        started=started,
-                        declared_schema=schema,
-                        metadata=metadata,
-                        log=log,
-                        created_at=created_at,
-                    )
-            except sqlite3.Error as exc:
-                fail_import(store, log_id, f"storage error: {exc}", started, log)
-                self._mirror_history(store, source)
-                raise StorageError(
-                    f"{store.label}: the import could not be written ({exc}). Nothing was"
-                    " imported; check free disk space and the file's permissions."
-                ) from exc
-            except BaseException as exc:
-                # Whatever stopped the import (a user's error, a generator that raised, an
-                # interrupt) is logged as its failure before it propagates.
-                fail_import(store, log_id, str(exc) or type(exc).__name__, started, log)
-                self._mirror_history(store, source)
-                raise
-            self._mirror_history(store, source)
-        with self.core.writing():
-            self.core.audit(
-                "import",
-                "data_source",
-                source.qualified_id,
-                details={
-                    "version": result.version,
-                    "records": result.record_count,
-                    "status": result.status,
-                },
-            )
-        return result
-
-    def _import_options(
-        self, source: DataSource, enable_diff: bool | None, diff_key: str | list[str] | None
-    ) -> ImportOptions:
-        config = source.config
-        report_diff = config.enable_diff if enable_diff is None else enable_diff
-        if diff_key is not None:
-            config = parse_source_config(
-                source.type,
-                {**dump_source_config(source.config), "diffKey": diff_key},
-                where=source_label(source.project_id, source.id),
-            )
-        keyless = config.keyless_diff or not report_diff
-        return ImportOptions(
-            key_spec=KeySpec(None if keyless else config.diff_key_fields),
-            report_diff=report_diff,
-            diff_settings=_diff_settings(source),
-            quality=config.quality,
-        )
-
-    def _mirror_history(self, store: VersionStore, source: DataSource) -> None:
-        """Copy finished import logs that core.db has not seen yet. The data file commits
-        first, so a crash between the two commits is healed on the next call."""
-        # Concurrent imports finish out of log-id order, so look for gaps, not past a maximum.
-        window = 500
-        mirrored = history.mirrored_log_ids(self.core.conn, source.project_id, source.id, window)
-        floor = min(mirrored) if len(mirrored) == window else 0
-        logs = [
-            log
-            for log in store.import_logs(limit=1_000_000, after_id=floor, with_text=False)
-            if log.status != "pending" and log.id not in mirrored
-        ]
-        if not logs:
-            return
-        statuses = store.version_statuses([log.version for log in logs if log.version])
-        with self.core.writing() as conn:
-            for log in sorted(logs, key=lambda entry: entry.id):
-                version_status, quality_status = statuses.get(log.version or 0, (None, None))
-                history.record_import(
-                    conn,
-                    {
-                        "project_id": source.project_id,
-                        "source_id": source.id,
-                        "import_log_id": log.id,
-                        "version": log.version,
-                        "status": log.status,
-                        "started_at": log.started_at.isoformat(),
-                        "finished_at": (log.finished_at or log.started_at).isoformat(),
-                        "duration_ms": log.duration_ms or 0,
-                        "records_processed": log.records_processed,
-                        "error": log.error,
-                        "quality_status": quality_status,
-                        "version_status": version_status,
-                    },
-                )
-            self.core.mark_synced(source.project_id, source.id, now_text())
-
-    def _read_source(
-        self, project_id: str, source_id: str, what: str, **details: Any
-    ) -> DataSource:
-        """A source whose data is about to be read, with the read in the audit log; the
-        caller's access was checked by its `@requires`."""
-        source = self._source(project_id, source_id)
-        with self.core.writing():
-            self.core.audit("read", "data_source", source.qualified_id, details={what: details})
-        return source
 
     @requires("viewer", "read data")
     def get_latest_data(self, project_id: str, source_id: str) -> DataVersion:
@@ -395,11 +141,4 @@ def raise_no_versions(source: DataSource) -> NoReturn:
     raise NotFoundError(
         f"{source_label(source.project_id, source.id)} has no published version yet. Import data"
         " first, or publish a held version."
-    )
-
-
-def _diff_settings(source: DataSource) -> DiffSettings:
-    return DiffSettings(
-        ignore_fields=frozenset(source.config.diff_ignore_fields),
-        tolerance=dict(source.config.diff_tolerance),
     )

@@ -61,6 +61,17 @@ class SandboxSettings(SettingModel):
     allowed_env: list[Annotated[str, Field(pattern=ENV_NAME)]] = []
 
 
+def check_env_allowed(names: list[str], sandbox: SandboxSettings, label: str) -> None:
+    refused = sorted(set(names) - set(sandbox.allowed_env))
+    if refused:
+        raise ConfigError(
+            f"{label}: env names {', '.join(map(repr, refused))}, which the sandbox allow-list"
+            " does not hold. An instance admin adds host variables with"
+            " set_setting('sandbox', {'allowedEnv': [...]})"
+            " (manifold settings set sandbox '{\"allowedEnv\": [...]}')."
+        )
+
+
 SETTING_MODELS: dict[str, type[SettingModel]] = {
     "alerts": AlertSettings,
     "dagster": DagsterSettings,
