@@ -13,7 +13,7 @@ import orjson
 from manifold_pipelines.catalog import source_label
 from manifold_pipelines.errors import ConfigError, NotFoundError
 from manifold_pipelines.timestamps import utc_now
-from manifold_pipelines.versions.archive import archive_versions, read_archive
+from manifold_pipelines.versions.archive import archive_versions, iter_archive
 from manifold_pipelines.versions.models import CleanupResult, ImportResult, RecordChange
 from manifold_pipelines.versions.retention import prune_versions
 
@@ -76,20 +76,20 @@ class VersionMaintenance:
         """Make an archived version current again, as a new version (like rollback)."""
         self._source_for(project_id, source_id, "editor", "restore versions")
         label = source_label(project_id, source_id)
-        for entry in read_archive(archive):
-            if entry.get("source", label) != label:
+        for entry in iter_archive(archive):
+            if entry.source != label:
                 raise ConfigError(
-                    f"{archive.name} archives {entry['source']}, not {label}. Restore it into"
+                    f"{archive.name} archives {entry.source}, not {label}. Restore it into"
                     " the source it came from."
                 )
-            if entry["version"] == version:
+            if entry.version == version:
                 return self.import_data(
                     project_id,
                     source_id,
-                    entry["records"],
-                    schema=entry["schema"],
+                    entry.records,
+                    schema=entry.declared_schema,
                     metadata={
-                        **entry["metadata"],
+                        **entry.metadata,
                         "restoredFrom": archive.name,
                         "restoredVersion": version,
                     },

@@ -9,9 +9,8 @@ import click
 from manifold_pipelines.backup import create_backup, restore_backup
 from manifold_pipelines.cli.context import CliContext, echo_json, pass_cli, split_source
 from manifold_pipelines.legacy import migrate_legacy
-from manifold_pipelines.manager import SeparatedDatabaseManager
 from manifold_pipelines.settings import Settings
-from manifold_pipelines.versions.archive import read_archive
+from manifold_pipelines.versions.archive import iter_archive
 
 
 @click.command("backup")
@@ -47,11 +46,7 @@ def restore_backup_(cli: CliContext, backup_folder: Path, force: bool) -> None:
       manifold --home ./restored restore-backup /mnt/backups/manifold/20261128T101500000000Z
     """
     home = Settings.load(cli.home).home
-    if (home / "core.db").exists():
-        with SeparatedDatabaseManager(home, user=cli.user) as current:
-            for existing in current.list_projects():
-                current._authorize(existing.id, "admin", "replace it from a backup")
-    restored = restore_backup(backup_folder, home, force=force)
+    restored = restore_backup(backup_folder, home, force=force, user=cli.user)
     click.echo(f"Restored core.db and {len(restored)} data file(s) into {home}.")
 
 
@@ -134,10 +129,10 @@ def restore(cli: CliContext, name_path: str, archive_file: Path, version: int | 
       manifold restore demo/api archive/demo/api-before-v100-20261128T101500Z.jsonl.gz --version 42
     """
     if version is None:
-        for entry in read_archive(archive_file):
+        for entry in iter_archive(archive_file):
             click.echo(
-                f"v{entry['version']}\t{entry['status']}\t{entry['recordCount']} records"
-                f"\t{entry['createdAt']}"
+                f"v{entry.version}\t{entry.status}\t{entry.record_count} records"
+                f"\t{entry.created_at}"
             )
         return
     result = cli.manager.restore_archived(*split_source(name_path), archive_file, version)
