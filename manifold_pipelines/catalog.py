@@ -25,6 +25,7 @@ from manifold_pipelines.core.relationships import reaches
 from manifold_pipelines.core.source_config import (
     FileSourceConfig,
     SourceConfig,
+    check_config_size,
     parse_source_config,
 )
 from manifold_pipelines.core.store import CoreStore
@@ -175,6 +176,7 @@ class Catalog:
         self._authorize(project.id, "editor", "create data sources")
         source_id = validate_id(id if id is not None else _slug(name), "Data source")
         label = source_label(project.id, source_id)
+        check_config_size(config or {}, where=label)
         self._check_paths(parse_source_config(type, config or {}, where=label))
         self._check_interval(sync_interval, label)
         path = data_file(self.settings, project, source_id)
@@ -240,6 +242,7 @@ class Catalog:
         if name is not None:
             changes["name"] = name
         if config is not None:
+            check_config_size(config, where=source_label(project_id, source_id))
             self._check_paths(
                 parse_source_config(source.type, config, where=source_label(project_id, source_id))
             )

@@ -7,13 +7,8 @@ from typing import Any
 import click
 import orjson
 
-from manifold_pipelines.cli.context import (
-    CliContext,
-    echo_json,
-    load_config_file,
-    pass_cli,
-    split_source,
-)
+from manifold_pipelines.cli.config_file import load_config_file
+from manifold_pipelines.cli.context import CliContext, echo_json, pass_cli, split_source
 from manifold_pipelines.cli.templates import TEMPLATES
 from manifold_pipelines.core.source_config import SOURCE_CONFIG_TYPES, dump_source_config
 from manifold_pipelines.errors import ConfigError
