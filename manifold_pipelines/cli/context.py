@@ -8,6 +8,7 @@ from typing import Any
 import click
 import orjson
 
+from manifold_pipelines.cli.terminal import echo
 from manifold_pipelines.manager import SeparatedDatabaseManager
 
 
@@ -50,4 +51,4 @@ def plain_text(value: Any) -> str:
 
 
 def echo_json(value: Any) -> None:
-    click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode())
+    echo(orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode())
