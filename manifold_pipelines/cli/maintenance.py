@@ -78,6 +78,8 @@ def migrate(cli: CliContext, legacy_db: Path, drop_legacy: bool, as_json: bool) 
                 f"{item.source}: {item.snapshots} snapshots, {item.imported} imported now,"
                 f" {item.already_present} already there, {state}"
             )
+            for change in item.changes:
+                echo(f"{item.source}: changed: {change}")
         if report.orphan_snapshots:
             echo(
                 f"{report.orphan_snapshots} snapshot(s) belong to no legacy data source"
