@@ -5,11 +5,8 @@ is built for real and restored through the CLI (a subprocess) and the Python fun
 
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
@@ -21,6 +18,7 @@ from manifold_pipelines import ManifoldError, SeparatedDatabaseManager
 from manifold_pipelines.backup import create_backup, restore_backup
 from manifold_pipelines.core.permissions import PermissionDeniedError
 from manifold_pipelines.errors import InvalidIdError, PathNotAllowedError, StorageError
+from manifold_tests.cli.conftest import run_manifold
 
 Restore = Callable[..., None]
 PRECIOUS = b"precious bytes that no restore may touch"
@@ -53,11 +51,8 @@ def restore(request: pytest.FixtureRequest) -> Restore:
         error: type[ManifoldError] | None = None,
         words: str = "",
     ) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MANIFOLD_")}
-        command = [sys.executable, "-m", "manifold_pipelines.cli", "--home", str(target)]
-        command += ["--user", user] if user else []
-        command += ["restore-backup", str(folder), "--force"]
-        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        user_option = ("--user", user) if user else ()
+        done = run_manifold(target, *user_option, "restore-backup", str(folder), "--force")
         if error is None:
             assert done.returncode == 0, done.stderr
             return

@@ -5,10 +5,8 @@ CLI. Each refusal is a clear error, and no source is created or changed by a ref
 from __future__ import annotations
 
 import json
-import os
 import resource
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,7 +15,7 @@ import pytest
 from manifold_pipelines import SeparatedDatabaseManager
 from manifold_pipelines.core.source_config import MAX_CONFIG_BYTES
 from manifold_pipelines.errors import ConfigError
-from manifold_tests.cli.conftest import Invoke
+from manifold_tests.cli.conftest import Invoke, run_manifold
 from manifold_tests.conftest import make_source
 
 LAUGHS = "\n".join(
@@ -39,16 +37,7 @@ def _limit_memory() -> None:
 
 
 def _manifold(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MANIFOLD_")}
-    return subprocess.run(
-        [sys.executable, "-m", "manifold_pipelines.cli", "--home", str(home), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        preexec_fn=_limit_memory,
-        timeout=60,
-    )
+    return run_manifold(home, *args, preexec_fn=_limit_memory, timeout=60)
 
 
 def test_a_yaml_bomb_is_refused_before_it_expands(

@@ -6,15 +6,13 @@ escapes instead, and JSON output stays valid JSON holding the same values."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from manifold_pipelines import SeparatedDatabaseManager
 from manifold_pipelines.cli.terminal import escape_controls
+from manifold_tests.cli.conftest import run_manifold
 
 HOSTILE = "\x1b]0;pwned\x07 \x1b[2J\x9b31m\u202egnp.exe\x7f"
 SHOWN = "\\u001b]0;pwned\\u0007 \\u001b[2J\\u009b31m\\u202egnp.exe\\u007f"
@@ -38,15 +36,7 @@ def hostile_home(home: Path) -> Path:
 
 
 def _manifold(home: Path, *args: str, code: int = 0) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MANIFOLD_")}
-    env["COLUMNS"] = "300"  # rich tables wrap long cells at the terminal's width
-    done = subprocess.run(
-        [sys.executable, "-m", "manifold_pipelines.cli", "--home", str(home), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = run_manifold(home, *args)
     assert done.returncode == code, done.stderr
     return done.stdout + done.stderr
 
