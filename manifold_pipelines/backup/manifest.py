@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from manifold_pipelines.backup.staging import open_inside
 from manifold_pipelines.errors import (
     NotFoundError,
     PathNotAllowedError,
@@ -78,12 +79,12 @@ class BackupManifest(BaseModel):
 
 
 def read_manifest(folder: Path) -> BackupManifest:
-    """The manifest of `folder`, or a StorageError saying what about it is wrong."""
-    path = folder / MANIFEST
-    if not path.is_file():
-        raise NotFoundError(f"{str(folder)!r} is not a Manifold backup (no {MANIFEST}).")
+    """The manifest of `folder` (not through a link), or an error saying what is wrong."""
     try:
-        raw = orjson.loads(path.read_bytes())
+        with open_inside(folder.parent, f"{folder.name}/{MANIFEST}") as handle:
+            raw = orjson.loads(handle.read())
+    except FileNotFoundError as exc:
+        raise NotFoundError(f"{str(folder)!r} is not a Manifold backup (no {MANIFEST}).") from exc
     except orjson.JSONDecodeError as exc:
         raise StorageError(
             f"{str(folder)!r}: its {MANIFEST} is not valid JSON ({exc}). Restore from a folder"

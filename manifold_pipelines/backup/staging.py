@@ -11,21 +11,39 @@ import os
 import shutil
 import sqlite3
 import stat
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from manifold_pipelines.db.migrations import FileFormat
 from manifold_pipelines.errors import PathNotAllowedError, StorageError
 
 
-def stage_file(root: Path, relative: str, staged: Path) -> None:
-    """Copy `root/relative` to `staged`; FileNotFoundError when it is missing.
+@contextmanager
+def open_inside(root: Path, relative: str) -> Iterator[BinaryIO]:
+    """`root/relative` ('/'-separated) opened for reading; FileNotFoundError when missing.
 
     A symbolic link anywhere below `root` is refused: it could name any file on the machine.
     """
-    directory = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    with os.fdopen(_walk(root, relative), "rb") as handle:
+        yield handle
+
+
+def stage_file(root: Path, relative: str, staged: Path) -> None:
+    """Copy `root/relative` to `staged`, read from what was opened without following links."""
+    staged.parent.mkdir(parents=True, exist_ok=True)
+    with open_inside(root, relative) as source, staged.open("xb") as copy:
+        shutil.copyfileobj(source, copy)
+
+
+def _walk(root: Path, relative: str) -> int:
+    """A descriptor of the regular file `root/relative`, every component opened with
+    O_NOFOLLOW relative to the one before."""
+    directory = -1
+    parts = relative.split("/")
     try:
-        parts = relative.split("/")
+        directory = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
         for index, part in enumerate(parts):
             last = index == len(parts) - 1
             flags = os.O_RDONLY | os.O_NOFOLLOW | (0 if last else os.O_DIRECTORY)
@@ -47,11 +65,15 @@ def stage_file(root: Path, relative: str, staged: Path) -> None:
                 f"{relative!r} in the backup {str(root)!r} is not a regular file. Nothing was"
                 " restored."
             )
-        staged.parent.mkdir(parents=True, exist_ok=True)
-        source = os.fdopen(directory, "rb")  # owns the descriptor from here on
-        directory = -1
-        with source, staged.open("xb") as copy:
-            shutil.copyfileobj(source, copy)
+        found, directory = directory, -1
+        return found
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise StorageError(
+            f"{relative!r} in the backup {str(root)!r} cannot be read ({exc}). Nothing was"
+            " restored."
+        ) from exc
     finally:
         if directory >= 0:
             os.close(directory)

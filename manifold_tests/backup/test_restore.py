@@ -199,6 +199,26 @@ def test_a_symlinked_folder_inside_the_backup_is_refused(
     restore(folder, target, error=PathNotAllowedError, words="is a symbolic link")
 
 
+def test_a_symlinked_manifest_is_refused(
+    restore: Restore, folder: Path, target: Path, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "elsewhere.json"
+    (folder / "manifest.json").rename(elsewhere)
+    (folder / "manifest.json").symlink_to(elsewhere)
+    restore(folder, target, error=PathNotAllowedError, words="manifest.json' in the backup")
+    assert not (target / "core.db").exists()
+
+
+def test_a_file_where_the_backup_has_a_folder_is_a_clear_error(
+    restore: Restore, folder: Path, target: Path
+) -> None:
+    sources = folder / "data-sources"
+    sources.rename(folder / "moved")
+    sources.write_bytes(b"not a folder")
+    restore(folder, target, error=StorageError, words="cannot be read")
+    assert not (target / "core.db").exists()
+
+
 @pytest.mark.parametrize(
     "statements",
     [
