@@ -32,6 +32,7 @@ from manifold_pipelines.core.source_config import (
     FileSourceConfig,
     JavascriptConfig,
     SourceConfig,
+    check_config_size,
     parse_source_config,
 )
 from manifold_pipelines.core.store import CoreStore
@@ -191,6 +192,7 @@ class Catalog:
         project = self._project(project_id)
         source_id = validate_id(id if id is not None else _slug(name), "Data source")
         label = source_label(project.id, source_id)
+        check_config_size(config or {}, where=label)
         self._check_config(parse_source_config(type, config or {}, where=label), label)
         self._check_interval(sync_interval, label)
         path = data_file(self.settings, project, source_id)
@@ -262,6 +264,7 @@ class Catalog:
         if name is not None:
             changes["name"] = name
         if config is not None:
+            check_config_size(config, where=label)
             self._check_config(parse_source_config(source.type, config, where=label), label)
             changes["config"] = config
         if enabled is not None:

@@ -6,6 +6,8 @@ the CLI, the Dagster run log and a Python caller can all show it as it is.
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 
 class ManifoldError(Exception):
     """Base of every error a user of Manifold can cause and act on."""
@@ -45,3 +47,15 @@ class StorageError(ManifoldError):
 
 class VersionStatusError(ManifoldError):
     """A version operation that its current status does not allow."""
+
+
+def describe_validation(exc: ValidationError) -> str:
+    """Pydantic's report as one line a user can act on: each problem with where it is."""
+    problems = []
+    for error in exc.errors():
+        location = ".".join(str(part) for part in error["loc"]) or "the whole value"
+        if error["type"] == "extra_forbidden":
+            problems.append(f"unknown key {location!r}")
+        else:
+            problems.append(f"{location!r}: {error['msg']}")
+    return "; ".join(problems)

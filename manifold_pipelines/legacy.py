@@ -5,6 +5,9 @@ become a version of their source, in time order, keeping schema, metadata and ti
 Each snapshot is imported in its own transaction and remembered by its id in the version's
 metadata, so a second run imports nothing twice and a killed run resumes where it stopped.
 Only a verified migration (counts and content, version by version) may drop the old table.
+Whatever today's model cannot take (an invalid or unknown config, an unknown type, a missing
+script) is changed as little as possible, and every change is listed in the report and kept
+in the audit log with the legacy config as it was.
 """
 
 from __future__ import annotations
@@ -16,11 +19,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from manifold_pipelines.core.source_config import SOURCE_CONFIG_TYPES, parse_source_config
+from manifold_pipelines.core.source_config import SOURCE_CONFIG_TYPES
 from manifold_pipelines.core.users import put_global_setting
-from manifold_pipelines.errors import ConfigError, ManifoldError, NotFoundError, StorageError
+from manifold_pipelines.errors import ManifoldError, NotFoundError, StorageError
 
 if TYPE_CHECKING:
     from manifold_pipelines.manager import SeparatedDatabaseManager
@@ -34,6 +37,9 @@ class SourceMigration(BaseModel):
     imported: int
     already_present: int
     verified: bool
+    changes: list[str] = Field(
+        default=[], description="How the source's legacy config was changed to be created now."
+    )
 
 
 class MigrationReport(BaseModel):
@@ -71,27 +77,47 @@ def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
     return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
 
 
-def _config(source_type: str, raw: Any, where: str) -> dict[str, Any]:
-    """The legacy config as far as today's model accepts it; unknown keys are dropped."""
-    try:
-        config = orjson.loads(raw) if isinstance(raw, (str, bytes)) and raw else (raw or {})
-    except orjson.JSONDecodeError:
-        config = {}
+def _config(source_type: str, raw: Any) -> tuple[dict[str, Any], list[str]]:
+    """The legacy config as far as today's model accepts it, and every change made to it."""
+    changes = []
+    config = raw or {}
+    if isinstance(raw, (str, bytes)) and raw:
+        try:
+            config = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            changes.append(f"config is not valid JSON ({exc}); migrated with an empty config")
+            config = {}
     if not isinstance(config, dict):
+        changes.append(
+            f"config is a {type(config).__name__}, not an object; migrated with an empty config"
+        )
         config = {}
-    try:
-        parse_source_config(source_type, config, where=where)
-        return config
-    except ConfigError:
-        model = SOURCE_CONFIG_TYPES[source_type]
-        known = {field.alias or name for name, field in model.model_fields.items()}
-        return {key: value for key, value in config.items() if key in known}
+    model = SOURCE_CONFIG_TYPES[source_type]
+    # populate_by_name: a key may be written as its alias (diffKey) or its name (diff_key).
+    known = {key for name, f in model.model_fields.items() for key in (name, f.alias) if key}
+    unknown = sorted(key for key in config if key not in known)
+    if unknown:
+        left_out = ", ".join(f"{key}={_shortened(config[key])}" for key in unknown)
+        changes.append(f"config keys unknown today were left out: {left_out}")
+        config = {key: value for key, value in config.items() if key in known}
+    if source_type == "javascript" and "script" not in config:
+        config["script"] = "return [];  // migrated: the legacy source had no script"
+        changes.append(
+            "no script: migrated with 'return [];', which imports nothing until you give it one"
+        )
+    return config, changes
+
+
+def _shortened(value: Any) -> str:
+    text = orjson.dumps(value).decode()
+    return text if len(text) <= 60 else f"{text[:57]}..."
 
 
 def _ensure_catalog(
-    manager: SeparatedDatabaseManager, conn: sqlite3.Connection
-) -> dict[str, tuple[str, str]]:
-    """Create the legacy projects and sources that do not exist yet; legacy source id -> key."""
+    manager: SeparatedDatabaseManager, conn: sqlite3.Connection, legacy_path: Path
+) -> tuple[dict[str, tuple[str, str]], dict[str, list[str]]]:
+    """Create the legacy projects and sources that do not exist yet; returns legacy source
+    id -> key, and the changes made to the configs of the sources created now."""
     existing_projects = {p.id for p in manager.list_projects()}
     described = "description" in _columns(conn, "projects")
     for row in conn.execute(f"SELECT id, name{', description' if described else ''} FROM projects"):  # noqa: S608
@@ -101,23 +127,49 @@ def _ensure_catalog(
                 name=row[1] or project_id, id=project_id, description=row[2] if described else None
             )
     config_column = "config" if "config" in _columns(conn, "data_sources") else "NULL"
-    keys = {}
+    keys, changed = {}, {}
     existing = {s.key for s in manager.list_data_sources()}
-    for raw_id, raw_project, name, source_type, raw in conn.execute(
+    for raw_id, raw_project, name, legacy_type, raw in conn.execute(
         f"SELECT id, project_id, name, type, {config_column} FROM data_sources"  # noqa: S608
     ):
         source_id, project_id = str(raw_id), str(raw_project)
-        source_type = source_type if source_type in SOURCE_CONFIG_TYPES else "javascript"
-        where = f"Legacy source {source_id!r}"
-        config = _config(source_type, raw, where)
-        if source_type == "javascript" and "script" not in config:
-            config["script"] = "return [];  // migrated: the legacy source had no script"
-        if (project_id, source_id) not in existing:
-            manager.create_data_source(
-                project_id, name=name or source_id, type=source_type, id=source_id, config=config
-            )
         keys[source_id] = (project_id, source_id)
-    return keys
+        if (project_id, source_id) in existing:
+            continue
+        source_type = legacy_type if legacy_type in SOURCE_CONFIG_TYPES else "javascript"
+        config, changes = _config(source_type, raw)
+        if source_type != legacy_type:
+            changes.insert(0, f"type {legacy_type!r} is unknown today: migrated as javascript")
+        manager.create_data_source(
+            project_id, name=name or source_id, type=source_type, id=source_id, config=config
+        )
+        if changes:
+            changed[source_id] = changes
+            _audit_changes(manager, (project_id, source_id), changes, legacy_path, legacy_type, raw)
+    return keys, changed
+
+
+def _audit_changes(
+    manager: SeparatedDatabaseManager,
+    key: tuple[str, str],
+    changes: list[str],
+    legacy_path: Path,
+    legacy_type: Any,
+    raw: Any,
+) -> None:
+    """The audit log keeps the legacy config as it was, so nothing left out is lost."""
+    with manager.core.writing():
+        manager.core.audit(
+            "migrate",
+            "data_source",
+            "/".join(key),
+            details={
+                "legacyDatabase": str(legacy_path),
+                "changes": changes,
+                "legacyType": legacy_type,
+                "legacyConfig": raw.decode(errors="replace") if isinstance(raw, bytes) else raw,
+            },
+        )
 
 
 def _canonical(records: list[dict[str, Any]]) -> list[bytes]:
@@ -163,7 +215,7 @@ def migrate_legacy(
     conn = _open(legacy_path)
     ledger_key = f"legacyMigration:{legacy_path.resolve()}"
     try:
-        keys = _ensure_catalog(manager, conn)
+        keys, changed = _ensure_catalog(manager, conn, legacy_path)
         ledger: dict[str, list[Any]] = manager.get_settings().get(ledger_key, {})
         reports = []
         for legacy_id, key in keys.items():
@@ -188,6 +240,12 @@ def migrate_legacy(
                 ledger[name] = sorted(done, key=str)
                 with manager.core.writing() as core:
                     put_global_setting(core, ledger_key, ledger)
+                    manager.core.audit(
+                        "set_setting",
+                        "settings",
+                        ledger_key,
+                        details={"source": name, "snapshot": snapshot[0]},
+                    )
                 imported += 1
                 progress(f"{name}: snapshot {snapshot[0]}")
             reports.append(
@@ -197,6 +255,7 @@ def migrate_legacy(
                     imported=imported,
                     already_present=len(snapshots) - imported,
                     verified=_verify(manager, key, snapshots, done),
+                    changes=changed.get(legacy_id, []),
                 )
             )
         orphans = conn.execute(

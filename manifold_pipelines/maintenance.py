@@ -5,6 +5,7 @@ A layer of SeparatedDatabaseManager over imports: restoring an archived version 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,12 @@ from manifold_pipelines.catalog import source_label
 from manifold_pipelines.errors import ConfigError, NotFoundError
 from manifold_pipelines.imports import Imports
 from manifold_pipelines.timestamps import utc_now
-from manifold_pipelines.versions.archive import archive_versions, read_archive
+from manifold_pipelines.versions.archive import (
+    ArchivedVersion,
+    ArchivedVersionInfo,
+    archive_versions,
+    iter_archive,
+)
 from manifold_pipelines.versions.models import CleanupResult, ImportResult, RecordChange
 from manifold_pipelines.versions.retention import prune_versions
 
@@ -76,26 +82,43 @@ class VersionMaintenance(Imports):
         self, project_id: str, source_id: str, archive: Path, version: int
     ) -> ImportResult:
         """Make an archived version current again, as a new version (like rollback)."""
-        label = source_label(project_id, source_id)
-        for entry in read_archive(archive):
-            if entry.get("source", label) != label:
-                raise ConfigError(
-                    f"{archive.name} archives {entry['source']}, not {label}. Restore it into"
-                    " the source it came from."
-                )
-            if entry["version"] == version:
+        for entry in self._archived(project_id, source_id, archive):
+            if entry.version == version:
                 return self.import_data(
                     project_id,
                     source_id,
-                    entry["records"],
-                    schema=entry["schema"],
+                    entry.records,
+                    schema=entry.declared_schema,
                     metadata={
-                        **entry["metadata"],
+                        **entry.metadata,
                         "restoredFrom": archive.name,
                         "restoredVersion": version,
                     },
                 )
         raise NotFoundError(f"{archive.name} holds no version {version}.")
+
+    @requires("viewer", "read data")
+    def list_archived(
+        self, project_id: str, source_id: str, archive: Path
+    ) -> list[ArchivedVersionInfo]:
+        """The versions an archive of this source holds; reading it is reading the source's
+        data, so it needs the viewer role on the source and is audited."""
+        self._read_source(project_id, source_id, "archive", file=archive.name)
+        return [entry.info() for entry in self._archived(project_id, source_id, archive)]
+
+    def _archived(
+        self, project_id: str, source_id: str, archive: Path
+    ) -> Iterator[ArchivedVersion]:
+        """The archive's versions, each checked to be of this source: an archive is
+        untrusted, and one of another source must not restore here."""
+        label = source_label(project_id, source_id)
+        for entry in iter_archive(archive):
+            if entry.source != label:
+                raise ConfigError(
+                    f"{archive.name} archives {entry.source}, not {label}. Restore it into"
+                    " the source it came from."
+                )
+            yield entry
 
     @requires("viewer", "read data")
     def record_history(self, project_id: str, source_id: str, key: Any) -> list[RecordChange]:

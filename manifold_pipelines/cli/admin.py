@@ -9,6 +9,7 @@ import click
 
 from manifold_pipelines.cli.context import CliContext, echo_json, pass_cli, split_source
 from manifold_pipelines.cli.maintenance import maintenance_commands
+from manifold_pipelines.cli.terminal import echo
 from manifold_pipelines.core.global_settings import SETTING_MODELS
 from manifold_pipelines.demo import ensure_demo
 from manifold_pipelines.stats import all_stats, source_stats
@@ -27,9 +28,7 @@ def init(cli: CliContext, demo: bool) -> None:
     manager = cli.manager
     if demo:
         ensure_demo(manager)
-    click.echo(
-        f"Manifold home: {manager.settings.home}" + (" (with the demo project)" if demo else "")
-    )
+    echo(f"Manifold home: {manager.settings.home}" + (" (with the demo project)" if demo else ""))
 
 
 @click.group("user")
@@ -55,7 +54,7 @@ def user_create(cli: CliContext, user_id: str, name: str | None, email: str | No
       manifold user create ana --email ana@example.com
     """
     cli.manager.create_user(user_id, name=name, email=email)
-    click.echo(f"Created user {user_id}.")
+    echo(f"Created user {user_id}.")
 
 
 @user.command("grant")
@@ -71,7 +70,7 @@ def user_grant(cli: CliContext, user_id: str, project_id: str, role: str) -> Non
       manifold user grant ana shop editor
     """
     cli.manager.set_role(user_id, project_id, role)  # type: ignore[arg-type]
-    click.echo(f"{user_id} is now {role} of {project_id}.")
+    echo(f"{user_id} is now {role} of {project_id}.")
 
 
 @user.command("instance-admin")
@@ -86,7 +85,7 @@ def user_instance_admin(cli: CliContext, user_id: str, revoke: bool) -> None:
       manifold user instance-admin ana
     """
     cli.manager.set_instance_role(user_id, None if revoke else "admin")
-    click.echo(f"{user_id} is {'no longer' if revoke else 'now'} an instance admin.")
+    echo(f"{user_id} is {'no longer' if revoke else 'now'} an instance admin.")
 
 
 @user.command("list")
@@ -104,7 +103,7 @@ def user_list(cli: CliContext, as_json: bool) -> None:
         echo_json([u.model_dump(mode="json") for u in users])
         return
     for item in users:
-        click.echo(f"{item.id}\t{item.name or ''}\t{item.email or ''}")
+        echo(f"{item.id}\t{item.name or ''}\t{item.email or ''}")
 
 
 @click.group("settings")
@@ -145,7 +144,7 @@ def settings_set(cli: CliContext, key: str, value: str) -> None:
     except json.JSONDecodeError as exc:
         raise click.BadParameter(f"not JSON ({exc})", param_hint="VALUE") from exc
     cli.manager.set_setting(key, parsed)
-    click.echo(f"Setting {key} saved.")
+    echo(f"Setting {key} saved.")
 
 
 @click.command("audit")
@@ -168,7 +167,7 @@ def audit(
         echo_json([e.model_dump(mode="json") for e in entries])
         return
     for entry in entries:
-        click.echo(
+        echo(
             f"{entry.at:%Y-%m-%d %H:%M:%S}\t{entry.actor}\t{entry.action}\t"
             f"{entry.object_type}\t{entry.object_id}"
         )
@@ -199,13 +198,13 @@ def stats(cli: CliContext, name_path: str | None, as_json: bool) -> None:
         return "-" if value is None else f"{value:.2f}s"
 
     for f in figures:
-        click.echo(
+        echo(
             f"{f.source}\timports {f.imports} ({pct(f.success_rate)} ok)\tmedian"
             f" {sec(f.median_seconds)} p95 {sec(f.p95_seconds)}\trecords"
             f" {f.last_records if f.last_records is not None else '-'}\tversions"
             f" {f.versions}\t{f.storage_bytes:,} bytes\tquality {pct(f.quality_pass_rate)}"
         )
-    click.echo(f"total storage: {sum(f.storage_bytes for f in figures):,} bytes")
+    echo(f"total storage: {sum(f.storage_bytes for f in figures):,} bytes")
 
 
 admin_commands = [init, user, settings, audit, stats, *maintenance_commands]

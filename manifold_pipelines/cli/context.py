@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import click
 import orjson
 
-from manifold_pipelines.errors import ConfigError
+from manifold_pipelines.cli.terminal import echo
 from manifold_pipelines.manager import SeparatedDatabaseManager
 
 
@@ -52,21 +51,4 @@ def plain_text(value: Any) -> str:
 
 
 def echo_json(value: Any) -> None:
-    click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode())
-
-
-def load_config_file(path: str) -> dict[str, Any]:
-    """A source config from .json, .yaml or .yml."""
-    import yaml
-
-    text = Path(path).read_text(encoding="utf-8")
-    is_yaml = path.endswith((".yaml", ".yml"))
-    try:
-        loaded = yaml.safe_load(text) if is_yaml else orjson.loads(text)
-    except (yaml.YAMLError, orjson.JSONDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid {'YAML' if is_yaml else 'JSON'}: {exc}") from exc
-    if not isinstance(loaded, dict):
-        raise ConfigError(
-            f"{path}: a source config must be an object of keys, got {type(loaded).__name__}."
-        )
-    return loaded
+    echo(orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode())

@@ -11,12 +11,12 @@ from typing import Any
 
 import click
 import orjson
-from rich.console import Console
+from rich.console import RenderableType
 from rich.table import Table
-from rich.text import Text
 
 from manifold_pipelines.cli.context import CliContext, echo_json, pass_cli, plain_text, split_source
 from manifold_pipelines.cli.lifecycle import lifecycle_commands
+from manifold_pipelines.cli.terminal import echo, print_table, text
 from manifold_pipelines.errors import ConfigError, RecordsError
 from manifold_pipelines.reports.compare import compare_report
 from manifold_pipelines.reports.html import render_html
@@ -33,11 +33,11 @@ def _print_result(result: ImportResult, as_json: bool) -> None:
         )
         return
     diff = result.diff.summary() if result.diff else "diff off"
-    click.echo(f"Version {result.version} ({result.status}): {result.record_count} records, {diff}")
+    echo(f"Version {result.version} ({result.status}): {result.record_count} records, {diff}")
     for metric in result.quality:
         if metric.status != "pass":
             field = f"[{metric.field}]" if metric.field else ""
-            click.echo(f"  {metric.status}: {metric.metric}{field} = {metric.value}")
+            echo(f"  {metric.status}: {metric.metric}{field} = {metric.value}")
 
 
 @click.command("run")
@@ -64,7 +64,7 @@ def run(cli: CliContext, name_path: str, dry_run: bool, as_json: bool) -> None:
             )
             return
         diff = result.diff.summary() if result.diff else "diff off"
-        click.echo(
+        echo(
             f"Dry run: {len(result.records)} records would become version"
             f" {result.preview.version}: {diff}. Nothing was written."
         )
@@ -147,7 +147,7 @@ def versions(cli: CliContext, name_path: str, as_json: bool) -> None:
         return
     for info in infos:
         diff = info.diff or {}
-        click.echo(
+        echo(
             f"v{info.version}\t{info.status}\t{info.record_count} records\t"
             f"+{diff.get('added', 0)} -{diff.get('removed', 0)} ~{diff.get('modified', 0)}"
             f"\t{info.created_at:%Y-%m-%d %H:%M:%S}"
@@ -184,11 +184,11 @@ def show(cli: CliContext, name_path: str, version: int | None, fmt: str) -> None
         echo_json(data.data)
     elif fmt == "jsonl":
         for record in data.data:
-            click.echo(orjson.dumps(record).decode())
+            echo(orjson.dumps(record).decode())
     elif fmt == "csv":
         columns = list(dict.fromkeys(k for r in data.data for k in r))
         out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=columns)
+        writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         for record in data.data:
             writer.writerow(
@@ -197,20 +197,20 @@ def show(cli: CliContext, name_path: str, version: int | None, fmt: str) -> None
                     for k, v in record.items()
                 }
             )
-        click.echo(out.getvalue(), nl=False)
+        echo(out.getvalue(), nl=False)
     else:
         columns = list(dict.fromkeys(k for r in data.data for k in r))
-        table = Table(title=Text(f"{name_path} v{data.version} ({data.record_count} records)"))
+        table = Table(title=text(f"{name_path} v{data.version} ({data.record_count} records)"))
         for column in columns:
-            table.add_column(Text(column))
+            table.add_column(text(column))
         for record in data.data:
             table.add_row(*(_cell(record.get(c)) for c in columns))
-        Console().print(table)
+        print_table(table)
 
 
-def _cell(value: Any, style: str = "") -> Text:
-    """A table cell that shows data as it is: Text is never parsed for rich markup."""
-    return Text(plain_text(value), style=style)
+def _cell(value: Any, style: str = "") -> RenderableType:
+    """A table cell that shows data as it is: never parsed for rich markup."""
+    return text(plain_text(value), style=style)
 
 
 def _only(diff: DataDiff, only: str | None) -> DataDiff:
@@ -272,7 +272,7 @@ def diff(
             )
         old = manager.get_data_version(project_id, source_id, from_version)
         new = manager.get_data_version(project_id, source_id, to_version)
-        click.echo(compare_report(old, new, key_fields))
+        echo(compare_report(old, new, key_fields))
         return
     changes = _only(manager.get_data_diff(project_id, source_id, from_version, to_version), only)
     if fmt == "json":
@@ -283,33 +283,33 @@ def diff(
         target.write_text(
             render_html(changes, title=title, key_fields=key_fields), encoding="utf-8"
         )
-        click.echo(f"Wrote {target}")
+        echo(f"Wrote {target}")
     else:
         _diff_table(changes, key_fields, f"{name_path}: v{from_version} -> v{to_version}")
 
 
 def _diff_table(changes: DataDiff, key_fields: tuple[str, ...], title: str) -> None:
-    table = Table(title=Text(f"{title}  (+{changes.added} -{changes.removed} ~{changes.modified})"))
+    table = Table(title=text(f"{title}  (+{changes.added} -{changes.removed} ~{changes.modified})"))
     for column in ("change", "key", "field", "old", "new"):
         table.add_column(column)
 
-    def key(record: dict[str, Any]) -> Text:
-        return Text(", ".join(plain_text(record.get(f)) for f in key_fields))
+    def key(record: dict[str, Any]) -> RenderableType:
+        return text(", ".join(plain_text(record.get(f)) for f in key_fields))
 
     for item in changes.details.modified:
         for name, change in item.changes.items():
             table.add_row(
                 "modified",
                 key(item.new),
-                Text(name),
+                text(name),
                 _cell(change.old_value, "red"),
                 _cell(change.new_value, "green"),
             )
     for record in changes.details.added:
-        table.add_row(Text("added", "green"), key(record), "", "", _cell(record, "green"))
+        table.add_row(text("added", "green"), key(record), "", "", _cell(record, "green"))
     for record in changes.details.removed:
-        table.add_row(Text("removed", "red"), key(record), "", _cell(record, "red"), "")
-    Console().print(table)
+        table.add_row(text("removed", "red"), key(record), "", _cell(record, "red"), "")
+    print_table(table)
 
 
 data_commands = [run, import_, versions, show, diff, *lifecycle_commands]

@@ -7,6 +7,7 @@ import click
 import orjson
 
 from manifold_pipelines.cli.context import CliContext, echo_json, pass_cli, plain_text, split_source
+from manifold_pipelines.cli.terminal import echo
 
 SOURCE = click.argument("name_path", metavar="PROJECT/SOURCE")
 
@@ -35,14 +36,12 @@ def history(cli: CliContext, name_path: str, key: str, as_json: bool) -> None:
         echo_json([step.model_dump(mode="json", by_alias=True) for step in steps])
         return
     if not steps:
-        click.echo(f"No record with key {key} in the versions kept.")
+        echo(f"No record with key {key} in the versions kept.")
     for step in steps:
         when = f"{step.created_at:%Y-%m-%d %H:%M:%S}" if step.created_at else "(pruned)"
-        click.echo(f"v{step.version}\t{when}\t{step.change}")
+        echo(f"v{step.version}\t{when}\t{step.change}")
         for name, change in step.changes.items():
-            click.echo(
-                f"\t{name}: {plain_text(change.old_value)} -> {plain_text(change.new_value)}"
-            )
+            echo(f"\t{name}: {plain_text(change.old_value)} -> {plain_text(change.new_value)}")
 
 
 @click.command("publish")
@@ -57,7 +56,7 @@ def publish(cli: CliContext, name_path: str, version: int) -> None:
       manifold publish demo/api 7
     """
     cli.manager.publish_version(*split_source(name_path), version)
-    click.echo(f"Published {name_path} version {version}.")
+    echo(f"Published {name_path} version {version}.")
 
 
 @click.command("rollback")
@@ -72,7 +71,7 @@ def rollback(cli: CliContext, name_path: str, version: int) -> None:
       manifold rollback demo/api 4
     """
     result = cli.manager.rollback(*split_source(name_path), version)
-    click.echo(f"Version {result.version} restores version {version} of {name_path}.")
+    echo(f"Version {result.version} restores version {version} of {name_path}.")
 
 
 @click.command("cleanup")
@@ -97,7 +96,7 @@ def cleanup(
     for project_id, source_id in targets:
         result = manager.cleanup(project_id, source_id, keep_versions, keep_days)
         freed = result.bytes_before - result.bytes_after
-        click.echo(
+        echo(
             f"{project_id}/{source_id}: pruned {len(result.pruned_versions)} version(s),"
             f" kept {len(result.kept_versions)}, freed {freed:,} bytes"
         )

@@ -8,10 +8,9 @@ import click
 
 from manifold_pipelines.backup import create_backup, restore_backup
 from manifold_pipelines.cli.context import CliContext, echo_json, pass_cli, split_source
+from manifold_pipelines.cli.terminal import echo
 from manifold_pipelines.legacy import migrate_legacy
-from manifold_pipelines.manager import SeparatedDatabaseManager
 from manifold_pipelines.settings import Settings
-from manifold_pipelines.versions.archive import read_archive
 
 
 @click.command("backup")
@@ -29,7 +28,7 @@ def backup(cli: CliContext, destination: Path, as_json: bool) -> None:
     if as_json:
         echo_json(report.model_dump())
         return
-    click.echo(
+    echo(
         f"Backup in {report.folder}: {len(report.copied)} data file(s) copied,"
         f" {len(report.unchanged)} unchanged since the last backup."
     )
@@ -47,12 +46,8 @@ def restore_backup_(cli: CliContext, backup_folder: Path, force: bool) -> None:
       manifold --home ./restored restore-backup /mnt/backups/manifold/20261128T101500000000Z
     """
     home = Settings.load(cli.home).home
-    if (home / "core.db").exists():
-        with SeparatedDatabaseManager(home, user=cli.user) as current:
-            for existing in current.list_projects():
-                current._authorize(existing.id, "admin", "replace it from a backup")
-    restored = restore_backup(backup_folder, home, force=force)
-    click.echo(f"Restored core.db and {len(restored)} data file(s) into {home}.")
+    restored = restore_backup(backup_folder, home, force=force, user=cli.user)
+    echo(f"Restored core.db and {len(restored)} data file(s) into {home}.")
 
 
 @click.command("migrate")
@@ -71,24 +66,26 @@ def migrate(cli: CliContext, legacy_db: Path, drop_legacy: bool, as_json: bool) 
         cli.manager,
         legacy_db,
         drop_legacy=drop_legacy,
-        progress=lambda line: click.echo(line, err=True),
+        progress=lambda line: echo(line, err=True),
     )
     if as_json:
         echo_json(report.model_dump() | {"verified": report.verified})
     else:
         for item in report.sources:
             state = "verified" if item.verified else "NOT VERIFIED"
-            click.echo(
+            echo(
                 f"{item.source}: {item.snapshots} snapshots, {item.imported} imported now,"
                 f" {item.already_present} already there, {state}"
             )
+            for change in item.changes:
+                echo(f"{item.source}: changed: {change}")
         if report.orphan_snapshots:
-            click.echo(
+            echo(
                 f"{report.orphan_snapshots} snapshot(s) belong to no legacy data source"
                 " and were not migrated."
             )
         if report.dropped_legacy:
-            click.echo("Dropped the legacy snapshots table.")
+            echo("Dropped the legacy snapshots table.")
     if not report.verified:
         raise SystemExit(1)
 
@@ -110,7 +107,7 @@ def archive(cli: CliContext, name_path: str, before: int) -> None:
       manifold archive demo/api --before 100
     """
     path, result = cli.manager.archive_versions(*split_source(name_path), before)
-    click.echo(
+    echo(
         f"Archived {len(result.pruned_versions)} version(s) to {path};"
         f" freed {result.bytes_before - result.bytes_after:,} bytes."
     )
@@ -134,14 +131,14 @@ def restore(cli: CliContext, name_path: str, archive_file: Path, version: int | 
       manifold restore demo/api archive/demo/api-before-v100-20261128T101500Z.jsonl.gz --version 42
     """
     if version is None:
-        for entry in read_archive(archive_file):
-            click.echo(
-                f"v{entry['version']}\t{entry['status']}\t{entry['recordCount']} records"
-                f"\t{entry['createdAt']}"
+        for entry in cli.manager.list_archived(*split_source(name_path), archive_file):
+            echo(
+                f"v{entry.version}\t{entry.status}\t{entry.record_count} records"
+                f"\t{entry.created_at}"
             )
         return
     result = cli.manager.restore_archived(*split_source(name_path), archive_file, version)
-    click.echo(f"Version {result.version} of {name_path} restores archived version {version}.")
+    echo(f"Version {result.version} of {name_path} restores archived version {version}.")
 
 
 maintenance_commands = [backup, restore_backup_, migrate, archive, restore]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from manifold_pipelines.cli.context import CliContext, echo_json, pass_cli
+from manifold_pipelines.cli.terminal import echo
 
 
 @click.group()
@@ -35,7 +36,7 @@ def create(
     created = cli.manager.create_project(
         name=name, id=project_id, description=description, data_path=data_path
     )
-    click.echo(f"Created project {created.id}.")
+    echo(f"Created project {created.id}.")
 
 
 @project.command("list")
@@ -53,7 +54,7 @@ def list_(cli: CliContext, as_json: bool) -> None:
         echo_json([p.model_dump(mode="json") for p in projects])
         return
     for item in projects:
-        click.echo(f"{item.id}\t{item.name}\t{item.description or ''}")
+        echo(f"{item.id}\t{item.name}\t{item.description or ''}")
 
 
 @project.command("show")
@@ -94,7 +95,7 @@ def update(
     if name is None and description is None and data_path is None:
         raise click.UsageError("Nothing to change: give --name, --description or --data-path.")
     cli.manager.update_project(project_id, name=name, description=description, data_path=data_path)
-    click.echo(f"Updated project {project_id}.")
+    echo(f"Updated project {project_id}.")
 
 
 @project.command("delete")
@@ -112,6 +113,6 @@ def delete(cli: CliContext, project_id: str, archive: bool, yes: bool) -> None:
     if not yes:
         click.confirm(f"Delete project {project_id} and all its data?", abort=True)
     copies = cli.manager.delete_project(project_id, archive=archive)
-    click.echo(
+    echo(
         f"Deleted project {project_id}." + (f" Archived {len(copies)} file(s)." if archive else "")
     )

@@ -7,14 +7,10 @@ from typing import Any
 import click
 import orjson
 
-from manifold_pipelines.cli.context import (
-    CliContext,
-    echo_json,
-    load_config_file,
-    pass_cli,
-    split_source,
-)
+from manifold_pipelines.cli.config_file import load_config_file
+from manifold_pipelines.cli.context import CliContext, echo_json, pass_cli, split_source
 from manifold_pipelines.cli.templates import TEMPLATES
+from manifold_pipelines.cli.terminal import echo
 from manifold_pipelines.core.source_config import SOURCE_CONFIG_TYPES, dump_source_config
 from manifold_pipelines.errors import ConfigError
 
@@ -104,7 +100,7 @@ def create(
         config=config,
         sync_interval=sync_interval,
     )
-    click.echo(f"Created data source {created.qualified_id} ({created.type}).")
+    echo(f"Created data source {created.qualified_id} ({created.type}).")
 
 
 @source.command("list")
@@ -125,7 +121,7 @@ def list_(cli: CliContext, project_id: str | None, as_json: bool) -> None:
     for item in sources:
         state = "enabled" if item.enabled else "disabled"
         every = f"every {item.sync_interval} min" if item.sync_interval else "manual"
-        click.echo(f"{item.qualified_id}\t{item.type}\t{state}\t{every}\t{item.name}")
+        echo(f"{item.qualified_id}\t{item.type}\t{state}\t{every}\t{item.name}")
 
 
 def _summary(item: Any) -> dict[str, Any]:
@@ -195,7 +191,7 @@ def update(
     manager.update_data_source(
         project_id, source_id, name=name, config=config, sync_interval=sync_interval
     )
-    click.echo(f"Updated data source {project_id}/{source_id}.")
+    echo(f"Updated data source {project_id}/{source_id}.")
 
 
 @source.command("delete")
@@ -213,7 +209,7 @@ def delete(cli: CliContext, name_path: str, archive: bool, yes: bool) -> None:
     if not yes:
         click.confirm(f"Delete {name_path} and every version of its data?", abort=True)
     copy = cli.manager.delete_data_source(*split_source(name_path), archive=archive)
-    click.echo(f"Deleted data source {name_path}." + (f" Archived to {copy}." if copy else ""))
+    echo(f"Deleted data source {name_path}." + (f" Archived to {copy}." if copy else ""))
 
 
 def _toggle(enabled: bool) -> click.Command:
@@ -224,7 +220,7 @@ def _toggle(enabled: bool) -> click.Command:
     @pass_cli
     def toggle(cli: CliContext, name_path: str) -> None:
         cli.manager.update_data_source(*split_source(name_path), enabled=enabled)
-        click.echo(f"{verb.title()}d data source {name_path}.")
+        echo(f"{verb.title()}d data source {name_path}.")
 
     toggle.help = (
         f"{verb.title()} a source: {'it becomes' if enabled else 'it stops being'} a Dagster"
@@ -252,7 +248,7 @@ def link(cli: CliContext, upstream: str, downstream: str, remove: bool) -> None:
     split_source(upstream), split_source(downstream)
     if remove:
         cli.manager.remove_relationship(upstream, downstream)
-        click.echo(f"{upstream} no longer feeds {downstream}.")
+        echo(f"{upstream} no longer feeds {downstream}.")
     else:
         cli.manager.add_relationship(upstream, downstream)
-        click.echo(f"{upstream} now feeds {downstream}.")
+        echo(f"{upstream} now feeds {downstream}.")

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
 from manifold_pipelines.errors import ConfigError
+
+MAX_CONFIG_BYTES = 1 << 20
 
 MetricName = Literal[
     "record_count",
@@ -167,6 +170,23 @@ def parse_source_config(source_type: str, config: dict[str, Any], *, where: str)
             f"{where}: invalid {source_type} config: {'; '.join(problems)}."
             f" Known keys: {', '.join(_known_keys(model))}."
         ) from exc
+
+
+def check_config_size(config: Any, *, where: str) -> None:
+    """A config lives in core.db and is read by every run, sensor and reload: refuse one
+    that is over 1 MiB as JSON, or that JSON cannot hold at all."""
+    try:
+        size = len(orjson.dumps(config))
+    except orjson.JSONEncodeError as exc:
+        raise ConfigError(
+            f"{where}: the config cannot be written as JSON ({exc}). Use string keys and plain"
+            " JSON values."
+        ) from exc
+    if size > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"{where}: the config is {size:,} bytes as JSON, more than the 1 MiB a config may"
+            " have. Keep data out of configs: read it through a file source or fetch."
+        )
 
 
 def dump_source_config(config: SourceConfig) -> dict[str, Any]:

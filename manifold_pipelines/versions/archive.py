@@ -2,21 +2,64 @@
 
 The archive is gzip'd JSON Lines, one line per version with its records, readable by
 `read_archive` (and by zcat and jq). Versions are written out before anything is pruned, and
-pruning keeps the latest published version whatever is asked.
+pruning keeps the latest published version whatever is asked. An archive read back is
+untrusted (it may have been edited): every line is validated, and names its source.
 """
 
 from __future__ import annotations
 
 import gzip
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from manifold_pipelines.errors import NotFoundError, VersionStatusError
+from manifold_pipelines.errors import (
+    NotFoundError,
+    StorageError,
+    VersionStatusError,
+    describe_validation,
+)
 from manifold_pipelines.versions.models import CleanupResult
 from manifold_pipelines.versions.retention import prune_before
 from manifold_pipelines.versions.store import VersionStore
+
+
+class ArchivedVersionInfo(BaseModel):
+    """What `manifold restore` lists of an archived version, without its records."""
+
+    source: str
+    version: int
+    status: str
+    created_at: str
+    record_count: int
+
+
+class ArchivedVersion(BaseModel):
+    """One line of an archive: a version with its records and the source it belongs to."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+    source: str
+    version: int = Field(ge=1)
+    status: str
+    created_at: str = Field(alias="createdAt")
+    metadata: dict[str, Any]
+    declared_schema: dict[str, Any] | None = Field(alias="schema")
+    record_count: int = Field(alias="recordCount", ge=0)
+    records: list[dict[str, Any]]
+
+    def info(self) -> ArchivedVersionInfo:
+        return ArchivedVersionInfo(
+            source=self.source,
+            version=self.version,
+            status=self.status,
+            created_at=self.created_at,
+            record_count=self.record_count,
+        )
 
 
 def archive_versions(store: VersionStore, before: int, target: Path) -> CleanupResult:
@@ -33,25 +76,46 @@ def archive_versions(store: VersionStore, before: int, target: Path) -> CleanupR
     with gzip.open(target, "wb") as out:
         for number in versions:
             version = store.read_version(number)
-            line = {
-                "source": store.label,
-                "version": version.version,
-                "status": version.status,
-                "createdAt": version.created_at.isoformat(),
-                "metadata": version.metadata,
-                "schema": version.schema,
-                "recordCount": version.record_count,
-                "records": version.data,
-            }
-            out.write(orjson.dumps(line) + b"\n")
+            line = ArchivedVersion(
+                source=store.label,
+                version=version.version,
+                status=version.status,
+                createdAt=version.created_at.isoformat(),
+                metadata=version.metadata,
+                schema=version.schema,
+                recordCount=version.record_count,
+                records=version.data,
+            )
+            out.write(orjson.dumps(line.model_dump(by_alias=True)) + b"\n")
     return prune_before(store, before)
 
 
-def read_archive(path: Path) -> list[dict[str, Any]]:
+def read_archive(path: Path) -> list[ArchivedVersion]:
+    return list(iter_archive(path))
+
+
+def iter_archive(path: Path) -> Iterator[ArchivedVersion]:
+    """The archive's versions one line at a time, each validated before it is handed out."""
     if not path.is_file():
         raise NotFoundError(f"Archive {str(path)!r} does not exist.")
+    where = f"{str(path)!r} is not a Manifold archive"
     try:
         with gzip.open(path, "rb") as handle:
-            return [orjson.loads(line) for line in handle if line.strip()]
-    except (OSError, orjson.JSONDecodeError) as exc:
-        raise NotFoundError(f"{str(path)!r} is not a Manifold archive ({exc}).") from exc
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    raw = orjson.loads(line)
+                except orjson.JSONDecodeError as exc:
+                    raise StorageError(
+                        f"{where}: line {number} is not valid JSON ({exc})."
+                    ) from exc
+                try:
+                    yield ArchivedVersion.model_validate(raw)
+                except ValidationError as exc:
+                    raise StorageError(
+                        f"{where}: line {number}: {describe_validation(exc)}. It was changed"
+                        " by hand or is damaged; restore from another archive."
+                    ) from exc
+    except (OSError, EOFError, zlib.error) as exc:
+        raise StorageError(f"{where} ({exc}).") from exc

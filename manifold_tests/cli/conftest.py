@@ -1,9 +1,14 @@
-"""Running `manifold` in-process with click's CliRunner against a real MANIFOLD_HOME."""
+"""Running `manifold` against a real MANIFOLD_HOME: in-process with click's CliRunner, or as
+a real subprocess where what reaches the terminal or the process's memory matters."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -11,6 +16,21 @@ from click.testing import CliRunner, Result
 from manifold_pipelines.cli import main
 
 Invoke = Callable[..., Result]
+
+
+def run_manifold(home: Path, *args: str, **options: Any) -> subprocess.CompletedProcess[str]:
+    """`manifold --home HOME ARGS` in a fresh interpreter, without the caller's MANIFOLD_*
+    settings and with a wide terminal (rich wraps table cells at its width)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MANIFOLD_")}
+    env["COLUMNS"] = "300"
+    return subprocess.run(
+        [sys.executable, "-m", "manifold_pipelines.cli", "--home", str(home), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        **options,
+    )
 
 
 @pytest.fixture

@@ -120,3 +120,69 @@ def test_a_file_that_is_not_legacy_is_refused(cli: Invoke, tmp_path: Path) -> No
         "is not a legacy Manifold database: it has no table data_sources, projects, snapshots"
         in result.output
     )
+
+
+def _legacy_with_configs(path: Path) -> None:
+    """One legacy source per way a config can be changed on its way in, and one clean."""
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        "CREATE TABLE projects (id, name); CREATE TABLE data_sources (id, project_id, name,"
+        " type, config); CREATE TABLE snapshots (id INTEGER PRIMARY KEY, data_source_id, data,"
+        " schema, metadata, created_at);"
+    )
+    conn.execute("INSERT INTO projects VALUES ('old', 'Old')")
+    conn.executemany(
+        "INSERT INTO data_sources VALUES (?, 'old', ?, ?, ?)",
+        [
+            ("broken", "Broken", "javascript", '{"script": "return [1]"'),
+            ("extra", "Extra", "javascript", '{"script": "return []", "oldKey": 1, "retries": 3}'),
+            ("python", "Python", "python", '{"script": "return []"}'),
+            ("listed", "Listed", "javascript", "[1, 2]"),
+            ("clean", "Clean", "javascript", '{"script": "return []"}'),
+        ],
+    )
+    conn.execute(
+        "INSERT INTO snapshots (data_source_id, data, created_at) VALUES ('clean', '[]', 1)"
+    )
+    conn.commit()
+    conn.close()
+
+
+def test_every_change_to_a_legacy_config_is_reported(cli: Invoke, tmp_path: Path) -> None:
+    legacy = tmp_path / "l.db"
+    _legacy_with_configs(legacy)
+    other_home = str(tmp_path / "other")
+    report = _json_tail(cli("--home", other_home, "migrate", str(legacy), "--json").output)
+    changes = {item["source"]: item["changes"] for item in report["sources"]}
+    assert changes["old/clean"] == []
+    (invalid, substituted) = changes["old/broken"]
+    assert invalid.startswith("config is not valid JSON (unexpected end of data")
+    assert invalid.endswith("); migrated with an empty config")
+    assert substituted == (
+        "no script: migrated with 'return [];', which imports nothing until you give it one"
+    )
+    assert changes["old/extra"] == ["config keys unknown today were left out: oldKey=1, retries=3"]
+    assert changes["old/python"] == ["type 'python' is unknown today: migrated as javascript"]
+    assert changes["old/listed"][0] == (
+        "config is a list, not an object; migrated with an empty config"
+    )
+
+    text = cli("migrate", str(legacy)).output
+    for source, notes in changes.items():
+        assert all(f"{source}: changed: {note}" in text for note in notes)
+    again = _json_tail(cli("migrate", str(legacy), "--json").output)
+    assert all(item["changes"] == [] for item in again["sources"])  # created before, kept
+    audit = json.loads(cli("audit", "--source", "old/extra", "--json").output)
+    (migrated,) = [entry for entry in audit if entry["action"] == "migrate"]
+    assert migrated["details"]["changes"] == changes["old/extra"]
+
+
+def test_the_migration_ledger_write_is_audited(cli: Invoke, tmp_path: Path, home: Path) -> None:
+    legacy = tmp_path / "l.db"
+    _legacy_with_configs(legacy)
+    cli("migrate", str(legacy))
+    with SeparatedDatabaseManager(home) as manager:
+        ledger = [e for e in manager.audit_log() if e.object_id.startswith("legacyMigration:")]
+    assert [(e.action, e.object_type, e.details) for e in ledger] == [
+        ("set_setting", "settings", {"source": "old/clean", "snapshot": 1})
+    ]

@@ -71,6 +71,9 @@ CALLS: dict[str, Call] = {
         "demo", "api", next((h / "archive" / "demo").glob("api-*.jsonl.gz")), 1
     ),
     "record_history": lambda m, h: m.record_history("demo", "api", 1),
+    "list_archived": lambda m, h: m.list_archived(
+        "demo", "api", next((h / "archive" / "demo").glob("api-*.jsonl.gz"))
+    ),
 }
 
 # Who each persona is on project 'demo' (None: no role), and whether it is instance admin.

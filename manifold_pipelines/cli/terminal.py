@@ -1,0 +1,35 @@
+"""Everything the CLI prints goes through here. A terminal obeys control characters, so a
+record value, a name or an error holding `ESC ]0;...BEL` could retitle the window, clear it
+or fake output; they are printed as visible `\\uXXXX` escapes instead (which JSON output
+reads back as the same values), keeping only tab and newline."""
+
+from __future__ import annotations
+
+import re
+
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+# C0 but tab and newline, DEL, C1 (0x9b is a one-byte CSI), and the bidi overrides that
+# make text read in another order than it is stored.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def escape_controls(text: str) -> str:
+    return _CONTROLS.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+def echo(message: str = "", *, err: bool = False, nl: bool = True) -> None:
+    click.echo(escape_controls(message), err=err, nl=nl)
+
+
+def text(value: str, style: str = "") -> Text:
+    """A table cell or title: never parsed for rich markup, control characters escaped."""
+    return Text(escape_controls(value), style=style)
+
+
+def print_table(table: Table) -> None:
+    """Rich styles the table itself; every piece of data in it must be a `text()`."""
+    Console().print(table)

@@ -1,0 +1,116 @@
+"""A config file is read into memory and stored in core.db, so what it may expand to is
+bounded: a YAML "billion laughs" of a few hundred bytes once grew to 2.8 GB and killed the
+CLI. Each refusal is a clear error, and no source is created or changed by a refused config."""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from manifold_pipelines import SeparatedDatabaseManager
+from manifold_pipelines.core.source_config import MAX_CONFIG_BYTES
+from manifold_pipelines.errors import ConfigError
+from manifold_tests.cli.conftest import Invoke, run_manifold
+from manifold_tests.conftest import make_source
+
+LAUGHS = "\n".join(
+    [
+        "script: 'return [];'",
+        "variables:",
+        '  a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]',
+        *(
+            f"  {name}: &{name} [{', '.join([f'*{prev}'] * 9)}]"
+            for prev, name in zip("abcdefgh", "bcdefghi", strict=True)
+        ),
+    ]
+)
+
+
+def _limit_memory() -> None:
+    """Without the fix the bomb would take gigabytes: fail fast instead of swapping."""
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+
+def _manifold(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return run_manifold(home, *args, preexec_fn=_limit_memory, timeout=60)
+
+
+def test_a_yaml_bomb_is_refused_before_it_expands(
+    manager: SeparatedDatabaseManager, home: Path, tmp_path: Path
+) -> None:
+    make_source(manager)
+    manager.close()
+    bomb = tmp_path / "laughs.yaml"
+    bomb.write_text(LAUGHS)
+    started = time.monotonic()
+    done = _manifold(
+        home, "source", "create", "demo/x", "--name", "X", "--type", "javascript",
+        "--config", str(bomb),
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert "expands to more than 100,000 values through its aliases" in done.stderr
+    assert time.monotonic() - started < 20
+    update = _manifold(home, "source", "update", "demo/api", "--config", str(bomb))
+    assert "through its aliases" in update.stderr
+    with SeparatedDatabaseManager(home) as again:
+        assert [s.id for s in again.list_data_sources()] == ["api"]
+        assert again.get_data_source("demo", "api").config.variables == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        (
+            "script: x\nvariables:\n  a: &a 1\n  b: [" + ", ".join(["*a"] * 101) + "]\n",
+            "uses more than 100 aliases",
+        ),
+        ("script: x\nvariables: &v\n  self: *v\n", "refers to itself through an alias"),
+        ("script: x\nvariables: " + "[" * 5000 + "]" * 5000 + "\n", "nested too deeply"),
+        ("script: [unclosed\n", "not valid YAML"),
+        ("- a list\n", "must be an object of keys, got list"),
+        ("script: x\nvariables: {1: one}\n", "cannot be written as JSON"),
+    ],
+    ids=["aliases", "recursive", "deep", "invalid", "list", "int-key"],
+)
+def test_yaml_that_could_not_be_a_config_is_a_clear_error(
+    demo_cli: Invoke, tmp_path: Path, text: str, words: str
+) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    refused = demo_cli("source", "update", "demo/api", "--config", str(path), code=1)
+    assert words in refused.output
+
+
+def test_a_few_aliases_still_load(demo_cli: Invoke, tmp_path: Path, home: Path) -> None:
+    path = tmp_path / "c.yml"
+    path.write_text("script: 'return [];'\nvariables:\n  a: &a {x: 1}\n  b: *a\n  c: *a\n")
+    demo_cli("source", "update", "demo/api", "--config", str(path))
+    with SeparatedDatabaseManager(home) as manager:
+        variables = manager.get_data_source("demo", "api").config.variables
+    assert variables == {"a": {"x": 1}, "b": {"x": 1}, "c": {"x": 1}}
+
+
+@pytest.mark.parametrize("suffix", [".json", ".yaml"])
+def test_a_config_file_over_1_mib_is_refused(demo_cli: Invoke, tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"big{suffix}"
+    path.write_text(json.dumps({"script": "return [];", "variables": {"v": "x" * (1 << 20)}}))
+    refused = demo_cli("source", "update", "demo/api", "--config", str(path), code=1)
+    assert "more than the 1 MiB a config may have" in refused.output
+
+
+def test_the_api_refuses_a_config_over_1_mib(manager: SeparatedDatabaseManager) -> None:
+    make_source(manager)
+    big = {"script": "return [];", "variables": {"v": "x" * MAX_CONFIG_BYTES}}
+    with pytest.raises(
+        ConfigError, match=r"Data source 'demo/api': the config is 1,048,6\d\d bytes"
+    ):
+        manager.update_data_source("demo", "api", config=big)
+    with pytest.raises(ConfigError, match="more than the 1 MiB a config may have"):
+        manager.create_data_source("demo", name="b", type="javascript", id="b", config=big)
+    assert manager.get_data_source("demo", "api").config.variables == {}
+    assert [s.id for s in manager.list_data_sources()] == ["api"]
