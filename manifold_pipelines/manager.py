@@ -23,7 +23,7 @@ from manifold_pipelines.quality.models import QualityMetric
 from manifold_pipelines.sources.base import RunContext
 from manifold_pipelines.sources.registry import runner_for
 from manifold_pipelines.timestamps import now_text, to_text
-from manifold_pipelines.versions.diff import DiffSettings, limit_details
+from manifold_pipelines.versions.diff import DiffSettings, check_limit, limit_details
 from manifold_pipelines.versions.gc_pause import gc_paused
 from manifold_pipelines.versions.models import (
     DataDiff,
@@ -279,6 +279,7 @@ class SeparatedDatabaseManager(Catalog, VersionMaintenance):
     ) -> DataDiff:
         """Diff any two versions with the source's current diff key, ignore-list and
         tolerances. `limit` caps each details list; the counts stay complete."""
+        check_limit(limit, source_label(project_id, source_id))
         source = self._read(project_id, source_id, "diff", versions=[from_version, to_version])
         options = self._import_options(source, True, None)
         with self._open(source) as store:

@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from manifold_pipelines.errors import ConfigError
 from manifold_pipelines.versions.models import DataDiff, DiffDetails, FieldChange, ModifiedRecord
 
 
@@ -110,6 +111,15 @@ def all_added(records: list[dict[str, Any]], to_version: int, total: int) -> Dat
         modified=0,
         details=DiffDetails.model_construct(added=records, removed=[], modified=[]),
     )
+
+
+def check_limit(limit: object, where: str) -> None:
+    """Refuse a limit that is not a count: a negative one would slice from the end."""
+    if limit is not None and (type(limit) is not int or limit < 0):
+        raise ConfigError(
+            f"{where}: limit={limit!r} is not a number of details to show. Give a whole number"
+            " of 0 or more, or None for every detail."
+        )
 
 
 def limit_details(diff: DataDiff, limit: int | None) -> DataDiff:

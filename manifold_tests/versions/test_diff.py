@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from manifold_pipelines import SeparatedDatabaseManager
-from manifold_pipelines.errors import DiffKeyError
+from manifold_pipelines.errors import ConfigError, DiffKeyError
 from manifold_tests.conftest import make_source
 
 FIELDS = ["name", "city", "amount", "active", "note"]
@@ -247,3 +247,15 @@ def test_diff_disabled_still_versions(manager: SeparatedDatabaseManager, source:
     assert result.diff is None and result.version == 1
     assert manager.list_versions(*source)[0].diff is None
     assert manager.get_latest_data(*source).data == [{"no_id": 1}, {"no_id": 1}]
+
+
+@pytest.mark.parametrize("limit", [-1, -50, 2.5, True, "3"])
+def test_a_diff_limit_that_is_not_a_count_is_refused(
+    manager: SeparatedDatabaseManager, source: tuple, limit: object
+) -> None:
+    manager.import_data(*source, [{"id": 1}])
+    manager.import_data(*source, [{"id": 1}, {"id": 2}])
+    with pytest.raises(ConfigError, match=rf"'demo/api': limit={limit!r} is not a number of"):
+        manager.get_data_diff(*source, 1, 2, limit=limit)  # type: ignore[arg-type]
+    assert manager.get_data_diff(*source, 1, 2, limit=0).added == 1
+    assert manager.get_data_diff(*source, 1, 2).details.added == [{"id": 2}]
