@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import orjson
@@ -27,10 +28,16 @@ def _is_number(value: Any) -> bool:
     return value.__class__ is int or value.__class__ is float
 
 
+def _exact(number: float) -> Fraction:
+    """A number's value as JSON writes it (floats in their shortest form, ints whole), so
+    that 1.1 - 1.0 is 0.1 and a 64-bit int is never rounded to the nearest float."""
+    return Fraction(number) if number.__class__ is int else Fraction(repr(number))
+
+
 def _same(name: str, old: Any, new: Any, settings: DiffSettings) -> bool:
     tolerance = settings.tolerance.get(name)
     if tolerance is not None and _is_number(old) and _is_number(new):
-        return abs(old - new) <= tolerance
+        return abs(_exact(old) - _exact(new)) <= _exact(tolerance)
     # 1, 1.0 and True (and 0.0 and -0.0) are equal in Python but distinct in JSON: compare
     # what is stored. Nested values compare by their canonical JSON, so a type change deep
     # inside counts too, while key order inside an object does not.

@@ -259,3 +259,26 @@ def test_a_diff_limit_that_is_not_a_count_is_refused(
         manager.get_data_diff(*source, 1, 2, limit=limit)  # type: ignore[arg-type]
     assert manager.get_data_diff(*source, 1, 2, limit=0).added == 1
     assert manager.get_data_diff(*source, 1, 2).details.added == [{"id": 2}]
+
+
+def test_tolerances_compare_numbers_exactly_as_written(manager: SeparatedDatabaseManager) -> None:
+    make_source(manager, diffTolerance={"n": 0.5, "x": 0.1})
+    first = [
+        {"id": 1, "n": 2**53 + 1},
+        {"id": 2, "n": 10**18},
+        {"id": 3, "x": 1.0},
+        {"id": 4, "n": 1},
+    ]
+    manager.import_data("demo", "api", first)
+    second = [
+        {"id": 1, "n": 2.0**53},  # float arithmetic would round the old value to this
+        {"id": 2, "n": 1e18},  # the same number: within any tolerance
+        {"id": 3, "x": 1.1},  # 0.1 apart as written, though not in binary
+        {"id": 4, "n": 1.5},
+    ]
+    result = manager.import_data("demo", "api", second)
+    assert result.diff is not None
+    changed = [m.new["id"] for m in result.diff.details.modified]
+    assert changed == [1]
+    assert manager.get_data_diff("demo", "api", 1, 2).to_dict() == result.diff.to_dict()
+    assert manager.get_latest_data("demo", "api").data == second
