@@ -8,13 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from manifold_pipelines.catalog import source_label
 from manifold_pipelines.errors import ConfigError, NotFoundError
 from manifold_pipelines.timestamps import utc_now
 from manifold_pipelines.versions.archive import archive_versions, read_archive
 from manifold_pipelines.versions.models import CleanupResult, ImportResult, RecordChange
+from manifold_pipelines.versions.records import key_of_value
 from manifold_pipelines.versions.retention import prune_versions
 
 if TYPE_CHECKING:
@@ -108,5 +107,6 @@ class VersionMaintenance:
                 f"{source_label(*source.key)} is diffed without a key, so records have no"
                 " history of their own. Set diffKey to follow records across versions."
             )
+        fields = options.key_spec.fields or ()
         with self._open(source) as store:
-            return store.key_history(orjson.dumps(key).decode())
+            return store.key_history(key_of_value(key) or "", fields)

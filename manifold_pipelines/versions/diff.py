@@ -8,7 +8,7 @@ removed or modified under the source's ignore-list and numeric tolerances.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any
 
@@ -83,9 +83,14 @@ def diff_sides(
     *,
     from_version: int | None,
     to_version: int,
+    key_fields: Iterable[str] = (),
 ) -> DataDiff:
     """Diff keyed records. Keys on both sides are compared field by field; a key on one side
-    only is added or removed. Added and modified follow the new side's order."""
+    only is added or removed. Added and modified follow the new side's order, removed the old
+    side's: each side comes in the order of its version, so details are listed in import
+    order whoever asks. Key fields matched, so 1 becoming 1.0 there is no change."""
+    if key_fields:
+        settings = replace(settings, ignore_fields=settings.ignore_fields | set(key_fields))
     old_by_key = dict(old_side)
     added: list[dict[str, Any]] = []
     modified: list[ModifiedRecord] = []

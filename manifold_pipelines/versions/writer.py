@@ -21,10 +21,16 @@ from manifold_pipelines.quality.metrics import ImportFigures, blocks_publication
 from manifold_pipelines.quality.models import QualityMetric
 from manifold_pipelines.timestamps import now_text
 from manifold_pipelines.versions.diff import DiffSettings, all_added, diff_sides
-from manifold_pipelines.versions.matching import Changes, live_rows, load_rows, match_keys
+from manifold_pipelines.versions.matching import Changes, live_rows, match_keys
 from manifold_pipelines.versions.models import DataDiff, ImportResult
-from manifold_pipelines.versions.records import KeySpec, bad_key_error, key_records
-from manifold_pipelines.versions.scan import scan_records
+from manifold_pipelines.versions.placement import place_version
+from manifold_pipelines.versions.records import (
+    KeySpec,
+    bad_key_error,
+    key_records,
+    number_copies,
+)
+from manifold_pipelines.versions.scan import ScanResult, scan_records
 from manifold_pipelines.versions.schema import (
     FieldStats,
     apply_counts,
@@ -110,77 +116,58 @@ def write_version(
     run computes everything, diff and quality included, then rolls it all back."""
     spec = options.key_spec
     with store.writing(commit=not dry_run) as conn:
-        previous = _previous(store)
+        previous = _previous(store, published_only=False)
         version = previous.version + 1 if previous else 1
         same_keys = previous is not None and previous.key_spec == spec.to_json()
-        live = live_rows(store, spec) if same_keys else None
         scan = scan_records(
             conn,
             records,
             spec,
-            live,
+            live_rows(store, spec) if same_keys else None,
             version=version,
             where=store.label,
             # A list is in memory anyway, and counting at the end is faster; a stream is not,
             # so it is counted as it passes and not held.
             first_import=previous is None and not isinstance(records, (list, tuple)),
         )
-        if same_keys:
-            ended_ids = scan.ended_ids
-        else:
-            ended_ids = [
-                row[0]
-                for row in conn.execute(
-                    "SELECT id FROM record_history"
-                    " WHERE last_version IS NULL AND first_version < ?",
-                    (version,),
-                )
-            ]
-        ended = load_rows(store, ended_ids)
-        conn.executemany(
-            "UPDATE record_history SET last_version = ? WHERE id = ?",
-            [(version - 1, row_id) for row_id in ended_ids],
+        new_rows, ended = place_version(store, scan, version, same_keys)
+        changes = match_keys(
+            store, new_rows, scan.duplicate_keys, ended, same_keys, version, spec.keyless
         )
-        changes = match_keys(store, scan, ended, same_keys, version, spec.keyless)
         if scan.missing_keys or scan.duplicate_keys:
             raise bad_key_error(spec, store.label, scan.missing_keys, scan.duplicate_keys)
-        diff = _diff(previous, changes, ended, same_keys, options, store.label, version)
         stats = _field_stats(previous, changes, ended, same_keys, store.label, scan.shapes)
         schema = schema_from_stats(stats, scan.record_count)
         schema_version, schema_changes = _track_schema(store, previous, schema, version)
-        metrics = compute_metrics(
-            ImportFigures(
-                record_count=scan.record_count,
-                previous_count=previous.record_count if previous else None,
-                added=diff.added,
-                removed=diff.removed,
-                modified=diff.modified,
-                unique_records=scan.unique_records,
-                non_null_counts=non_null_counts(stats),
-                schema_changes=change_count(schema_changes) if previous else 0,
-            ),
-            options.quality,
-        )
-        status = "held" if blocks_publication(metrics) else "published"
         now = now_text()
         conn.execute(
             "INSERT INTO data_versions (version, schema, metadata, record_count, previous_version,"
-            " diff_summary, status, diff_key, field_stats, schema_version, import_log_id,"
-            " created_at, published_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " status, diff_key, field_stats, schema_version, import_log_id, created_at)"
+            " VALUES (?, ?, ?, ?, ?, 'held', ?, ?, ?, ?, ?)",
             (
                 version,
                 orjson.dumps(declared_schema or schema).decode(),
                 orjson.dumps(metadata or {}).decode(),
                 scan.record_count,
                 previous.version if previous else None,
-                orjson.dumps(diff.summary()).decode() if options.report_diff else None,
-                status,
                 spec.to_json(),
                 orjson.dumps(stats).decode(),
                 schema_version,
                 log_id,
                 created_at or now,
+            ),
+        )
+        diff = _diff(store, previous, changes, ended, same_keys, options, version)
+        metrics = _measure(store, previous, diff, scan, stats, schema, options)
+        status = "held" if blocks_publication(metrics) else "published"
+        conn.execute(
+            "UPDATE data_versions SET status = ?, published_at = ?, diff_summary = ?"
+            " WHERE version = ?",
+            (
+                status,
                 now if status == "published" else None,
+                orjson.dumps(diff.summary()).decode() if options.report_diff else None,
+                version,
             ),
         )
         _insert_metrics(store, version, metrics, now)
@@ -207,11 +194,12 @@ def write_version(
     return result
 
 
-def _previous(store: VersionStore) -> _Previous | None:
+def _previous(store: VersionStore, *, published_only: bool) -> _Previous | None:
     row = store.conn.execute(
         "SELECT v.version, v.record_count, v.diff_key, v.field_stats, v.schema_version, s.schema"
         " FROM data_versions v JOIN schema_versions s ON s.schema_version = v.schema_version"
-        " ORDER BY v.version DESC LIMIT 1"
+        " WHERE ?1 = 0 OR v.status = 'published' ORDER BY v.version DESC LIMIT 1",
+        (int(published_only),),
     ).fetchone()
     if row is None:
         return None
@@ -226,36 +214,75 @@ def _previous(store: VersionStore) -> _Previous | None:
 
 
 def _diff(
+    store: VersionStore,
     previous: _Previous | None,
     changes: Changes,
     ended: list[tuple[Any, ...]],
     same_keys: bool,
     options: ImportOptions,
-    label: str,
     version: int,
 ) -> DataDiff:
-    """The diff against the previous version, from the rows the import replaced or ended."""
+    """The diff against the previous version. With the same key it is the store's own diff
+    of the two versions, so it lists details exactly as `get_data_diff` does."""
     settings = options.diff_settings
     if previous is None:
         kept = [record for _, record in changes.added if record is not None]
         return all_added(kept, version, total=len(changes.added))
-    old_rows = [(key, record) for _, key, record, _ in ended]
     if same_keys:
-        diff = diff_sides(
-            old_rows, changes.changed, settings, from_version=previous.version, to_version=version
-        )
-        added = [record for _, record in changes.added]
-        details = diff.details.model_copy(update={"added": added})
-        return diff.model_copy(update={"added": len(added), "details": details})
+        return store.diff_in_snapshot(previous.version, version, options.key_spec, settings)
     # The diff key changed: re-key the previous version; if it cannot be keyed the new way,
     # every old record counts as removed.
-    old_records = [record for _, record in old_rows]
+    old_records = [record for _, _, record, _ in ended]
     try:
-        old = key_records(old_records, options.key_spec, label, "")
+        old = key_records(old_records, options.key_spec, store.label, "")
     except DiffKeyError:
         old = [(f"\0old-row-{row}", record) for row, record in enumerate(old_records)]
+    new = number_copies(changes.added) if options.key_spec.keyless else changes.added
     return diff_sides(
-        old, changes.added, settings, from_version=previous.version, to_version=version
+        old,
+        new,
+        settings,
+        from_version=previous.version,
+        to_version=version,
+        key_fields=options.key_spec.fields or (),
+    )
+
+
+def _measure(
+    store: VersionStore,
+    previous: _Previous | None,
+    diff: DataDiff,
+    scan: ScanResult,
+    stats: FieldStats,
+    schema: dict[str, Any],
+    options: ImportOptions,
+) -> list[QualityMetric]:
+    """Quality metrics against the last published version: what `latest` would become. When
+    the previous version is held, the import is diffed (counts only) with the published one."""
+    baseline = _previous(store, published_only=True)
+    counts = (diff.added, diff.removed, diff.modified)
+    if baseline is not None and previous is not None and baseline.version != previous.version:
+        try:
+            against = store.diff_in_snapshot(
+                baseline.version, diff.to_version, options.key_spec, options.diff_settings
+            )
+            counts = (against.added, against.removed, against.modified)
+        except DiffKeyError:  # the published version cannot be keyed the current way
+            counts = (scan.record_count, baseline.record_count, 0)
+    schema_changes = describe_changes(baseline.schema, schema) if baseline else None
+    return compute_metrics(
+        ImportFigures(
+            record_count=scan.record_count,
+            previous_count=baseline.record_count if baseline else None,
+            added=counts[0],
+            removed=counts[1],
+            modified=counts[2],
+            unique_records=scan.unique_records,
+            non_null_counts=non_null_counts(stats),
+            schema_changes=change_count(schema_changes) if schema_changes else 0,
+            baseline_version=baseline.version if baseline else None,
+        ),
+        options.quality,
     )
 
 

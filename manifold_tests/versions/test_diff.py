@@ -282,3 +282,34 @@ def test_tolerances_compare_numbers_exactly_as_written(manager: SeparatedDatabas
     assert changed == [1]
     assert manager.get_data_diff("demo", "api", 1, 2).to_dict() == result.diff.to_dict()
     assert manager.get_latest_data("demo", "api").data == second
+
+
+def test_keyless_diff_ignores_field_order_but_versions_keep_it(
+    manager: SeparatedDatabaseManager,
+) -> None:
+    make_source(manager, keylessDiff=True)
+    first = [
+        {"a": 1, "b": {"x": 1, "y": 2}},
+        {"c": [{"p": 1, "q": 2}]},
+        {"a": 1, "b": {"x": 1, "y": 2}},
+    ]
+    manager.import_data("demo", "api", first)
+    second = [
+        {"b": {"y": 2, "x": 1}, "a": 1},
+        {"c": [{"q": 2, "p": 1}]},
+        {"a": 1, "b": {"x": 1, "y": 2}},
+    ]
+    result = manager.import_data("demo", "api", second)
+    assert result.diff is not None and result.diff.total_changes == 0
+    assert manager.get_data_diff("demo", "api", 1, 2).total_changes == 0
+    assert manager.get_data_diff("demo", "api", 2, 1).total_changes == 0
+    assert manager.get_data_version("demo", "api", 1).data == first
+    back = manager.get_latest_data("demo", "api").data
+    assert back == second and [list(r) for r in back] == [["b", "a"], ["c"], ["a", "b"]]
+    assert list(back[0]["b"]) == ["y", "x"]
+    uniqueness = next(m for m in result.quality if m.metric == "key_uniqueness")
+    assert uniqueness.value == pytest.approx(2 / 3)  # two records with the same content
+    third = manager.import_data("demo", "api", [{"b": {"x": 1, "y": 2}, "a": 1}, {"c": []}])
+    assert third.diff is not None
+    assert (third.diff.added, third.diff.removed) == (1, 2)
+    assert third.diff.details.added == [{"c": []}]
