@@ -13,6 +13,7 @@ from manifold_pipelines.errors import ConfigError, NotFoundError
 from manifold_pipelines.timestamps import utc_now
 from manifold_pipelines.versions.archive import archive_versions, read_archive
 from manifold_pipelines.versions.models import CleanupResult, ImportResult, RecordChange
+from manifold_pipelines.versions.record_history import key_history
 from manifold_pipelines.versions.records import key_of_value
 from manifold_pipelines.versions.retention import prune_versions
 
@@ -109,4 +110,4 @@ class VersionMaintenance:
             )
         fields = options.key_spec.fields or ()
         with self._open(source) as store:
-            return store.key_history(key_of_value(key) or "", fields)
+            return key_history(store, key_of_value(key) or "", fields)

@@ -24,13 +24,12 @@ from manifold_pipelines.errors import (
 )
 from manifold_pipelines.quality.models import QualityMetric
 from manifold_pipelines.timestamps import from_text, now_text
-from manifold_pipelines.versions.diff import DiffSettings, diff_sides, field_changes
+from manifold_pipelines.versions.diff import DiffSettings, diff_sides
 from manifold_pipelines.versions.gc_pause import gc_paused
 from manifold_pipelines.versions.models import (
     DataDiff,
     DataVersion,
     ImportLog,
-    RecordChange,
     SchemaVersion,
     VersionInfo,
 )
@@ -336,52 +335,5 @@ class VersionStore:
         )
         return {row[0]: (row[1], row[2]) for row in rows}
 
-    def key_history(self, key: str, key_fields: tuple[str, ...]) -> list[RecordChange]:
-        """Every state of the record with this key, and when it changed, oldest first."""
-        with self.reading():
-            rows = self.conn.execute(
-                "SELECT first_version, last_version, record FROM record_history WHERE key = ?"
-                " ORDER BY first_version",
-                (key,),
-            ).fetchall()
-            times = dict(self.conn.execute("SELECT version, created_at FROM data_versions"))
-            newest = self.latest_version(published_only=False)
-        changes: list[RecordChange] = []
-        previous: dict[str, Any] | None = None
-        previous_last: int | None = None
-        for first, last, text in rows:
-            record = orjson.loads(text)
-            if previous is not None and previous_last is not None and first > previous_last + 1:
-                changes.append(_change(previous_last + 1, times, "removed", previous, None, ()))
-                previous = None
-            kind = "added" if previous is None else "modified"
-            change = _change(first, times, kind, record, previous, key_fields)
-            if kind == "added" or change.changes:  # not a row rewritten only to move it
-                changes.append(change)
-            previous, previous_last = record, last
-        if previous is not None and previous_last is not None and newest and previous_last < newest:
-            changes.append(_change(previous_last + 1, times, "removed", previous, None, ()))
-        return changes
-
     def integrity_check(self) -> str:
         return self.conn.execute("PRAGMA integrity_check").fetchone()[0]
-
-
-def _change(
-    version: int,
-    times: dict[int, str],
-    kind: str,
-    record: dict[str, Any],
-    before: dict[str, Any] | None,
-    key_fields: tuple[str, ...],
-) -> RecordChange:
-    settings = DiffSettings(ignore_fields=frozenset(key_fields))
-    changes = field_changes(before, record, settings) if kind == "modified" and before else {}
-    created = times.get(version)
-    return RecordChange(
-        version=version,
-        change=kind,
-        record=record,
-        changes=changes,
-        created_at=from_text(created) if created else None,
-    )

@@ -17,9 +17,10 @@ import orjson
 
 from manifold_pipelines.core.source_config import QualityConfig
 from manifold_pipelines.errors import DiffKeyError
-from manifold_pipelines.quality.metrics import ImportFigures, blocks_publication, compute_metrics
+from manifold_pipelines.quality.metrics import blocks_publication, compute_metrics
 from manifold_pipelines.quality.models import QualityMetric
 from manifold_pipelines.timestamps import now_text
+from manifold_pipelines.versions.baseline import PriorVersion, prior_version, publication_figures
 from manifold_pipelines.versions.diff import DiffSettings, all_added, diff_sides
 from manifold_pipelines.versions.matching import Changes, live_rows, match_keys
 from manifold_pipelines.versions.models import DataDiff, ImportResult
@@ -30,14 +31,12 @@ from manifold_pipelines.versions.records import (
     key_records,
     number_copies,
 )
-from manifold_pipelines.versions.scan import ScanResult, scan_records
+from manifold_pipelines.versions.scan import scan_records
 from manifold_pipelines.versions.schema import (
     FieldStats,
     apply_counts,
-    change_count,
     count_fields,
     describe_changes,
-    non_null_counts,
     schema_from_stats,
     schema_hash,
     shape_counts,
@@ -65,16 +64,6 @@ def preview_version(
     return write_version(
         store, records, options, log_id=0, started=time.perf_counter(), dry_run=True
     )
-
-
-@dataclass(frozen=True)
-class _Previous:
-    version: int
-    record_count: int
-    key_spec: str
-    field_stats: FieldStats
-    schema_version: int
-    schema: dict[str, Any]
 
 
 def start_import(store: VersionStore) -> int:
@@ -116,7 +105,7 @@ def write_version(
     run computes everything, diff and quality included, then rolls it all back."""
     spec = options.key_spec
     with store.writing(commit=not dry_run) as conn:
-        previous = _previous(store, published_only=False)
+        previous = prior_version(store, published_only=False)
         version = previous.version + 1 if previous else 1
         same_keys = previous is not None and previous.key_spec == spec.to_json()
         scan = scan_records(
@@ -158,7 +147,10 @@ def write_version(
             ),
         )
         diff = _diff(store, previous, changes, ended, same_keys, options, version)
-        metrics = _measure(store, previous, diff, scan, stats, schema, options)
+        figures = publication_figures(
+            store, previous, diff, scan, stats, schema, spec, options.diff_settings
+        )
+        metrics = compute_metrics(figures, options.quality)
         status = "held" if blocks_publication(metrics) else "published"
         conn.execute(
             "UPDATE data_versions SET status = ?, published_at = ?, diff_summary = ?"
@@ -194,28 +186,9 @@ def write_version(
     return result
 
 
-def _previous(store: VersionStore, *, published_only: bool) -> _Previous | None:
-    row = store.conn.execute(
-        "SELECT v.version, v.record_count, v.diff_key, v.field_stats, v.schema_version, s.schema"
-        " FROM data_versions v JOIN schema_versions s ON s.schema_version = v.schema_version"
-        " WHERE ?1 = 0 OR v.status = 'published' ORDER BY v.version DESC LIMIT 1",
-        (int(published_only),),
-    ).fetchone()
-    if row is None:
-        return None
-    return _Previous(
-        version=row[0],
-        record_count=row[1],
-        key_spec=row[2],
-        field_stats=orjson.loads(row[3]),
-        schema_version=row[4],
-        schema=orjson.loads(row[5]),
-    )
-
-
 def _diff(
     store: VersionStore,
-    previous: _Previous | None,
+    previous: PriorVersion | None,
     changes: Changes,
     ended: list[tuple[Any, ...]],
     same_keys: bool,
@@ -248,46 +221,8 @@ def _diff(
     )
 
 
-def _measure(
-    store: VersionStore,
-    previous: _Previous | None,
-    diff: DataDiff,
-    scan: ScanResult,
-    stats: FieldStats,
-    schema: dict[str, Any],
-    options: ImportOptions,
-) -> list[QualityMetric]:
-    """Quality metrics against the last published version: what `latest` would become. When
-    the previous version is held, the import is diffed (counts only) with the published one."""
-    baseline = _previous(store, published_only=True)
-    counts = (diff.added, diff.removed, diff.modified)
-    if baseline is not None and previous is not None and baseline.version != previous.version:
-        try:
-            against = store.diff_in_snapshot(
-                baseline.version, diff.to_version, options.key_spec, options.diff_settings
-            )
-            counts = (against.added, against.removed, against.modified)
-        except DiffKeyError:  # the published version cannot be keyed the current way
-            counts = (scan.record_count, baseline.record_count, 0)
-    schema_changes = describe_changes(baseline.schema, schema) if baseline else None
-    return compute_metrics(
-        ImportFigures(
-            record_count=scan.record_count,
-            previous_count=baseline.record_count if baseline else None,
-            added=counts[0],
-            removed=counts[1],
-            modified=counts[2],
-            unique_records=scan.unique_records,
-            non_null_counts=non_null_counts(stats),
-            schema_changes=change_count(schema_changes) if schema_changes else 0,
-            baseline_version=baseline.version if baseline else None,
-        ),
-        options.quality,
-    )
-
-
 def _field_stats(
-    previous: _Previous | None,
+    previous: PriorVersion | None,
     changes: Changes,
     ended: list[tuple[Any, ...]],
     same_keys: bool,
@@ -309,7 +244,7 @@ def _field_stats(
 
 
 def _track_schema(
-    store: VersionStore, previous: _Previous | None, schema: dict[str, Any], version: int
+    store: VersionStore, previous: PriorVersion | None, schema: dict[str, Any], version: int
 ) -> tuple[int, dict[str, Any]]:
     """A new schema version when the inferred schema changed, described field by field."""
     old_schema = previous.schema if previous else None
