@@ -73,7 +73,8 @@ def match_keys(
     row the import left unchanged. Rows rewritten only to move them come first in `new_rows`
     so that a clash with one is reported at the row of the other record."""
     if keyless:  # keys are content hashes: copies are counted, never refused
-        return Changes(added=[(key, record) for _, key, _, record, _ in new_rows], changed=[])  # type: ignore[misc]
+        every = [(key, record) for _, key, _, record, _ in new_rows]
+        return Changes(added=every, changed=[])  # type: ignore[arg-type]
     old_keys = {key for _, key, _, _ in ended} if same_keys else set()
     seen: set[str] = set()
     added: list[tuple[int, str, dict[str, Any]]] = []
