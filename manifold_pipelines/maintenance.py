@@ -9,8 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from manifold_pipelines.access import requires
 from manifold_pipelines.catalog import source_label
 from manifold_pipelines.errors import ConfigError, NotFoundError
@@ -23,6 +21,8 @@ from manifold_pipelines.versions.archive import (
     iter_archive,
 )
 from manifold_pipelines.versions.models import CleanupResult, ImportResult, RecordChange
+from manifold_pipelines.versions.record_history import key_history
+from manifold_pipelines.versions.records import key_of_value
 from manifold_pipelines.versions.retention import prune_versions
 
 
@@ -131,5 +131,6 @@ class VersionMaintenance(Imports):
                 f"{source_label(*source.key)} is diffed without a key, so records have no"
                 " history of their own. Set diffKey to follow records across versions."
             )
+        fields = options.key_spec.fields or ()
         with self._open(source) as store:
-            return store.key_history(orjson.dumps(key).decode())
+            return key_history(store, key_of_value(key) or "", fields)

@@ -18,7 +18,7 @@ from manifold_pipelines.core.permissions import projects_with
 from manifold_pipelines.errors import NotFoundError
 from manifold_pipelines.maintenance import VersionMaintenance
 from manifold_pipelines.quality.models import QualityMetric
-from manifold_pipelines.versions.diff import limit_details
+from manifold_pipelines.versions.diff import check_limit, limit_details
 from manifold_pipelines.versions.models import (
     DataDiff,
     DataVersion,
@@ -67,6 +67,7 @@ class SeparatedDatabaseManager(VersionMaintenance):
     ) -> DataDiff:
         """Diff any two versions with the source's current diff key, ignore-list and
         tolerances. `limit` caps each details list; the counts stay complete."""
+        check_limit(limit, source_label(project_id, source_id))
         source = self._read_source(
             project_id, source_id, "diff", versions=[from_version, to_version]
         )

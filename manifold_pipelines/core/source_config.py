@@ -26,6 +26,10 @@ MetricName = Literal[
 ]
 
 
+MAX_KEEP_DAYS = 36_500
+"""A hundred years: beyond it the cut-off date leaves the calendar; leave keepDays unset instead."""
+
+
 class ConfigModel(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, alias_generator=to_camel)
 
@@ -55,10 +59,14 @@ class QualityConfig(ConfigModel):
 
 
 class RetentionConfig(ConfigModel):
-    """Versions outside every keep rule are pruned; the latest published is always kept."""
+    """Versions outside every keep rule are pruned; the latest published is always kept.
 
-    keep_versions: Annotated[int, Field(ge=1)] | None = None
-    keep_days: Annotated[float, Field(gt=0)] | None = None
+    Strict: `true` is not one version, and keeping 0 versions or -1 days means nothing."""
+
+    keep_versions: Annotated[int, Field(ge=1, strict=True)] | None = None
+    keep_days: (
+        Annotated[float, Field(gt=0, le=MAX_KEEP_DAYS, strict=True, allow_inf_nan=False)] | None
+    ) = None
 
 
 class SourceConfig(ConfigModel):

@@ -8,7 +8,7 @@ a migration and the record that it ran commit together or not at all.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from manifold_pipelines.db.connection import transaction
@@ -17,11 +17,14 @@ from manifold_pipelines.errors import StorageError
 
 @dataclass(frozen=True)
 class Migration:
-    """One step from format `version - 1` to `version`; statements never hold user text."""
+    """One step from format `version - 1` to `version`; statements never hold user text.
+    `upgrade` does what SQL alone cannot (re-hashing records), after the statements and in
+    the same transaction."""
 
     version: int
     name: str
     statements: tuple[str, ...]
+    upgrade: Callable[[sqlite3.Connection], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,8 @@ def migrate(conn: sqlite3.Connection, file_format: FileFormat, *, what: str) -> 
                 continue
             for statement in step.statements:
                 conn.execute(statement)
+            if step.upgrade is not None:
+                step.upgrade(conn)
             conn.execute(f"PRAGMA user_version = {int(step.version)}")
         conn.execute(f"PRAGMA application_id = {int(file_format.application_id)}")
     return current

@@ -14,7 +14,9 @@ from manifold_pipelines.quality.models import MetricStatus, QualityMetric
 
 @dataclass(frozen=True)
 class ImportFigures:
-    """What an import knows once its records are compared with the previous version."""
+    """What an import knows once its records are compared with the version they would replace
+    as "latest": the last published one (`baseline_version`), not a held one, so that
+    importing a held version's data again cannot publish it without a check."""
 
     record_count: int
     previous_count: int | None
@@ -24,6 +26,7 @@ class ImportFigures:
     unique_records: int
     non_null_counts: dict[str, int]
     schema_changes: int
+    baseline_version: int | None = None
 
 
 def _status(value: float | None, direction: str, threshold: Threshold) -> MetricStatus:
@@ -68,6 +71,11 @@ def compute_metrics(figures: ImportFigures, config: QualityConfig) -> list[Quali
     previous = figures.previous_count
     rate_base = previous if previous else None
     changes = figures.added + figures.removed + figures.modified
+    baseline = (
+        f"{previous} previous records"
+        if figures.baseline_version is None
+        else f"the {previous} records of published version {figures.baseline_version}"
+    )
     metrics = [
         _metric(
             "record_count",
@@ -94,7 +102,7 @@ def compute_metrics(figures: ImportFigures, config: QualityConfig) -> list[Quali
             "max",
             config.change_rate,
             config,
-            f"{changes} changes against {previous} previous records"
+            f"{changes} changes against {baseline}"
             if rate_base
             else "no previous records to compare with",
         ),
@@ -105,7 +113,7 @@ def compute_metrics(figures: ImportFigures, config: QualityConfig) -> list[Quali
             "max",
             config.removed_rate,
             config,
-            f"{figures.removed} of {previous} previous records removed"
+            f"{figures.removed} removed of {baseline}"
             if rate_base
             else "no previous records to compare with",
         ),

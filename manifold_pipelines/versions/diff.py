@@ -8,11 +8,13 @@ removed or modified under the source's ignore-list and numeric tolerances.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from typing import Any
 
 import orjson
 
+from manifold_pipelines.errors import ConfigError
 from manifold_pipelines.versions.models import DataDiff, DiffDetails, FieldChange, ModifiedRecord
 
 
@@ -26,10 +28,16 @@ def _is_number(value: Any) -> bool:
     return value.__class__ is int or value.__class__ is float
 
 
+def _exact(number: float) -> Fraction:
+    """A number's value as JSON writes it (floats in their shortest form, ints whole), so
+    that 1.1 - 1.0 is 0.1 and a 64-bit int is never rounded to the nearest float."""
+    return Fraction(number) if number.__class__ is int else Fraction(repr(number))
+
+
 def _same(name: str, old: Any, new: Any, settings: DiffSettings) -> bool:
     tolerance = settings.tolerance.get(name)
     if tolerance is not None and _is_number(old) and _is_number(new):
-        return abs(old - new) <= tolerance
+        return abs(_exact(old) - _exact(new)) <= _exact(tolerance)
     # 1, 1.0 and True (and 0.0 and -0.0) are equal in Python but distinct in JSON: compare
     # what is stored. Nested values compare by their canonical JSON, so a type change deep
     # inside counts too, while key order inside an object does not.
@@ -75,9 +83,14 @@ def diff_sides(
     *,
     from_version: int | None,
     to_version: int,
+    key_fields: Iterable[str] = (),
 ) -> DataDiff:
     """Diff keyed records. Keys on both sides are compared field by field; a key on one side
-    only is added or removed. Added and modified follow the new side's order."""
+    only is added or removed. Added and modified follow the new side's order, removed the old
+    side's: each side comes in the order of its version, so details are listed in import
+    order whoever asks. Key fields matched, so 1 becoming 1.0 there is no change."""
+    if key_fields:
+        settings = replace(settings, ignore_fields=settings.ignore_fields | set(key_fields))
     old_by_key = dict(old_side)
     added: list[dict[str, Any]] = []
     modified: list[ModifiedRecord] = []
@@ -110,6 +123,15 @@ def all_added(records: list[dict[str, Any]], to_version: int, total: int) -> Dat
         modified=0,
         details=DiffDetails.model_construct(added=records, removed=[], modified=[]),
     )
+
+
+def check_limit(limit: object, where: str) -> None:
+    """Refuse a limit that is not a count: a negative one would slice from the end."""
+    if limit is not None and (type(limit) is not int or limit < 0):
+        raise ConfigError(
+            f"{where}: limit={limit!r} is not a number of details to show. Give a whole number"
+            " of 0 or more, or None for every detail."
+        )
 
 
 def limit_details(diff: DataDiff, limit: int | None) -> DataDiff:

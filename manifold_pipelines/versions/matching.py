@@ -1,8 +1,8 @@
 """Matching an import's new rows against the previous version by key.
 
 After the scan has written every record that is not already a live row, this decides which
-of those rows replaced a row with the same key (and keeps its position) and which are new,
-and finds keys that repeat. Only rows that changed are ever looked at.
+of those rows replaced a row with the same key and which are new, and finds keys that
+repeat. Only rows that changed (or moved) are ever looked at.
 """
 
 from __future__ import annotations
@@ -12,20 +12,28 @@ from typing import Any
 
 import orjson
 
+from manifold_pipelines.versions.ordering import pack
 from manifold_pipelines.versions.records import KeySpec
-from manifold_pipelines.versions.scan import ScanResult
+from manifold_pipelines.versions.scan import Live, NewRow
 from manifold_pipelines.versions.store import VersionStore
 
 
-def live_rows(store: VersionStore, spec: KeySpec) -> dict[Any, int | None]:
-    """The previous version's rows: hash -> id when keyed (a record whose hash is live is
-    unchanged), key -> id when keyless (the key is the hash, numbered per copy)."""
-    column = "key" if spec.keyless else "hash"
-    return dict(
-        store.conn.execute(
-            f"SELECT {column}, id FROM record_history WHERE last_version IS NULL"  # noqa: S608
-        )
+def live_rows(store: VersionStore, spec: KeySpec) -> Live:
+    """The previous version's rows, packed with their positions (see scan.Live)."""
+    rows = store.conn.execute(
+        "SELECT hash, id, position FROM record_history WHERE last_version IS NULL"
     )
+    if not spec.keyless:
+        keyed: dict[bytes, int | None] = {
+            digest: pack(position, row_id) for digest, row_id, position in rows
+        }
+        return keyed
+    copies: dict[bytes, list[int]] = {}
+    for digest, row_id, position in rows:
+        copies.setdefault(digest, []).append(pack(position, row_id))
+    for packed in copies.values():
+        packed.sort(reverse=True)  # the scan pops the first in version order
+    return copies
 
 
 @dataclass
@@ -53,33 +61,34 @@ def load_rows(store: VersionStore, row_ids: list[int]) -> list[tuple[Any, ...]]:
 
 def match_keys(
     store: VersionStore,
-    scan: ScanResult,
+    new_rows: list[NewRow],
+    duplicate_keys: list[int],
     ended: list[tuple[Any, ...]],
     same_keys: bool,
     version: int,
     keyless: bool,
 ) -> Changes:
-    """Decide for each new row whether it replaced an ended row with the same key (keeping
-    that row's position) or is added; record keys that repeat among the new rows or clash
-    with a row the import left unchanged. Only the rows that changed are looked at."""
-    old_by_key = {key: position for _, key, _, position in ended} if same_keys else {}
+    """Decide for each new row whether it replaced an ended row with the same key or is
+    added; record (in `duplicate_keys`) keys that repeat among the new rows or clash with a
+    row the import left unchanged. Rows rewritten only to move them come first in `new_rows`
+    so that a clash with one is reported at the row of the other record."""
+    if keyless:  # keys are content hashes: copies are counted, never refused
+        every = [(key, record) for _, key, _, record, _ in new_rows]
+        return Changes(added=every, changed=[])  # type: ignore[arg-type]
+    old_keys = {key for _, key, _, _ in ended} if same_keys else set()
     seen: set[str] = set()
     added: list[tuple[int, str, dict[str, Any]]] = []
     changed: list[tuple[str, dict[str, Any]]] = []
-    positions: list[tuple[int, int]] = []
-    for row, key, row_id, record in scan.new_rows:
+    for row, key, _, record, _ in new_rows:
         if key in seen:
-            scan.duplicate_keys.append(row)
+            duplicate_keys.append(row)
             continue
         seen.add(key)
-        position = old_by_key.get(key)
-        if position is None:
-            added.append((row, key, record))
+        if key in old_keys:
+            changed.append((key, record))  # type: ignore[arg-type]
         else:
-            changed.append((key, record))
-            positions.append((position, row_id))
-    store.conn.executemany("UPDATE record_history SET position = ? WHERE id = ?", positions)
-    if added and same_keys and not keyless:
+            added.append((row, key, record))  # type: ignore[arg-type]
+    if added and same_keys:
         clashes = {
             key
             for (key,) in store.conn.execute(
@@ -88,6 +97,6 @@ def match_keys(
                 (version, orjson.dumps([key for _, key, _ in added]).decode()),
             )
         }
-        scan.duplicate_keys.extend(row for row, key, _ in added if key in clashes)
-        scan.duplicate_keys.sort()
+        duplicate_keys.extend(row for row, key, _ in added if key in clashes)
+        duplicate_keys.sort()
     return Changes(added=[(key, record) for _, key, record in added], changed=changed)

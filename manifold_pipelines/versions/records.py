@@ -26,7 +26,6 @@ _OPTIONS = (
     | orjson.OPT_PASSTHROUGH_SUBCLASS
 )
 MAX_RECORD_BYTES = 1024 * 1024
-SCALAR_KEY_TYPES = (str, int, float)
 
 
 def _refuse(value: Any) -> Any:
@@ -152,8 +151,13 @@ def require_record_list(records: object, where: str) -> None:
         )
 
 
-def content_hash(blob: bytes) -> bytes:
-    return xxhash.xxh3_128_digest(blob)
+_dumps_sorted = partial(orjson.dumps, default=_refuse, option=_OPTIONS | orjson.OPT_SORT_KEYS)
+
+
+def canonical_hash(record: dict[str, Any]) -> bytes:
+    """The hash of a record's content: its JSON with keys sorted at every depth, so that field
+    order never makes two records differ (the stored JSON keeps the order as imported)."""
+    return xxhash.xxh3_128_digest(_dumps_sorted(record))
 
 
 @dataclass(frozen=True)
@@ -179,15 +183,46 @@ class KeySpec:
         return "content hash" if self.fields is None else "+".join(self.fields)
 
 
-def copy_key(copies: dict[bytes, int], digest: bytes) -> str:
-    """The keyless key of a record: its hash, with `#n` for the n-th identical copy, so that
-    a version is a multiset and copies are counted rather than refused."""
-    count = copies.get(digest, 0) + 1
-    copies[digest] = count
-    return digest.hex() if count == 1 else f"{digest.hex()}#{count}"
+def number_copies(
+    pairs: Iterable[tuple[str, dict[str, Any]]],
+) -> list[tuple[str, dict[str, Any]]]:
+    """Keyless keys made unique: the n-th record with the same content hash gets `#n`, so a
+    version is a multiset and copies are counted rather than refused. Numbering each side of
+    a diff on its own is enough: rows both sides share cancel out of a multiset difference."""
+    copies: dict[str, int] = {}
+    numbered = []
+    for key, record in pairs:
+        count = copies.get(key, 0) + 1
+        copies[key] = count
+        numbered.append((key if count == 1 else f"{key}#{count}", record))
+    return numbered
 
 
 KeyFunction = Callable[[dict[str, Any]], str | None]
+
+
+def key_text(value: Any) -> str | None:
+    """One key value as JSON text, or None when it cannot be a key.
+
+    JSON has one number type, so numerically equal numbers are one key: 1, 1.0 and 1e0 are
+    all "1"; `"1"` stays a string and `true` is no key at all (it is not the number 1).
+    """
+    cls = value.__class__
+    if cls is int:
+        return str(value)
+    if cls is str:
+        return orjson.dumps(value).decode()
+    if cls is float and math.isfinite(value):
+        return str(int(value)) if value.is_integer() else orjson.dumps(value).decode()
+    return None
+
+
+def key_of_value(value: Any) -> str | None:
+    """The key text of a key value as a user names it: a list for a composite key."""
+    if value.__class__ is list:
+        parts = [key_text(part) for part in value]
+        return None if None in parts else f"[{','.join(parts)}]"  # type: ignore[arg-type]
+    return key_text(value)
 
 
 def key_function(spec: KeySpec) -> KeyFunction:
@@ -198,33 +233,18 @@ def key_function(spec: KeySpec) -> KeyFunction:
     """
     if spec.fields is None:
         raise ValueError("keyless specs derive keys from content hashes")
-    dumps = orjson.dumps
     if len(spec.fields) == 1:
         (field,) = spec.fields
 
         def single(record: dict[str, Any]) -> str | None:
             value = record.get(field)
-            cls = value.__class__
-            if cls is int:
-                return str(value)
-            if cls is str:
-                return dumps(value).decode()
-            if cls is float:
-                return dumps(value).decode() if math.isfinite(value) else None
-            return None
+            return str(value) if value.__class__ is int else key_text(value)  # ints: most keys
 
         return single
-
     fields = spec.fields
 
     def composite(record: dict[str, Any]) -> str | None:
-        values = [record.get(field) for field in fields]
-        for value in values:
-            if value.__class__ not in SCALAR_KEY_TYPES:
-                return None
-            if value.__class__ is float and not math.isfinite(value):
-                return None
-        return dumps(values).decode()
+        return key_of_value([record.get(field) for field in fields])
 
     return composite
 
@@ -253,8 +273,8 @@ def bad_key_error(
     if duplicates:
         rows = ", ".join(str(row) for row in duplicates[:5])
         parts.append(
-            f"{_records(len(duplicates))} a {key!r} that another record also has (first rows"
-            f" {rows})"
+            f"{_records(len(duplicates))} a {key!r} that another record also has (equal"
+            f" numbers such as 1 and 1.0 are one key; first rows {rows})"
         )
     return DiffKeyError(
         f"{where}: {'; '.join(parts)}. {consequence} Set diffKey to fields that identify"
@@ -267,11 +287,7 @@ def key_records(
 ) -> list[tuple[str, dict[str, Any]]]:
     """Pair every record with its key, for diffs that must compare two whole versions."""
     if spec.fields is None:
-        copies: dict[bytes, int] = {}
-        keyed = []
-        for row, record in enumerate(records):
-            keyed.append((copy_key(copies, content_hash(encode(record, row, where))), record))
-        return keyed
+        return number_copies((canonical_hash(record).hex(), record) for record in records)
     key_of = key_function(spec)
     keys = [key_of(record) for record in records]
     missing = [row for row, key in enumerate(keys) if key is None]

@@ -8,9 +8,36 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from pydantic import ValidationError
+
+from manifold_pipelines.core.source_config import MAX_KEEP_DAYS, RetentionConfig
+from manifold_pipelines.errors import ConfigError
 from manifold_pipelines.timestamps import to_text, utc_now
 from manifold_pipelines.versions.models import CleanupResult
 from manifold_pipelines.versions.store import VersionStore
+
+_RULES = {
+    "keepVersions": (
+        "keep_versions",
+        "keep at least 1 version (a whole number); leave it unset to keep by age",
+    ),
+    "keepDays": (
+        "keep_days",
+        f"keep a number of days above 0 and at most {MAX_KEEP_DAYS:,}; leave it unset to keep"
+        " by count",
+    ),
+}
+
+
+def check_retention(keep_versions: object, keep_days: object, where: str) -> None:
+    """Refuse limits that mean nothing before anything is pruned: keeping 0 or -1 versions
+    would otherwise keep everything or prune the first version."""
+    try:
+        RetentionConfig.model_validate({"keepVersions": keep_versions, "keepDays": keep_days})
+    except ValidationError as exc:
+        name, rule = _RULES[str(exc.errors()[0]["loc"][0])]
+        value = keep_versions if name == "keep_versions" else keep_days
+        raise ConfigError(f"{where}: cannot clean up with {name}={value!r}: {rule}.") from None
 
 
 def prune_versions(
@@ -18,6 +45,7 @@ def prune_versions(
 ) -> CleanupResult:
     """Keep the last `keep_versions`, those younger than `keep_days`, and everything from the
     latest published version on; prune what is older than all of them."""
+    check_retention(keep_versions, keep_days, store.label)
     before = store.file_size()
     with store.writing() as conn:
         versions = [row[0] for row in conn.execute("SELECT version FROM data_versions ORDER BY 1")]

@@ -18,10 +18,11 @@ from typing import Any
 import orjson
 import xxhash
 
+from manifold_pipelines.versions.ordering import POSITION_GAP, position_of, row_id_of
 from manifold_pipelines.versions.records import (
     KeySpec,
+    canonical_hash,
     check_encoded,
-    copy_key,
     dumps_record,
     encode,
     key_function,
@@ -41,16 +42,24 @@ _INSERT = (
 )
 
 
-NewRow = tuple[int, str, int, Record]
-"""(input row, key, row id, record) of a record written as a new row; whether it replaced a
-live row with the same key is decided once the scan is over. A tuple: one per record."""
+NewRow = tuple[int, str, int, Record | None, int]
+"""(input row, key, row id, record, how many kept rows came before it) of a record written as
+a new row; whether it replaced a live row with the same key is decided once the scan is over,
+and so is its final position. A tuple: one per record."""
+
+Live = dict[bytes, int | None] | dict[bytes, list[int]]
+"""The previous version's rows as packed (position, id): hash -> row when keyed (a record
+whose hash is live is unchanged), hash -> rows when keyless (identical copies)."""
 
 
 @dataclass
 class ScanResult:
     record_count: int = 0
     new_rows: list[NewRow] = field(default_factory=list)
+    kept: list[int] = field(default_factory=list)
+    """The live rows the import kept unchanged, packed, in import order (see ordering.py)."""
     ended_ids: list[int] = field(default_factory=list)
+    next_id: int = 1
     unique_records: int = 0
     missing_keys: list[int] = field(default_factory=list)
     duplicate_keys: list[int] = field(default_factory=list)
@@ -59,15 +68,19 @@ class ScanResult:
 
 
 class _RowWriter:
-    """Assigns row ids and positions and writes rows in batches with executemany. The scan
-    loops append to `batch` inline: a method call per record costs more than the insert."""
+    """Assigns row ids and provisional positions (after every live row) and writes rows in
+    batches with executemany. The scan loops append to `batch` inline: a method call per
+    record costs more than the insert."""
 
-    def __init__(self, conn: sqlite3.Connection, version: int) -> None:
+    def __init__(self, conn: sqlite3.Connection, version: int, top_position: int | None) -> None:
         self.conn = conn
         self.version = version
-        self.next_id, self.next_position = conn.execute(
-            "SELECT coalesce(max(id), 0) + 1, coalesce(max(position), -1) + 1 FROM record_history"
-        ).fetchone()
+        self.next_id = conn.execute(
+            "SELECT coalesce(max(id), 0) + 1 FROM record_history"
+        ).fetchone()[0]
+        self.next_position = POSITION_GAP + (
+            -POSITION_GAP if top_position is None else top_position
+        )
         self.batch: list[tuple[Any, ...]] = []
 
     def flush(self) -> None:
@@ -77,14 +90,14 @@ class _RowWriter:
     def advance(self, written: int) -> None:
         """Account for rows the loop appended to `batch` with ids and positions from here."""
         self.next_id += written
-        self.next_position += written
+        self.next_position += written * POSITION_GAP
 
 
 def scan_records(
     conn: sqlite3.Connection,
     records: Iterable[Any],
     spec: KeySpec,
-    live: dict[Any, int | None] | None,
+    live: Live | None,
     *,
     version: int,
     where: str,
@@ -93,22 +106,29 @@ def scan_records(
     """Write every record that is not already a live row, and report the live rows no record
     matched (`ended_ids`: removed, or replaced by a new row with the same key).
 
-    `live` maps hash -> row id (keyed) or key -> row id (keyless) for the previous version,
-    or is None when there is nothing to compare with. Key problems are collected, not
+    `live` is None when there is nothing to compare with. Key problems are collected, not
     raised, so that the error can name the first offending rows. On a `first_import`,
     records are counted by shape as they pass and only the first FIRST_IMPORT_DETAILS are
     kept, so a streamed source is never held in memory whole.
     """
     result = ScanResult(shapes=Counter() if first_import else None)
-    writer = _RowWriter(conn, version)
+    writer = _RowWriter(conn, version, _top_position(live or {}))
     if spec.keyless:
-        _scan_keyless(records, live or {}, writer, result, where)
+        keyless_live: dict[bytes, list[int]] = live or {}  # type: ignore[assignment]
+        _scan_keyless(records, keyless_live, writer, result, where)
+        result.ended_ids = [row_id_of(row) for rows in keyless_live.values() for row in rows]
     else:
-        _scan_keyed(records, spec, live or {}, writer, result, where)
+        keyed_live: dict[bytes, int | None] = live or {}  # type: ignore[assignment]
+        _scan_keyed(records, spec, keyed_live, writer, result, where)
+        result.ended_ids = [row_id_of(row) for row in keyed_live.values() if row is not None]
     writer.flush()
-    if live:
-        result.ended_ids = [row_id for row_id in live.values() if row_id is not None]
+    result.next_id = writer.next_id
     return result
+
+
+def _top_position(live: Live) -> int | None:
+    tops = [max(row) if isinstance(row, list) else row for row in live.values() if row is not None]
+    return position_of(max(tops)) if tops else None
 
 
 def _kept(record: Record, result: ScanResult) -> Record | None:
@@ -123,7 +143,7 @@ def _kept(record: Record, result: ScanResult) -> Record | None:
 def _scan_keyed(
     records: Iterable[Any],
     spec: KeySpec,
-    live: dict[Any, int | None],
+    live: dict[bytes, int | None],
     writer: _RowWriter,
     result: ScanResult,
     where: str,
@@ -132,7 +152,7 @@ def _scan_keyed(
     keys among those are found afterwards, when each new row is matched by key."""
     key_of, digest_of, dumps = key_function(spec), xxhash.xxh3_128_digest, dumps_record
     absent = object()
-    new_rows, batch, flush = result.new_rows, writer.batch, writer.flush
+    new_rows, kept, batch, flush = result.new_rows, result.kept, writer.batch, writer.flush
     row_id, position, version = writer.next_id, writer.next_position, writer.version
     first_id = row_id
     row = -1
@@ -153,15 +173,16 @@ def _scan_keyed(
                 result.missing_keys.append(row)
                 continue
             batch.append((row_id, key, digest, blob.decode(), position, version))
-            new_rows.append((row, key, row_id, _kept(record, result)))
+            new_rows.append((row, key, row_id, _kept(record, result), len(kept)))
             row_id += 1
-            position += 1
+            position += POSITION_GAP
             if len(batch) >= BATCH_ROWS:
                 flush()
         elif entry is None:
             result.duplicate_keys.append(row)  # the same record twice: its key repeats
         else:
             live[digest] = None
+            kept.append(entry)  # type: ignore[arg-type]
     writer.advance(row_id - first_id)
     result.record_count = row + 1
     result.unique_records = result.record_count
@@ -169,27 +190,33 @@ def _scan_keyed(
 
 def _scan_keyless(
     records: Iterable[Any],
-    live: dict[Any, int | None],
+    live: dict[bytes, list[int]],
     writer: _RowWriter,
     result: ScanResult,
     where: str,
 ) -> None:
-    """Keys are content hashes numbered per copy, so a key match is an unchanged record."""
-    copies: dict[bytes, int] = {}
+    """A record whose exact JSON is live is kept (one live copy each); the key of a new row is
+    its canonical hash, so a record whose fields merely come in another order is new as a
+    row, to read back as imported, but the same record to the diff."""
+    distinct: set[bytes] = set()
+    kept = result.kept
     row = -1
     for row, record in enumerate(records):
         blob = encode(record, row, where)
+        canonical = canonical_hash(record)
+        distinct.add(canonical)
         digest = xxhash.xxh3_128_digest(blob)
-        key = copy_key(copies, digest)
-        if key in live:
-            live[key] = None
+        copies = live.get(digest)
+        if copies:
+            kept.append(copies.pop())
             continue
+        key = canonical.hex()
         writer.batch.append(
             (writer.next_id, key, digest, blob.decode(), writer.next_position, writer.version)
         )
-        result.new_rows.append((row, key, writer.next_id, _kept(record, result)))
+        result.new_rows.append((row, key, writer.next_id, _kept(record, result), len(kept)))
         writer.advance(1)
         if len(writer.batch) >= BATCH_ROWS:
             writer.flush()
     result.record_count = row + 1
-    result.unique_records = len(copies)
+    result.unique_records = len(distinct)

@@ -24,17 +24,16 @@ from manifold_pipelines.errors import (
 )
 from manifold_pipelines.quality.models import QualityMetric
 from manifold_pipelines.timestamps import from_text, now_text
-from manifold_pipelines.versions.diff import DiffSettings, diff_sides, field_changes
+from manifold_pipelines.versions.diff import DiffSettings, diff_sides
 from manifold_pipelines.versions.gc_pause import gc_paused
 from manifold_pipelines.versions.models import (
     DataDiff,
     DataVersion,
     ImportLog,
-    RecordChange,
     SchemaVersion,
     VersionInfo,
 )
-from manifold_pipelines.versions.records import KeySpec, key_records
+from manifold_pipelines.versions.records import KeySpec, key_records, number_copies
 from manifold_pipelines.versions.tables import DATA_FORMAT
 
 _ROWS_OF_VERSION = (
@@ -192,34 +191,50 @@ class VersionStore:
     def diff(
         self, from_version: int, to_version: int, spec: KeySpec, settings: DiffSettings
     ) -> DataDiff:
-        """Diff any two versions. With one diff key across the range only the rows that
-        changed between them are read; otherwise both versions are read whole and re-keyed."""
+        """Diff any two versions, in a read snapshot."""
         with self.reading(), gc_paused():
             self._version_row(from_version)
             self._version_row(to_version)
-            low, high = sorted((from_version, to_version))
-            specs = self.conn.execute(
-                "SELECT DISTINCT diff_key FROM data_versions WHERE version BETWEEN ? AND ?",
-                (low, high),
-            ).fetchall()
-            if [row[0] for row in specs] == [spec.to_json()]:
-                loads = orjson.loads
-                at_low = [
-                    (key, loads(record))
-                    for key, record in self.conn.execute(_ROWS_ONLY_AT_LOW, (low, high))
-                ]
-                at_high = [
-                    (key, loads(record))
-                    for key, record in self.conn.execute(_ROWS_ONLY_AT_HIGH, (low, high))
-                ]
-                old, new = (at_low, at_high) if from_version <= to_version else (at_high, at_low)
-            else:
-                old, new = self._rekeyed(from_version, to_version, spec)
-        return diff_sides(old, new, settings, from_version=from_version, to_version=to_version)
+            return self.diff_in_snapshot(from_version, to_version, spec, settings)
+
+    def diff_in_snapshot(
+        self, from_version: int, to_version: int, spec: KeySpec, settings: DiffSettings
+    ) -> DataDiff:
+        """Diff two versions inside the caller's transaction (an import diffs the version it
+        is writing this way). With one diff key across the range only the rows that changed
+        between them are read; otherwise both versions are read whole and re-keyed."""
+        low, high = sorted((from_version, to_version))
+        specs = self.conn.execute(
+            "SELECT DISTINCT diff_key FROM data_versions WHERE version BETWEEN ? AND ?",
+            (low, high),
+        ).fetchall()
+        if [row[0] for row in specs] == [spec.to_json()]:
+            loads = orjson.loads
+            at_low = [
+                (key, loads(record))
+                for key, record in self.conn.execute(_ROWS_ONLY_AT_LOW, (low, high))
+            ]
+            at_high = [
+                (key, loads(record))
+                for key, record in self.conn.execute(_ROWS_ONLY_AT_HIGH, (low, high))
+            ]
+            old, new = (at_low, at_high) if from_version <= to_version else (at_high, at_low)
+            if spec.keyless:
+                old, new = number_copies(old), number_copies(new)
+        else:
+            old, new, spec = self._rekeyed(from_version, to_version, spec)
+        return diff_sides(
+            old,
+            new,
+            settings,
+            from_version=from_version,
+            to_version=to_version,
+            key_fields=spec.fields or (),
+        )
 
     def _rekeyed(
         self, from_version: int, to_version: int, spec: KeySpec
-    ) -> tuple[list[tuple[str, dict[str, Any]]], list[tuple[str, dict[str, Any]]]]:
+    ) -> tuple[list[tuple[str, dict[str, Any]]], list[tuple[str, dict[str, Any]]], KeySpec]:
         """Both versions whole, keyed by `spec`; when they cannot be, by the key the newer
         version was stored with (a source whose diff key changed since)."""
         stored = KeySpec.from_json(self._version_row(max(from_version, to_version))[7])
@@ -229,6 +244,7 @@ class VersionStore:
             return (
                 key_records(old_records, spec, f"{self.label} v{from_version}", consequence),
                 key_records(new_records, spec, f"{self.label} v{to_version}", consequence),
+                spec,
             )
         except DiffKeyError as first:
             if stored == spec:
@@ -237,6 +253,7 @@ class VersionStore:
                 return (
                     key_records(old_records, stored, f"{self.label} v{from_version}", consequence),
                     key_records(new_records, stored, f"{self.label} v{to_version}", consequence),
+                    stored,
                 )
             except DiffKeyError:
                 raise first from None
@@ -318,48 +335,5 @@ class VersionStore:
         )
         return {row[0]: (row[1], row[2]) for row in rows}
 
-    def key_history(self, key: str) -> list[RecordChange]:
-        """Every state of the record with this key, and when it changed, oldest first."""
-        with self.reading():
-            rows = self.conn.execute(
-                "SELECT first_version, last_version, record FROM record_history WHERE key = ?"
-                " ORDER BY first_version",
-                (key,),
-            ).fetchall()
-            times = dict(self.conn.execute("SELECT version, created_at FROM data_versions"))
-            newest = self.latest_version(published_only=False)
-        changes: list[RecordChange] = []
-        previous: dict[str, Any] | None = None
-        previous_last: int | None = None
-        for first, last, text in rows:
-            record = orjson.loads(text)
-            if previous is not None and previous_last is not None and first > previous_last + 1:
-                changes.append(_change(previous_last + 1, times, "removed", previous, None))
-                previous = None
-            kind = "added" if previous is None else "modified"
-            changes.append(_change(first, times, kind, record, previous))
-            previous, previous_last = record, last
-        if previous is not None and previous_last is not None and newest and previous_last < newest:
-            changes.append(_change(previous_last + 1, times, "removed", previous, None))
-        return changes
-
     def integrity_check(self) -> str:
         return self.conn.execute("PRAGMA integrity_check").fetchone()[0]
-
-
-def _change(
-    version: int,
-    times: dict[int, str],
-    kind: str,
-    record: dict[str, Any],
-    before: dict[str, Any] | None,
-) -> RecordChange:
-    changes = field_changes(before, record, DiffSettings()) if kind == "modified" and before else {}
-    created = times.get(version)
-    return RecordChange(
-        version=version,
-        change=kind,
-        record=record,
-        changes=changes,
-        created_at=from_text(created) if created else None,
-    )

@@ -4,11 +4,22 @@ The seed's four tables keep their names and columns. Records are not in `data_ve
 (always NULL): each distinct state of a record is one row of `record_history`, valid from
 `first_version` to `last_version` (NULL while it is still current), so an import writes only
 what changed. The `latest_records` view and the README show how to read a version in SQL.
+
+Format 2 changed what two columns mean (a migration's SQL is never edited once released, so
+the comments in format 1's CREATE TABLE describe format 1): `key` holds numbers canonically
+(1.0 is 1) and, when keyless, the hash of the record's JSON with sorted keys; and a version's
+rows sorted by `position` are in the order that version was imported.
 """
 
 from __future__ import annotations
 
+import sqlite3
+from typing import Any
+
+import orjson
+
 from manifold_pipelines.db.migrations import FileFormat, Migration
+from manifold_pipelines.versions.records import KeySpec, canonical_hash, key_of_value
 
 DATA_APPLICATION_ID = 0x4D464453  # "MFDS"
 
@@ -99,6 +110,62 @@ _INITIAL = Migration(
     ),
 )
 
+_ROW_SPECS = (
+    "SELECT r.id, r.key, r.{column}, r.first_version, r.last_version FROM record_history r"
+    " JOIN data_versions v ON v.version"
+    " = max(r.first_version, (SELECT min(version) FROM data_versions))"
+    " WHERE (v.diff_key = ?) = ?"
+)
+"""Rows with the key spec they were written under: a row never outlives its spec (a new diff
+key rewrites every row), so its first kept version tells."""
+
+
+def _canonical_keys(conn: sqlite3.Connection) -> None:
+    """Keyless keys become canonical content hashes; keys holding a number written as a
+    float (1.0) become canonical, except where an old version held both 1 and 1.0."""
+    keyless = KeySpec(None).to_json()
+    conn.executemany(
+        "UPDATE record_history SET key = ? WHERE id = ?",
+        [
+            (canonical_hash(orjson.loads(record)).hex(), row_id)
+            for row_id, _, record, _, _ in conn.execute(
+                _ROW_SPECS.format(column="record"), (keyless, True)
+            )
+        ],
+    )
+    rewrites: list[tuple[Any, ...]] = []
+    for row_id, key, _, first, last in conn.execute(
+        _ROW_SPECS.format(column="key") + " AND r.key GLOB '*[.eE]*'", (keyless, False)
+    ):
+        canonical = key_of_value(orjson.loads(key))
+        if canonical is not None and canonical != key:
+            rewrites.append((canonical, row_id, first, last))
+    if not rewrites:
+        return
+    spans: dict[str, list[tuple[int, float]]] = {}
+    for key, first, last in conn.execute(
+        "SELECT key, first_version, last_version FROM record_history"
+        " WHERE key IN (SELECT value FROM json_each(?))",
+        (orjson.dumps([canonical for canonical, *_ in rewrites]).decode(),),
+    ):
+        spans.setdefault(key, []).append((first, float("inf") if last is None else last))
+    for canonical, row_id, first, last in rewrites:
+        end = float("inf") if last is None else last
+        taken = spans.setdefault(canonical, [])
+        if all(end < start or stop < first for start, stop in taken):
+            taken.append((first, end))
+            conn.execute("UPDATE record_history SET key = ? WHERE id = ?", (canonical, row_id))
+
+
+_CANONICAL = Migration(
+    version=2,
+    name="canonical keys and spaced positions",
+    # Room between rows for the new ones an import places among them: POSITION_GAP, as it
+    # was when this format was written (a migration never changes once released).
+    statements=("UPDATE record_history SET position = position * 65536",),
+    upgrade=_canonical_keys,
+)
+
 DATA_FORMAT = FileFormat(
-    application_id=DATA_APPLICATION_ID, label="data file", migrations=(_INITIAL,)
+    application_id=DATA_APPLICATION_ID, label="data file", migrations=(_INITIAL, _CANONICAL)
 )

@@ -17,21 +17,26 @@ import orjson
 
 from manifold_pipelines.core.source_config import QualityConfig
 from manifold_pipelines.errors import DiffKeyError
-from manifold_pipelines.quality.metrics import ImportFigures, blocks_publication, compute_metrics
+from manifold_pipelines.quality.metrics import blocks_publication, compute_metrics
 from manifold_pipelines.quality.models import QualityMetric
 from manifold_pipelines.timestamps import now_text
+from manifold_pipelines.versions.baseline import PriorVersion, prior_version, publication_figures
 from manifold_pipelines.versions.diff import DiffSettings, all_added, diff_sides
-from manifold_pipelines.versions.matching import Changes, live_rows, load_rows, match_keys
+from manifold_pipelines.versions.matching import Changes, live_rows, match_keys
 from manifold_pipelines.versions.models import DataDiff, ImportResult
-from manifold_pipelines.versions.records import KeySpec, bad_key_error, key_records
+from manifold_pipelines.versions.placement import place_version
+from manifold_pipelines.versions.records import (
+    KeySpec,
+    bad_key_error,
+    key_records,
+    number_copies,
+)
 from manifold_pipelines.versions.scan import scan_records
 from manifold_pipelines.versions.schema import (
     FieldStats,
     apply_counts,
-    change_count,
     count_fields,
     describe_changes,
-    non_null_counts,
     schema_from_stats,
     schema_hash,
     shape_counts,
@@ -59,16 +64,6 @@ def preview_version(
     return write_version(
         store, records, options, log_id=0, started=time.perf_counter(), dry_run=True
     )
-
-
-@dataclass(frozen=True)
-class _Previous:
-    version: int
-    record_count: int
-    key_spec: str
-    field_stats: FieldStats
-    schema_version: int
-    schema: dict[str, Any]
 
 
 def start_import(store: VersionStore) -> int:
@@ -110,77 +105,61 @@ def write_version(
     run computes everything, diff and quality included, then rolls it all back."""
     spec = options.key_spec
     with store.writing(commit=not dry_run) as conn:
-        previous = _previous(store)
+        previous = prior_version(store, published_only=False)
         version = previous.version + 1 if previous else 1
         same_keys = previous is not None and previous.key_spec == spec.to_json()
-        live = live_rows(store, spec) if same_keys else None
         scan = scan_records(
             conn,
             records,
             spec,
-            live,
+            live_rows(store, spec) if same_keys else None,
             version=version,
             where=store.label,
             # A list is in memory anyway, and counting at the end is faster; a stream is not,
             # so it is counted as it passes and not held.
             first_import=previous is None and not isinstance(records, (list, tuple)),
         )
-        if same_keys:
-            ended_ids = scan.ended_ids
-        else:
-            ended_ids = [
-                row[0]
-                for row in conn.execute(
-                    "SELECT id FROM record_history"
-                    " WHERE last_version IS NULL AND first_version < ?",
-                    (version,),
-                )
-            ]
-        ended = load_rows(store, ended_ids)
-        conn.executemany(
-            "UPDATE record_history SET last_version = ? WHERE id = ?",
-            [(version - 1, row_id) for row_id in ended_ids],
+        new_rows, ended = place_version(store, scan, version, same_keys)
+        changes = match_keys(
+            store, new_rows, scan.duplicate_keys, ended, same_keys, version, spec.keyless
         )
-        changes = match_keys(store, scan, ended, same_keys, version, spec.keyless)
         if scan.missing_keys or scan.duplicate_keys:
             raise bad_key_error(spec, store.label, scan.missing_keys, scan.duplicate_keys)
-        diff = _diff(previous, changes, ended, same_keys, options, store.label, version)
         stats = _field_stats(previous, changes, ended, same_keys, store.label, scan.shapes)
         schema = schema_from_stats(stats, scan.record_count)
         schema_version, schema_changes = _track_schema(store, previous, schema, version)
-        metrics = compute_metrics(
-            ImportFigures(
-                record_count=scan.record_count,
-                previous_count=previous.record_count if previous else None,
-                added=diff.added,
-                removed=diff.removed,
-                modified=diff.modified,
-                unique_records=scan.unique_records,
-                non_null_counts=non_null_counts(stats),
-                schema_changes=change_count(schema_changes) if previous else 0,
-            ),
-            options.quality,
-        )
-        status = "held" if blocks_publication(metrics) else "published"
         now = now_text()
         conn.execute(
             "INSERT INTO data_versions (version, schema, metadata, record_count, previous_version,"
-            " diff_summary, status, diff_key, field_stats, schema_version, import_log_id,"
-            " created_at, published_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " status, diff_key, field_stats, schema_version, import_log_id, created_at)"
+            " VALUES (?, ?, ?, ?, ?, 'held', ?, ?, ?, ?, ?)",
             (
                 version,
                 orjson.dumps(declared_schema or schema).decode(),
                 orjson.dumps(metadata or {}).decode(),
                 scan.record_count,
                 previous.version if previous else None,
-                orjson.dumps(diff.summary()).decode() if options.report_diff else None,
-                status,
                 spec.to_json(),
                 orjson.dumps(stats).decode(),
                 schema_version,
                 log_id,
                 created_at or now,
+            ),
+        )
+        diff = _diff(store, previous, changes, ended, same_keys, options, version)
+        figures = publication_figures(
+            store, previous, diff, scan, stats, schema, spec, options.diff_settings
+        )
+        metrics = compute_metrics(figures, options.quality)
+        status = "held" if blocks_publication(metrics) else "published"
+        conn.execute(
+            "UPDATE data_versions SET status = ?, published_at = ?, diff_summary = ?"
+            " WHERE version = ?",
+            (
+                status,
                 now if status == "published" else None,
+                orjson.dumps(diff.summary()).decode() if options.report_diff else None,
+                version,
             ),
         )
         _insert_metrics(store, version, metrics, now)
@@ -207,60 +186,43 @@ def write_version(
     return result
 
 
-def _previous(store: VersionStore) -> _Previous | None:
-    row = store.conn.execute(
-        "SELECT v.version, v.record_count, v.diff_key, v.field_stats, v.schema_version, s.schema"
-        " FROM data_versions v JOIN schema_versions s ON s.schema_version = v.schema_version"
-        " ORDER BY v.version DESC LIMIT 1"
-    ).fetchone()
-    if row is None:
-        return None
-    return _Previous(
-        version=row[0],
-        record_count=row[1],
-        key_spec=row[2],
-        field_stats=orjson.loads(row[3]),
-        schema_version=row[4],
-        schema=orjson.loads(row[5]),
-    )
-
-
 def _diff(
-    previous: _Previous | None,
+    store: VersionStore,
+    previous: PriorVersion | None,
     changes: Changes,
     ended: list[tuple[Any, ...]],
     same_keys: bool,
     options: ImportOptions,
-    label: str,
     version: int,
 ) -> DataDiff:
-    """The diff against the previous version, from the rows the import replaced or ended."""
+    """The diff against the previous version. With the same key it is the store's own diff
+    of the two versions, so it lists details exactly as `get_data_diff` does."""
     settings = options.diff_settings
     if previous is None:
         kept = [record for _, record in changes.added if record is not None]
         return all_added(kept, version, total=len(changes.added))
-    old_rows = [(key, record) for _, key, record, _ in ended]
     if same_keys:
-        diff = diff_sides(
-            old_rows, changes.changed, settings, from_version=previous.version, to_version=version
-        )
-        added = [record for _, record in changes.added]
-        details = diff.details.model_copy(update={"added": added})
-        return diff.model_copy(update={"added": len(added), "details": details})
+        return store.diff_in_snapshot(previous.version, version, options.key_spec, settings)
     # The diff key changed: re-key the previous version; if it cannot be keyed the new way,
     # every old record counts as removed.
-    old_records = [record for _, record in old_rows]
+    old_records = [record for _, _, record, _ in ended]
     try:
-        old = key_records(old_records, options.key_spec, label, "")
+        old = key_records(old_records, options.key_spec, store.label, "")
     except DiffKeyError:
         old = [(f"\0old-row-{row}", record) for row, record in enumerate(old_records)]
+    new = number_copies(changes.added) if options.key_spec.keyless else changes.added
     return diff_sides(
-        old, changes.added, settings, from_version=previous.version, to_version=version
+        old,
+        new,
+        settings,
+        from_version=previous.version,
+        to_version=version,
+        key_fields=options.key_spec.fields or (),
     )
 
 
 def _field_stats(
-    previous: _Previous | None,
+    previous: PriorVersion | None,
     changes: Changes,
     ended: list[tuple[Any, ...]],
     same_keys: bool,
@@ -282,7 +244,7 @@ def _field_stats(
 
 
 def _track_schema(
-    store: VersionStore, previous: _Previous | None, schema: dict[str, Any], version: int
+    store: VersionStore, previous: PriorVersion | None, schema: dict[str, Any], version: int
 ) -> tuple[int, dict[str, Any]]:
     """A new schema version when the inferred schema changed, described field by field."""
     old_schema = previous.schema if previous else None

@@ -44,8 +44,22 @@ BAD_INPUTS: list[tuple[str, Any, type[ManifoldError], str]] = [
         "duplicate key",
         [{"id": 1}, {"id": 2}, {"id": 1, "x": 1}],
         DiffKeyError,
-        r"1 record has a 'id' that another record also has \(first rows 2\)",
+        r"1 record has a 'id' that another record also has .*first rows 2\)",
     ),
+    (
+        "numerically equal keys",
+        [{"id": 1}, {"id": 1.0}],
+        DiffKeyError,
+        r"1 record has a 'id' that another record also has \(equal numbers such as 1 and 1\.0"
+        r" are one key; first rows 1\)",
+    ),
+    (
+        "a float equal to a large int",
+        [{"r": "eu", "id": 10**18}, {"r": "eu", "id": 1e18}],
+        DiffKeyError,
+        "first rows 1",
+    ),
+    ("a boolean key", [{"id": True}], DiffKeyError, "no usable 'id'"),
     ("duplicate identical", [{"id": 5}, {"id": 5}], DiffKeyError, "first rows 1"),
     ("object key", [{"id": {"a": 1}}], DiffKeyError, "no usable 'id'"),
     (

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from manifold_pipelines import SeparatedDatabaseManager
-from manifold_pipelines.errors import DiffKeyError
+from manifold_pipelines.errors import ConfigError, DiffKeyError
 from manifold_tests.conftest import make_source
 
 FIELDS = ["name", "city", "amount", "active", "note"]
@@ -247,3 +247,69 @@ def test_diff_disabled_still_versions(manager: SeparatedDatabaseManager, source:
     assert result.diff is None and result.version == 1
     assert manager.list_versions(*source)[0].diff is None
     assert manager.get_latest_data(*source).data == [{"no_id": 1}, {"no_id": 1}]
+
+
+@pytest.mark.parametrize("limit", [-1, -50, 2.5, True, "3"])
+def test_a_diff_limit_that_is_not_a_count_is_refused(
+    manager: SeparatedDatabaseManager, source: tuple, limit: object
+) -> None:
+    manager.import_data(*source, [{"id": 1}])
+    manager.import_data(*source, [{"id": 1}, {"id": 2}])
+    with pytest.raises(ConfigError, match=rf"'demo/api': limit={limit!r} is not a number of"):
+        manager.get_data_diff(*source, 1, 2, limit=limit)  # type: ignore[arg-type]
+    assert manager.get_data_diff(*source, 1, 2, limit=0).added == 1
+    assert manager.get_data_diff(*source, 1, 2).details.added == [{"id": 2}]
+
+
+def test_tolerances_compare_numbers_exactly_as_written(manager: SeparatedDatabaseManager) -> None:
+    make_source(manager, diffTolerance={"n": 0.5, "x": 0.1})
+    first = [
+        {"id": 1, "n": 2**53 + 1},
+        {"id": 2, "n": 10**18},
+        {"id": 3, "x": 1.0},
+        {"id": 4, "n": 1},
+    ]
+    manager.import_data("demo", "api", first)
+    second = [
+        {"id": 1, "n": 2.0**53},  # float arithmetic would round the old value to this
+        {"id": 2, "n": 1e18},  # the same number: within any tolerance
+        {"id": 3, "x": 1.1},  # 0.1 apart as written, though not in binary
+        {"id": 4, "n": 1.5},
+    ]
+    result = manager.import_data("demo", "api", second)
+    assert result.diff is not None
+    changed = [m.new["id"] for m in result.diff.details.modified]
+    assert changed == [1]
+    assert manager.get_data_diff("demo", "api", 1, 2).to_dict() == result.diff.to_dict()
+    assert manager.get_latest_data("demo", "api").data == second
+
+
+def test_keyless_diff_ignores_field_order_but_versions_keep_it(
+    manager: SeparatedDatabaseManager,
+) -> None:
+    make_source(manager, keylessDiff=True)
+    first = [
+        {"a": 1, "b": {"x": 1, "y": 2}},
+        {"c": [{"p": 1, "q": 2}]},
+        {"a": 1, "b": {"x": 1, "y": 2}},
+    ]
+    manager.import_data("demo", "api", first)
+    second = [
+        {"b": {"y": 2, "x": 1}, "a": 1},
+        {"c": [{"q": 2, "p": 1}]},
+        {"a": 1, "b": {"x": 1, "y": 2}},
+    ]
+    result = manager.import_data("demo", "api", second)
+    assert result.diff is not None and result.diff.total_changes == 0
+    assert manager.get_data_diff("demo", "api", 1, 2).total_changes == 0
+    assert manager.get_data_diff("demo", "api", 2, 1).total_changes == 0
+    assert manager.get_data_version("demo", "api", 1).data == first
+    back = manager.get_latest_data("demo", "api").data
+    assert back == second and [list(r) for r in back] == [["b", "a"], ["c"], ["a", "b"]]
+    assert list(back[0]["b"]) == ["y", "x"]
+    uniqueness = next(m for m in result.quality if m.metric == "key_uniqueness")
+    assert uniqueness.value == pytest.approx(2 / 3)  # two records with the same content
+    third = manager.import_data("demo", "api", [{"b": {"x": 1, "y": 2}, "a": 1}, {"c": []}])
+    assert third.diff is not None
+    assert (third.diff.added, third.diff.removed) == (1, 2)
+    assert third.diff.details.added == [{"c": []}]

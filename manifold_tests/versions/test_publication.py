@@ -60,14 +60,37 @@ def test_a_blocking_failure_holds_the_version_back_until_published(
     assert (latest.version, latest.data) == (1, BASE)
     assert manager.get_data_version("demo", "api", 2).data == BASE[:5]
     assert [v.status for v in manager.list_versions("demo", "api")] == ["published", "held"]
-    third = manager.import_data("demo", "api", [*BASE[:5], {"id": 99}])
+    third = manager.import_data("demo", "api", [*BASE, {"id": 99}])
     assert third.status == "published" and third.diff is not None
-    assert third.diff.from_version == 2 and third.diff.added == 1
+    assert third.diff.from_version == 2 and third.diff.added == 6
     assert manager.get_latest_data("demo", "api").version == 3
     info = manager.publish_version("demo", "api", 2)
     assert info.status == "published" and info.published_at is not None
     with pytest.raises(VersionStatusError, match="already published"):
         manager.publish_version("demo", "api", 2)
+
+
+def test_importing_a_held_version_again_stays_held(manager: SeparatedDatabaseManager) -> None:
+    make_source(manager, quality={"removedRate": {"fail": 0.3}, "blocking": ["removed_rate"]})
+    manager.import_data("demo", "api", BASE)
+    assert manager.import_data("demo", "api", BASE[:5]).status == "held"
+    again = manager.import_data("demo", "api", BASE[:5])
+    assert (again.version, again.status) == (3, "held")
+    assert again.diff is not None and again.diff.from_version == 2  # the seed's diff: v2 -> v3
+    assert again.diff.total_changes == 0
+    removed = next(m for m in again.quality if m.metric == "removed_rate")
+    assert (removed.value, removed.status) == (0.5, "fail")
+    assert removed.description == "5 removed of the 10 records of published version 1"
+    assert manager.get_quality_metrics("demo", "api", 3) == again.quality
+    preview = manager.run_data_source("demo", "api", dry_run=True)
+    assert preview.preview.status == "held"  # the script returns []: everything removed
+    latest = manager.get_latest_data("demo", "api")
+    assert (latest.version, latest.data) == (1, BASE)
+    assert [v.status for v in manager.list_versions("demo", "api")] == ["published", "held", "held"]
+    manager.publish_version("demo", "api", 3)
+    after = manager.import_data("demo", "api", BASE[:5])
+    assert after.status == "published"  # now compared with published version 3
+    assert next(m for m in after.quality if m.metric == "removed_rate").value == 0
 
 
 def test_completeness_threshold_per_field(manager: SeparatedDatabaseManager) -> None:

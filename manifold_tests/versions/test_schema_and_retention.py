@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from manifold_pipelines import SeparatedDatabaseManager
+from manifold_pipelines.errors import ConfigError
 from manifold_tests.conftest import make_source
 
 
@@ -117,3 +118,36 @@ def test_cleanup_by_age(
     result = manager.cleanup(*source, keep_days=keep_days)
     assert result.kept_versions == kept
     assert manager.get_latest_data(*source).data == [{"id": 1, "r": 2}]
+
+
+@pytest.mark.parametrize(
+    ("limits", "words"),
+    [
+        ({"keep_versions": -1}, "keep_versions=-1: keep at least 1 version"),
+        ({"keep_versions": 0}, "keep_versions=0: keep at least 1 version"),
+        ({"keep_versions": True}, "keep_versions=True: keep at least 1 version"),
+        ({"keep_days": 0}, "keep_days=0: keep a number of days above 0"),
+        ({"keep_days": -2.5}, "keep_days=-2.5: keep a number of days above 0"),
+        ({"keep_days": float("inf")}, "keep_days=inf: keep a number of days above 0"),
+        ({"keep_versions": 2, "keep_days": 1e9}, "keep_days=1000000000.0: keep a number"),
+    ],
+)
+def test_cleanup_refuses_limits_that_mean_nothing_and_prunes_nothing(
+    manager: SeparatedDatabaseManager, source: tuple, limits: dict, words: str
+) -> None:
+    for round_ in range(3):
+        manager.import_data(*source, [{"id": 1, "r": round_}])
+    with pytest.raises(ConfigError, match=rf"Data source 'demo/api': cannot clean up with {words}"):
+        manager.cleanup(*source, **limits)
+    assert [v.version for v in manager.list_versions(*source)] == [1, 2, 3]
+    assert manager.get_data_version(*source, 1).data == [{"id": 1, "r": 0}]
+
+
+@pytest.mark.parametrize(
+    "retention", [{"keepVersions": 0}, {"keepVersions": True}, {"keepDays": -1}, {"keepDays": 1e6}]
+)
+def test_a_retention_config_that_means_nothing_is_refused(
+    manager: SeparatedDatabaseManager, retention: dict
+) -> None:
+    with pytest.raises(ConfigError, match=r"invalid javascript config: 'retention\.keep"):
+        make_source(manager, retention=retention)
