@@ -105,6 +105,9 @@ class FileSourceConfig(SourceConfig):
     url: str | None = None
     encoding: str = "utf-8"
     allowed_hosts: list[str] = []
+    timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = Field(
+        default=30, description="The most a `url` fetch may take in all, headers and body."
+    )
 
     @model_validator(mode="after")
     def _one_location(self) -> FileSourceConfig:

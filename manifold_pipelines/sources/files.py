@@ -46,7 +46,9 @@ class FileRun:
         assert isinstance(config, FileSourceConfig)
         if config.url is not None:
             try:
-                reply = HostFetch({}, config.allowed_hosts).fetch(config.url)
+                reply = HostFetch({}, config.allowed_hosts).fetch(
+                    config.url, within=config.timeout_seconds
+                )
             except FetchError as exc:
                 raise self._fail(str(exc)) from exc
             if not 200 <= reply.status < 300:

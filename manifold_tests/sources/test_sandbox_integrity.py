@@ -43,15 +43,17 @@ def test_console_cap_holds_when_builtins_are_replaced(manager: SeparatedDatabase
 def test_timers_fire_in_due_order_when_builtins_are_replaced(
     manager: SeparatedDatabaseManager,
 ) -> None:
-    script = REPLACE_BUILTINS + """
+    script = (
+        REPLACE_BUILTINS
+        + """
     const fired = [];
     setTimeout(() => { fired[fired.length] = "late"; }, 30);
     setTimeout(() => { fired[fired.length] = "early"; }, 1);
     setTimeout(() => { fired[fired.length] = "middle"; }, 15);
-    setTimeout(() => emit([{ id: 1, fired: fired.length + ":" + fired[0] + fired[1] + fired[2] }]), 60);
+    const report = () => fired.length + ":" + fired[0] + fired[1] + fired[2];
+    setTimeout(() => emit([{ id: 1, fired: report() }]), 60);
     """
+    )
     make_source(manager, script=script)
     manager.run_data_source("demo", "api")
-    assert manager.get_latest_data("demo", "api").data == [
-        {"id": 1, "fired": "3:earlymiddlelate"}
-    ]
+    assert manager.get_latest_data("demo", "api").data == [{"id": 1, "fired": "3:earlymiddlelate"}]
