@@ -4,8 +4,11 @@ source's allow-list (fetched through the same HostFetch as scripts)."""
 from __future__ import annotations
 
 import csv
+import fcntl
 import io
-from collections.abc import Iterator
+import os
+import stat
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,20 +16,70 @@ import orjson
 
 from manifold_pipelines.core.models import DataSource
 from manifold_pipelines.core.source_config import CsvConfig, FileSourceConfig, JsonConfig
-from manifold_pipelines.errors import PathNotAllowedError
+from manifold_pipelines.errors import ManifoldError, PathNotAllowedError
 from manifold_pipelines.paths import resolve_allowed
 from manifold_pipelines.settings import Settings
 from manifold_pipelines.sources.base import RunContext, RunLog, SourceRunError
 from manifold_pipelines.sources.http import FetchError, HostFetch
 
 
-def resolve_file_path(path: str, settings: Settings) -> Path:
+def file_path(path: str, settings: Settings) -> Path:
     """A relative path is relative to MANIFOLD_HOME, never to wherever a run happens to
-    start; the result must lie inside an allowed root."""
+    start. Nothing is resolved: that happens when the file is opened."""
     candidate = Path(path).expanduser()
-    if not candidate.is_absolute():
-        candidate = settings.home / candidate
-    return resolve_allowed(candidate, settings.allowed_roots, "File path")
+    return candidate if candidate.is_absolute() else settings.home / candidate
+
+
+def resolve_file_path(path: str, settings: Settings) -> Path:
+    """The check a config gets when it is saved: the path must lie inside an allowed root.
+    A run checks again what it actually opens (read_allowed_file)."""
+    return resolve_allowed(file_path(path, settings), settings.allowed_roots, "File path")
+
+
+class FileReadError(ManifoldError):
+    """A file source's file that is missing, not a regular file, or unreadable."""
+
+
+def read_allowed_file(path: Path, roots: Iterable[Path]) -> tuple[Path, bytes]:
+    """Open `path` once, then check what was opened, and read from that descriptor: a folder
+    on the path swapped for a symlink between a check and a later open by name would
+    otherwise publish whatever the symlink points to. Returns the opened file's real path
+    (the kernel's name for the descriptor) and its bytes."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+    try:
+        descriptor = os.open(path, flags)
+    except OSError as exc:
+        raise FileReadError(
+            f"file {str(path)!r} does not exist or is not a file ({exc.strerror})."
+        ) from exc
+    with os.fdopen(descriptor, "rb") as stream:
+        opened = _opened_path(descriptor)
+        roots = tuple(roots)
+        # A plain comparison of names: `opened` is already the real path, and resolving it
+        # again would follow symlinks by name once more.
+        if not any(opened == root or opened.is_relative_to(root) for root in roots):
+            raise PathNotAllowedError(
+                f"File path {str(path)!r} opened {str(opened)!r}, outside every allowed root"
+                f" ({', '.join(str(root) for root in roots)}). Use a path inside one of them;"
+                " a symlink on the path that leads out of the roots is refused too."
+            )
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise FileReadError(
+                f"file {str(path)!r} is not a regular file (a folder, device or pipe). Point"
+                " 'path' at a file."
+            )
+        return opened, stream.read()
+
+
+_MACOS_MAXPATHLEN = 1024
+
+
+def _opened_path(descriptor: int) -> Path:
+    """The real path of an open file, from the kernel: /proc on Linux, F_GETPATH on macOS."""
+    if hasattr(fcntl, "F_GETPATH"):
+        name = fcntl.fcntl(descriptor, fcntl.F_GETPATH, bytes(_MACOS_MAXPATHLEN))
+        return Path(os.fsdecode(name.rstrip(b"\0")))
+    return Path(f"/proc/self/fd/{descriptor}").readlink()
 
 
 class FileRun:
@@ -56,14 +109,15 @@ class FileRun:
             self.log.add("info", f"fetched {config.url} ({len(reply.body):,} bytes)")
             return reply.body
         assert config.path is not None
+        settings = self.context.settings
         try:
-            path = resolve_file_path(config.path, self.context.settings)
-        except PathNotAllowedError as exc:
+            opened, raw = read_allowed_file(
+                file_path(config.path, settings), settings.allowed_roots
+            )
+        except (PathNotAllowedError, FileReadError) as exc:
             raise self._fail(str(exc)) from exc
-        if not path.is_file():
-            raise self._fail(f"file {str(path)!r} does not exist or is not a file.")
-        self.log.add("info", f"read {path} ({path.stat().st_size:,} bytes)")
-        return Path(path).read_bytes()
+        self.log.add("info", f"read {opened} ({len(raw):,} bytes)")
+        return raw
 
     def _text(self, raw: bytes) -> str:
         config = self.source.config
