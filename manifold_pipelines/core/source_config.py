@@ -124,7 +124,10 @@ class CsvConfig(FileSourceConfig):
     columns: dict[str, ColumnType] = {}
     infer_types: bool = Field(
         default=True,
-        description="Give a column a type when every non-empty value in the file has it.",
+        description=(
+            "Read each value written as a plain ASCII number or true/false as that type, on"
+            " its own: a value's type never depends on other rows."
+        ),
     )
 
 

@@ -20,6 +20,7 @@ from manifold_pipelines.errors import ManifoldError, PathNotAllowedError
 from manifold_pipelines.paths import resolve_allowed
 from manifold_pipelines.settings import Settings
 from manifold_pipelines.sources.base import RunContext, RunLog, SourceRunError
+from manifold_pipelines.sources.csv_values import declared_value, inferred_value
 from manifold_pipelines.sources.http import FetchError, HostFetch
 
 
@@ -141,25 +142,32 @@ class FileRun:
 
     def _csv(self, text: str, config: CsvConfig) -> Iterator[dict[str, Any]]:
         reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=config.delimiter)
-        rows = []
         for row in reader:
             if None in row:
                 raise self._fail(
                     f"CSV line {reader.line_num} has more fields than the header. Check the"
                     f" delimiter ({config.delimiter!r}) and quoting."
                 )
-            rows.append((reader.line_num, row))
-        types: dict[str, str] = {}
-        if config.infer_types and reader.fieldnames:
-            types = {
-                name: infer_column([row[name] for _, row in rows]) for name in reader.fieldnames
-            }
-        types.update(config.columns)
-        for line, row in rows:
             yield {
-                name: _typed(value, types.get(name), name, line, self)
+                name: self._cell(value, name, reader.line_num, config)
                 for name, value in row.items()
             }
+
+    def _cell(self, value: str | None, name: str, line: int, config: CsvConfig) -> Any:
+        """An empty cell is null; a declared column converts or names the bad value; other
+        values are typed each on its own (inferTypes) or stay text."""
+        if value is None or value == "":
+            return None
+        declared = config.columns.get(name)
+        if declared is None:
+            return inferred_value(value) if config.infer_types else value
+        try:
+            return declared_value(value, declared)
+        except ValueError as exc:
+            raise self._fail(
+                f"CSV line {line} column {name!r}: {value!r} is not {_article(declared)}"
+                f" {declared}. Fix the value or the column's declared type."
+            ) from exc
 
     def _json(self, text: str, config: JsonConfig) -> Iterator[dict[str, Any]]:
         if config.format == "jsonl":
@@ -190,65 +198,6 @@ class FileRun:
 
     def close(self) -> None:
         """Nothing is held open between reading and yielding."""
-
-
-_BOOLEANS = {"true": True, "false": False}
-
-
-def infer_column(values: list[str | None]) -> str:
-    """The narrowest type every non-empty value has. Integers with a leading zero stay text
-    (postcodes, ids), and booleans are only the words true and false."""
-    present = [value for value in values if value]
-    if not present:
-        return "string"
-    if all(_is_integer(value) for value in present):
-        return "integer"
-    if all(_is_number(value) for value in present):
-        return "number"
-    if all(value.lower() in _BOOLEANS for value in present):
-        return "boolean"
-    return "string"
-
-
-def _is_integer(value: str) -> bool:
-    digits = value[1:] if value[:1] in "+-" else value
-    return digits.isdigit() and (digits == "0" or not digits.startswith("0"))
-
-
-def _is_number(value: str) -> bool:
-    if _is_integer(value):
-        return True
-    digits = value[1:] if value[:1] in "+-" else value
-    if digits[:1] == "0" and digits[1:2].isdigit():
-        return False
-    try:
-        number = float(value)
-    except ValueError:
-        return False
-    return number == number and number not in (float("inf"), float("-inf"))
-
-
-def _typed(value: str | None, declared: str | None, name: str, line: int, run: FileRun) -> Any:
-    """Declared column types convert; others stay text (CSV has no types to infer safely),
-    and an empty cell is null."""
-    if value is None or value == "":
-        return None
-    if declared is None or declared == "string":
-        return value
-    try:
-        if declared == "integer":
-            return int(value)
-        if declared == "number":
-            return float(value)
-        if value.lower() in ("true", "false", "1", "0", "yes", "no"):
-            return value.lower() in ("true", "1", "yes")
-        raise ValueError(value)
-    except ValueError as exc:
-        raise run._fail(
-            f"CSV line {line} column {name!r}: {value!r} is not {_article(declared)} {declared}."
-            " Fix the value or"
-            " the column's declared type."
-        ) from exc
 
 
 def _article(word: str) -> str:
