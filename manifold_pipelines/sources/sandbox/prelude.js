@@ -24,6 +24,7 @@
   const MapType = Map;
   const SetType = Set;
   const then = Promise.prototype.then;
+  const join = Array.prototype.join;
   const AsyncFunction = (async function () {}).constructor;
 
   const MAX_DELAY_MS = 5000;
@@ -123,7 +124,7 @@
       throw new TypeError(`expected an array of objects, got ${kindOf(records)}`);
     }
     for (let start = 0; start < records.length; start += CHUNK) {
-      let payload = "";
+      const parts = [];
       const end = min(records.length, start + CHUNK);
       for (let i = start; i < end; i++) {
         const record = records[i];
@@ -132,12 +133,12 @@
           throw new TypeError(`row ${row} is ${kindOf(record)}, not an object`);
         }
         try {
-          payload += (i === start ? "" : ",") + stringify(record, replacer);
+          parts[i - start] = stringify(record, replacer);
         } catch (error) {
           throw new TypeError(`row ${row}: ${error && error.message}`);
         }
       }
-      host("emit", `[${payload}]`);
+      host("emit", `[${apply(join, parts, [","])}]`);
     }
     box.emitted += records.length;
   }
