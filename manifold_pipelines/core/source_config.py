@@ -116,6 +116,9 @@ class FileSourceConfig(SourceConfig):
     url: str | None = None
     encoding: str = "utf-8"
     allowed_hosts: list[str] = []
+    timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = Field(
+        default=30, description="The most a `url` fetch may take in all, headers and body."
+    )
 
     @model_validator(mode="after")
     def _one_location(self) -> FileSourceConfig:
@@ -132,7 +135,10 @@ class CsvConfig(FileSourceConfig):
     columns: dict[str, ColumnType] = {}
     infer_types: bool = Field(
         default=True,
-        description="Give a column a type when every non-empty value in the file has it.",
+        description=(
+            "Read each value written as a plain ASCII number or true/false as that type, on"
+            " its own: a value's type never depends on other rows."
+        ),
     )
 
 

@@ -4,8 +4,11 @@ source's allow-list (fetched through the same HostFetch as scripts)."""
 from __future__ import annotations
 
 import csv
+import fcntl
 import io
-from collections.abc import Iterator
+import os
+import stat
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,20 +16,71 @@ import orjson
 
 from manifold_pipelines.core.models import DataSource
 from manifold_pipelines.core.source_config import CsvConfig, FileSourceConfig, JsonConfig
-from manifold_pipelines.errors import PathNotAllowedError
+from manifold_pipelines.errors import ManifoldError, PathNotAllowedError
 from manifold_pipelines.paths import resolve_allowed
 from manifold_pipelines.settings import Settings
 from manifold_pipelines.sources.base import RunContext, RunLog, SourceRunError
+from manifold_pipelines.sources.csv_values import declared_value, inferred_value
 from manifold_pipelines.sources.http import FetchError, HostFetch
 
 
-def resolve_file_path(path: str, settings: Settings) -> Path:
+def file_path(path: str, settings: Settings) -> Path:
     """A relative path is relative to MANIFOLD_HOME, never to wherever a run happens to
-    start; the result must lie inside an allowed root."""
+    start. Nothing is resolved: that happens when the file is opened."""
     candidate = Path(path).expanduser()
-    if not candidate.is_absolute():
-        candidate = settings.home / candidate
-    return resolve_allowed(candidate, settings.allowed_roots, "File path")
+    return candidate if candidate.is_absolute() else settings.home / candidate
+
+
+def resolve_file_path(path: str, settings: Settings) -> Path:
+    """The check a config gets when it is saved: the path must lie inside an allowed root.
+    A run checks again what it actually opens (read_allowed_file)."""
+    return resolve_allowed(file_path(path, settings), settings.allowed_roots, "File path")
+
+
+class FileReadError(ManifoldError):
+    """A file source's file that is missing, not a regular file, or unreadable."""
+
+
+def read_allowed_file(path: Path, roots: Iterable[Path]) -> tuple[Path, bytes]:
+    """Open `path` once, then check what was opened, and read from that descriptor: a folder
+    on the path swapped for a symlink between a check and a later open by name would
+    otherwise publish whatever the symlink points to. Returns the opened file's real path
+    (the kernel's name for the descriptor) and its bytes."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+    try:
+        descriptor = os.open(path, flags)
+    except OSError as exc:
+        raise FileReadError(
+            f"file {str(path)!r} does not exist or is not a file ({exc.strerror})."
+        ) from exc
+    with os.fdopen(descriptor, "rb") as stream:
+        opened = _opened_path(descriptor)
+        roots = tuple(roots)
+        # A plain comparison of names: `opened` is already the real path, and resolving it
+        # again would follow symlinks by name once more.
+        if not any(opened == root or opened.is_relative_to(root) for root in roots):
+            raise PathNotAllowedError(
+                f"File path {str(path)!r} opened {str(opened)!r}, outside every allowed root"
+                f" ({', '.join(str(root) for root in roots)}). Use a path inside one of them;"
+                " a symlink on the path that leads out of the roots is refused too."
+            )
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise FileReadError(
+                f"file {str(path)!r} is not a regular file (a folder, device or pipe). Point"
+                " 'path' at a file."
+            )
+        return opened, stream.read()
+
+
+_MACOS_MAXPATHLEN = 1024
+
+
+def _opened_path(descriptor: int) -> Path:
+    """The real path of an open file, from the kernel: /proc on Linux, F_GETPATH on macOS."""
+    if hasattr(fcntl, "F_GETPATH"):
+        name = fcntl.fcntl(descriptor, fcntl.F_GETPATH, bytes(_MACOS_MAXPATHLEN))
+        return Path(os.fsdecode(name.rstrip(b"\0")))
+    return Path(f"/proc/self/fd/{descriptor}").readlink()
 
 
 class FileRun:
@@ -46,7 +100,9 @@ class FileRun:
         assert isinstance(config, FileSourceConfig)
         if config.url is not None:
             try:
-                reply = HostFetch({}, config.allowed_hosts).fetch(config.url)
+                reply = HostFetch({}, config.allowed_hosts).fetch(
+                    config.url, within=config.timeout_seconds
+                )
             except FetchError as exc:
                 raise self._fail(str(exc)) from exc
             if not 200 <= reply.status < 300:
@@ -54,14 +110,15 @@ class FileRun:
             self.log.add("info", f"fetched {config.url} ({len(reply.body):,} bytes)")
             return reply.body
         assert config.path is not None
+        settings = self.context.settings
         try:
-            path = resolve_file_path(config.path, self.context.settings)
-        except PathNotAllowedError as exc:
+            opened, raw = read_allowed_file(
+                file_path(config.path, settings), settings.allowed_roots
+            )
+        except (PathNotAllowedError, FileReadError) as exc:
             raise self._fail(str(exc)) from exc
-        if not path.is_file():
-            raise self._fail(f"file {str(path)!r} does not exist or is not a file.")
-        self.log.add("info", f"read {path} ({path.stat().st_size:,} bytes)")
-        return Path(path).read_bytes()
+        self.log.add("info", f"read {opened} ({len(raw):,} bytes)")
+        return raw
 
     def _text(self, raw: bytes) -> str:
         config = self.source.config
@@ -85,25 +142,32 @@ class FileRun:
 
     def _csv(self, text: str, config: CsvConfig) -> Iterator[dict[str, Any]]:
         reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=config.delimiter)
-        rows = []
         for row in reader:
             if None in row:
                 raise self._fail(
                     f"CSV line {reader.line_num} has more fields than the header. Check the"
                     f" delimiter ({config.delimiter!r}) and quoting."
                 )
-            rows.append((reader.line_num, row))
-        types: dict[str, str] = {}
-        if config.infer_types and reader.fieldnames:
-            types = {
-                name: infer_column([row[name] for _, row in rows]) for name in reader.fieldnames
-            }
-        types.update(config.columns)
-        for line, row in rows:
             yield {
-                name: _typed(value, types.get(name), name, line, self)
+                name: self._cell(value, name, reader.line_num, config)
                 for name, value in row.items()
             }
+
+    def _cell(self, value: str | None, name: str, line: int, config: CsvConfig) -> Any:
+        """An empty cell is null; a declared column converts or names the bad value; other
+        values are typed each on its own (inferTypes) or stay text."""
+        if value is None or value == "":
+            return None
+        declared = config.columns.get(name)
+        if declared is None:
+            return inferred_value(value) if config.infer_types else value
+        try:
+            return declared_value(value, declared)
+        except ValueError as exc:
+            raise self._fail(
+                f"CSV line {line} column {name!r}: {value!r} is not {_article(declared)}"
+                f" {declared}. Fix the value or the column's declared type."
+            ) from exc
 
     def _json(self, text: str, config: JsonConfig) -> Iterator[dict[str, Any]]:
         if config.format == "jsonl":
@@ -134,65 +198,6 @@ class FileRun:
 
     def close(self) -> None:
         """Nothing is held open between reading and yielding."""
-
-
-_BOOLEANS = {"true": True, "false": False}
-
-
-def infer_column(values: list[str | None]) -> str:
-    """The narrowest type every non-empty value has. Integers with a leading zero stay text
-    (postcodes, ids), and booleans are only the words true and false."""
-    present = [value for value in values if value]
-    if not present:
-        return "string"
-    if all(_is_integer(value) for value in present):
-        return "integer"
-    if all(_is_number(value) for value in present):
-        return "number"
-    if all(value.lower() in _BOOLEANS for value in present):
-        return "boolean"
-    return "string"
-
-
-def _is_integer(value: str) -> bool:
-    digits = value[1:] if value[:1] in "+-" else value
-    return digits.isdigit() and (digits == "0" or not digits.startswith("0"))
-
-
-def _is_number(value: str) -> bool:
-    if _is_integer(value):
-        return True
-    digits = value[1:] if value[:1] in "+-" else value
-    if digits[:1] == "0" and digits[1:2].isdigit():
-        return False
-    try:
-        number = float(value)
-    except ValueError:
-        return False
-    return number == number and number not in (float("inf"), float("-inf"))
-
-
-def _typed(value: str | None, declared: str | None, name: str, line: int, run: FileRun) -> Any:
-    """Declared column types convert; others stay text (CSV has no types to infer safely),
-    and an empty cell is null."""
-    if value is None or value == "":
-        return None
-    if declared is None or declared == "string":
-        return value
-    try:
-        if declared == "integer":
-            return int(value)
-        if declared == "number":
-            return float(value)
-        if value.lower() in ("true", "false", "1", "0", "yes", "no"):
-            return value.lower() in ("true", "1", "yes")
-        raise ValueError(value)
-    except ValueError as exc:
-        raise run._fail(
-            f"CSV line {line} column {name!r}: {value!r} is not {_article(declared)} {declared}."
-            " Fix the value or"
-            " the column's declared type."
-        ) from exc
 
 
 def _article(word: str) -> str:

@@ -1,4 +1,5 @@
-"""A real HTTP server on 127.0.0.1 for fetch and URL sources."""
+"""A real HTTP server on 127.0.0.1 for fetch and URL sources, with the misbehaving answers a
+hostile or broken server gives (trickled bytes, a body cut short)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import pytest
 
 PAGES = {1: [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}], 2: [{"id": 3, "name": "c"}]}
 BIG_BYTES = 17 * 2**20
+TRICKLE_SECONDS = 0.2
+TRICKLE_BYTES = 300
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -26,9 +29,33 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _trickle(self, data: bytes) -> None:
+        """One byte every TRICKLE_SECONDS: each read succeeds, so only an overall deadline
+        stops the client. Bounded, and quiet when the client hangs up."""
+        try:
+            for byte in data[:TRICKLE_BYTES]:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(TRICKLE_SECONDS)
+        except (BrokenPipeError, ConnectionResetError):
+            return
+
     def do_GET(self) -> None:
         url = urlsplit(self.path)
-        if url.path == "/items":
+        if url.path == "/trickle":
+            self.send_response(200)
+            self.send_header("Content-Length", str(TRICKLE_BYTES))
+            self.end_headers()
+            self._trickle(b"x" * TRICKLE_BYTES)
+        elif url.path == "/trickle-head":
+            self._trickle(b"HTTP/1.0 200 OK\r\nX-Padding: " + b"x" * TRICKLE_BYTES)
+        elif url.path == "/truncated":
+            self.send_response(200)
+            self.send_header("Content-Length", "100")
+            self.end_headers()
+        elif url.path == "/echo-headers":
+            self._send(200, json.dumps(dict(self.headers.items())).encode())
+        elif url.path == "/items":
             if self.headers.get("Authorization") != "Bearer s3cret":
                 self._send(401, b'{"error": "no token"}')
                 return

@@ -38,7 +38,7 @@ def test_allowed_host_is_fetched_with_the_secret_from_env(
 
 
 def test_host_without_port_on_the_list_allows_any_port(http_server: str) -> None:
-    reply = HostFetch({}, ["127.0.0.1"]).fetch(f"{http_server}/data.csv")
+    reply = HostFetch({}, ["127.0.0.1"]).fetch(f"{http_server}/data.csv", within=5)
     assert reply.status == 200 and reply.body.startswith(b"id,name")
 
 
@@ -99,19 +99,19 @@ def test_slow_server_times_out(manager: SeparatedDatabaseManager, http_server: s
         allowedHosts=[_host(http_server)],
         timeoutSeconds=1.5,
     )
-    with pytest.raises(SourceRunError, match=r"(?i)timed out"):
+    with pytest.raises(SourceRunError, match=r"timed out|did not finish within"):
         manager.run_data_source("demo", "api")
 
 
 def test_redirect_off_the_list_is_refused(http_server: str) -> None:
     with pytest.raises(FetchError, match=r"redirected to http://evil\.example\.com/"):
-        HostFetch({}, [_host(http_server)]).fetch(f"{http_server}/redirect")
+        HostFetch({}, [_host(http_server)]).fetch(f"{http_server}/redirect", within=5)
 
 
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://x/y", "not a url", "http://"])
 def test_non_http_urls_are_refused(url: str) -> None:
     with pytest.raises(FetchError, match="is not allowed"):
-        HostFetch({}, ["x", "127.0.0.1"]).fetch(url)
+        HostFetch({}, ["x", "127.0.0.1"]).fetch(url, within=5)
 
 
 def test_mock_responses_answer_text_and_status(manager: SeparatedDatabaseManager) -> None:

@@ -4,7 +4,8 @@ Started as `python -I child.py` with an empty environment, in an empty folder, i
 process group. It imports nothing of Manifold (the parent imports the framing from here), sets
 its own resource limits, and never calls dukpy's JSInterpreter: that one exposes the host
 environment as `process.env`, `require` and a file loader. The raw QuickJS context below
-knows only the host functions listed in `_HOST`, and the prelude hides even those.
+knows only the host functions listed in `_funcs`, and the prelude keeps even those out of the
+script's reach.
 
 Frames on both pipes: 4-byte big-endian header length, JSON header, 4-byte payload length,
 payload bytes (records as JSON text travel as payload, never re-escaped inside a header).
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import secrets
 import signal
 import struct
 import sys
@@ -68,6 +70,7 @@ class _Child:
         self._dukpy = _dukpy
         self._ctx = _dukpy.create_context()
         self.start = start
+        self._token = secrets.token_hex(16)
         self.out = out
         self.inp = inp
         self._funcs = {
@@ -86,9 +89,10 @@ class _Child:
         return None if result is None else json.dumps(result).encode()
 
     def eval(self, code: str, **values: Any) -> Any:
-        raw = self._dukpy.eval_string(
-            self, code.encode(), json.dumps(values).encode(), False, "<dukpy>"
-        )
+        """Every evaluation carries the run's token: the prelude's entry points answer only
+        a delivery that has it, and a script can never read it."""
+        delivery = json.dumps({**values, "token": self._token}).encode()
+        raw = self._dukpy.eval_string(self, code.encode(), delivery, False, "<dukpy>")
         return None if raw is None else json.loads(raw)
 
     def console(self, level: str, message: str) -> None:
@@ -112,7 +116,7 @@ class _Child:
         start = self.start
         self.eval(PRELUDE.read_text(encoding="utf-8"))
         self._unhandled(
-            "__manifold.start(dukpy.script, dukpy.variables, dukpy.env, dukpy.inputs)",
+            "__manifold.start()",
             script=start["script"],
             variables=start["variables"],
             env=start["env"],

@@ -1,22 +1,72 @@
-// The script context: exactly what DESIGN.md lists, built over four host functions that
-// this closure captures and then removes from the global object.
+// The script context: exactly what DESIGN.md lists, built over four host functions.
+// This file is the first evaluation, before any script exists. It keeps dukpy's host
+// function in a closure, and it takes over the two globals that dukpy assigns before every
+// evaluation, so no code of the script can reach the host function at any later moment.
 "use strict";
-globalThis.__manifold = (function () {
-  const host = globalThis.call_python;
-  // dukpy defines `call_python` and `dukpy` again before every evaluation: each entry point
-  // below hides them before any script code runs.
-  function hide() {
-    delete globalThis.call_python;
-    delete globalThis.dukpy;
-  }
-  hide();
+(function (global) {
+  const host = global.call_python;
+  const token = global.dukpy.token;
+  // Builtins the host's own code calls after the script has started, taken now: a script
+  // that replaces Array.prototype.sort or Date.now changes its own code, never the host's.
+  const apply = Reflect.apply;
+  const defineProperty = Object.defineProperty;
+  const freeze = Object.freeze;
+  const keys = Object.keys;
+  const isArray = Array.isArray;
+  const stringify = JSON.stringify;
+  const parse = JSON.parse;
+  const now = Date.now;
+  const max = Math.max;
+  const min = Math.min;
+  const isFinite = Number.isFinite;
+  const toText = String;
+  const toNumber = Number;
+  const MapType = Map;
+  const SetType = Set;
+  const then = Promise.prototype.then;
+  const join = Array.prototype.join;
+  const AsyncFunction = (async function () {}).constructor;
+
   const MAX_DELAY_MS = 5000;
   const CHUNK = 2000;
   const MAX_CONSOLE_LINES = 1000;
-  const box = { settled: false, value: undefined, error: undefined, emitted: 0 };
-  const timers = [];
+  const box = { settled: false, value: undefined, error: undefined, emitted: 0, emitCalled: false };
+  const timers = Object.create(null);
   let nextTimerId = 1;
   let consoleLines = 0;
+  let started = false;
+  let delivered = null;
+
+  // dukpy assigns `dukpy` (this evaluation's values) and `call_python` on the global object
+  // before every evaluation. Accessors that nothing can redefine take both assignments: a
+  // script never reads either, and cannot plant a setter of its own to catch them.
+  delete global.call_python;
+  delete global.dukpy;
+  for (const name of ["call_python", "dukpy"]) {
+    defineProperty(global, name, {
+      configurable: false,
+      enumerable: false,
+      get() {
+        throw new ReferenceError(`${name} is not defined`);
+      },
+      set(value) {
+        if (name === "dukpy") delivered = value;
+      },
+    });
+  }
+
+  // The entry points below answer only the host: each first takes the values dukpy delivered
+  // for this evaluation, and only a delivery carrying the run's token, which no script can
+  // read, counts. A script calling an entry point (even from a job the host's evaluation
+  // left queued) finds the delivery already taken.
+  function fromHost() {
+    const values = delivered;
+    delivered = null;
+    if (values === null || typeof values !== "object" || values.token !== token) {
+      throw new Error("__manifold answers only the sandbox host");
+    }
+    return values;
+  }
 
   function describe(error) {
     try {
@@ -24,7 +74,7 @@ globalThis.__manifold = (function () {
         const name = error.name || "Error";
         return error.stack ? `${name}: ${error.message}\n${error.stack}` : `${name}: ${error.message}`;
       }
-      return `thrown value: ${String(error)}`;
+      return `thrown value: ${toText(error)}`;
     } catch (inner) {
       return "a thrown value that cannot be described";
     }
@@ -33,10 +83,10 @@ globalThis.__manifold = (function () {
   function show(value) {
     if (typeof value === "string") return value;
     try {
-      const text = JSON.stringify(value);
-      return text === undefined ? String(value) : text;
+      const text = stringify(value);
+      return text === undefined ? toText(value) : text;
     } catch (error) {
-      return String(value);
+      return toText(value);
     }
   }
 
@@ -47,65 +97,116 @@ globalThis.__manifold = (function () {
         if (consoleLines === MAX_CONSOLE_LINES + 1) host("console", "warn", "(console output truncated)");
         return;
       }
-      host("console", level, args.map(show).join(" "));
+      let line = "";
+      for (let i = 0; i < args.length; i++) line += (i === 0 ? "" : " ") + show(args[i]);
+      host("console", level, line);
     };
   }
 
   function kindOf(value) {
     if (value === null) return "null";
-    if (Array.isArray(value)) return "an array";
+    if (isArray(value)) return "an array";
     return `a ${typeof value}`;
   }
 
   function replacer(key, value) {
     const type = typeof value;
     const where = key === "" ? "the record" : `field '${key}'`;
-    if (type === "number" && !Number.isFinite(value)) throw new TypeError(`${where} is ${value}, which JSON cannot hold`);
+    if (type === "number" && !isFinite(value)) throw new TypeError(`${where} is ${value}, which JSON cannot hold`);
     if (type === "bigint") throw new TypeError(`${where} is a BigInt; convert it to a number or string`);
     if (type === "function" || type === "symbol") throw new TypeError(`${where} is a ${type}, not data`);
-    if (value instanceof Map || value instanceof Set) throw new TypeError(`${where} is a ${value.constructor.name}; convert it to an object or array`);
+    if (value instanceof MapType || value instanceof SetType) throw new TypeError(`${where} is a ${value.constructor.name}; convert it to an object or array`);
     return value;
   }
 
   function send(records) {
-    if (!Array.isArray(records)) {
+    if (!isArray(records)) {
       throw new TypeError(`expected an array of objects, got ${kindOf(records)}`);
     }
     for (let start = 0; start < records.length; start += CHUNK) {
       const parts = [];
-      const end = Math.min(records.length, start + CHUNK);
+      const end = min(records.length, start + CHUNK);
       for (let i = start; i < end; i++) {
         const record = records[i];
         const row = box.emitted + i;
-        if (record === null || typeof record !== "object" || Array.isArray(record)) {
+        if (record === null || typeof record !== "object" || isArray(record)) {
           throw new TypeError(`row ${row} is ${kindOf(record)}, not an object`);
         }
         try {
-          parts.push(JSON.stringify(record, replacer));
+          parts[i - start] = stringify(record, replacer);
         } catch (error) {
           throw new TypeError(`row ${row}: ${error && error.message}`);
         }
       }
-      host("emit", `[${parts.join(",")}]`);
+      host("emit", `[${apply(join, parts, [","])}]`);
     }
     box.emitted += records.length;
   }
 
+  // What a Request's init may hold, as the Fetch standard reads it: headers are an object
+  // or a sequence of [name, value] pairs, and anything else a script passes is a TypeError.
+  function requestOf(target, options) {
+    if (options === undefined || options === null) return { method: "GET", headers: [], body: null };
+    if (typeof options !== "object") {
+      throw new TypeError(`fetch(${target}): options must be an object, got ${kindOf(options)}`);
+    }
+    const method = options.method === undefined || options.method === null ? "GET" : toText(options.method);
+    const body = options.body === undefined || options.body === null ? null : toText(options.body);
+    return { method, headers: headerPairs(target, options.headers), body };
+  }
+
+  function headerPairs(target, init) {
+    const pairs = [];
+    if (init === undefined || init === null) return pairs;
+    if (typeof init !== "object") {
+      throw new TypeError(`fetch(${target}): headers must be an object or [name, value] pairs, got ${kindOf(init)}`);
+    }
+    if (typeof init[Symbol.iterator] === "function") {
+      for (const pair of init) {
+        const items = typeof pair === "object" && pair !== null && typeof pair[Symbol.iterator] === "function" ? [...pair] : null;
+        if (items === null || items.length !== 2) {
+          throw new TypeError(`fetch(${target}): header ${show(pair)} is not a [name, value] pair`);
+        }
+        pairs[pairs.length] = [toText(items[0]), toText(items[1])];
+      }
+      return pairs;
+    }
+    for (const name of keys(init)) pairs[pairs.length] = [name, toText(init[name])];
+    return pairs;
+  }
+
   function response(reply, url) {
     const headers = {};
-    for (const [name, value] of Object.entries(reply.headers || {})) headers[name.toLowerCase()] = value;
+    const names = keys(reply.headers);
+    for (let i = 0; i < names.length; i++) headers[names[i].toLowerCase()] = reply.headers[names[i]];
     const body = reply.body;
-    return Object.freeze({
+    return freeze({
       ok: reply.status >= 200 && reply.status < 300,
       status: reply.status,
       url: url,
-      headers: Object.freeze({ get: (name) => headers[String(name).toLowerCase()] ?? null, ...headers }),
+      headers: freeze({ get: (name) => headers[String(name).toLowerCase()] ?? null, ...headers }),
       text: async () => body,
-      json: async () => JSON.parse(body),
+      json: async () => parse(body),
     });
   }
 
-  const utils = Object.freeze({
+  // As in browsers, every failing fetch rejects with a TypeError the script can catch.
+  function fetch(url, options) {
+    return new Promise((resolve, reject) => {
+      const target = toText(url);
+      let reply;
+      try {
+        reply = host("fetch", target, requestOf(target, options));
+      } catch (error) {
+        reject(error instanceof TypeError ? error : new TypeError(`fetch(${target}) failed: ${describe(error)}`));
+        return;
+      }
+      if (reply.error) reject(new TypeError(reply.error));
+      else resolve(response(reply, target));
+    });
+  }
+
+  const utils = freeze({
     generateId() {
       const hex = (n) => Array.from({ length: n }, () => Math.floor(Math.random() * 16).toString(16)).join("");
       return `${hex(8)}-${hex(4)}-4${hex(3)}-${hex(4)}-${hex(12)}`;
@@ -127,62 +228,88 @@ globalThis.__manifold = (function () {
   });
 
   function installGlobals(variables, env, inputs) {
-    for (const [name, value] of Object.entries(variables)) globalThis[name] = value;
-    globalThis.console = Object.freeze({ log: log("info"), info: log("info"), warn: log("warn"), error: log("error") });
-    globalThis.utils = utils;
-    globalThis.env = Object.freeze({ ...env });
-    globalThis.inputs = Object.freeze({ ...inputs });
-    globalThis.emit = (records) => send(records);
-    globalThis.fetch = (url, options) =>
-      new Promise((resolve, reject) => {
-        const target = String(url);
-        const reply = host("fetch", target, options === undefined ? {} : JSON.parse(JSON.stringify(options)));
-        if (reply.error) reject(new TypeError(reply.error));
-        else resolve(response(reply, target));
-      });
-    globalThis.setTimeout = (callback, delay, ...args) => {
+    for (const [name, value] of Object.entries(variables)) global[name] = value;
+    global.console = freeze({ log: log("info"), info: log("info"), warn: log("warn"), error: log("error") });
+    global.utils = utils;
+    global.env = freeze({ ...env });
+    global.inputs = freeze({ ...inputs });
+    global.emit = (records) => {
+      box.emitCalled = true;
+      send(records);
+    };
+    global.fetch = fetch;
+    global.setTimeout = (callback, delay, ...args) => {
       const id = nextTimerId++;
-      const wait = Math.min(Math.max(Number(delay) || 0, 0), MAX_DELAY_MS);
-      timers.push({ id, due: Date.now() + wait, callback, args });
+      const wait = min(max(toNumber(delay) || 0, 0), MAX_DELAY_MS);
+      timers[id] = { id, due: now() + wait, callback, args };
       return id;
     };
-    globalThis.clearTimeout = (id) => {
-      const index = timers.findIndex((timer) => timer.id === id);
-      if (index >= 0) timers.splice(index, 1);
+    global.clearTimeout = (id) => {
+      delete timers[id];
     };
   }
 
-  return Object.freeze({
-    start(script, variables, env, inputs) {
-      hide();
-      installGlobals(variables, env, inputs);
-      // Compiled as the body of an async function: the source is data to the constructor,
-      // so no text of the script can close a wrapper written around it.
-      const AsyncFunction = (async function () {}).constructor;
-      const body = new AsyncFunction(script);
-      body().then(
-        (value) => { box.settled = true; box.value = value; },
-        (error) => { box.settled = true; box.error = describe(error); },
-      );
-    },
-    nextTimerDelay() {
-      if (timers.length === 0) return null;
-      timers.sort((a, b) => a.due - b.due || a.id - b.id);
-      return Math.max(0, timers[0].due - Date.now());
-    },
-    runNextTimer() {
-      hide();
-      const timer = timers.shift();
-      timer.callback(...timer.args);
-    },
-    finish() {
-      hide();
-      if (!box.settled) {
-        throw new Error("the script never finished: its promise did not settle (an await on something that never resolves?)");
-      }
-      if (box.error !== undefined) throw new Error(`the script threw ${box.error}`);
-      if (box.value === undefined && box.emitted > 0) return;
-      send(box.value);
-    },
+  // Timers are kept by id in an object without a prototype and searched with a plain loop:
+  // no method a script can replace takes part in choosing what runs next.
+  function nextTimer() {
+    let next = null;
+    for (const id in timers) {
+      const timer = timers[id];
+      if (next === null || timer.due < next.due || (timer.due === next.due && timer.id < next.id)) next = timer;
+    }
+    return next;
+  }
+
+  defineProperty(global, "__manifold", {
+    configurable: false,
+    enumerable: false,
+    writable: false,
+    value: freeze({
+      start() {
+        const values = fromHost();
+        if (started) throw new Error("__manifold.start runs once");
+        started = true;
+        installGlobals(values.variables, values.env, values.inputs);
+        // Compiled as the body of an async function: the source is data to the constructor,
+        // so no text of the script can close a wrapper written around it.
+        const body = new AsyncFunction(values.script);
+        apply(then, body(), [
+          (value) => {
+            box.settled = true;
+            box.value = value;
+          },
+          (error) => {
+            box.settled = true;
+            box.error = describe(error);
+          },
+        ]);
+      },
+      nextTimerDelay() {
+        fromHost();
+        const timer = nextTimer();
+        return timer === null ? null : max(0, timer.due - now());
+      },
+      runNextTimer() {
+        fromHost();
+        const timer = nextTimer();
+        if (timer === null) return;
+        delete timers[timer.id];
+        apply(timer.callback, undefined, timer.args);
+      },
+      finish() {
+        fromHost();
+        if (!box.settled) {
+          throw new Error("the script never finished: its promise did not settle (an await on something that never resolves?)");
+        }
+        if (box.error !== undefined) throw new Error(`the script threw ${box.error}`);
+        if (box.emitCalled) {
+          if (box.value === undefined) return;
+          throw new Error(
+            "the script both returned records and called emit(). Return an array of records, or emit them in batches and return nothing. Nothing was imported.",
+          );
+        }
+        send(box.value);
+      },
+    }),
   });
-})();
+})(globalThis);

@@ -146,9 +146,10 @@ class JavascriptRun:
 
     def _answer_fetch(self, stdin: IO[bytes], header: dict[str, Any], deadline: float) -> None:
         url = str(header.get("url"))
-        self.fetcher.timeout = max(0.1, min(self.fetcher.timeout, deadline - time.monotonic()))
         try:
-            reply = self.fetcher.fetch(url, header.get("options") or {})
+            reply = self.fetcher.fetch(
+                url, header.get("options"), within=deadline - time.monotonic()
+            )
         except FetchError as exc:
             self.log.add("warn", str(exc))
             self._reply(stdin, {"status": 0, "headers": {}, "error": str(exc)})
