@@ -95,7 +95,8 @@ with warnings.catch_warnings():
         version: int
         status: VersionStatus
         data: list[dict[str, Any]]
-        schema: dict[str, Any]
+        # `schema` is the public name (DESIGN.md); it shadows BaseModel's deprecated method.
+        schema: dict[str, Any]  # type: ignore[assignment]
         metadata: dict[str, Any]
         record_count: int
         previous_version: int | None
@@ -111,7 +112,7 @@ with warnings.catch_warnings():
 
         schema_version: int
         data_version: int
-        schema: dict[str, Any]
+        schema: dict[str, Any]  # type: ignore[assignment]
         changes: dict[str, Any]
         created_at: datetime
 

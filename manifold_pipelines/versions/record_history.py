@@ -5,7 +5,7 @@ Rows rewritten only to move a record, or to write its key 1 as 1.0, are no chang
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
@@ -13,6 +13,8 @@ from manifold_pipelines.timestamps import from_text
 from manifold_pipelines.versions.diff import DiffSettings, field_changes
 from manifold_pipelines.versions.models import RecordChange
 from manifold_pipelines.versions.store import VersionStore
+
+Change = Literal["added", "modified", "removed"]
 
 
 def key_history(store: VersionStore, key: str, key_fields: tuple[str, ...]) -> list[RecordChange]:
@@ -33,7 +35,7 @@ def key_history(store: VersionStore, key: str, key_fields: tuple[str, ...]) -> l
         if previous is not None and previous_last is not None and first > previous_last + 1:
             changes.append(_change(previous_last + 1, times, "removed", previous, None, ()))
             previous = None
-        kind = "added" if previous is None else "modified"
+        kind: Change = "added" if previous is None else "modified"
         change = _change(first, times, kind, record, previous, key_fields)
         if kind == "added" or change.changes:  # not a row rewritten only to move it
             changes.append(change)
@@ -46,7 +48,7 @@ def key_history(store: VersionStore, key: str, key_fields: tuple[str, ...]) -> l
 def _change(
     version: int,
     times: dict[int, str],
-    kind: str,
+    kind: Change,
     record: dict[str, Any],
     before: dict[str, Any] | None,
     key_fields: tuple[str, ...],

@@ -106,7 +106,8 @@ class VersionStore:
             "SELECT max(version) FROM data_versions WHERE ?1 = 0 OR status = 'published'",
             (int(published_only),),
         ).fetchone()
-        return row[0]
+        latest: int | None = row[0]
+        return latest
 
     def _version_row(self, version: int) -> tuple[Any, ...]:
         if type(version) is not int or version < 1:
@@ -128,7 +129,7 @@ class VersionStore:
                 f"{self.label} has no version {version} ({span}, older ones may have been"
                 " pruned by retention). List its versions to pick one."
             )
-        return row
+        return tuple(row)
 
     def _records(self, version: int) -> list[dict[str, Any]]:
         rows = self.conn.execute(_ROWS_OF_VERSION, (version,)).fetchall()
@@ -336,4 +337,4 @@ class VersionStore:
         return {row[0]: (row[1], row[2]) for row in rows}
 
     def integrity_check(self) -> str:
-        return self.conn.execute("PRAGMA integrity_check").fetchone()[0]
+        return str(self.conn.execute("PRAGMA integrity_check").fetchone()[0])

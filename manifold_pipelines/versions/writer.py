@@ -23,7 +23,7 @@ from manifold_pipelines.timestamps import now_text
 from manifold_pipelines.versions.baseline import PriorVersion, prior_version, publication_figures
 from manifold_pipelines.versions.diff import DiffSettings, all_added, diff_sides
 from manifold_pipelines.versions.matching import Changes, live_rows, match_keys
-from manifold_pipelines.versions.models import DataDiff, ImportResult
+from manifold_pipelines.versions.models import DataDiff, ImportResult, VersionStatus
 from manifold_pipelines.versions.placement import place_version
 from manifold_pipelines.versions.records import (
     KeySpec,
@@ -151,7 +151,7 @@ def write_version(
             store, previous, diff, scan, stats, schema, spec, options.diff_settings
         )
         metrics = compute_metrics(figures, options.quality)
-        status = "held" if blocks_publication(metrics) else "published"
+        status: VersionStatus = "held" if blocks_publication(metrics) else "published"
         conn.execute(
             "UPDATE data_versions SET status = ?, published_at = ?, diff_summary = ?"
             " WHERE version = ?",

@@ -21,21 +21,22 @@ import signal
 import struct
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 PRELUDE = Path(__file__).with_name("prelude.js")
 MAX_DELAY_SECONDS = 5.0
 _LENGTH = struct.Struct(">I")
 
 
-def write_frame(stream: BinaryIO, header: dict[str, Any], payload: bytes = b"") -> None:
+def write_frame(stream: IO[bytes], header: dict[str, Any], payload: bytes = b"") -> None:
     encoded = json.dumps(header).encode()
     stream.write(_LENGTH.pack(len(encoded)) + encoded + _LENGTH.pack(len(payload)) + payload)
     stream.flush()
 
 
-def read_exactly(stream: BinaryIO, size: int) -> bytes | None:
+def read_exactly(stream: IO[bytes], size: int) -> bytes | None:
     chunks = []
     while size:
         chunk = stream.read(size)
@@ -46,7 +47,7 @@ def read_exactly(stream: BinaryIO, size: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def read_frame(stream: BinaryIO) -> tuple[dict[str, Any], bytes] | None:
+def read_frame(stream: IO[bytes]) -> tuple[dict[str, Any], bytes] | None:
     """The next frame, or None at end of stream."""
     raw = read_exactly(stream, 4)
     if raw is None:
@@ -64,7 +65,7 @@ def read_frame(stream: BinaryIO) -> tuple[dict[str, Any], bytes] | None:
 class _Child:
     """The host side of the script: the functions the prelude may call, and nothing else."""
 
-    def __init__(self, start: dict[str, Any], out: BinaryIO, inp: BinaryIO) -> None:
+    def __init__(self, start: dict[str, Any], out: IO[bytes], inp: IO[bytes]) -> None:
         from dukpy import _dukpy
 
         self._dukpy = _dukpy
@@ -73,7 +74,7 @@ class _Child:
         self._token = secrets.token_hex(16)
         self.out = out
         self.inp = inp
-        self._funcs = {
+        self._funcs: dict[str, Callable[..., Any]] = {
             "console": self.console,
             "fetch": self.fetch,
             "emit": self.emit,
@@ -156,7 +157,7 @@ def _limit_resources(start: dict[str, Any]) -> None:
     resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
 
 
-def _arm_timer(seconds: float, out: BinaryIO) -> None:
+def _arm_timer(seconds: float, out: IO[bytes]) -> None:
     """Report the timeout and exit from the signal handler itself: an exception raised here
     could be caught by the script (it becomes a JS error inside host calls)."""
 

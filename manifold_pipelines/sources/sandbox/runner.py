@@ -124,7 +124,9 @@ class JavascriptRun:
         finally:
             self.close()
 
-    def _next_frame(self, stream: IO[bytes], deadline: float) -> tuple[dict, bytes] | None:
+    def _next_frame(
+        self, stream: IO[bytes], deadline: float
+    ) -> tuple[dict[str, Any], bytes] | None:
         remaining = deadline - time.monotonic()
         ready, _, _ = select.select([stream], [], [], max(remaining, 0))
         if not ready:
@@ -133,11 +135,12 @@ class JavascriptRun:
                 f"the script did not stop within {self.config.timeout_seconds:g} s"
                 " (timeoutSeconds) and was killed."
             )
-        return protocol.read_frame(stream)  # type: ignore[arg-type]
+        return protocol.read_frame(stream)
 
     def _parse(self, payload: bytes) -> list[dict[str, Any]]:
         try:
-            return orjson.loads(payload)
+            records: list[dict[str, Any]] = orjson.loads(payload)
+            return records
         except orjson.JSONDecodeError as exc:
             raise self._fail(
                 f"the script returned text that is not valid JSON ({exc}); a string with a lone"
