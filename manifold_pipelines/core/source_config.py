@@ -9,7 +9,14 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from manifold_pipelines.errors import ConfigError
@@ -99,6 +106,23 @@ class MockResponse(ConfigModel):
     body: Any = None
 
 
+SCRIPT_CONTEXT_NAMES = frozenset(
+    {
+        "__manifold",
+        "call_python",
+        "dukpy",
+        "console",
+        "utils",
+        "env",
+        "inputs",
+        "emit",
+        "fetch",
+        "setTimeout",
+        "clearTimeout",
+    }
+)
+
+
 class JavascriptConfig(SourceConfig):
     script: Annotated[str, Field(min_length=1)]
     variables: dict[str, Any] = {}
@@ -107,6 +131,19 @@ class JavascriptConfig(SourceConfig):
     allowed_hosts: list[str] = []
     timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 30
     memory_limit_mb: Annotated[int, Field(ge=32, le=16384)] = 256
+
+    @field_validator("variables")
+    @classmethod
+    def _no_context_names(cls, variables: dict[str, Any]) -> dict[str, Any]:
+        """A variable named like part of the script context would be overwritten by it
+        (or, for the sandbox's own names, fail every run): refuse it when saved."""
+        taken = sorted(set(variables) & SCRIPT_CONTEXT_NAMES)
+        if taken:
+            raise ValueError(
+                f"{', '.join(map(repr, taken))} would hide the script context's own"
+                " name; rename the variable"
+            )
+        return variables
 
 
 class FileSourceConfig(SourceConfig):

@@ -65,6 +65,11 @@ def test_unknown_config_key_is_refused_with_the_known_keys(
             "'quality.changeRate.warn'",
         ),
         ("javascript", {"script": "x", "quality": {"blocking": ["nonsense"]}}, "blocking"),
+        (
+            "javascript",
+            {"script": "x", "variables": {"__manifold": 1, "fetch": 2, "ok": 3}},
+            "'__manifold', 'fetch' would hide the script context's own name",
+        ),
         ("csv", {"delimiter": ";;", "path": "a.csv"}, "'delimiter'"),
         ("csv", {}, "exactly one of 'path' or 'url'"),
         ("json", {"path": "a", "format": "xml"}, "'format'"),
