@@ -36,8 +36,16 @@ from manifold_pipelines.core.source_config import (
     parse_source_config,
 )
 from manifold_pipelines.core.store import CoreStore
-from manifold_pipelines.errors import AlreadyExistsError, ConfigError
-from manifold_pipelines.files import archive_file, data_dir, data_file, existing_files, remove_files
+from manifold_pipelines.errors import AlreadyExistsError, ConfigError, PathNotAllowedError
+from manifold_pipelines.files import (
+    archive_file,
+    check_data_folder,
+    data_dir,
+    data_file,
+    existing_files,
+    manifold_owned,
+    remove_files,
+)
 from manifold_pipelines.paths import resolve_allowed, validate_id
 from manifold_pipelines.reload import reload_target, request_reload
 from manifold_pipelines.settings import Settings
@@ -100,7 +108,7 @@ class Catalog:
         data_path: str | os.PathLike[str] | None = None,
     ) -> Project:
         project_id = validate_id(id if id is not None else _slug(name), "Project")
-        resolved = self._checked_data_path(data_path)
+        resolved = self._checked_data_path(data_path, project_id)
         with self.core.writing() as conn:
             self.core.insert_project(
                 {"id": project_id, "name": name, "description": description, "data_path": resolved}
@@ -137,7 +145,7 @@ class Catalog:
         if description is not None:
             changes["description"] = description
         if data_path is not None:
-            resolved = self._checked_data_path(data_path)
+            resolved = self._checked_data_path(data_path, project.id)
             if resolved != project.data_path and any(
                 existing_files(data_file(self.settings, project, s.id))
                 for s in self.core.list_sources(project.id)
@@ -169,11 +177,18 @@ class Catalog:
             remove_files(path)
         return archived
 
-    def _checked_data_path(self, data_path: str | os.PathLike[str] | None) -> str | None:
+    def _checked_data_path(
+        self, data_path: str | os.PathLike[str] | None, project_id: str
+    ) -> str | None:
         if data_path is None:
             return None
         resolved = resolve_allowed(data_path, self.settings.allowed_roots, "Project data_path")
+        check_data_folder(self.settings, resolved, project_id, self._data_folders())
         return str(resolved)
+
+    def _data_folders(self) -> dict[str, Path]:
+        """Every project's own data folder (`data_path`), by project id."""
+        return {p.id: Path(p.data_path) for p in self.core.list_projects() if p.data_path}
 
     # Data sources
 
@@ -298,12 +313,22 @@ class Catalog:
         return [copy for copy in copies if copy is not None]
 
     def _check_config(self, config: SourceConfig, label: str) -> None:
-        """What a config may reach is checked when it is saved, and again when it runs: a
-        file source's path, and the host variables a script may read."""
+        """What a config may reach is checked when it is saved: a file source's path, and
+        the host variables a script may read."""
         if isinstance(config, FileSourceConfig) and config.path is not None:
-            resolve_file_path(config.path, self.settings)
-        # Once users exist, an editor must not read other projects' secrets from the
-        # runner's environment: only the admin-managed allow-list.
+            path = resolve_file_path(config.path, self.settings)
+            if manifold_owned(path, self.settings, self._data_folders().values()):
+                raise PathNotAllowedError(
+                    f"{label}: path {config.path!r} is one of Manifold's own files (core.db,"
+                    " data-sources/, archive/ or a project's data folder), which hold every"
+                    " project's configs and data. Point it at a file of your own."
+                )
+        self._check_env(config, label)
+
+    def _check_env(self, config: SourceConfig, label: str) -> None:
+        """Once users exist, an editor must not read other projects' secrets from the
+        runner's environment: only the admin-managed allow-list. Checked when a config is
+        saved and when it runs, since the allow-list may have shrunk in between."""
         if isinstance(config, JavascriptConfig) and users.list_users(self.core.conn):
             check_env_allowed(config.env, load_setting(self._settings(), "sandbox"), label)
 

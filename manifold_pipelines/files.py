@@ -1,11 +1,14 @@
-"""Where a source's data file lives, and removing or archiving it with its WAL companions."""
+"""Where a source's data file lives, what Manifold owns under its home, and removing or
+archiving a data file with its WAL companions."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from manifold_pipelines.core.models import Project
+from manifold_pipelines.errors import ConfigError
 from manifold_pipelines.paths import resolve_allowed
 from manifold_pipelines.settings import Settings
 from manifold_pipelines.timestamps import utc_now
@@ -24,10 +27,68 @@ def data_dir(settings: Settings, project: Project) -> Path:
 def data_file(settings: Settings, project: Project, source_id: str) -> Path:
     """The data file's real path, checked on every call: a folder swapped for a symlink to
     an outside folder after the project was created must not receive or lose files."""
-    return resolve_allowed(
+    path = resolve_allowed(
         data_dir(settings, project) / f"{source_id}.db",
         settings.allowed_roots,
         f"The data file of data source '{project.id}/{source_id}'",
+    )
+    if project.data_path:
+        check_data_folder(settings, path.parent, project.id, {})
+    return path
+
+
+def _overlap(a: Path, b: Path) -> bool:
+    return a == b or a.is_relative_to(b) or b.is_relative_to(a)
+
+
+def check_data_folder(
+    settings: Settings, folder: Path, project_id: str, others: Mapping[str, Path]
+) -> None:
+    """A project's own data folder (a resolved `data_path`) must hold nothing else of
+    Manifold's: a folder that is the home (a source named 'core' would be core.db), holds it,
+    lies in data-sources/ or archive/, or shares files with another project (`others`, by
+    project id) would let the project's sources overwrite, read or delete what is not theirs."""
+    problem = None
+    if folder == settings.home or settings.home.is_relative_to(folder):
+        problem = "is MANIFOLD_HOME or holds it (where core.db lives)"
+    elif folder.is_relative_to(settings.data_sources_dir) or folder.is_relative_to(
+        settings.archive_dir
+    ):
+        problem = "lies inside Manifold's own data-sources/ or archive/ folder"
+    else:
+        problem = next(
+            (
+                f"overlaps the data folder of project {other_id!r}"
+                for other_id, other in others.items()
+                if other_id != project_id and _overlap(folder, other)
+            ),
+            None,
+        )
+    if problem:
+        raise ConfigError(
+            f"Project {project_id!r}: data_path {str(folder)!r} {problem}. Give the project a"
+            " folder of its own, for example a new folder beside MANIFOLD_HOME inside an"
+            " allowed root."
+        )
+
+
+def manifold_owned(path: Path, settings: Settings, data_folders: Iterable[Path]) -> bool:
+    """Whether a real path is one of Manifold's own files: core.db and its companions, or
+    anything under data-sources/, archive/ or a project's own data folder. A file source
+    must not read them: they hold every project's configs, secrets and records."""
+    if path.parent == settings.home and path.name.startswith("core.db"):
+        return True
+    folders = (settings.data_sources_dir, settings.archive_dir, *data_folders)
+    return any(path == folder or path.is_relative_to(folder) for folder in folders)
+
+
+def archive_target(settings: Settings, project_id: str, name: str) -> Path:
+    """A new file in MANIFOLD_HOME/archive/{project}, checked like a data file: an archive
+    folder swapped for a symlink must not receive copies of the data."""
+    return resolve_allowed(
+        settings.archive_dir / project_id / name,
+        (settings.home,),
+        f"The archive file for project {project_id!r}",
     )
 
 
@@ -45,7 +106,7 @@ def archive_file(settings: Settings, path: Path, project_id: str, source_id: str
     if not path.exists():
         return None
     stamp = utc_now().strftime("%Y%m%dT%H%M%S%fZ")
-    target = settings.archive_dir / project_id / f"{source_id}-{stamp}.db"
+    target = archive_target(settings, project_id, f"{source_id}-{stamp}.db")
     copy_database(path, target)
     return target
 

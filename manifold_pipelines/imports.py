@@ -126,9 +126,12 @@ class Imports(Administration):
         if config is not None:
             draft = parse_source_config(source.type, config, where=label)
             source = source.model_copy(update={"config": draft})
-        # Saved configs were checked when saved; the allow-list may have shrunk since.
-        self._check_config(source.config, label)
-        context = RunContext(settings=self.settings, inputs=self._upstream_inputs(source))
+        self._check_env(source.config, label)
+        context = RunContext(
+            settings=self.settings,
+            inputs=self._upstream_inputs(source),
+            data_folders=tuple(self._data_folders().values()),
+        )
         run = runner_for(source.type).start(source, context)
         options = self._import_options(source, None, None)
         try:

@@ -12,6 +12,7 @@ from typing import Any
 from manifold_pipelines.access import requires
 from manifold_pipelines.catalog import source_label
 from manifold_pipelines.errors import ConfigError, NotFoundError
+from manifold_pipelines.files import archive_target
 from manifold_pipelines.imports import Imports
 from manifold_pipelines.timestamps import utc_now
 from manifold_pipelines.versions.archive import (
@@ -61,10 +62,8 @@ class VersionMaintenance(Imports):
         then remove them from the live file."""
         source = self._source(project_id, source_id)
         stamp = utc_now().strftime("%Y%m%dT%H%M%SZ")
-        target = (
-            self.settings.archive_dir
-            / project_id
-            / f"{source_id}-before-v{before}-{stamp}.jsonl.gz"
+        target = archive_target(
+            self.settings, project_id, f"{source_id}-before-v{before}-{stamp}.jsonl.gz"
         )
         with self._open(source) as store:
             result = archive_versions(store, before, target)

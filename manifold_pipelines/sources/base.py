@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from manifold_pipelines.core.models import DataSource
@@ -50,6 +51,9 @@ class RunContext:
 
     settings: Settings
     inputs: Mapping[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # Projects' own data folders: with data-sources/, archive/ and core.db, what a file
+    # source must not read (files.manifold_owned).
+    data_folders: tuple[Path, ...] = ()
 
 
 class SourceRun(Protocol):

@@ -17,11 +17,14 @@ import orjson
 from manifold_pipelines.core.models import DataSource
 from manifold_pipelines.core.source_config import CsvConfig, FileSourceConfig, JsonConfig
 from manifold_pipelines.errors import ManifoldError, PathNotAllowedError
+from manifold_pipelines.files import manifold_owned
 from manifold_pipelines.paths import resolve_allowed
 from manifold_pipelines.settings import Settings
 from manifold_pipelines.sources.base import RunContext, RunLog, SourceRunError
 from manifold_pipelines.sources.csv_values import declared_value, inferred_value
 from manifold_pipelines.sources.http import FetchError, HostFetch
+
+SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 def file_path(path: str, settings: Settings) -> Path:
@@ -117,6 +120,19 @@ class FileRun:
             )
         except (PathNotAllowedError, FileReadError) as exc:
             raise self._fail(str(exc)) from exc
+        # Checked on what was opened: core.db and the data files hold every project's
+        # configs, secrets and records, whichever name led to them.
+        if manifold_owned(opened, settings, self.context.data_folders):
+            raise self._fail(
+                f"path {config.path!r} opened {str(opened)!r}, one of Manifold's own files"
+                " (core.db, data-sources/, archive/ or a project's data folder). Point it at a"
+                " file of your own."
+            )
+        if raw.startswith(SQLITE_HEADER):
+            raise self._fail(
+                f"{str(opened)!r} is a SQLite database (a Manifold file or backup?), not"
+                f" {self.source.type.upper()}. Point 'path' at a {self.source.type} file."
+            )
         self.log.add("info", f"read {opened} ({len(raw):,} bytes)")
         return raw
 
