@@ -16,6 +16,7 @@ from manifold_pipelines.core.models import AuditEntry, Role, User
 from manifold_pipelines.core.permissions import is_instance_admin, projects_with
 from manifold_pipelines.errors import ConfigError
 from manifold_pipelines.paths import validate_id
+from manifold_pipelines.versions.diff import check_limit, no_limit_as_sql
 
 
 class Administration(Catalog):
@@ -101,15 +102,14 @@ class Administration(Catalog):
         shows="entries of the projects it is admin of (all to instance admins)",
     )
     def audit_log(
-        self, *, object_id: str | None = None, actor: str | None = None, limit: int = 1000
+        self, *, object_id: str | None = None, actor: str | None = None, limit: int | None = 1000
     ) -> list[AuditEntry]:
         """Newest first: entries of the projects the caller administers (configs in them
         hold scripts and variables); Manifold-wide entries for instance admins only."""
-        if not isinstance(limit, int) or limit < 0:
-            raise ConfigError(f"limit {limit!r} is not a whole number >= 0.")
+        check_limit(limit, "The audit log", "entries")
         return self.core.audit_entries(
             object_id=object_id,
             actor=actor,
-            limit=limit,
+            limit=no_limit_as_sql(limit),
             projects=projects_with(self.core.conn, self.user, "admin"),
         )

@@ -18,7 +18,7 @@ from manifold_pipelines.core.permissions import projects_with
 from manifold_pipelines.errors import NotFoundError
 from manifold_pipelines.maintenance import VersionMaintenance
 from manifold_pipelines.quality.models import QualityMetric
-from manifold_pipelines.versions.diff import check_limit, limit_details
+from manifold_pipelines.versions.diff import check_limit, limit_details, no_limit_as_sql
 from manifold_pipelines.versions.models import (
     DataDiff,
     DataVersion,
@@ -112,9 +112,13 @@ class SeparatedDatabaseManager(VersionMaintenance):
             return store.schema_history()
 
     @requires("viewer", "read data")
-    def get_import_logs(self, project_id: str, source_id: str, limit: int = 100) -> list[ImportLog]:
+    def get_import_logs(
+        self, project_id: str, source_id: str, limit: int | None = 100
+    ) -> list[ImportLog]:
+        """Newest first; `limit` None for all of them."""
+        check_limit(limit, source_label(project_id, source_id), "import logs")
         with self._open(self._read_source(project_id, source_id, "import_logs")) as store:
-            return store.import_logs(limit)
+            return store.import_logs(no_limit_as_sql(limit))
 
     @requires("viewer", "read data")
     def get_quality_metrics(
@@ -130,10 +134,12 @@ class SeparatedDatabaseManager(VersionMaintenance):
 
     @requires("viewer", "read import history", shows="those of projects it has a role in")
     def import_history(
-        self, project_id: str | None = None, source_id: str | None = None, limit: int = 100
+        self, project_id: str | None = None, source_id: str | None = None, limit: int | None = 100
     ) -> list[ImportHistoryEntry]:
         """Finished imports, newest first, from core.db alone; without a project, those of
-        the projects the caller may read."""
+        the projects the caller may read. `limit` None for all of them."""
+        check_limit(limit, "Import history", "entries")
+        limit = no_limit_as_sql(limit)
         readable = None if project_id else projects_with(self.core.conn, self.user, "viewer")
         return history.recent_imports(self.core.conn, project_id, source_id, limit, readable)
 

@@ -14,6 +14,7 @@ from manifold_pipelines.alerts.center import alert_settings
 from manifold_pipelines.core.global_settings import HIDDEN
 from manifold_pipelines.core.permissions import PermissionDeniedError
 from manifold_pipelines.errors import ConfigError, InvalidIdError
+from manifold_pipelines.stats import source_stats
 from manifold_tests.conftest import make_source
 
 HOOK = "http://127.0.0.1:9/hook?token=s3cret"
@@ -139,3 +140,27 @@ def test_an_empty_or_malformed_acting_user_is_refused_not_taken_for_local_admin(
 ) -> None:
     with pytest.raises(InvalidIdError, match="Acting user id"):
         SeparatedDatabaseManager(team, user=user)
+
+
+@pytest.mark.parametrize("limit", [-1, True, 1.5, "10"])
+def test_limits_on_logs_history_and_audit_must_be_counts(team: Path, limit: object) -> None:
+    """SQLite reads LIMIT -1 as no limit at all: a negative limit is refused, not obeyed."""
+    with _as(team, "root") as root:
+        root.import_data("shop", "orders", [{"id": 1}])
+        for call in (
+            lambda: root.get_import_logs("shop", "orders", limit=limit),  # type: ignore[arg-type]
+            lambda: root.import_history(limit=limit),  # type: ignore[arg-type]
+            lambda: root.audit_log(limit=limit),  # type: ignore[arg-type]
+        ):
+            with pytest.raises(ConfigError, match=r"is not a number of .* to show"):
+                call()
+        assert len(root.import_history(limit=None)) == 1
+        assert root.audit_log(limit=0) == []
+
+
+def test_statistics_refusals_are_audited(team: Path) -> None:
+    with _as(team, "vera") as vera, pytest.raises(PermissionDeniedError):
+        source_stats(vera, "other", "x")
+    with _as(team, "root") as root:
+        (denied, *_) = root.audit_log(actor="vera")
+        assert (denied.action, denied.object_id) == ("denied", "other")
