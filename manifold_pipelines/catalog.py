@@ -12,7 +12,7 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from manifold_pipelines.access import Access, enforce, requires
 from manifold_pipelines.core import users
@@ -51,6 +51,7 @@ from manifold_pipelines.reload import reload_target, request_reload
 from manifold_pipelines.settings import Settings
 from manifold_pipelines.sources.files import resolve_file_path
 
+P = ParamSpec("P")
 T = TypeVar("T")
 
 
@@ -62,13 +63,15 @@ def source_label(project_id: str, source_id: str) -> str:
     return f"Data source '{project_id}/{source_id}'"
 
 
-def _reloads_dagster(method: Callable[..., T]) -> Callable[..., T]:
-    """Catalogue changes that change the Dagster definitions end with a reload request."""
+def _reloads_dagster(method: Callable[P, T]) -> Callable[P, T]:
+    """Catalogue changes that change the Dagster definitions end with a reload request.
+    ParamSpec keeps the wrapped method's signature for type checkers and editors."""
 
     @functools.wraps(method)
-    def wrapper(self: Catalog, *args: Any, **kwargs: Any) -> T:
-        result = method(self, *args, **kwargs)
-        self.reload_dagster()
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        result = method(*args, **kwargs)
+        catalog: Catalog = args[0]  # type: ignore[assignment]
+        catalog.reload_dagster()
         return result
 
     return wrapper

@@ -12,7 +12,7 @@ import sqlite3
 import time
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Literal, overload
+from typing import Any
 
 from manifold_pipelines.access import Access, requires
 from manifold_pipelines.administration import Administration
@@ -21,7 +21,7 @@ from manifold_pipelines.core import history
 from manifold_pipelines.core.models import DataSource
 from manifold_pipelines.core.source_config import dump_source_config, parse_source_config
 from manifold_pipelines.errors import StorageError
-from manifold_pipelines.sources.base import RunContext
+from manifold_pipelines.sources.base import RunContext, SourceRun
 from manifold_pipelines.sources.registry import runner_for
 from manifold_pipelines.timestamps import now_text, to_text
 from manifold_pipelines.versions.diff import DiffSettings
@@ -77,50 +77,39 @@ class Imports(Administration):
             created_at=to_text(created_at) if created_at else None,
         )
 
-    @overload
-    def run_data_source(
-        self,
-        project_id: str,
-        source_id: str,
-        *,
-        dry_run: Literal[False] = False,
-        config: dict[str, Any] | None = None,
-    ) -> ImportResult: ...
-
-    @overload
-    def run_data_source(
-        self,
-        project_id: str,
-        source_id: str,
-        *,
-        dry_run: Literal[True],
-        config: dict[str, Any] | None = None,
-    ) -> DryRunResult: ...
-
-    @overload
-    def run_data_source(
-        self,
-        project_id: str,
-        source_id: str,
-        *,
-        dry_run: bool,
-        config: dict[str, Any] | None = None,
-    ) -> ImportResult | DryRunResult: ...
-
     @requires("editor", "run data sources")
     def run_data_source(
-        self,
-        project_id: str,
-        source_id: str,
-        *,
-        dry_run: bool = False,
-        config: dict[str, Any] | None = None,
-    ) -> ImportResult | DryRunResult:
+        self, project_id: str, source_id: str, *, config: dict[str, Any] | None = None
+    ) -> ImportResult:
         """Run the source and import what it returns as the next version; its console output
         and any error go into the import log. `config` runs with that config instead of the
-        saved one (Dagster pins the config it loaded; a user tries a draft). With `dry_run`
-        nothing is written: the result holds the records and the diff against the latest
-        version, so an edited script can be checked before it is saved."""
+        saved one (Dagster pins the config it loaded)."""
+        source, run = self._start_run(project_id, source_id, config)
+        try:
+            options = self._import_options(source, None, None)
+            return self._import(source, run.records(), options, None, None, run.log.text)
+        finally:
+            run.close()
+
+    @requires("editor", "preview data sources")
+    def preview_data_source(
+        self, project_id: str, source_id: str, *, config: dict[str, Any] | None = None
+    ) -> DryRunResult:
+        """Run the source (or a draft `config` of it) and write nothing: the result holds the
+        records and the diff against the latest version, so an edited script can be checked
+        before it is saved. It runs the script for real, so it needs the editor role."""
+        source, run = self._start_run(project_id, source_id, config)
+        try:
+            records = list(run.records())
+            with self._open(source) as store, gc_paused():
+                preview = preview_version(store, records, self._import_options(source, None, None))
+            return DryRunResult(preview=preview, records=records, log=run.log.text())
+        finally:
+            run.close()
+
+    def _start_run(
+        self, project_id: str, source_id: str, config: dict[str, Any] | None
+    ) -> tuple[DataSource, SourceRun]:
         source = self._source(project_id, source_id)
         label = source_label(*source.key)
         if config is not None:
@@ -132,17 +121,7 @@ class Imports(Administration):
             inputs=self._upstream_inputs(source),
             data_folders=tuple(self._data_folders().values()),
         )
-        run = runner_for(source.type).start(source, context)
-        options = self._import_options(source, None, None)
-        try:
-            if not dry_run:
-                return self._import(source, run.records(), options, None, None, run.log.text)
-            records = list(run.records())
-            with self._open(source) as store, gc_paused():
-                preview = preview_version(store, records, options)
-            return DryRunResult(preview=preview, records=records, log=run.log.text())
-        finally:
-            run.close()
+        return source, runner_for(source.type).start(source, context)
 
     def _upstream_inputs(self, source: DataSource) -> dict[str, list[dict[str, Any]]]:
         """Latest published data of each upstream source, by source id, for `inputs.<id>`.

@@ -20,7 +20,7 @@ from manifold_pipelines.cli.terminal import echo, print_table, text
 from manifold_pipelines.errors import ConfigError, RecordsError
 from manifold_pipelines.reports.compare import compare_report
 from manifold_pipelines.reports.html import render_html
-from manifold_pipelines.versions.models import DataDiff, DiffDetails, DryRunResult, ImportResult
+from manifold_pipelines.versions.models import DataDiff, DiffDetails, ImportResult
 
 SOURCE = click.argument("name_path", metavar="PROJECT/SOURCE")
 
@@ -53,8 +53,8 @@ def run(cli: CliContext, name_path: str, dry_run: bool, as_json: bool) -> None:
       manifold run demo/api
       manifold run demo/api --dry-run
     """
-    result = cli.manager.run_data_source(*split_source(name_path), dry_run=dry_run)
-    if isinstance(result, DryRunResult):
+    if dry_run:
+        result = cli.manager.preview_data_source(*split_source(name_path))
         if as_json:
             echo_json(
                 {
@@ -69,7 +69,7 @@ def run(cli: CliContext, name_path: str, dry_run: bool, as_json: bool) -> None:
             f" {result.preview.version}: {diff}. Nothing was written."
         )
         return
-    _print_result(result, as_json)
+    _print_result(cli.manager.run_data_source(*split_source(name_path)), as_json)
 
 
 def read_records(path: Path) -> list[dict[str, Any]]:

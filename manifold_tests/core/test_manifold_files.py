@@ -61,12 +61,12 @@ def test_a_file_source_that_reaches_manifolds_files_through_a_link_reads_nothing
         (team / "mine" / "data.csv").unlink()
         (team / "mine" / "data.csv").symlink_to(team / "core.db")
         with pytest.raises(SourceRunError, match="one of Manifold's own files"):
-            ed.run_data_source("p", "l", dry_run=True)
+            ed.preview_data_source("p", "l")
         (team / "mine" / "data.csv").unlink()
         with closing(sqlite3.connect(team / "mine" / "data.csv")) as copy:
             copy.execute("CREATE TABLE t (secret)")
         with pytest.raises(SourceRunError, match="is a SQLite database"):
-            ed.run_data_source("p", "l", dry_run=True)
+            ed.preview_data_source("p", "l")
         assert ed.list_versions("p", "l") == []
 
 

@@ -113,14 +113,14 @@ def test_a_run_reads_upstream_inputs_only_with_the_viewer_role_on_them(two_proje
     draft = {"script": "return inputs.x"}
     with _as(two_projects, "eddie") as eddie:
         with pytest.raises(PermissionDeniedError, match="cannot read upstream 'other/x'"):
-            eddie.run_data_source("mine", "s", dry_run=True, config=draft)
+            eddie.preview_data_source("mine", "s", config=draft)
         with pytest.raises(PermissionDeniedError, match="other/x"):
             eddie.run_data_source("mine", "s")
         assert eddie.list_versions("mine", "s") == []
     with _as(two_projects, "local-admin") as admin:
         admin.set_role("eddie", "other", "viewer")
     with _as(two_projects, "eddie") as eddie:
-        result = eddie.run_data_source("mine", "s", dry_run=True, config=draft)
+        result = eddie.preview_data_source("mine", "s", config=draft)
         assert result.records == [{"id": 1, "secret": "other's data"}]
     with _as(two_projects, "local-admin") as admin:
         reads = [e for e in admin.audit_log(object_id="other/x", actor="eddie")]
@@ -144,10 +144,9 @@ def test_once_users_exist_env_names_only_allowed_host_variables(
                 "demo", "api", config={**stealing, "env": ["OTHER_PROJECT_DB_PASSWORD"]}
             )
         with pytest.raises(ConfigError, match="allow-list"):
-            eddie.run_data_source(
+            eddie.preview_data_source(
                 "demo",
                 "api",
-                dry_run=True,
                 config={**stealing, "env": ["OTHER_PROJECT_DB_PASSWORD"]},
             )
     with _as(team, "local-admin") as admin:

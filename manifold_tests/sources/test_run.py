@@ -37,7 +37,7 @@ def test_dry_run_shows_the_diff_and_writes_nothing(manager: SeparatedDatabaseMan
     path = manager.data_file_path("demo", "api")
     before = (path.read_bytes(), manager.list_versions("demo", "api"))
     draft = {"script": SCRIPT, "variables": {"rows": _rows(2, 3, name="y")}}
-    preview = manager.run_data_source("demo", "api", config=draft, dry_run=True)
+    preview = manager.preview_data_source("demo", "api", config=draft)
     assert isinstance(preview, DryRunResult)
     assert preview.records == _rows(2, 3, name="y")
     assert preview.diff is not None
@@ -46,7 +46,7 @@ def test_dry_run_shows_the_diff_and_writes_nothing(manager: SeparatedDatabaseMan
     assert (path.read_bytes(), manager.list_versions("demo", "api")) == before
     assert len(manager.get_import_logs("demo", "api")) == 1
     assert manager.get_data_source("demo", "api").config.variables == {"rows": _rows(1, 2)}
-    again = manager.run_data_source("demo", "api", dry_run=True)
+    again = manager.preview_data_source("demo", "api")
     assert isinstance(again, DryRunResult) and again.diff is not None
     assert again.diff.total_changes == 0
 
@@ -54,11 +54,9 @@ def test_dry_run_shows_the_diff_and_writes_nothing(manager: SeparatedDatabaseMan
 def test_dry_run_of_a_broken_draft_fails_without_a_trace(manager: SeparatedDatabaseManager) -> None:
     make_source(manager, script=SCRIPT, variables={"rows": _rows(1)})
     with pytest.raises(ConfigError, match="unknown key 'scirpt'"):
-        manager.run_data_source("demo", "api", config={"scirpt": "x"}, dry_run=True)
+        manager.preview_data_source("demo", "api", config={"scirpt": "x"})
     with pytest.raises(SourceRunError, match="threw Error: draft"):
-        manager.run_data_source(
-            "demo", "api", config={"script": "throw new Error('draft')"}, dry_run=True
-        )
+        manager.preview_data_source("demo", "api", config={"script": "throw new Error('draft')"})
     assert manager.get_import_logs("demo", "api") == []
 
 

@@ -82,7 +82,7 @@ def test_importing_a_held_version_again_stays_held(manager: SeparatedDatabaseMan
     assert (removed.value, removed.status) == (0.5, "fail")
     assert removed.description == "5 removed of the 10 records of published version 1"
     assert manager.get_quality_metrics("demo", "api", 3) == again.quality
-    preview = manager.run_data_source("demo", "api", dry_run=True)
+    preview = manager.preview_data_source("demo", "api")
     assert preview.preview.status == "held"  # the script returns []: everything removed
     latest = manager.get_latest_data("demo", "api")
     assert (latest.version, latest.data) == (1, BASE)
