@@ -23,7 +23,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 PRELUDE = Path(__file__).with_name("prelude.js")
 MAX_DELAY_SECONDS = 5.0
@@ -34,6 +34,13 @@ def write_frame(stream: IO[bytes], header: dict[str, Any], payload: bytes = b"")
     encoded = json.dumps(header).encode()
     stream.write(_LENGTH.pack(len(encoded)) + encoded + _LENGTH.pack(len(payload)) + payload)
     stream.flush()
+
+
+def end_with_error(out: IO[bytes], kind: str, message: str) -> NoReturn:
+    """Report the run's error and exit at once, from wherever the child is (even inside a
+    host call the script made)."""
+    write_frame(out, {"type": "error", "kind": kind}, message.encode("utf-8", "replace"))
+    os._exit(2)
 
 
 def read_exactly(stream: IO[bytes], size: int) -> bytes | None:
@@ -79,6 +86,7 @@ class _Child:
             "fetch": self.fetch,
             "emit": self.emit,
             "sleep": self.sleep,
+            "refuse": self.refuse,
         }
 
     # The two methods dukpy's C extension calls back into.
@@ -101,6 +109,12 @@ class _Child:
 
     def emit(self, records_json: str) -> None:
         write_frame(self.out, {"type": "records"}, records_json.encode())
+
+    def refuse(self, message: str) -> NoReturn:
+        """A rule the script broke from code the host's own code called (a getter or toJSON
+        while records are read): the run ends here, since an error thrown back into the
+        script could be caught there and the run would go on."""
+        end_with_error(self.out, "script", message)
 
     def sleep(self, milliseconds: float) -> None:
         time.sleep(min(max(float(milliseconds), 0.0), MAX_DELAY_SECONDS * 1000) / 1000)
@@ -181,15 +195,11 @@ def main() -> None:
     try:
         child.run()
     except MemoryError:
-        write_frame(out, {"type": "error", "kind": "memory"}, b"ran out of memory")
-        os._exit(2)
+        end_with_error(out, "memory", "ran out of memory")
     except RecursionError:
-        write_frame(out, {"type": "error", "kind": "shape"}, b"nested too deeply to return")
-        os._exit(2)
+        end_with_error(out, "shape", "nested too deeply to return")
     except Exception as exc:  # the script's own error, reported as text, never re-raised
-        message = str(exc).strip() or type(exc).__name__
-        write_frame(out, {"type": "error", "kind": "script"}, message.encode("utf-8", "replace"))
-        os._exit(2)
+        end_with_error(out, "script", str(exc).strip() or type(exc).__name__)
     write_frame(out, {"type": "done"})
     os._exit(0)
 

@@ -1,4 +1,4 @@
-// The script context: exactly what DESIGN.md lists, built over four host functions.
+// The script context: exactly what DESIGN.md lists, built over five host functions.
 // This file is the first evaluation, before any script exists. It keeps dukpy's host
 // function in a closure, and it takes over the two globals that dukpy assigns before every
 // evaluation, so no code of the script can reach the host function at any later moment.
@@ -19,6 +19,7 @@
   const max = Math.max;
   const min = Math.min;
   const isFinite = Number.isFinite;
+  const isSafeInteger = Number.isSafeInteger;
   const toText = String;
   const toNumber = Number;
   const MapType = Map;
@@ -30,12 +31,20 @@
   const MAX_DELAY_MS = 5000;
   const CHUNK = 2000;
   const MAX_CONSOLE_LINES = 1000;
+  const BOTH = "the script both returned records and called emit()";
+  const ONE_WAY = "Return an array of records, or emit them in batches and return nothing. Nothing was imported.";
+  const EMIT_IN_EMIT =
+    "the script called emit() while an emit() was reading its records (from a getter, toJSON or Proxy trap of a record). Call emit() from the script's own code only. Nothing was imported.";
   const box = { settled: false, value: undefined, error: undefined, emitted: 0, emitCalled: false };
   const timers = Object.create(null);
   let nextTimerId = 1;
   let consoleLines = 0;
   let started = false;
   let delivered = null;
+  // While send() reads records, script code can run inside it (getters, toJSON, Proxy traps);
+  // once finish() has begun, any emit() mixes emitted records into the returned ones.
+  let sending = false;
+  let finishing = false;
 
   // dukpy assigns `dukpy` (this evaluation's values) and `call_python` on the global object
   // before every evaluation. Accessors that nothing can redefine take both assignments: a
@@ -104,7 +113,7 @@
   }
 
   function kindOf(value) {
-    if (value === null) return "null";
+    if (value === null || value === undefined) return toText(value);
     if (isArray(value)) return "an array";
     return `a ${typeof value}`;
   }
@@ -119,28 +128,53 @@
     return value;
   }
 
+  function serialise(record, row) {
+    if (record === null || typeof record !== "object" || isArray(record)) {
+      throw new TypeError(`row ${row} is ${kindOf(record)}, not an object`);
+    }
+    let text;
+    try {
+      text = stringify(record, replacer);
+    } catch (error) {
+      throw new TypeError(`row ${row}: ${error && error.message}`);
+    }
+    // An object's toJSON() (a Date's, a Number object's, the script's own) can give anything.
+    if (text === undefined || text[0] !== "{") {
+      const kind = kindOf(text === undefined ? undefined : parse(text));
+      throw new TypeError(`row ${row} serialises to ${kind}, not an object (made so by a toJSON() method, or a Date or Number object); return plain objects`);
+    }
+    return text;
+  }
+
+  // The length is read once: a Proxy's length trap could answer differently at every read,
+  // or answer what no array's length can be.
   function send(records) {
     if (!isArray(records)) {
       throw new TypeError(`expected an array of objects, got ${kindOf(records)}`);
     }
-    for (let start = 0; start < records.length; start += CHUNK) {
-      const parts = [];
-      const end = min(records.length, start + CHUNK);
-      for (let i = start; i < end; i++) {
-        const record = records[i];
-        const row = box.emitted + i;
-        if (record === null || typeof record !== "object" || isArray(record)) {
-          throw new TypeError(`row ${row} is ${kindOf(record)}, not an object`);
-        }
-        try {
-          parts[i - start] = stringify(record, replacer);
-        } catch (error) {
-          throw new TypeError(`row ${row}: ${error && error.message}`);
-        }
+    sending = true;
+    try {
+      const count = records.length;
+      if (!isSafeInteger(count) || count < 0) {
+        throw new TypeError(`the array's length is ${toText(count)}, not a count of records`);
       }
-      host("emit", `[${apply(join, parts, [","])}]`);
+      for (let start = 0; start < count; start += CHUNK) {
+        const parts = [];
+        const end = min(count, start + CHUNK);
+        for (let i = start; i < end; i++) parts[i - start] = serialise(records[i], box.emitted + i);
+        host("emit", `[${apply(join, parts, [","])}]`);
+      }
+      box.emitted += count;
+    } finally {
+      sending = false;
     }
-    box.emitted += records.length;
+  }
+
+  // Ends the run in the host at once: an error thrown back into the script's code (a getter,
+  // a toJSON, a queued job) could be caught there and the run would go on.
+  function refuse(message) {
+    host("refuse", message);
+    throw new Error(message);
   }
 
   // What a Request's init may hold, as the Fetch standard reads it: headers are an object
@@ -235,6 +269,8 @@
     global.inputs = freeze({ ...inputs });
     global.emit = (records) => {
       box.emitCalled = true;
+      if (finishing) refuse(`${BOTH} from code the host ran while reading the returned records (a getter, toJSON or Proxy trap). ${ONE_WAY}`);
+      if (sending) refuse(EMIT_IN_EMIT);
       send(records);
     };
     global.fetch = fetch;
@@ -298,15 +334,14 @@
       },
       finish() {
         fromHost();
+        finishing = true;
         if (!box.settled) {
           throw new Error("the script never finished: its promise did not settle (an await on something that never resolves?)");
         }
         if (box.error !== undefined) throw new Error(`the script threw ${box.error}`);
         if (box.emitCalled) {
           if (box.value === undefined) return;
-          throw new Error(
-            "the script both returned records and called emit(). Return an array of records, or emit them in batches and return nothing. Nothing was imported.",
-          );
+          throw new Error(`${BOTH}. ${ONE_WAY}`);
         }
         send(box.value);
       },
