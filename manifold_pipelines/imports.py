@@ -18,7 +18,7 @@ from manifold_pipelines.access import Access, requires
 from manifold_pipelines.administration import Administration
 from manifold_pipelines.catalog import source_label
 from manifold_pipelines.core import history
-from manifold_pipelines.core.models import DataSource
+from manifold_pipelines.core.models import DataSource, SourceStatus
 from manifold_pipelines.core.source_config import dump_source_config, parse_source_config
 from manifold_pipelines.errors import StorageError
 from manifold_pipelines.sources.base import RunContext, SourceRun
@@ -153,6 +153,7 @@ class Imports(Administration):
         with self._open(source) as store:
             self._mirror_history(store, source)
             log_id = start_import(store)
+            self._set_status(source, "running")
             try:
                 require_record_list(records, store.label)
                 require_json(metadata or {}, "metadata", store.label)
@@ -172,6 +173,7 @@ class Imports(Administration):
             except sqlite3.Error as exc:
                 fail_import(store, log_id, f"storage error: {exc}", started, log)
                 self._mirror_history(store, source)
+                self._set_status(source, "failed")
                 raise StorageError(
                     f"{store.label}: the import could not be written ({exc}). Nothing was"
                     " imported; check free disk space and the file's permissions."
@@ -181,9 +183,11 @@ class Imports(Administration):
                 # interrupt) is logged as its failure before it propagates.
                 fail_import(store, log_id, str(exc) or type(exc).__name__, started, log)
                 self._mirror_history(store, source)
+                self._set_status(source, "failed")
                 raise
             self._mirror_history(store, source)
         with self.core.writing():
+            self.core.set_status(source.project_id, source.id, "idle")
             self.core.audit(
                 "import",
                 "data_source",
@@ -195,6 +199,10 @@ class Imports(Administration):
                 },
             )
         return result
+
+    def _set_status(self, source: DataSource, status: SourceStatus) -> None:
+        with self.core.writing():
+            self.core.set_status(source.project_id, source.id, status)
 
     def _import_options(
         self, source: DataSource, enable_diff: bool | None, diff_key: str | list[str] | None

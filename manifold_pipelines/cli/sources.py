@@ -130,6 +130,7 @@ def _summary(item: Any) -> dict[str, Any]:
         "name": item.name,
         "type": item.type,
         "enabled": item.enabled,
+        "status": item.status,
         "syncInterval": item.sync_interval,
         "lastSyncAt": item.last_sync_at.isoformat() if item.last_sync_at else None,
         "config": dump_source_config(item.config),

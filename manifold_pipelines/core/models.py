@@ -23,6 +23,9 @@ class Project(BaseModel):
     updated_at: datetime
 
 
+SourceStatus = Literal["idle", "running", "failed", "disabled"]
+
+
 class DataSource(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -31,7 +34,7 @@ class DataSource(BaseModel):
     name: str
     type: str
     config: SourceConfig
-    status: str
+    status: SourceStatus
     enabled: bool
     sync_interval: int | None
     created_at: datetime

@@ -10,7 +10,13 @@ from typing import Any
 
 import orjson
 
-from manifold_pipelines.core.models import AuditEntry, DataSource, Project, Relationship
+from manifold_pipelines.core.models import (
+    AuditEntry,
+    DataSource,
+    Project,
+    Relationship,
+    SourceStatus,
+)
 from manifold_pipelines.core.source_config import dump_source_config, parse_source_config
 from manifold_pipelines.core.tables import CORE_FORMAT
 from manifold_pipelines.db.connection import connect, transaction
@@ -193,10 +199,15 @@ class CoreStore:
         now = now_text()
         try:
             self.conn.execute(
-                "INSERT INTO data_sources (id, project_id, name, type, config, enabled,"
+                "INSERT INTO data_sources (id, project_id, name, type, config, status, enabled,"
                 " sync_interval, created_at, updated_at) VALUES (:id, :project_id, :name, :type,"
-                " :config, :enabled, :sync_interval, :now, :now)",
-                {**source, "config": _json(source["config"]), "now": now},
+                " :config, :status, :enabled, :sync_interval, :now, :now)",
+                {
+                    **source,
+                    "config": _json(source["config"]),
+                    "status": "idle" if source["enabled"] else "disabled",
+                    "now": now,
+                },
             )
         except sqlite3.IntegrityError as exc:
             raise AlreadyExistsError(
@@ -209,6 +220,8 @@ class CoreStore:
         current = self.get_source(project_id, source_id)
         before = _source_record(current)
         merged = {**before, **changes}
+        if "enabled" in changes:
+            merged["status"] = _settled_status(merged["enabled"], current.status)
         self.conn.execute(
             "UPDATE data_sources SET name = :name, config = :config, enabled = :enabled,"
             " sync_interval = :sync_interval, status = :status, updated_at = :now"
@@ -223,6 +236,15 @@ class CoreStore:
             "DELETE FROM data_sources WHERE project_id = ? AND id = ?", (project_id, source_id)
         )
         self.audit("delete", "data_source", current.qualified_id, before=_source_record(current))
+
+    def set_status(self, project_id: str, source_id: str, status: SourceStatus) -> None:
+        """What the source is doing; a state, not a change anyone made, so not audited. A
+        disabled source stays 'disabled' whatever its runs do."""
+        self.conn.execute(
+            "UPDATE data_sources SET status = CASE WHEN enabled = 0 THEN 'disabled' ELSE ?"
+            " END WHERE project_id = ? AND id = ?",
+            (status, project_id, source_id),
+        )
 
     def mark_synced(self, project_id: str, source_id: str, at: str) -> None:
         self.conn.execute(
@@ -282,6 +304,13 @@ _SOURCE_SELECT = (
     "SELECT project_id, id, name, type, config, status, enabled, sync_interval, created_at,"
     " updated_at, last_sync_at FROM data_sources"
 )
+
+
+def _settled_status(enabled: bool, current: SourceStatus) -> SourceStatus:
+    """The status after (re-)enabling or disabling a source that is not running."""
+    if not enabled:
+        return "disabled"
+    return "idle" if current == "disabled" else current
 
 
 def _project(row: tuple[Any, ...]) -> Project:

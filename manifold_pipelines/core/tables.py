@@ -153,8 +153,24 @@ _ACCESS = Migration(
     ),
 )
 
+_SOURCE_STATUS = Migration(
+    version=4,
+    name="a data source's status says what it is doing",
+    statements=(
+        # 'active' was written by every format before and never changed; the status now
+        # follows each run (idle, running, failed) and the enabled flag (disabled).
+        """UPDATE data_sources SET status = CASE
+            WHEN enabled = 0 THEN 'disabled'
+            WHEN (SELECT h.status FROM import_history h
+                  WHERE h.project_id = data_sources.project_id
+                    AND h.source_id = data_sources.id ORDER BY h.id DESC LIMIT 1) = 'failed'
+                THEN 'failed'
+            ELSE 'idle' END""",
+    ),
+)
+
 CORE_FORMAT = FileFormat(
     application_id=CORE_APPLICATION_ID,
     label="core.db",
-    migrations=(_INITIAL, _ALERTS, _ACCESS),
+    migrations=(_INITIAL, _ALERTS, _ACCESS, _SOURCE_STATUS),
 )

@@ -166,6 +166,19 @@ _CANONICAL = Migration(
     upgrade=_canonical_keys,
 )
 
+_UNUSED_INDEXES = Migration(
+    version=3,
+    name="drop two indexes no query uses",
+    statements=(
+        # Logs are read by id and metrics by version; nothing filters on these timestamps,
+        # and every import paid to keep them.
+        "DROP INDEX IF EXISTS import_logs_started_at",
+        "DROP INDEX IF EXISTS quality_metrics_created_at",
+    ),
+)
+
 DATA_FORMAT = FileFormat(
-    application_id=DATA_APPLICATION_ID, label="data file", migrations=(_INITIAL, _CANONICAL)
+    application_id=DATA_APPLICATION_ID,
+    label="data file",
+    migrations=(_INITIAL, _CANONICAL, _UNUSED_INDEXES),
 )

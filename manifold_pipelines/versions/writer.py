@@ -249,8 +249,14 @@ def _track_schema(
     """A new schema version when the inferred schema changed, described field by field."""
     old_schema = previous.schema if previous else None
     changes = describe_changes(old_schema, schema)
-    if previous and schema_hash(schema) == schema_hash(previous.schema):
-        return previous.schema_version, changes
+    new_hash = schema_hash(schema)
+    if previous is not None:
+        stored = store.conn.execute(
+            "SELECT schema_hash FROM schema_versions WHERE schema_version = ?",
+            (previous.schema_version,),
+        ).fetchone()
+        if stored is not None and stored[0] == new_hash:
+            return previous.schema_version, changes
     row = store.conn.execute("SELECT coalesce(max(schema_version), 0) + 1 FROM schema_versions")
     schema_version = row.fetchone()[0]
     store.conn.execute(
@@ -260,7 +266,7 @@ def _track_schema(
             schema_version,
             version,
             orjson.dumps(schema).decode(),
-            schema_hash(schema),
+            new_hash,
             orjson.dumps(changes).decode(),
             now_text(),
         ),

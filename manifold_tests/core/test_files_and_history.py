@@ -145,4 +145,6 @@ def test_a_format_2_core_db_gains_instance_admins_and_audit_projects(home: Path)
         assert (ana.id, ana.instance_role) == ("ana", None)
         assert manager.get_role("ana", "shop") == "editor"
         assert [e.version for e in manager.import_history("shop", "orders")] == [1]
-    assert _header(home / "core.db") == (CORE_FORMAT.application_id, 3)
+        # Format 4: the 'active' every older format wrote becomes what the source is doing.
+        assert manager.get_data_source("shop", "orders").status == "idle"
+    assert _header(home / "core.db") == (CORE_FORMAT.application_id, CORE_FORMAT.latest)

@@ -4,11 +4,12 @@ deletes must cascade to files, and every change must be in the audit log."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from manifold_pipelines import SeparatedDatabaseManager
+from manifold_pipelines import ManifoldError, SeparatedDatabaseManager
 from manifold_pipelines.errors import AlreadyExistsError, ConfigError, NotFoundError
 from manifold_tests.conftest import make_source
 
@@ -214,3 +215,28 @@ def test_actor_comes_from_the_environment(home: Path, monkeypatch: pytest.Monkey
     with SeparatedDatabaseManager(home) as manager:
         manager.create_project(name="Demo", id="demo")
         assert manager.audit_log(actor="ci-bot")[0].action == "create"
+
+
+def test_a_source_status_follows_its_runs_and_its_enabled_flag(
+    manager: SeparatedDatabaseManager, source: tuple
+) -> None:
+    """`data_sources.status` says what the source is doing: idle, running, failed, disabled."""
+    assert manager.get_data_source(*source).status == "idle"
+    seen = []
+
+    def records() -> Iterator[dict[str, int]]:
+        seen.append(manager.core.get_source(*source).status)
+        yield {"id": 1}
+
+    manager.import_data(*source, records())
+    assert seen == ["running"]
+    assert manager.get_data_source(*source).status == "idle"
+    with pytest.raises(ManifoldError):
+        manager.import_data(*source, [{"no_id": 1}])
+    assert manager.get_data_source(*source).status == "failed"
+    manager.update_data_source(*source, enabled=False)
+    assert manager.get_data_source(*source).status == "disabled"
+    manager.import_data(*source, [{"id": 2}])
+    assert manager.get_data_source(*source).status == "disabled"
+    manager.update_data_source(*source, enabled=True)
+    assert manager.get_data_source(*source).status == "idle"

@@ -12,6 +12,7 @@ is upgraded in place, and never misread. cases/data_file/format-1.db was written
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 from manifold_pipelines import SeparatedDatabaseManager
@@ -63,3 +64,17 @@ def test_a_format_1_data_file_is_upgraded_and_diffs_as_a_new_one(
     assert manager.get_data_version(*source, 5).data == v5
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_format_3_drops_the_indexes_no_query_uses(manager: SeparatedDatabaseManager) -> None:
+    make_source(manager, "old", "legacy")
+    path = manager.data_file_path("old", "legacy")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(GOLDEN.read_bytes())
+    manager.list_versions("old", "legacy")
+    with closing(sqlite3.connect(path)) as conn:
+        indexes = {
+            row[0] for row in conn.execute("SELECT name FROM sqlite_schema WHERE type = 'index'")
+        }
+    assert not indexes & {"import_logs_started_at", "quality_metrics_created_at"}
+    assert {"data_versions_created_at", "import_logs_version"} <= indexes
