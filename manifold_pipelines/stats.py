@@ -1,4 +1,4 @@
-"""The seed's monitoring figures, per source and in total, from core.db's import history and
+"""Monitoring figures, per source and in total, from core.db's import history and
 the files' sizes: import success rate, durations, records, versions, storage, quality."""
 
 from __future__ import annotations

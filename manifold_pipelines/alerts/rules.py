@@ -1,4 +1,5 @@
-"""The seed's alert rules, read from core.db's import history and the files' sizes only.
+"""The alert rules (consecutive failures, slow imports, storage limits, quality failures),
+read from core.db's import history and the files' sizes only.
 
 Each rule returns candidate alerts with a dedup key, so a condition that persists raises one
 alert (per failure streak, per slow import, per day over a storage limit), not one per tick.

@@ -1,4 +1,5 @@
-"""Starting configs for `manifold source create --template`: the seed's import templates."""
+"""Starting configs for `manifold source create --template`: common kinds of import, each a
+working config to edit."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The versions an import is compared with: the one just before it, for the diff it reports
-(the seed's), and the last published one, for the checks that decide publication. A held
+"""The versions an import is compared with: the one just before it, held or not, for the diff
+it reports, and the last published one, for the checks that decide publication. A held
 version must never be the yardstick that lets its own data through."""
 
 from __future__ import annotations

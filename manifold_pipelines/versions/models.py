@@ -66,7 +66,8 @@ class DataDiff(BaseModel):
         }
 
     def to_dict(self) -> dict[str, Any]:
-        """The seed's JSON shape: counts, then the added, removed and modified records."""
+        """The published diff JSON: counts, then the added, removed and modified records
+        (modified ones with old, new and their field changes)."""
         return {
             **self.summary(),
             "details": {
@@ -85,7 +86,7 @@ class DataDiff(BaseModel):
 
 
 with warnings.catch_warnings():
-    # DESIGN.md fixes `.schema` as a public attribute; pydantic warns that it shadows the
+    # `.schema` is a public attribute users rely on; pydantic warns that it shadows the
     # deprecated BaseModel.schema() classmethod, which nothing here uses.
     warnings.filterwarnings("ignore", message='Field name "schema"', category=UserWarning)
 
@@ -95,7 +96,7 @@ with warnings.catch_warnings():
         version: int
         status: VersionStatus
         data: list[dict[str, Any]]
-        # `schema` is the public name (DESIGN.md); it shadows BaseModel's deprecated method.
+        # `schema` is the public name; it shadows BaseModel's deprecated method.
         schema: dict[str, Any]  # type: ignore[assignment]
         metadata: dict[str, Any]
         record_count: int

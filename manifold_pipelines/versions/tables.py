@@ -1,9 +1,11 @@
 """The schema of a data file, as numbered migrations.
 
-The seed's four tables keep their names and columns. Records are not in `data_versions.data`
-(always NULL): each distinct state of a record is one row of `record_history`, valid from
-`first_version` to `last_version` (NULL while it is still current), so an import writes only
-what changed. The `latest_records` view and the README show how to read a version in SQL.
+The four tables `data_versions`, `schema_versions`, `import_logs` and `quality_metrics` keep
+their published names and columns, so anyone can read a file with plain SQL. Records are not
+in `data_versions.data` (always NULL): each distinct state of a record is one row of
+`record_history`, valid from `first_version` to `last_version` (NULL while it is still
+current), so an import writes only what changed. The `latest_records` view and the README
+show how to read a version in SQL.
 
 Format 2 changed what two columns mean (a migration's SQL is never edited once released, so
 the comments in format 1's CREATE TABLE describe format 1): `key` holds numbers canonically

@@ -3,7 +3,7 @@
     python -m manifold_tests.benchmarks.versions --records 1000000
 
 Prints figures; asserts nothing. The floor is what any diffing importer must do (parse the
-new JSON, hash every record canonically); the seed-literal design stores each version as one
+new JSON, hash every record canonically); the whole-array design stores each version as one
 JSON array and diffs by loading both.
 """
 
@@ -75,9 +75,9 @@ def floor(v2_json: bytes) -> float:
     return timed(parse_and_hash)[0]
 
 
-def seed_literal(folder: Path, v1: list[dict[str, Any]], v2: list[dict[str, Any]]) -> dict:
+def whole_array(folder: Path, v1: list[dict[str, Any]], v2: list[dict[str, Any]]) -> dict:
     """Each version one JSON array in `data_versions.data`; the diff loads both."""
-    conn = sqlite3.connect(folder / "seed.db", isolation_level=None)
+    conn = sqlite3.connect(folder / "whole-array.db", isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("CREATE TABLE data_versions (version INTEGER PRIMARY KEY, data TEXT)")
 
@@ -95,11 +95,11 @@ def seed_literal(folder: Path, v1: list[dict[str, Any]], v2: list[dict[str, Any]
 
     write(1, v1)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    size_v1 = (folder / "seed.db").stat().st_size
+    size_v1 = (folder / "whole-array.db").stat().st_size
     v2_write = timed(lambda: write(2, v2))[0]
     v2_diff = timed(diff)[0]
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    added = (folder / "seed.db").stat().st_size - size_v1
+    added = (folder / "whole-array.db").stat().st_size - size_v1
     conn.close()
     return {"v2 import+diff s": v2_write + v2_diff, "bytes added by v2": added}
 
@@ -145,7 +145,7 @@ def run(records: int, seed: int) -> dict[str, Any]:
         figures["bytes added by v2 %"] = 100 * (size_v2 - size_v1) / size_v1
         manager.close()
         figures["floor s (orjson parse + xxh3-128 canonical hash)"] = floor(v2_json)
-        figures["seed-literal"] = seed_literal(folder, v1, v2)
+        figures["whole-array"] = whole_array(folder, v1, v2)
     figures["process peak RSS MB"] = psutil.Process().memory_info().rss / 2**20
     return figures
 

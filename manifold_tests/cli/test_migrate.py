@@ -28,7 +28,7 @@ def make_legacy(path: Path) -> dict[str, list[list[dict]]]:
         "CREATE TABLE snapshots (id INTEGER PRIMARY KEY, data_source_id TEXT, data TEXT,"
         " schema TEXT, metadata TEXT, created_at TEXT);"
     )
-    conn.execute("INSERT INTO projects VALUES ('legacy', 'Legacy', 'from the seed')")
+    conn.execute("INSERT INTO projects VALUES ('legacy', 'Legacy', 'from the old layout')")
     expected: dict[str, list[list[dict]]] = {}
     for s in range(SOURCES):
         source_id = f"feed-{s}"
@@ -100,7 +100,7 @@ def test_migration_killed_half_way_resumes_and_verifies(
                 assert version.metadata["run"] == number - 1
                 assert version.schema == {"fields": ["id", "value", "pad"]}
                 assert version.created_at.isoformat() == f"2025-01-{number:02d}T08:00:00+00:00"
-        assert manager.get_project("legacy").description == "from the seed"
+        assert manager.get_project("legacy").description == "from the old layout"
     dropped = _json_tail(cli("migrate", str(legacy), "--drop-legacy", "--json").output)
     assert dropped["dropped_legacy"]
     with sqlite3.connect(legacy) as conn:

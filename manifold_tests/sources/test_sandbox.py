@@ -64,8 +64,8 @@ def test_hostile_script_fails_cleanly_and_keeps_the_last_version(
     assert list(scratch.iterdir()) == [], "the sandbox's working directory was left behind"
 
 
-def test_the_seed_example_runs_unchanged(manager: SeparatedDatabaseManager) -> None:
-    script = (CASES / "good" / "seed_example.js").read_text()
+def test_the_fetch_and_shape_example_runs_unchanged(manager: SeparatedDatabaseManager) -> None:
+    script = (CASES / "good" / "fetch_and_shape_example.js").read_text()
     make_source(
         manager,
         script=script,

@@ -107,7 +107,7 @@ def test_diff_matches_the_oracle_between_any_two_versions(
         assert diff.total_changes == diff.added + diff.removed + diff.modified
 
 
-def test_import_result_diff_has_the_seed_shape(
+def test_import_result_diff_has_the_published_json_shape(
     manager: SeparatedDatabaseManager, source: tuple
 ) -> None:
     manager.import_data(*source, [{"id": 1, "a": "old", "gone": 1}, {"id": 2}, {"id": 3}])

@@ -76,7 +76,7 @@ def test_importing_a_held_version_again_stays_held(manager: SeparatedDatabaseMan
     assert manager.import_data("demo", "api", BASE[:5]).status == "held"
     again = manager.import_data("demo", "api", BASE[:5])
     assert (again.version, again.status) == (3, "held")
-    assert again.diff is not None and again.diff.from_version == 2  # the seed's diff: v2 -> v3
+    assert again.diff is not None and again.diff.from_version == 2  # the diff reported: v2 -> v3
     assert again.diff.total_changes == 0
     removed = next(m for m in again.quality if m.metric == "removed_rate")
     assert (removed.value, removed.status) == (0.5, "fail")

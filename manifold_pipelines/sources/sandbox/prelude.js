@@ -1,4 +1,5 @@
-// The script context: exactly what DESIGN.md lists, built over five host functions.
+// The script context (console, JSON, Date, Math, timers, utils, fetch, emit, variables, env,
+// inputs), built over five host functions.
 // This file is the first evaluation, before any script exists. It keeps dukpy's host
 // function in a closure, and it takes over the two globals that dukpy assigns before every
 // evaluation, so no code of the script can reach the host function at any later moment.

@@ -1,4 +1,4 @@
-// The seed's example, unchanged apart from the field it adds.
+// The classic example script: fetch an API (answered by a mock), shape each item, add a field.
 async function fetchData() {
   const response = await fetch('https://api.example.com/data');
   const items = await response.json();
