@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
@@ -100,9 +101,19 @@ def requires(
     return decorate
 
 
-def enforce(core: CoreStore, user: str, access: Access, named: Any) -> None:
+def enforce(
+    core: CoreStore,
+    user: str,
+    access: Access,
+    named: Any,
+    *,
+    roles: sqlite3.Connection | None = None,
+) -> None:
     """Apply one rule for `user`; `named` is the argument the rule reads the project from.
-    A refusal is audited (readable by the project's admins), then raised."""
+    The roles are `core`'s, or those of `roles` (a backup's core.db, whose roles a restore
+    would make the truth). A refusal is audited in `core` (readable by the project's
+    admins), then raised."""
+    conn = core.conn if roles is None else roles
     project_id: str | None = None
     if access.scope == "project":
         if named is None:
@@ -112,10 +123,10 @@ def enforce(core: CoreStore, user: str, access: Access, named: Any) -> None:
         )
     try:
         if access.scope == "instance":
-            authorize_instance(core.conn, user, access.action)
+            authorize_instance(conn, user, access.action)
         elif access.scope in ("project", "any_project"):
             assert access.role is not None
-            authorize(core.conn, user, project_id, access.role, access.action)
+            authorize(conn, user, project_id, access.role, access.action)
     except PermissionDeniedError:
         with core.writing():
             core.audit(

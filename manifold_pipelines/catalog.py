@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -22,8 +23,8 @@ from manifold_pipelines.core.global_settings import (
 )
 from manifold_pipelines.core.models import DataSource, Project, Relationship, Role
 from manifold_pipelines.core.permissions import (
-    LOCAL_ADMIN,
     SYSTEM_USERS,
+    acting_user,
     authorize,
     projects_with,
 )
@@ -84,9 +85,7 @@ class Catalog:
 
     def __init__(self, home: str | os.PathLike[str] | None = None, *, user: str | None = None):
         self.settings = Settings.load(home)
-        acting = user if user is not None else os.environ.get("MANIFOLD_USER") or LOCAL_ADMIN
-        # An empty or odd name must not fall back to the always-allowed local admin.
-        self.user = validate_id(acting, "Acting user")
+        self.user = acting_user(user)
         self.core = CoreStore(self.settings.core_db_path, actor=self.user)
         self.last_reload: str | None = None
 
@@ -409,8 +408,10 @@ class Catalog:
         for project in self.core.list_projects():
             self._check_access(Access("admin", "project", action), project.id)
 
-    def _check_access(self, access: Access, named: Any) -> None:
-        enforce(self.core, self.user, access, named)
+    def _check_access(
+        self, access: Access, named: Any, *, roles: sqlite3.Connection | None = None
+    ) -> None:
+        enforce(self.core, self.user, access, named, roles=roles)
 
     @requires(None, "reload the Dagster code location", scope="own")
     def reload_dagster(self) -> str | None:

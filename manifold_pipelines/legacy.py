@@ -6,8 +6,12 @@ Each snapshot is imported in its own transaction and remembered by its id in the
 metadata, so a second run imports nothing twice and a killed run resumes where it stopped.
 Only a verified migration (counts and content, version by version) may drop the old table.
 Whatever today's model cannot take (an invalid or unknown config, an unknown type, a missing
-script) is changed as little as possible, and every change is listed in the report and kept
-in the audit log with the legacy config as it was.
+script) is changed as little as possible, and every change is kept in the audit log with the
+legacy config as it was; the report lists them all from there, whichever run made them (a
+run stopped by a config today's model refuses leaves its sources made, and the run that
+finishes the migration reports them too).
+
+The ledger is a global setting, so a migration needs an instance admin, like set_setting.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from pydantic import BaseModel, Field
 
+from manifold_pipelines.access import Access
 from manifold_pipelines.core.source_config import SOURCE_CONFIG_TYPES
 from manifold_pipelines.core.users import put_global_setting
 from manifold_pipelines.errors import ManifoldError, NotFoundError, StorageError
@@ -29,6 +34,9 @@ if TYPE_CHECKING:
     from manifold_pipelines.manager import SeparatedDatabaseManager
 
 LEGACY_KEY = "legacySnapshotId"
+MIGRATE = Access(
+    "admin", "instance", "run a legacy migration, which writes a global setting (its ledger)"
+)
 
 
 class SourceMigration(BaseModel):
@@ -115,9 +123,9 @@ def _shortened(value: Any) -> str:
 
 def _ensure_catalog(
     manager: SeparatedDatabaseManager, conn: sqlite3.Connection, legacy_path: Path
-) -> tuple[dict[str, tuple[str, str]], dict[str, list[str]]]:
-    """Create the legacy projects and sources that do not exist yet; returns legacy source
-    id -> key, and the changes made to the configs of the sources created now."""
+) -> dict[str, tuple[str, str]]:
+    """Create the legacy projects and sources that do not exist yet, each change made to a
+    config audited; returns legacy source id -> key."""
     existing_projects = {p.id for p in manager.list_projects()}
     described = "description" in _columns(conn, "projects")
     for row in conn.execute(f"SELECT id, name{', description' if described else ''} FROM projects"):  # noqa: S608
@@ -127,7 +135,7 @@ def _ensure_catalog(
                 name=row[1] or project_id, id=project_id, description=row[2] if described else None
             )
     config_column = "config" if "config" in _columns(conn, "data_sources") else "NULL"
-    keys, changed = {}, {}
+    keys = {}
     existing = {s.key for s in manager.list_data_sources()}
     for raw_id, raw_project, name, legacy_type, raw in conn.execute(
         f"SELECT id, project_id, name, type, {config_column} FROM data_sources"  # noqa: S608
@@ -144,9 +152,8 @@ def _ensure_catalog(
             project_id, name=name or source_id, type=source_type, id=source_id, config=config
         )
         if changes:
-            changed[source_id] = changes
             _audit_changes(manager, (project_id, source_id), changes, legacy_path, legacy_type, raw)
-    return keys, changed
+    return keys
 
 
 def _audit_changes(
@@ -157,7 +164,8 @@ def _audit_changes(
     legacy_type: Any,
     raw: Any,
 ) -> None:
-    """The audit log keeps the legacy config as it was, so nothing left out is lost."""
+    """The audit log keeps the legacy config as it was, so nothing left out is lost, and
+    the changes for every later report."""
     with manager.core.writing():
         manager.core.audit(
             "migrate",
@@ -170,6 +178,21 @@ def _audit_changes(
                 "legacyConfig": raw.decode(errors="replace") if isinstance(raw, bytes) else raw,
             },
         )
+
+
+def _recorded_changes(
+    manager: SeparatedDatabaseManager, key: tuple[str, str], legacy_path: Path
+) -> list[str]:
+    """Every change this legacy database's migration made to the source's config, oldest
+    first, whichever run made it."""
+    entries = manager.core.audit_entries(object_id="/".join(key), action="migrate")
+    return [
+        change
+        for entry in reversed(entries)
+        if isinstance(entry.details, dict)
+        and entry.details.get("legacyDatabase") == str(legacy_path)
+        for change in entry.details.get("changes", [])
+    ]
 
 
 def _canonical(records: list[dict[str, Any]]) -> list[bytes]:
@@ -212,10 +235,14 @@ def migrate_legacy(
     drop_legacy: bool = False,
     progress: Callable[[str], None] = lambda _: None,
 ) -> MigrationReport:
+    """Import every legacy snapshot not imported yet; `legacy_path` is read, never written
+    but for dropping the snapshots table once verified."""
+    manager._check_access(MIGRATE, None)
+    legacy_path = legacy_path.resolve()
     conn = _open(legacy_path)
-    ledger_key = f"legacyMigration:{legacy_path.resolve()}"
+    ledger_key = f"legacyMigration:{legacy_path}"
     try:
-        keys, changed = _ensure_catalog(manager, conn, legacy_path)
+        keys = _ensure_catalog(manager, conn, legacy_path)
         ledger: dict[str, list[Any]] = manager.get_settings().get(ledger_key, {})
         reports = []
         for legacy_id, key in keys.items():
@@ -255,7 +282,7 @@ def migrate_legacy(
                     imported=imported,
                     already_present=len(snapshots) - imported,
                     verified=_verify(manager, key, snapshots, done),
-                    changes=changed.get(legacy_id, []),
+                    changes=_recorded_changes(manager, key, legacy_path),
                 )
             )
         orphans = conn.execute(

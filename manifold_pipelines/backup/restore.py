@@ -6,31 +6,35 @@ of it), that core.db and each data file are Manifold files, every id, every proj
 path against the target's allowed roots, and the admin role. Only then is the home replaced,
 and nothing is written or deleted outside the target's allowed roots.
 
-Who may restore: replacing a home with a core.db needs admin of every project in it. A
-backup whose core.db has users may be restored only by the local admin or by a user who is
-admin of every project in the backup (by the backup's own roles): its roles become the
-truth of the new home. A backup without users is single-user, as its home was.
+Who may restore: a restore replaces core.db whole, its users' instance roles and the global
+settings (the alerts webhook, the sandbox's env allow-list) with it, so it is judged by
+instance-wide roles. Replacing a home whose roles are enforced (a named user, and users
+exist) needs an instance admin of that home. A backup whose core.db has users may be
+restored only by the local admin or by an instance admin by the backup's own roles: they
+become the truth of the new home. A backup without users is single-user, as its home was.
+Every refusal is audited in the target home when it has a core.db.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import sqlite3
 import tempfile
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from manifold_pipelines.access import Access
 from manifold_pipelines.backup.manifest import BackupManifest, read_manifest
 from manifold_pipelines.backup.staging import check_format, stage_file
 from manifold_pipelines.catalog import Catalog
-from manifold_pipelines.core.permissions import LOCAL_ADMIN, authorize
+from manifold_pipelines.core.permissions import acting_user, authorize_instance
 from manifold_pipelines.core.tables import CORE_FORMAT
 from manifold_pipelines.db.connection import connect
 from manifold_pipelines.db.migrations import migrate
-from manifold_pipelines.errors import AlreadyExistsError, StorageError
-from manifold_pipelines.files import copy_database, remove_files
+from manifold_pipelines.errors import AlreadyExistsError, ConfigError, StorageError
+from manifold_pipelines.files import check_data_folder, copy_database, remove_files
 from manifold_pipelines.paths import resolve_allowed, validate_id
 from manifold_pipelines.settings import Settings
 from manifold_pipelines.versions.tables import DATA_FORMAT
@@ -54,22 +58,32 @@ def restore_backup(
     Restoring into another home than the one backed up puts every data file in that home's
     default layout (projects' own data paths are cleared), so the original installation is
     never written to; restoring into the same home keeps a data path only inside its allowed
-    roots. With `force`, an existing home is replaced and its data files that the backup does
-    not know are removed. `user` defaults to MANIFOLD_USER, else the local admin.
+    roots and in a folder of the project's own. With `force`, an existing home is replaced
+    and its data files that the backup does not know are removed. `user` defaults to
+    MANIFOLD_USER, else the local admin; an empty or malformed name is refused.
     """
-    user = user or os.environ.get("MANIFOLD_USER") or LOCAL_ADMIN
+    user = acting_user(user)
     folder = backup_folder.resolve()
     manifest = read_manifest(folder)
     settings = Settings.load(home)
-    _check_target(settings, user, force)
     with tempfile.TemporaryDirectory(prefix=".restore-", dir=settings.home) as staging:
-        plan = _stage(folder, manifest, settings, user, Path(staging))
+        with _target(settings, user, force) as current:
+            plan = _stage(folder, manifest, settings, user, Path(staging), current)
         _replace(settings, plan, force)
     return [name for name, _, copy in plan.files if copy is not None]
 
 
-def _check_target(settings: Settings, user: str, force: bool) -> None:
+REPLACE = Access("admin", "instance", "replace this home from a backup")
+BRING_IN = Access(
+    "admin", "instance", "bring in this backup's users and settings (judged by its own roles)"
+)
+
+
+@contextmanager
+def _target(settings: Settings, user: str, force: bool) -> Iterator[Catalog | None]:
+    """The home being replaced, open for its checks and audit entries (None: no core.db yet)."""
     if not settings.core_db_path.exists():
+        yield None
         return
     if not force:
         raise AlreadyExistsError(
@@ -77,13 +91,17 @@ def _check_target(settings: Settings, user: str, force: bool) -> None:
             " or pass --force to replace everything in it."
         )
     with Catalog(settings.home, user=user) as current:
-        current._authorize_every_project("replace it from a backup")
-        if not current.core.list_projects():
-            current._authorize(None, "admin", "replace this home from a backup")
+        current._check_access(REPLACE, None)
+        yield current
 
 
 def _stage(
-    folder: Path, manifest: BackupManifest, settings: Settings, user: str, staging: Path
+    folder: Path,
+    manifest: BackupManifest,
+    settings: Settings,
+    user: str,
+    staging: Path,
+    current: Catalog | None,
 ) -> RestorePlan:
     """Copy out and check everything the backup restores; raise before anything is touched."""
     root = folder.parent
@@ -94,16 +112,13 @@ def _stage(
     except FileNotFoundError:
         raise _incomplete(folder, [manifest.core]) from None
     check_format(core, CORE_FORMAT, f"The backup's core.db in {str(folder)!r}")
-    raw_paths, sources = _read_catalog(core, user)
+    raw_paths, sources = _read_catalog(core, user, current)
     kept = manifest.home == str(settings.home)
-    data_paths = {
-        project_id: _checked_data_path(project_id, raw, settings) if kept else None
-        for project_id, raw in raw_paths.items()
-    }
+    data_paths = _checked_data_paths(folder, raw_paths, settings) if kept else {}
     with closing(sqlite3.connect(core)) as conn, conn:
         conn.executemany(
             "UPDATE projects SET data_path = ? WHERE id = ?",
-            [(path, project_id) for project_id, path in data_paths.items()],
+            [(data_paths.get(project_id), project_id) for project_id in raw_paths],
         )
     files: list[tuple[str, Path, Path | None]] = []
     missing = []
@@ -128,9 +143,12 @@ def _stage(
     return RestorePlan(core=core, files=files)
 
 
-def _read_catalog(core: Path, user: str) -> tuple[dict[str, object], list[tuple[str, str]]]:
+def _read_catalog(
+    core: Path, user: str, current: Catalog | None
+) -> tuple[dict[str, object], list[tuple[str, str]]]:
     """Projects (id -> raw data path) and sources of the staged core.db, every id checked,
-    and the acting user's admin role by the backup's own roles."""
+    and the acting user's instance admin role by the backup's own roles (the refusal is
+    audited in the target home when there is one)."""
     try:
         # The staged copy is ours: bring an older backup's core.db to today's format first,
         # so that its roles are read as this Manifold reads them.
@@ -144,11 +162,10 @@ def _read_catalog(core: Path, user: str) -> tuple[dict[str, object], list[tuple[
                 (validate_id(project_id, "Backed-up project"), validate_id(sid, "Backed-up source"))
                 for project_id, sid in conn.execute("SELECT project_id, id FROM data_sources")
             ]
-            action = "restore it from this backup (by the roles the backup records)"
-            for project_id in projects:
-                authorize(conn, user, project_id, "admin", action)
-            if not projects:
-                authorize(conn, user, None, "admin", action)
+            if current is None:
+                authorize_instance(conn, user, BRING_IN.action)
+            else:
+                current._check_access(BRING_IN, None, roles=conn)
     except sqlite3.DatabaseError as exc:
         raise StorageError(
             f"The backup's core.db cannot be read ({exc}); it is damaged or was changed by hand."
@@ -157,16 +174,36 @@ def _read_catalog(core: Path, user: str) -> tuple[dict[str, object], list[tuple[
     return projects, sources
 
 
-def _checked_data_path(project_id: str, raw: object, settings: Settings) -> str | None:
-    if raw is None:
-        return None
+def _checked_data_paths(
+    folder: Path, raw_paths: dict[str, object], settings: Settings
+) -> dict[str, str]:
+    """The backed-up projects' own data folders, resolved, each inside the target's allowed
+    roots and none of them the home, in Manifold's own folders or another project's: a
+    source named 'core' in a project whose folder is the home would overwrite core.db."""
+    folders = {
+        project_id: _resolved_data_path(project_id, raw, settings)
+        for project_id, raw in raw_paths.items()
+        if raw is not None
+    }
+    for project_id, path in folders.items():
+        try:
+            check_data_folder(settings, path, project_id, folders)
+        except ConfigError as exc:
+            raise ConfigError(
+                f"The backup in {str(folder)!r} cannot be restored here: {exc} Nothing was"
+                " restored."
+            ) from exc
+    return {project_id: str(path) for project_id, path in folders.items()}
+
+
+def _resolved_data_path(project_id: str, raw: object, settings: Settings) -> Path:
     if not isinstance(raw, str):
         raise StorageError(
             f"Backed-up project {project_id!r} has a data_path that is not text ({raw!r})."
             " The backup was changed by hand; nothing was restored."
         )
     what = f"Backed-up project {project_id!r}'s data_path"
-    return str(resolve_allowed(raw, settings.allowed_roots, what))
+    return resolve_allowed(raw, settings.allowed_roots, what)
 
 
 def _incomplete(folder: Path, missing: list[str]) -> StorageError:

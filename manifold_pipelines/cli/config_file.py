@@ -1,8 +1,8 @@
 """Reading a source config from a .json, .yaml or .yml file, with bounds on what it may
-become: at most 1 MiB of file, and YAML aliases (`*name`) few and never expanding past
-100,000 values, so that a "billion laughs" file of a few hundred bytes cannot grow to
-gigabytes. Aliases are counted on YAML's node graph, where aliased values are still shared,
-before anything is built from it."""
+become: at most 1 MiB of file, and YAML aliases (`*name`) few and never expanding it past
+1 MiB, so that a "billion laughs" file of a few hundred bytes (or one large value repeated
+through a few aliases) cannot grow to gigabytes. The size is counted on YAML's node graph,
+where aliased values are still shared, before anything is built from it."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from manifold_pipelines.core.source_config import MAX_CONFIG_BYTES
 from manifold_pipelines.errors import ConfigError
 
 MAX_ALIASES = 100
-MAX_VALUES = 100_000
 
 
 def load_config_file(path: str) -> dict[str, Any]:
@@ -50,7 +49,7 @@ def _load_yaml(data: bytes, path: str) -> Any:
         if node is None:
             return None
         try:
-            _count_values(node, _Count())
+            _expanded_bytes(node, _Count())
         except ConfigError as exc:
             raise ConfigError(f"{path}: {exc}") from exc
         return loader.construct_document(node)
@@ -62,39 +61,46 @@ class _Count:
     """Walking YAML's node graph: an alias is the same node object met again."""
 
     def __init__(self) -> None:
-        self.values: dict[int, int] = {}
+        self.sizes: dict[int, int] = {}
         self.open: set[int] = set()
         self.aliases = 0
 
 
-def _count_values(node: yaml.Node, count: _Count) -> int:
-    """How many values `node` becomes once every alias is expanded; a shared node is walked
-    once and counted once per use, so counting a bomb stays cheap."""
+def _expanded_bytes(node: yaml.Node, count: _Count) -> int:
+    """At least how many bytes `node` becomes as JSON once every alias is expanded: a
+    scalar's text and one byte of punctuation per value. A shared node is walked once and
+    counted once per use, so counting a bomb stays cheap, and a value repeated through a
+    few aliases counts as often as it will be written out."""
     key = id(node)
-    if key in count.values:
+    if key in count.sizes:
         count.aliases += 1
         if count.aliases > MAX_ALIASES:
             raise ConfigError(
                 f"the YAML uses more than {MAX_ALIASES} aliases (*name). A config needs few:"
                 " write the values out, or use JSON."
             )
-        return count.values[key]
+        return count.sizes[key]
     if key in count.open:
         raise ConfigError("the YAML refers to itself through an alias; a config must be a tree.")
     count.open.add(key)
     children: list[yaml.Node] = []
-    if isinstance(node, yaml.SequenceNode):
+    total = 1
+    if isinstance(node, yaml.ScalarNode):
+        total += len(node.value.encode())
+    elif isinstance(node, yaml.SequenceNode):
         children = list(node.value)
     elif isinstance(node, yaml.MappingNode):
         children = [part for pair in node.value for part in pair]
-    total = 1
     for child in children:
-        total += _count_values(child, count)
-        if total > MAX_VALUES:
-            raise ConfigError(
-                f"the YAML expands to more than {MAX_VALUES:,} values through its aliases"
-                " (a 'billion laughs' file?). Write the values out instead of nesting aliases."
-            )
+        total += _expanded_bytes(child, count)
+        if total > MAX_CONFIG_BYTES:
+            break
+    if total > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            "the YAML becomes more than 1 MiB once its aliases (*name) are expanded, more than"
+            " a config may have (a 'billion laughs' file?). Write the values out instead of"
+            " repeating them through aliases, and keep data out of configs."
+        )
     count.open.discard(key)
-    count.values[key] = total
+    count.sizes[key] = total
     return total

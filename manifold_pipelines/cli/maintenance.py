@@ -58,6 +58,8 @@ def restore_backup_(cli: CliContext, backup_folder: Path, force: bool) -> None:
 def migrate(cli: CliContext, legacy_db: Path, drop_legacy: bool, as_json: bool) -> None:
     """Turn a legacy single-file database's snapshots into versions (safe to run again).
 
+    Needs an instance admin: the migration keeps its ledger in a global setting.
+
     \b
     Example:
       manifold migrate old-manifold.db && manifold migrate old-manifold.db --drop-legacy

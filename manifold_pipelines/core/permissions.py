@@ -9,10 +9,12 @@ for cooperating users: the boundary is who may write MANIFOLD_HOME's files."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 
 from manifold_pipelines.core.models import Role
 from manifold_pipelines.errors import ManifoldError
+from manifold_pipelines.paths import validate_id
 
 RANK: dict[str, int] = {"viewer": 1, "editor": 2, "admin": 3}
 LOCAL_ADMIN = "local-admin"
@@ -21,6 +23,13 @@ SYSTEM_USERS = frozenset({"dagster", LOCAL_ADMIN})
 
 class PermissionDeniedError(ManifoldError):
     """The acting user's role does not allow the action."""
+
+
+def acting_user(user: str | None) -> str:
+    """Who acts: `user`, else MANIFOLD_USER, else the local admin. An empty or odd name is
+    refused rather than taken for the always-allowed local admin."""
+    acting = user if user is not None else os.environ.get("MANIFOLD_USER") or LOCAL_ADMIN
+    return validate_id(acting, "Acting user")
 
 
 def roles_enforced(conn: sqlite3.Connection, user: str) -> bool:

@@ -6,6 +6,8 @@ known ones: a typo such as `difKey` must not silently fall back to a default.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from itertools import chain
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -225,7 +227,11 @@ def parse_source_config(source_type: str, config: dict[str, Any], *, where: str)
 
 def check_config_size(config: Any, *, where: str) -> None:
     """A config lives in core.db and is read by every run, sensor and reload: refuse one
-    that is over 1 MiB as JSON, or that JSON cannot hold at all."""
+    that is over 1 MiB as JSON, or that JSON cannot hold at all. Its size is first counted
+    up to the limit: a config built in Python may share one value many times over, and
+    serialising it whole to find out could take gigabytes."""
+    if _json_size_at_least(config, MAX_CONFIG_BYTES) > MAX_CONFIG_BYTES:
+        raise _too_big(where, f"over {MAX_CONFIG_BYTES:,}")
     try:
         size = len(orjson.dumps(config))
     except orjson.JSONEncodeError as exc:
@@ -234,10 +240,37 @@ def check_config_size(config: Any, *, where: str) -> None:
             " JSON values."
         ) from exc
     if size > MAX_CONFIG_BYTES:
-        raise ConfigError(
-            f"{where}: the config is {size:,} bytes as JSON, more than the 1 MiB a config may"
-            " have. Keep data out of configs: read it through a file source or fetch."
-        )
+        raise _too_big(where, f"{size:,}")
+
+
+def _too_big(where: str, size: str) -> ConfigError:
+    return ConfigError(
+        f"{where}: the config is {size} bytes as JSON, more than the 1 MiB a config may have."
+        " Keep data out of configs: read it through a file source or fetch."
+    )
+
+
+def _json_size_at_least(value: Any, limit: int) -> int:
+    """A lower bound of `value`'s size as JSON (a string's characters, one byte of
+    punctuation per value), counted only until it passes `limit`. The walk keeps one iterator
+    per open container, so a shared value costs its count, not a copy, and a value that
+    contains itself only counts up to the limit."""
+    size = 0
+    pending: list[Iterator[Any]] = [iter((value,))]
+    while pending and size <= limit:
+        item = next(pending[-1], _END)
+        if item is _END:
+            pending.pop()
+            continue
+        size += 1 + (len(item) if isinstance(item, str) else 0)
+        if isinstance(item, dict):
+            pending.append(chain.from_iterable(item.items()))
+        elif isinstance(item, (list, tuple)):
+            pending.append(iter(item))
+    return size
+
+
+_END = object()
 
 
 def dump_source_config(config: SourceConfig) -> dict[str, Any]:

@@ -96,6 +96,7 @@ class CoreStore:
         actor: str | None = None,
         limit: int = 1000,
         projects: set[str] | None = None,
+        action: str | None = None,
     ) -> list[AuditEntry]:
         """Newest first. `projects` limits entries to those projects (None: every entry,
         Manifold-wide ones included)."""
@@ -105,8 +106,15 @@ class CoreStore:
             " OR substr(object_id, 1, length(?1) + 1) = ?1 || '/')"
             " AND (?2 IS NULL OR actor = ?2)"
             " AND (?4 IS NULL OR project_id IN (SELECT value FROM json_each(?4)))"
+            " AND (?5 IS NULL OR action = ?5)"
             " ORDER BY id DESC LIMIT ?3",
-            (object_id, actor, limit, None if projects is None else _json(sorted(projects))),
+            (
+                object_id,
+                actor,
+                limit,
+                None if projects is None else _json(sorted(projects)),
+                action,
+            ),
         ).fetchall()
         return [
             AuditEntry(

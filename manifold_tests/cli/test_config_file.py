@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import resource
 import subprocess
+import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -31,6 +33,22 @@ LAUGHS = "\n".join(
 )
 
 
+WIDE_LAUGHS = "\n".join(
+    [
+        "script: 'return [];'",
+        "variables:",
+        f"  s: &s {'x' * 100_000}",
+        f"  a: &a [{', '.join(['*s'] * 10)}]",
+        f"  b: &b [{', '.join(['*a'] * 10)}]",
+        f"  c: &c [{', '.join(['*b'] * 10)}]",
+        f"  d: &d [{', '.join(['*c'] * 10)}]",
+        f"  e: [{', '.join(['*d'] * 7)}]",
+    ]
+)
+"""The red team's second bomb: few aliases and few values (47 and 77,784), but one 100 KB
+value under them, so it expands to about 8 GB."""
+
+
 def _limit_memory() -> None:
     """Without the fix the bomb would take gigabytes: fail fast instead of swapping."""
     resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
@@ -53,13 +71,71 @@ def test_a_yaml_bomb_is_refused_before_it_expands(
         "--config", str(bomb),
     )  # fmt: skip
     assert done.returncode == 1, done.stderr
-    assert "expands to more than 100,000 values through its aliases" in done.stderr
+    assert "becomes more than 1 MiB once its aliases (*name) are expanded" in done.stderr
     assert time.monotonic() - started < 20
     update = _manifold(home, "source", "update", "demo/api", "--config", str(bomb))
-    assert "through its aliases" in update.stderr
+    assert "once its aliases (*name) are expanded" in update.stderr
     with SeparatedDatabaseManager(home) as again:
         assert [s.id for s in again.list_data_sources()] == ["api"]
         assert again.get_data_source("demo", "api").config.variables == {}
+
+
+def test_a_yaml_bomb_of_few_aliases_over_a_large_value_is_refused_by_its_size(
+    manager: SeparatedDatabaseManager, home: Path, tmp_path: Path
+) -> None:
+    make_source(manager)
+    manager.close()
+    bomb = tmp_path / "wide.yaml"
+    bomb.write_text(WIDE_LAUGHS)
+    started = time.monotonic()
+    done = _manifold(home, "source", "update", "demo/api", "--config", str(bomb))
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith("Error: ") and "Traceback" not in done.stderr
+    assert "becomes more than 1 MiB once its aliases (*name) are expanded" in done.stderr
+    assert time.monotonic() - started < 20
+    with SeparatedDatabaseManager(home) as again:
+        assert again.get_data_source("demo", "api").config.variables == {}
+
+
+def test_the_api_refuses_a_config_that_shares_one_value_gigabytes_over_without_writing_it(
+    home: Path,
+) -> None:
+    """A config built in Python can share one object as YAML aliases do; its size is counted
+    up to the limit, never by serialising it whole. Run in a child limited to 1 GiB."""
+    script = textwrap.dedent(
+        """
+        import sys
+        from manifold_pipelines import SeparatedDatabaseManager
+        from manifold_pipelines.errors import ConfigError
+        shared = "x" * 100_000
+        for width in (10, 10, 10, 10, 7):
+            shared = [shared] * width
+        with SeparatedDatabaseManager(sys.argv[1]) as manager:
+            manager.create_project(name="Demo", id="demo")
+            try:
+                manager.create_data_source(
+                    "demo", name="b", type="javascript", id="b",
+                    config={"script": "return [];", "variables": {"e": shared}},
+                )
+            except ConfigError as exc:
+                print(exc)
+            print([s.id for s in manager.list_data_sources()])
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(home)],
+        capture_output=True,
+        text=True,
+        preexec_fn=_limit_memory,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "Data source 'demo/b': the config is over 1,048,576 bytes as JSON, more than the 1 MiB"
+        " a config may have. Keep data out of configs: read it through a file source or fetch.",
+        "[]",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -107,7 +183,7 @@ def test_the_api_refuses_a_config_over_1_mib(manager: SeparatedDatabaseManager) 
     make_source(manager)
     big = {"script": "return [];", "variables": {"v": "x" * MAX_CONFIG_BYTES}}
     with pytest.raises(
-        ConfigError, match=r"Data source 'demo/api': the config is 1,048,6\d\d bytes"
+        ConfigError, match=r"Data source 'demo/api': the config is over 1,048,576 bytes"
     ):
         manager.update_data_source("demo", "api", config=big)
     with pytest.raises(ConfigError, match="more than the 1 MiB a config may have"):

@@ -82,7 +82,7 @@ def test_publishing_or_recreating_a_source_is_a_change_for_the_next_backup(
     assert create_backup(manager, tmp_path / "bk").copied == ["demo/api"]
 
 
-def test_backups_need_admin_on_every_project(
+def test_backups_need_admin_on_every_project_and_restores_an_instance_admin(
     manager: SeparatedDatabaseManager, home: Path, tmp_path: Path, cli: Invoke
 ) -> None:
     make_source(manager)
@@ -92,7 +92,7 @@ def test_backups_need_admin_on_every_project(
         create_backup(vera, tmp_path / "bk")
     folder = _backup(manager, tmp_path / "bk")
     refused = cli("--user", "vera", "restore-backup", str(folder), "--force", code=1)
-    assert "needs the admin role" in refused.output
+    assert "cannot replace this home from a backup: that needs an instance admin" in refused.output
 
 
 def _legacy(path: Path, snapshots: list[tuple], sources: list[tuple] | None = None) -> None:

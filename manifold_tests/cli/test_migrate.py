@@ -171,7 +171,7 @@ def test_every_change_to_a_legacy_config_is_reported(cli: Invoke, tmp_path: Path
     for source, notes in changes.items():
         assert all(f"{source}: changed: {note}" in text for note in notes)
     again = _json_tail(cli("migrate", str(legacy), "--json").output)
-    assert all(item["changes"] == [] for item in again["sources"])  # created before, kept
+    assert {item["source"]: item["changes"] for item in again["sources"]} == changes
     audit = json.loads(cli("audit", "--source", "old/extra", "--json").output)
     (migrated,) = [entry for entry in audit if entry["action"] == "migrate"]
     assert migrated["details"]["changes"] == changes["old/extra"]
@@ -186,3 +186,58 @@ def test_the_migration_ledger_write_is_audited(cli: Invoke, tmp_path: Path, home
     assert [(e.action, e.object_type, e.details) for e in ledger] == [
         ("set_setting", "settings", {"source": "old/clean", "snapshot": 1})
     ]
+
+
+def test_changes_made_by_an_interrupted_run_are_reported_by_the_run_that_finishes_it(
+    cli: Invoke, tmp_path: Path, home: Path
+) -> None:
+    """The first run creates 'extra' (leaving out its unknown keys), then stops at a config
+    today's model refuses; once that is fixed, the run that finishes must still say what
+    was left out of 'extra', though an earlier run created it."""
+    legacy = tmp_path / "l.db"
+    _legacy_with_configs(legacy)
+    with sqlite3.connect(legacy) as conn:
+        conn.execute(
+            'UPDATE data_sources SET config = \'{"script": "x", "diffKey": 5}\''
+            " WHERE id = 'python'"
+        )
+    stopped = cli("migrate", str(legacy), code=1)
+    assert "Error: " in stopped.output and "diffKey" in stopped.output
+    with SeparatedDatabaseManager(home) as manager:
+        assert [s.id for s in manager.list_data_sources()] == ["broken", "extra"]
+    with sqlite3.connect(legacy) as conn:
+        conn.execute("UPDATE data_sources SET config = '{\"script\": \"x\"}' WHERE id = 'python'")
+    report = _json_tail(cli("migrate", str(legacy), "--json").output)
+    changes = {item["source"]: item["changes"] for item in report["sources"]}
+    assert changes["old/extra"] == ["config keys unknown today were left out: oldKey=1, retries=3"]
+    assert changes["old/broken"][0].startswith("config is not valid JSON")
+    assert changes["old/python"] == ["type 'python' is unknown today: migrated as javascript"]
+    assert changes["old/clean"] == []
+    text = cli("migrate", str(legacy)).output
+    assert "old/extra: changed: config keys unknown today were left out: oldKey=1" in text
+
+
+def test_a_legacy_migration_needs_an_instance_admin(
+    cli: Invoke, tmp_path: Path, home: Path
+) -> None:
+    """Its ledger is a global setting, which only an instance admin may write: admin of
+    every project is not enough. The refusal changes nothing and is audited."""
+    legacy = tmp_path / "l.db"
+    _legacy_with_configs(legacy)
+    with SeparatedDatabaseManager(home) as manager:
+        manager.create_project(name="P", id="p")
+        manager.create_user("ana")
+        manager.set_role("ana", "p", "admin")
+    refused = cli("--user", "ana", "migrate", str(legacy), code=1)
+    assert refused.output.startswith(
+        "Error: User 'ana' cannot run a legacy migration, which writes a global setting (its"
+        " ledger): that needs an instance admin"
+    )
+    with SeparatedDatabaseManager(home) as manager:
+        assert [p.id for p in manager.list_projects()] == ["p"]
+        assert manager.get_settings() == {}
+        denied = [e for e in manager.audit_log(actor="ana") if e.action == "denied"]
+        assert [e.details["needs"] for e in denied] == ["instance admin"]
+        manager.set_instance_role("ana", "admin")
+    report = _json_tail(cli("--user", "ana", "migrate", str(legacy), "--json").output)
+    assert report["verified"]
