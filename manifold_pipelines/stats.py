@@ -24,7 +24,11 @@ class SourceStats(BaseModel):
     last_records: int | None
     versions: int
     storage_bytes: int
-    quality_pass_rate: float | None
+    # Imports counted by the worst status among their quality checks: one warning among six
+    # passing checks makes that import a "warning".
+    quality_pass: int
+    quality_warning: int
+    quality_fail: int
 
 
 def _p95(values: list[float]) -> float | None:
@@ -50,9 +54,9 @@ def source_stats(manager: SeparatedDatabaseManager, project_id: str, source_id: 
         last_records=completed[0].records_processed if completed else None,
         versions=len(manager.list_versions(project_id, source_id)) if existing_files(path) else 0,
         storage_bytes=sum(p.stat().st_size for p in existing_files(path)),
-        quality_pass_rate=(sum(e.quality_status == "pass" for e in rated) / len(rated))
-        if rated
-        else None,
+        quality_pass=sum(e.quality_status == "pass" for e in rated),
+        quality_warning=sum(e.quality_status == "warning" for e in rated),
+        quality_fail=sum(e.quality_status == "fail" for e in rated),
     )
 
 

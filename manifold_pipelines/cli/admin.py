@@ -9,7 +9,7 @@ import click
 
 from manifold_pipelines.cli.context import CliContext, echo_json, pass_cli, split_source
 from manifold_pipelines.cli.maintenance import maintenance_commands
-from manifold_pipelines.cli.terminal import echo
+from manifold_pipelines.cli.terminal import echo, echo_rows
 from manifold_pipelines.core.global_settings import SETTING_MODELS
 from manifold_pipelines.demo import ensure_demo
 from manifold_pipelines.stats import all_stats, source_stats
@@ -102,8 +102,10 @@ def user_list(cli: CliContext, as_json: bool) -> None:
     if as_json:
         echo_json([u.model_dump(mode="json") for u in users])
         return
-    for item in users:
-        echo(f"{item.id}\t{item.name or ''}\t{item.email or ''}")
+    echo_rows(
+        ["ID", "NAME", "EMAIL", "INSTANCE ROLE"],
+        ([u.id, u.name, u.email, u.instance_role] for u in users),
+    )
 
 
 @click.group("settings")
@@ -166,11 +168,13 @@ def audit(
     if as_json:
         echo_json([e.model_dump(mode="json") for e in entries])
         return
-    for entry in entries:
-        echo(
-            f"{entry.at:%Y-%m-%d %H:%M:%S}\t{entry.actor}\t{entry.action}\t"
-            f"{entry.object_type}\t{entry.object_id}"
-        )
+    echo_rows(
+        ["AT", "ACTOR", "ACTION", "TYPE", "OBJECT"],
+        (
+            [f"{e.at:%Y-%m-%d %H:%M:%S}", e.actor, e.action, e.object_type, e.object_id]
+            for e in entries
+        ),
+    )
 
 
 @click.command("stats")
@@ -197,14 +201,28 @@ def stats(cli: CliContext, name_path: str | None, as_json: bool) -> None:
     def sec(value: float | None) -> str:
         return "-" if value is None else f"{value:.2f}s"
 
-    for f in figures:
-        echo(
-            f"{f.source}\timports {f.imports} ({pct(f.success_rate)} ok)\tmedian"
-            f" {sec(f.median_seconds)} p95 {sec(f.p95_seconds)}\trecords"
-            f" {f.last_records if f.last_records is not None else '-'}\tversions"
-            f" {f.versions}\t{f.storage_bytes:,} bytes\tquality {pct(f.quality_pass_rate)}"
-        )
+    echo_rows(
+        ["SOURCE", "IMPORTS", "OK", "MEDIAN", "P95", "RECORDS", "VERSIONS", "BYTES", "QUALITY"],
+        (
+            [
+                f.source,
+                f.imports,
+                pct(f.success_rate),
+                sec(f.median_seconds),
+                sec(f.p95_seconds),
+                "-" if f.last_records is None else f.last_records,
+                f.versions,
+                f"{f.storage_bytes:,}",
+                f"{f.quality_pass}/{f.quality_warning}/{f.quality_fail}",
+            ]
+            for f in figures
+        ),
+    )
     echo(f"total storage: {sum(f.storage_bytes for f in figures):,} bytes")
+    echo(
+        "QUALITY counts imports as pass/warning/fail by the worst of their quality checks;"
+        " OK is the share of imports that completed."
+    )
 
 
 admin_commands = [init, user, settings, audit, stats, *maintenance_commands]

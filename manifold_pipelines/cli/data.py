@@ -16,10 +16,11 @@ from rich.table import Table
 
 from manifold_pipelines.cli.context import CliContext, echo_json, pass_cli, plain_text, split_source
 from manifold_pipelines.cli.lifecycle import lifecycle_commands
-from manifold_pipelines.cli.terminal import echo, print_table, text
+from manifold_pipelines.cli.terminal import echo, echo_rows, print_table, text
 from manifold_pipelines.errors import ConfigError, RecordsError
 from manifold_pipelines.reports.compare import compare_report
 from manifold_pipelines.reports.html import render_html
+from manifold_pipelines.sources.csv_records import csv_records
 from manifold_pipelines.versions.models import DataDiff, DiffDetails, ImportResult
 
 SOURCE = click.argument("name_path", metavar="PROJECT/SOURCE")
@@ -53,27 +54,35 @@ def run(cli: CliContext, name_path: str, dry_run: bool, as_json: bool) -> None:
       manifold run demo/api
       manifold run demo/api --dry-run
     """
-    if dry_run:
-        result = cli.manager.preview_data_source(*split_source(name_path))
-        if as_json:
-            echo_json(
-                {
-                    "records": len(result.records),
-                    "diff": result.diff.to_dict() if result.diff else None,
-                }
-            )
-            return
-        diff = result.diff.summary() if result.diff else "diff off"
-        echo(
-            f"Dry run: {len(result.records)} records would become version"
-            f" {result.preview.version}: {diff}. Nothing was written."
+    project_id, source_id = split_source(name_path)
+    if not dry_run:
+        _print_result(cli.manager.run_data_source(project_id, source_id), as_json)
+        return
+    result = cli.manager.preview_data_source(project_id, source_id)
+    version = result.preview.version
+    if as_json:
+        echo_json(
+            {
+                "records": len(result.records),
+                "version": version,
+                "diff": result.diff.to_dict() if result.diff else None,
+            }
         )
         return
-    _print_result(cli.manager.run_data_source(*split_source(name_path)), as_json)
+    echo(
+        f"Dry run: {len(result.records)} records would become version {version}."
+        " Nothing was written."
+    )
+    if result.diff is not None:
+        key_fields = cli.manager.get_data_source(project_id, source_id).config.diff_key_fields
+        before = result.diff.from_version
+        title = f"{name_path}: {f'v{before}' if before else 'nothing'} -> v{version} (dry run)"
+        _diff_table(result.diff, key_fields, title)
 
 
 def read_records(path: Path) -> list[dict[str, Any]]:
-    """Records from .json (an array), .jsonl / .ndjson (one per line) or .csv (all text)."""
+    """Records from .json (an array), .jsonl / .ndjson (one per line) or .csv (values typed
+    as a CSV source types them)."""
     suffix = path.suffix.lower()
     size = path.stat().st_size
     with click.progressbar(length=size, label=f"Reading {path.name}", file=sys.stderr) as bar:
@@ -85,13 +94,14 @@ def read_records(path: Path) -> list[dict[str, Any]]:
                     f"{path}: expected a JSON array of records, got {type(data).__name__}."
                 )
             return data
+        if suffix == ".csv":
+            # The CSV source's own parser: a file imported here and read by a CSV source
+            # gives the same records, each value typed on its own.
+            records = list(csv_records(path.read_text(encoding="utf-8")))
+            bar.update(size)
+            return records
         records = []
         with path.open(encoding="utf-8", newline="") as handle:
-            if suffix == ".csv":
-                for row in csv.DictReader(handle):
-                    records.append(row)
-                    bar.update(sum(len(v or "") + 1 for v in row.values()))
-                return records
             if suffix not in (".jsonl", ".ndjson"):
                 raise click.BadParameter(
                     f"{path.name}: use a .json, .jsonl or .csv file", param_hint="FILE"
@@ -145,13 +155,19 @@ def versions(cli: CliContext, name_path: str, as_json: bool) -> None:
     if as_json:
         echo_json([info.model_dump(mode="json") for info in infos])
         return
-    for info in infos:
-        diff = info.diff or {}
-        echo(
-            f"v{info.version}\t{info.status}\t{info.record_count} records\t"
-            f"+{diff.get('added', 0)} -{diff.get('removed', 0)} ~{diff.get('modified', 0)}"
-            f"\t{info.created_at:%Y-%m-%d %H:%M:%S}"
-        )
+    echo_rows(
+        ["VERSION", "STATUS", "RECORDS", "ADDED", "REMOVED", "MODIFIED", "CREATED"],
+        (
+            [
+                info.version,
+                info.status,
+                info.record_count,
+                *((info.diff or {}).get(kind, 0) for kind in ("added", "removed", "modified")),
+                f"{info.created_at:%Y-%m-%d %H:%M:%S}",
+            ]
+            for info in infos
+        ),
+    )
 
 
 @click.command("show")
@@ -283,7 +299,7 @@ def diff(
         target.write_text(
             render_html(changes, title=title, key_fields=key_fields), encoding="utf-8"
         )
-        echo(f"Wrote {target}")
+        echo(f"Wrote the HTML diff report to {target.resolve()}; open it in a browser.")
     else:
         _diff_table(changes, key_fields, f"{name_path}: v{from_version} -> v{to_version}")
 

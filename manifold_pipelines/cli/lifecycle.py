@@ -7,7 +7,7 @@ import click
 import orjson
 
 from manifold_pipelines.cli.context import CliContext, echo_json, pass_cli, plain_text, split_source
-from manifold_pipelines.cli.terminal import echo
+from manifold_pipelines.cli.terminal import echo, echo_rows
 
 SOURCE = click.argument("name_path", metavar="PROJECT/SOURCE")
 
@@ -32,16 +32,22 @@ def history(cli: CliContext, name_path: str, key: str, as_json: bool) -> None:
     except orjson.JSONDecodeError:
         value = key
     steps = cli.manager.record_history(*split_source(name_path), value)
+    if not steps:
+        raise click.ClickException(
+            f"{name_path} has no record with key {key} in the versions kept. Check the key"
+            ' (as JSON: 42, "abc", ["eu", 7]) against `manifold show`.'
+        )
     if as_json:
         echo_json([step.model_dump(mode="json", by_alias=True) for step in steps])
         return
-    if not steps:
-        echo(f"No record with key {key} in the versions kept.")
+    rows: list[list[object]] = []
     for step in steps:
         when = f"{step.created_at:%Y-%m-%d %H:%M:%S}" if step.created_at else "(pruned)"
-        echo(f"v{step.version}\t{when}\t{step.change}")
+        rows.append([step.version, when, step.change, "", ""])
         for name, change in step.changes.items():
-            echo(f"\t{name}: {plain_text(change.old_value)} -> {plain_text(change.new_value)}")
+            old_new = f"{plain_text(change.old_value)} -> {plain_text(change.new_value)}"
+            rows.append(["", "", "", name, old_new])
+    echo_rows(["VERSION", "AT", "CHANGE", "FIELD", "OLD -> NEW"], rows)
 
 
 @click.command("publish")

@@ -8,7 +8,7 @@ import click
 
 from manifold_pipelines.backup import create_backup, restore_backup
 from manifold_pipelines.cli.context import CliContext, echo_json, pass_cli, split_source
-from manifold_pipelines.cli.terminal import echo
+from manifold_pipelines.cli.terminal import echo, echo_rows
 from manifold_pipelines.legacy import migrate_legacy
 from manifold_pipelines.settings import Settings
 
@@ -133,11 +133,11 @@ def restore(cli: CliContext, name_path: str, archive_file: Path, version: int | 
       manifold restore demo/api archive/demo/api-before-v100-20261128T101500Z.jsonl.gz --version 42
     """
     if version is None:
-        for entry in cli.manager.list_archived(*split_source(name_path), archive_file):
-            echo(
-                f"v{entry.version}\t{entry.status}\t{entry.record_count} records"
-                f"\t{entry.created_at}"
-            )
+        entries = cli.manager.list_archived(*split_source(name_path), archive_file)
+        echo_rows(
+            ["VERSION", "STATUS", "RECORDS", "CREATED"],
+            ([e.version, e.status, e.record_count, e.created_at] for e in entries),
+        )
         return
     result = cli.manager.restore_archived(*split_source(name_path), archive_file, version)
     echo(f"Version {result.version} of {name_path} restores archived version {version}.")

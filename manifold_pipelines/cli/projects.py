@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from manifold_pipelines.cli.context import CliContext, echo_json, pass_cli
-from manifold_pipelines.cli.terminal import echo
+from manifold_pipelines.cli.terminal import echo, echo_rows
 
 
 @click.group()
@@ -53,8 +53,7 @@ def list_(cli: CliContext, as_json: bool) -> None:
     if as_json:
         echo_json([p.model_dump(mode="json") for p in projects])
         return
-    for item in projects:
-        echo(f"{item.id}\t{item.name}\t{item.description or ''}")
+    echo_rows(["ID", "NAME", "DESCRIPTION"], ([p.id, p.name, p.description] for p in projects))
 
 
 @project.command("show")

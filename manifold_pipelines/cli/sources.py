@@ -10,7 +10,7 @@ import orjson
 from manifold_pipelines.cli.config_file import load_config_file
 from manifold_pipelines.cli.context import CliContext, echo_json, pass_cli, split_source
 from manifold_pipelines.cli.templates import TEMPLATES
-from manifold_pipelines.cli.terminal import echo
+from manifold_pipelines.cli.terminal import echo, echo_rows
 from manifold_pipelines.core.source_config import SOURCE_CONFIG_TYPES, dump_source_config
 from manifold_pipelines.errors import ConfigError
 
@@ -118,10 +118,19 @@ def list_(cli: CliContext, project_id: str | None, as_json: bool) -> None:
     if as_json:
         echo_json([_summary(s) for s in sources])
         return
-    for item in sources:
-        state = "enabled" if item.enabled else "disabled"
-        every = f"every {item.sync_interval} min" if item.sync_interval else "manual"
-        echo(f"{item.qualified_id}\t{item.type}\t{state}\t{every}\t{item.name}")
+    echo_rows(
+        ["SOURCE", "TYPE", "STATUS", "SCHEDULE", "NAME"],
+        (
+            [
+                s.qualified_id,
+                s.type,
+                s.status,
+                f"every {s.sync_interval} min" if s.sync_interval else "manual",
+                s.name,
+            ]
+            for s in sources
+        ),
+    )
 
 
 def _summary(item: Any) -> dict[str, Any]:

@@ -6,11 +6,15 @@ reads back as the same values), keeping only tab and newline."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+
+if TYPE_CHECKING:
+    # rich is imported where a table is drawn: it is not needed for the CLI to start.
+    from rich.table import Table
+    from rich.text import Text
 
 # C0 but tab and newline, DEL, C1 (0x9b is a one-byte CSI), and the bidi overrides that
 # make text read in another order than it is stored.
@@ -27,9 +31,26 @@ def echo(message: str = "", *, err: bool = False, nl: bool = True) -> None:
 
 def text(value: str, style: str = "") -> Text:
     """A table cell or title: never parsed for rich markup, control characters escaped."""
+    from rich.text import Text
+
     return Text(escape_controls(value), style=style)
 
 
 def print_table(table: Table) -> None:
     """Rich styles the table itself; every piece of data in it must be a `text()`."""
+    from rich.console import Console
+
     Console().print(table)
+
+
+def echo_rows(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    """A listing as plain aligned columns under a header row, like `kubectl get`: readable,
+    and still one line per item for grep and cut (`--json` is the form for programs)."""
+    cells = [
+        [escape_controls("" if value is None else str(value)) for value in row] for row in rows
+    ]
+    widths = [max([len(h), *(len(row[i]) for row in cells)]) for i, h in enumerate(headers)]
+    for row in [list(headers), *cells]:
+        click.echo(
+            "  ".join(value.ljust(width) for value, width in zip(row, widths, strict=True)).rstrip()
+        )

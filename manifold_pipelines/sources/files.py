@@ -3,9 +3,7 @@ source's allow-list (fetched through the same HostFetch as scripts)."""
 
 from __future__ import annotations
 
-import csv
 import fcntl
-import io
 import os
 import stat
 from collections.abc import Iterable, Iterator
@@ -21,7 +19,7 @@ from manifold_pipelines.files import manifold_owned
 from manifold_pipelines.paths import resolve_allowed
 from manifold_pipelines.settings import Settings
 from manifold_pipelines.sources.base import RunContext, RunLog, SourceRunError
-from manifold_pipelines.sources.csv_values import declared_value, inferred_value
+from manifold_pipelines.sources.csv_records import CsvFormatError, csv_records
 from manifold_pipelines.sources.http import FetchError, HostFetch
 
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -157,33 +155,15 @@ class FileRun:
             yield from self._json(self._text(raw), config)
 
     def _csv(self, text: str, config: CsvConfig) -> Iterator[dict[str, Any]]:
-        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=config.delimiter)
-        for row in reader:
-            if None in row:
-                raise self._fail(
-                    f"CSV line {reader.line_num} has more fields than the header. Check the"
-                    f" delimiter ({config.delimiter!r}) and quoting."
-                )
-            yield {
-                name: self._cell(value, name, reader.line_num, config)
-                for name, value in row.items()
-            }
-
-    def _cell(self, value: str | None, name: str, line: int, config: CsvConfig) -> Any:
-        """An empty cell is null; a declared column converts or names the bad value; other
-        values are typed each on its own (inferTypes) or stay text."""
-        if value is None or value == "":
-            return None
-        declared = config.columns.get(name)
-        if declared is None:
-            return inferred_value(value) if config.infer_types else value
         try:
-            return declared_value(value, declared)
-        except ValueError as exc:
-            raise self._fail(
-                f"CSV line {line} column {name!r}: {value!r} is not {_article(declared)}"
-                f" {declared}. Fix the value or the column's declared type."
-            ) from exc
+            yield from csv_records(
+                text,
+                delimiter=config.delimiter,
+                columns=config.columns,
+                infer_types=config.infer_types,
+            )
+        except CsvFormatError as exc:
+            raise self._fail(str(exc)) from exc
 
     def _json(self, text: str, config: JsonConfig) -> Iterator[dict[str, Any]]:
         if config.format == "jsonl":
@@ -214,10 +194,6 @@ class FileRun:
 
     def close(self) -> None:
         """Nothing is held open between reading and yielding."""
-
-
-def _article(word: str) -> str:
-    return "an" if word[:1] in "aeiou" else "a"
 
 
 class FileRunner:

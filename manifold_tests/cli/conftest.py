@@ -64,3 +64,26 @@ def demo_cli(cli: Invoke, tmp_path: Path) -> Invoke:
         str(config),
     )
     return cli
+
+
+def table_rows(output: str) -> list[dict[str, str]]:
+    """The rows of a listing printed by `echo_rows`, as dicts by header: columns are cut at
+    the header's offsets, so an empty cell stays empty."""
+    header, *lines = output.splitlines()
+    names = header.split("  ")
+    names = [name.strip() for name in names if name.strip()]
+    starts = []
+    position = 0
+    for name in names:
+        position = header.index(name, position)
+        starts.append(position)
+        position += len(name)
+    ends = [*starts[1:], None]
+    return [
+        {
+            name: line[start:end].strip()
+            for name, start, end in zip(names, starts, ends, strict=True)
+        }
+        for line in lines
+        if line.strip()
+    ]

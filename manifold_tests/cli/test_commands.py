@@ -4,12 +4,14 @@ failure (one line, no traceback), 2 for bad usage."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from manifold_pipelines import SeparatedDatabaseManager
-from manifold_tests.cli.conftest import Invoke
+from manifold_tests.cli.conftest import Invoke, table_rows
 
 
 def _import(cli: Invoke, tmp_path: Path, rows: list[dict], name: str = "rows.json") -> None:
@@ -26,14 +28,16 @@ def test_init_with_demo(cli: Invoke, home: Path) -> None:
 
 def test_project_commands(cli: Invoke) -> None:
     cli("project", "create", "shop", "--name", "Shop", "--description", "orders")
-    assert "shop\tShop\torders" in cli("project", "list").output
+    assert table_rows(cli("project", "list").output) == [
+        {"ID": "shop", "NAME": "Shop", "DESCRIPTION": "orders"}
+    ]
     cli("project", "update", "shop", "--description", "orders and stock")
     assert json.loads(cli("project", "show", "shop").output)["description"] == "orders and stock"
     assert json.loads(cli("project", "list", "--json").output)[0]["id"] == "shop"
     cli("project", "update", "shop", code=2)  # nothing to change
     cli("project", "delete", "shop", input="n\n", code=1)  # confirmation refused
     cli("project", "delete", "shop", "--yes")
-    assert cli("project", "list").output == ""
+    assert cli("project", "list").output.split() == ["ID", "NAME", "DESCRIPTION"]
 
 
 def test_source_commands(cli: Invoke, tmp_path: Path) -> None:
@@ -58,9 +62,16 @@ def test_source_commands(cli: Invoke, tmp_path: Path) -> None:
     cli("source", "link", "demo/api", "demo/shaped")
     shown = json.loads(cli("source", "show", "demo/paged").output)
     assert shown["type"] == "javascript" and "mockResponses" in shown["config"]
-    assert "demo/api\tjavascript\tenabled\tevery 90 min" in cli("source", "list").output
+    (api, *_) = table_rows(cli("source", "list").output)
+    assert api == {
+        "SOURCE": "demo/api",
+        "TYPE": "javascript",
+        "STATUS": "idle",
+        "SCHEDULE": "every 90 min",
+        "NAME": "API",
+    }
     cli("source", "disable", "demo/api")
-    assert "disabled" in cli("source", "list", "demo").output
+    assert table_rows(cli("source", "list", "demo").output)[0]["STATUS"] == "disabled"
     cli("source", "enable", "demo/api")
     cli("source", "update", "demo/api", "--sync-interval", "30", "--name", "The API")
     assert json.loads(cli("source", "show", "demo/api").output)["syncInterval"] == 30
@@ -152,11 +163,17 @@ def test_data_commands(demo_cli: Invoke, tmp_path: Path) -> None:
     out = demo_cli("import", "demo/api", str(lines), "--json").output
     assert json.loads(out[out.index("{") :])["version"] == 2
     csv_file = tmp_path / "v3.csv"
-    csv_file.write_text("id,price\n1,12\n")
+    csv_file.write_text("id,price\n1,12\n")  # typed as a CSV source types it: no change
     assert "Version 3" in demo_cli("import", "demo/api", str(csv_file)).output
     versions = json.loads(demo_cli("versions", "demo/api", "--json").output)
     assert [v["version"] for v in versions] == [1, 2, 3]
-    assert "v2\tpublished\t2 records\t+1 -1 ~1" in demo_cli("versions", "demo/api").output
+    listed = table_rows(demo_cli("versions", "demo/api").output)
+    assert [{k: row[k] for k in ("VERSION", "STATUS", "RECORDS", "ADDED")} for row in listed] == [
+        {"VERSION": "1", "STATUS": "published", "RECORDS": "2", "ADDED": "2"},
+        {"VERSION": "2", "STATUS": "published", "RECORDS": "2", "ADDED": "1"},
+        {"VERSION": "3", "STATUS": "published", "RECORDS": "1", "ADDED": "0"},
+    ]
+    assert (listed[1]["REMOVED"], listed[1]["MODIFIED"]) == ("1", "1")
     shown = demo_cli("show", "demo/api", "--version", "2", "--format", "jsonl").output
     assert shown.splitlines() == ['{"id":1,"price":12}', '{"id":3,"price":1}']
     assert demo_cli(
@@ -173,12 +190,16 @@ def test_data_commands(demo_cli: Invoke, tmp_path: Path) -> None:
     assert "modified" in table and "10" in table and "12" in table
     report = demo_cli("diff", "demo/api", "1", "2", "--format", "report").output
     assert "DataComPy Comparison" in report and "Matched on: id" in report
-    history = demo_cli("history", "demo/api", "1").output
-    assert "v1" in history and "v2" in history and "price: 10 -> 12" in history
+    history = table_rows(demo_cli("history", "demo/api", "1").output)
+    assert [(r["VERSION"], r["CHANGE"], r["FIELD"], r["OLD -> NEW"]) for r in history] == [
+        ("1", "added", "", ""),
+        ("2", "modified", "", ""),
+        ("", "", "price", "10 -> 12"),
+    ]
     assert (
         json.loads(demo_cli("history", "demo/api", "2", "--json").output)[-1]["change"] == "removed"
     )
-    assert "No record with key" in demo_cli("history", "demo/api", "999").output
+    assert "has no record with key 999" in demo_cli("history", "demo/api", "999", code=1).output
     assert "Version 4 restores version 1" in demo_cli("rollback", "demo/api", "1").output
     demo_cli("publish", "demo/api", "4", code=1)  # already published
     assert "pruned 2 version(s)" in demo_cli("cleanup", "demo/api", "--keep-versions", "2").output
@@ -207,8 +228,10 @@ def test_run_and_dry_run(demo_cli: Invoke, tmp_path: Path) -> None:
     config = tmp_path / "c.json"
     config.write_text(json.dumps({"script": "return [{id: 1}, {id: 2}]"}))
     demo_cli("source", "update", "demo/api", "--config", str(config))
-    assert "Nothing was written" in demo_cli("run", "demo/api", "--dry-run").output
-    assert demo_cli("versions", "demo/api").output == ""
+    dry_table = demo_cli("run", "demo/api", "--dry-run").output
+    assert "2 records would become version 1. Nothing was written" in dry_table
+    assert "nothing -> v1 (dry run)" in dry_table and "added" in dry_table
+    assert table_rows(demo_cli("versions", "demo/api").output) == []
     assert "Version 1 (published): 2 records" in demo_cli("run", "demo/api").output
     dry = json.loads(demo_cli("run", "demo/api", "--dry-run", "--json").output)
     assert dry["diff"]["totalChanges"] == 0
@@ -218,10 +241,14 @@ def test_users_audit_and_stats(demo_cli: Invoke, home: Path, tmp_path: Path) -> 
     _import(demo_cli, tmp_path, [{"id": 1}])
     demo_cli("user", "create", "vera", "--email", "vera@example.com")
     demo_cli("user", "grant", "vera", "demo", "viewer")
-    assert "vera\t\tvera@example.com" in demo_cli("user", "list").output
+    assert {"ID": "vera", "NAME": "", "EMAIL": "vera@example.com", "INSTANCE ROLE": ""} in (
+        table_rows(demo_cli("user", "list").output)
+    )
     refused = demo_cli("--user", "vera", "import", "demo/api", str(tmp_path / "rows.json"), code=1)
     assert "'vera' is a viewer of project 'demo'" in refused.output
-    assert "v1" in demo_cli("--user", "vera", "versions", "demo/api").output
+    assert (
+        table_rows(demo_cli("--user", "vera", "versions", "demo/api").output)[0]["VERSION"] == "1"
+    )
     assert json.loads(demo_cli("--user", "vera", "show", "demo/api", "--format", "json").output)
     audit = json.loads(demo_cli("audit", "--source", "demo/api", "--json").output)
     assert {"import", "create", "read"} <= {entry["action"] for entry in audit}
@@ -229,7 +256,15 @@ def test_users_audit_and_stats(demo_cli: Invoke, home: Path, tmp_path: Path) -> 
     stats = json.loads(demo_cli("stats", "--json").output)
     (figures,) = stats["sources"]
     assert figures["imports"] == 1 and figures["success_rate"] == 1.0 and figures["versions"] == 1
-    assert "demo/api\timports 1 (100% ok)" in demo_cli("stats", "demo/api").output
+    stats_text = demo_cli("stats", "demo/api").output
+    (row,) = table_rows(stats_text.split("\ntotal storage")[0])
+    assert (row["SOURCE"], row["IMPORTS"], row["OK"], row["QUALITY"]) == (
+        "demo/api",
+        "1",
+        "100%",
+        "1/0/0",
+    )
+    assert "QUALITY counts imports as pass/warning/fail" in stats_text
 
 
 def test_archive_restore_and_backups(demo_cli: Invoke, home: Path, tmp_path: Path) -> None:
@@ -238,7 +273,11 @@ def test_archive_restore_and_backups(demo_cli: Invoke, home: Path, tmp_path: Pat
     out = demo_cli("archive", "demo/api", "--before", "3").output
     assert "Archived 2 version(s)" in out
     archive = next((home / "archive" / "demo").glob("api-before-v3-*.jsonl.gz"))
-    assert "v1\tpublished\t1 records" in demo_cli("restore", "demo/api", str(archive)).output
+    listed = table_rows(demo_cli("restore", "demo/api", str(archive)).output)
+    assert [(r["VERSION"], r["STATUS"], r["RECORDS"]) for r in listed] == [
+        ("1", "published", "1"),
+        ("2", "published", "1"),
+    ]
     assert (
         "Version 5 of demo/api restores archived version 1"
         in demo_cli("restore", "demo/api", str(archive), "--version", "1").output
@@ -273,12 +312,12 @@ def test_roles_in_the_cli_settings_instance_admins_and_what_strangers_see(
     assert "s3cret" in demo_cli("--user", "root", "settings", "show").output
     bad = demo_cli("--user", "root", "settings", "set", "alerts", '{"webhookUrl": 5}', code=1)
     assert "webhookUrl" in bad.output
-    assert demo_cli("--user", "vera", "project", "list").output.split()[0] == "demo"
-    assert "other" not in demo_cli("--user", "vera", "project", "list").output
+    listed = table_rows(demo_cli("--user", "vera", "project", "list").output)
+    assert [r["ID"] for r in listed] == ["demo"]
     assert "has no role in project 'other'" in (
         demo_cli("--user", "vera", "project", "show", "other", code=1).output
     )
-    assert demo_cli("--user", "vera", "audit").output == ""
+    assert table_rows(demo_cli("--user", "vera", "audit").output) == []
     # The editor must not open for who cannot save: it would show the script first.
     editor = tmp_path / "editor.sh"
     editor.write_text(f'#!/bin/sh\ncp "$1" {tmp_path / "seen.json"}\n')
@@ -295,3 +334,62 @@ def test_roles_in_the_cli_settings_instance_admins_and_what_strangers_see(
         "Acting user id '' is not allowed"
         in demo_cli("--user", "", "project", "list", code=1).output
     )
+
+
+def test_a_csv_file_imports_as_a_csv_source_reads_it(
+    demo_cli: Invoke, home: Path, tmp_path: Path
+) -> None:
+    """One CSV parser: the same file through `manifold import` and through a CSV source gives
+    the same records, so the second import changes nothing."""
+    text = "id,price,code,note\n1,12.5,007,\n2,3,1_000,x\n"
+    (home / "prices.csv").write_text(text)
+    (tmp_path / "prices.csv").write_text(text)
+    demo_cli("import", "demo/api", str(tmp_path / "prices.csv"))
+    config = tmp_path / "csv.json"
+    config.write_text(json.dumps({"path": "prices.csv"}))
+    demo_cli(
+        "source", "create", "demo/file", "--name", "F", "--type", "csv", "--config", str(config)
+    )
+    demo_cli("run", "demo/file")
+    shown = [
+        json.loads(demo_cli("show", f"demo/{s}", "--format", "json").output)
+        for s in ("api", "file")
+    ]
+    assert (
+        shown[0]
+        == shown[1]
+        == [
+            {"id": 1, "price": 12.5, "code": "007", "note": None},
+            {"id": 2, "price": 3, "code": "1_000", "note": "x"},
+        ]
+    )
+
+
+def test_diff_reports_say_where_they_wrote_and_keep_integers(
+    demo_cli: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _import(demo_cli, tmp_path, [{"id": 3, "n": 305}, {"id": 1, "n": 7}, {"id": 2}], "a.json")
+    _import(demo_cli, tmp_path, [{"id": 2, "n": 9}, {"id": 1, "n": 8}, {"id": 3, "n": 306}])
+    monkeypatch.chdir(tmp_path)
+    wrote = demo_cli("diff", "demo/api", "1", "2", "--format", "html").output
+    target = tmp_path / "diff-demo-api-1-2.html"
+    assert f"Wrote the HTML diff report to {target}" in wrote and target.is_file()
+    report = demo_cli("diff", "demo/api", "1", "2", "--format", "report").output
+    samples = report[report.index("Sample Rows") :].splitlines()[4:7]
+    assert [line.split() for line in samples] == [
+        ["0", "1", "7", "8"],
+        ["1", "2", "<NA>", "9"],
+        ["2", "3", "305", "306"],
+    ]
+
+
+def test_the_cli_starts_without_pandas_or_datacompy() -> None:
+    """Only `diff --format report` needs datacompy (pandas, numpy, polars: most of a second
+    of start-up); every other command must start without them."""
+    probe = (
+        "import sys; from click.testing import CliRunner; from manifold_pipelines.cli import main;"
+        " CliRunner().invoke(main, ['--help']);"
+        " print(sorted(m for m in ('pandas', 'datacompy', 'polars', 'numpy') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
