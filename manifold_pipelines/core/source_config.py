@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from itertools import chain
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import orjson
 from pydantic import (
@@ -16,24 +16,16 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    create_model,
     field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
 
+from manifold_pipelines.core.metric_definitions import METRICS, METRICS_BY_NAME
 from manifold_pipelines.errors import ConfigError
 
 MAX_CONFIG_BYTES = 1 << 20
-
-MetricName = Literal[
-    "record_count",
-    "completeness",
-    "key_uniqueness",
-    "change_rate",
-    "removed_rate",
-    "schema_changes",
-]
-
 
 MAX_KEEP_DAYS = 36_500
 """A hundred years: beyond it the cut-off date leaves the calendar; leave keepDays unset instead."""
@@ -50,20 +42,44 @@ class Threshold(ConfigModel):
     fail: float | None = None
 
 
-class QualityConfig(ConfigModel):
-    """Thresholds per metric. Minimums for record count, completeness and key uniqueness;
-    maximums for change rate, removed rate and schema changes."""
+class QualityThresholds(ConfigModel):
+    """What the code reads of a `quality` block; the block's model, QualityConfig, adds one
+    threshold key per metric of the registry (core/metric_definitions.py)."""
 
-    record_count: Threshold = Threshold(warn=1)
-    completeness: Threshold = Threshold(warn=0.5)
     completeness_fields: dict[str, Threshold] = {}
-    key_uniqueness: Threshold = Threshold(fail=1.0)
-    change_rate: Threshold = Threshold(warn=0.5)
-    removed_rate: Threshold = Threshold(warn=0.1, fail=0.5)
-    schema_changes: Threshold = Threshold(warn=0)
-    blocking: list[MetricName] = Field(
+    blocking: list[str] = Field(
         default=[],
         description="Metrics whose failure holds a new version back instead of publishing it.",
+    )
+
+    @field_validator("blocking")
+    @classmethod
+    def _known_metrics(cls, blocking: list[str]) -> list[str]:
+        unknown = [name for name in blocking if name not in METRICS_BY_NAME]
+        if unknown:
+            raise ValueError(
+                f"{', '.join(map(repr, unknown))} is not a metric; use {', '.join(METRICS_BY_NAME)}"
+            )
+        return blocking
+
+    def threshold(self, metric: str, field: str | None = None) -> Threshold:
+        if field is not None and field in self.completeness_fields:
+            return self.completeness_fields[field]
+        value: Threshold = getattr(self, metric)
+        return value
+
+
+if TYPE_CHECKING:
+    QualityConfig = QualityThresholds
+else:
+    QualityConfig = create_model(
+        "QualityConfig",
+        __base__=QualityThresholds,
+        __doc__="Thresholds per metric (camelCase keys), per-field completeness, blocking.",
+        **{
+            metric.name: (Threshold, Threshold(warn=metric.warn, fail=metric.fail))
+            for metric in METRICS
+        },
     )
 
 
