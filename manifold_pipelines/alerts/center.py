@@ -11,9 +11,10 @@ import orjson
 
 from manifold_pipelines.alerts.models import Alert, AlertKind, AlertSettings, Delivery
 from manifold_pipelines.alerts.rules import HISTORY_RULES, Candidate, storage_limits
+from manifold_pipelines.catalog import source_label
 from manifold_pipelines.core import history
 from manifold_pipelines.core.global_settings import load_setting
-from manifold_pipelines.files import existing_files
+from manifold_pipelines.files import data_file_size
 from manifold_pipelines.timestamps import from_text, now_text, utc_now
 
 if TYPE_CHECKING:
@@ -34,10 +35,7 @@ def raise_alerts(manager: SeparatedDatabaseManager, kind: AlertKind) -> list[Ale
     sources = [s for s in manager.list_data_sources() if s.enabled]
     if kind == "storage_limit":
         sizes = {
-            (s.project_id, s.id): sum(
-                p.stat().st_size for p in existing_files(manager._data_file(s))
-            )
-            for s in sources
+            s.key: data_file_size(manager._data_file(s), source_label(*s.key)) for s in sources
         }
         candidates = storage_limits(sizes, settings, utc_now().date())
     else:

@@ -16,6 +16,7 @@ from manifold_pipelines import SeparatedDatabaseManager
 from manifold_pipelines.alerts.center import list_alerts
 from manifold_pipelines.orchestration.definitions import build_definitions
 from manifold_pipelines.orchestration.snapshot import read_catalog
+from manifold_pipelines.stats import source_stats
 from manifold_tests.orchestration.conftest import add_source
 
 
@@ -125,6 +126,8 @@ def test_storage_limit_alerts_per_source_and_total(
     manager.run_data_source("shop", "b")
     _tick(manager, "alert_on_storage_limits")
     assert sorted(p["source"] for p in receiver.posts) == ["*/*", "shop/a", "shop/b"]
+    sizes = {p["source"]: p["details"]["bytes"] for p in receiver.posts if "bytes" in p["details"]}
+    assert sizes["shop/a"] == source_stats(manager, "shop", "a").storage_bytes > 0
     _tick(manager, "alert_on_storage_limits")
     assert len(receiver.posts) == 3  # once a day
 
