@@ -132,12 +132,23 @@ def test_webserver_launches_and_reports_materializations(
         """
       query ($runId: ID!) { runOrError(runId: $runId) { ... on Run { status
         assetMaterializations { assetKey { path } metadataEntries { label
-          ... on IntMetadataEntry { intValue } } } } } }""",
+          ... on IntMetadataEntry { intValue } ... on MarkdownMetadataEntry { mdStr } } } } } }""",
         {"runId": run_id},
     )
     (materialization,) = data["runOrError"]["assetMaterializations"]
-    entries = {e["label"]: e.get("intValue") for e in materialization["metadataEntries"]}
+    entries = {
+        e["label"]: e.get("intValue", e.get("mdStr")) for e in materialization["metadataEntries"]
+    }
     assert entries["version"] == 1 and entries["dagster/row_count"] == 2
+    assert entries["added"] == 2 and entries["changes"].startswith("**2 added** (first version)")
+    assert "- `id` = `1`\n- `id` = `2`" in entries["changes"]
+    node = _graphql(
+        webserver,
+        '{ assetNodeOrError(assetKey: {path: ["demo", "api"]}) { ... on AssetNode {'
+        " metadataEntries { label ... on MarkdownMetadataEntry { mdStr } } } } }",
+    )["assetNodeOrError"]
+    config = next(e for e in node["metadataEntries"] if e["label"] == "manifold/config")
+    assert config["mdStr"].startswith("**Script** (javascript)\n\n```javascript\nreturn rows;")
 
     with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
         evaluations = instance.get_records_for_run(
