@@ -1,5 +1,5 @@
-"""Where a source's data file lives, what Manifold owns under its home, and removing or
-archiving a data file with its WAL companions."""
+"""Where a source's data file lives, what Manifold owns under its home, how big a data file
+is, and removing or archiving a data file with its WAL companions."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from manifold_pipelines.core.models import Project
+from manifold_pipelines.db.connection import connect, database_size
 from manifold_pipelines.errors import ConfigError
 from manifold_pipelines.paths import resolve_allowed
 from manifold_pipelines.settings import Settings
@@ -98,6 +99,18 @@ def existing_files(path: Path) -> list[Path]:
         for suffix in COMPANION_SUFFIXES
         if (candidate := path.with_name(path.name + suffix)).exists()
     ]
+
+
+def data_file_size(path: Path, label: str) -> int:
+    """A data file's size by `database_size`, the figure its imports report; 0 before the
+    first import. `label` ("Data source 'demo/api'") names it if it is damaged."""
+    if not path.exists():
+        return 0
+    conn = connect(path, what=f"data file of {label}", create=False)
+    try:
+        return database_size(conn)
+    finally:
+        conn.close()
 
 
 def archive_file(settings: Settings, path: Path, project_id: str, source_id: str) -> Path | None:

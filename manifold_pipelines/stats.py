@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
+from manifold_pipelines.catalog import source_label
 from manifold_pipelines.core import history
-from manifold_pipelines.files import existing_files
+from manifold_pipelines.files import data_file_size, existing_files
 
 if TYPE_CHECKING:
     from manifold_pipelines.manager import SeparatedDatabaseManager
@@ -53,7 +54,7 @@ def source_stats(manager: SeparatedDatabaseManager, project_id: str, source_id: 
         p95_seconds=_p95(seconds),
         last_records=completed[0].records_processed if completed else None,
         versions=len(manager.list_versions(project_id, source_id)) if existing_files(path) else 0,
-        storage_bytes=sum(p.stat().st_size for p in existing_files(path)),
+        storage_bytes=data_file_size(path, source_label(project_id, source_id)),
         quality_pass=sum(e.quality_status == "pass" for e in rated),
         quality_warning=sum(e.quality_status == "warning" for e in rated),
         quality_fail=sum(e.quality_status == "fail" for e in rated),

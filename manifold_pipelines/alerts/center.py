@@ -3,6 +3,7 @@ the webhook; a delivery that fails is retried on the next call, so no alert is l
 
 from __future__ import annotations
 
+import contextlib
 import urllib.error
 import urllib.request
 from typing import TYPE_CHECKING, Any
@@ -11,9 +12,12 @@ import orjson
 
 from manifold_pipelines.alerts.models import Alert, AlertKind, AlertSettings, Delivery
 from manifold_pipelines.alerts.rules import HISTORY_RULES, Candidate, storage_limits
+from manifold_pipelines.catalog import source_label
 from manifold_pipelines.core import history
 from manifold_pipelines.core.global_settings import load_setting
-from manifold_pipelines.files import existing_files
+from manifold_pipelines.core.models import DataSource
+from manifold_pipelines.errors import StorageError
+from manifold_pipelines.files import data_file_size
 from manifold_pipelines.timestamps import from_text, now_text, utc_now
 
 if TYPE_CHECKING:
@@ -33,13 +37,7 @@ def raise_alerts(manager: SeparatedDatabaseManager, kind: AlertKind) -> list[Ale
     settings = alert_settings(manager)
     sources = [s for s in manager.list_data_sources() if s.enabled]
     if kind == "storage_limit":
-        sizes = {
-            (s.project_id, s.id): sum(
-                p.stat().st_size for p in existing_files(manager._data_file(s))
-            )
-            for s in sources
-        }
-        candidates = storage_limits(sizes, settings, utc_now().date())
+        candidates = storage_limits(_sizes(manager, sources), settings, utc_now().date())
     else:
         rule = HISTORY_RULES[kind]
         candidates = []
@@ -49,6 +47,20 @@ def raise_alerts(manager: SeparatedDatabaseManager, kind: AlertKind) -> list[Ale
             if found is not None:
                 candidates.append(found)
     return [alert for c in candidates if (alert := _store(manager, c)) is not None]
+
+
+def _sizes(
+    manager: SeparatedDatabaseManager, sources: list[DataSource]
+) -> dict[tuple[str, str], int]:
+    """Each source's size as its imports report it. A damaged file is left out: its own
+    failing imports raise its alert, and it must not stop the other sources' alerts."""
+    sizes = {}
+    for source in sources:
+        with contextlib.suppress(StorageError):
+            sizes[source.key] = data_file_size(
+                manager._data_file(source), source_label(*source.key)
+            )
+    return sizes
 
 
 def _store(manager: SeparatedDatabaseManager, candidate: Candidate) -> Alert | None:

@@ -110,7 +110,8 @@ HISTORY_RULES: dict[AlertKind, Callable[..., Candidate | None]] = {
 def storage_limits(
     sizes: dict[tuple[str, str], int], settings: AlertSettings, today: date
 ) -> list[Candidate]:
-    """Sources over the per-source limit, and the total over its limit, once a day each."""
+    """Sources over the per-source limit, and the total over its limit, once a day each.
+    `sizes` are `data_file_size` figures: what imports report and `manifold stats` shows."""
     found = []
     if settings.storage_limit_bytes is not None:
         for (project_id, source_id), size in sorted(sizes.items()):

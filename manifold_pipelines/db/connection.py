@@ -1,4 +1,5 @@
-"""Opening SQLite files the one way that survives kills and concurrent writers.
+"""Opening SQLite files the one way that survives kills and concurrent writers, and what
+such a file's size is.
 
 Measured with kill -9 trials (100 per variant): autocommit connections that write
 only inside `BEGIN IMMEDIATE`, WAL, and a busy timeout give whole-or-nothing imports under
@@ -44,6 +45,20 @@ def connect(path: Path, *, what: str, create: bool = True) -> sqlite3.Connection
             " file; restore it from a backup or move it aside."
         ) from exc
     return conn
+
+
+def database_size(conn: sqlite3.Connection) -> int:
+    """The database's size in bytes as SQLite counts it: its pages times the page size.
+
+    This is the one definition of a file's size. Committed pages still in the write-ahead
+    log are counted, so the figure does not depend on when the last checkpoint ran; it is the
+    main file's size once checkpointed (as `ls` shows it after the last connection closes).
+    Bytes on disk (file plus -wal) would count a log that is reused, not shrunk, and that
+    SQLite folds back into the file whenever it likes: the same data would have many sizes.
+    """
+    page_count: int = conn.execute("PRAGMA page_count").fetchone()[0]
+    page_size: int = conn.execute("PRAGMA page_size").fetchone()[0]
+    return page_count * page_size
 
 
 @contextmanager

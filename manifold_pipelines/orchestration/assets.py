@@ -9,14 +9,17 @@ from typing import Any
 
 import dagster as dg
 
+from manifold_pipelines.core.source_config import SourceConfig
 from manifold_pipelines.errors import ManifoldError
 from manifold_pipelines.manager import SeparatedDatabaseManager
+from manifold_pipelines.orchestration.changes import changes_preview
 from manifold_pipelines.orchestration.checks import build_check_specs, check_results
+from manifold_pipelines.orchestration.config_summary import config_markdown
+from manifold_pipelines.orchestration.markdown import code_block
 from manifold_pipelines.orchestration.snapshot import CatalogSnapshot, PinnedSource
-from manifold_pipelines.versions.models import DataDiff, ImportResult
+from manifold_pipelines.versions.models import ImportResult
 
 DAGSTER_USER = "dagster"
-PREVIEW_CHANGES = 10
 LOG_EXCERPT_LINES = 40
 
 
@@ -37,6 +40,7 @@ def build_source_asset(
 ) -> dg.AssetsDefinition:
     key = asset_key(*source.key)
     config = source.parsed_config()
+    qualified = f"{source.project_id}/{source.id}"
     spec = dg.AssetSpec(
         key,
         deps=[asset_key(*up) for up in upstream],
@@ -46,11 +50,11 @@ def build_source_asset(
         tags=config.tags,
         kinds={"sqlite", source.type},
         metadata={
-            "manifold/source": f"{source.project_id}/{source.id}",
+            "manifold/source": qualified,
             "manifold/type": source.type,
             "manifold/sync_interval_minutes": source.sync_interval,
             "manifold/diff_key": "content hash" if config.keyless_diff else config.diff_key,
-            "manifold/config": dg.MetadataValue.json(_config_summary(source.config)),
+            "manifold/config": dg.MetadataValue.md(config_markdown(config, qualified)),
         },
     )
 
@@ -70,7 +74,10 @@ def build_source_asset(
             assert isinstance(result, ImportResult)
             log_text = _relay_log(context, manager, source)
             schema = manager.get_schema_history(*source.key)[-1].schema
-        yield dg.MaterializeResult(asset_key=key, metadata=_metadata(result, schema, log_text))
+        preview = changes_preview(result.diff, qualified, _key_fields(config))
+        yield dg.MaterializeResult(
+            asset_key=key, metadata=_metadata(result, schema, log_text, preview)
+        )
         yield from check_results(key, result.quality, result.version)
 
     return _materialize
@@ -86,15 +93,9 @@ def build_source_assets(snapshot: CatalogSnapshot) -> list[dg.AssetsDefinition]:
     ]
 
 
-def _config_summary(config: dict[str, Any]) -> dict[str, Any]:
-    """The config as shown in the UI: scripts shortened, mock bodies left out."""
-    summary = dict(config)
-    script = summary.get("script")
-    if isinstance(script, str) and len(script) > 400:
-        summary["script"] = script[:400] + "..."
-    if "mockResponses" in summary:
-        summary["mockResponses"] = sorted(summary["mockResponses"])
-    return summary
+def _key_fields(config: SourceConfig) -> tuple[str, ...]:
+    """What names a record in the changes preview; nothing when records are matched by content."""
+    return () if config.keyless_diff else config.diff_key_fields
 
 
 def _relay_log(
@@ -113,7 +114,9 @@ def _relay_log(
     return text
 
 
-def _metadata(result: ImportResult, schema: dict[str, Any], log_text: str) -> dict[str, Any]:
+def _metadata(
+    result: ImportResult, schema: dict[str, Any], log_text: str, preview: str
+) -> dict[str, Any]:
     diff = result.diff
     columns = [
         dg.TableColumn(
@@ -134,35 +137,8 @@ def _metadata(result: ImportResult, schema: dict[str, Any], log_text: str) -> di
         "duration_ms": result.duration_ms,
         "file_size_bytes": result.file_size_bytes,
         "schema": dg.MetadataValue.table_schema(dg.TableSchema(columns=columns)),
-        "changes": dg.MetadataValue.md(_preview(diff)),
-        "import_log": dg.MetadataValue.md(f"```\n{excerpt}\n```" if excerpt else "(empty)"),
+        "changes": dg.MetadataValue.md(preview),
+        "import_log": dg.MetadataValue.md(
+            code_block(excerpt, max_lines=LOG_EXCERPT_LINES) if excerpt else "(empty)"
+        ),
     }
-
-
-def _preview(diff: DataDiff | None) -> str:
-    """The first changes as a Markdown table: old -> new per field."""
-    if diff is None:
-        return "Diffing is off for this source."
-    if diff.total_changes == 0:
-        return "No changes since the previous version."
-    lines = [
-        f"**{diff.added} added, {diff.removed} removed, {diff.modified} modified**",
-        "",
-        "| change | record | field | old | new |",
-        "|---|---|---|---|---|",
-    ]
-    rows: list[str] = []
-    for item in diff.details.modified[:PREVIEW_CHANGES]:
-        for name, change in item.changes.items():
-            rows.append(
-                f"| modified | {_short(item.new)} | {name} | {_short(change.old_value)}"
-                f" | {_short(change.new_value)} |"
-            )
-    rows += [f"| added | {_short(r)} | | | |" for r in diff.details.added[:PREVIEW_CHANGES]]
-    rows += [f"| removed | {_short(r)} | | | |" for r in diff.details.removed[:PREVIEW_CHANGES]]
-    return "\n".join(lines + rows[: PREVIEW_CHANGES * 3])
-
-
-def _short(value: Any) -> str:
-    text = str(value).replace("|", "\\|").replace("\n", " ")
-    return text if len(text) <= 60 else text[:57] + "..."

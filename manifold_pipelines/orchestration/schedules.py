@@ -2,9 +2,14 @@
 
 An interval that divides a day becomes exact crons: the times of day it hits, grouped by
 minute, one cron per distinct minute (90 minutes -> `0 0,3,..,21 * * *` and
-`30 1,4,..,22 * * *`; `*/90` would silently run hourly). One schedule per distinct interval
-requests one run per source. Intervals that do not divide a day get a sensor that requests
-one run per source per time slot, de-duplicated by run key.
+`30 1,4,..,22 * * *`; `*/90` would silently run hourly). Intervals that do not divide a day
+get a sensor that requests one run per source per time slot, de-duplicated by run key.
+
+Each distinct interval has one asset job selecting its sources, and its schedule targets that
+job: the UI lists a schedule on an asset's page only when it targets a job holding the asset,
+never when it targets the implicit `__ASSET_JOB`. A tick still requests one run per source,
+so runs and failures stay per source. One job and one schedule per interval, not per source,
+keeps the code location's load time flat as sources are added.
 """
 
 from collections.abc import Iterator
@@ -16,7 +21,6 @@ from manifold_pipelines.orchestration.assets import asset_key
 from manifold_pipelines.orchestration.snapshot import CatalogSnapshot, PinnedSource
 
 MINUTES_PER_DAY = 1440
-ASSET_JOB = "__ASSET_JOB"
 
 
 def crons_for_interval(minutes: int) -> list[str]:
@@ -43,10 +47,20 @@ def _run_request(source: PinnedSource, slot: str) -> dg.RunRequest:
     )
 
 
+def _selection(sources: list[PinnedSource]) -> dg.AssetSelection:
+    return dg.AssetSelection.assets(*(asset_key(*source.key) for source in sources))
+
+
 def build_interval_schedule(minutes: int, sources: list[PinnedSource]) -> dg.ScheduleDefinition:
+    job = dg.define_asset_job(
+        f"sources_every_{minutes}_minutes",
+        selection=_selection(sources),
+        description=f"The sources whose sync interval is {minutes} minutes.",
+    )
+
     @dg.schedule(
         cron_schedule=crons_for_interval(minutes),
-        job_name=ASSET_JOB,
+        job=job,
         name=f"sync_every_{minutes}_minutes",
         description=f"Runs the {len(sources)} source(s) whose sync interval is {minutes} minutes.",
         default_status=dg.DefaultScheduleStatus.RUNNING,
@@ -61,9 +75,15 @@ def build_interval_schedule(minutes: int, sources: list[PinnedSource]) -> dg.Sch
 
 
 def build_odd_interval_sensor(sources: list[PinnedSource]) -> dg.SensorDefinition:
+    job = dg.define_asset_job(
+        "sources_on_odd_intervals",
+        selection=_selection(sources),
+        description="The sources whose sync interval does not divide a day.",
+    )
+
     @dg.sensor(
         name="sync_odd_intervals",
-        job_name=ASSET_JOB,
+        job=job,
         minimum_interval_seconds=60,
         description="Runs sources whose sync interval does not divide a day, once per interval.",
         default_status=dg.DefaultSensorStatus.RUNNING,

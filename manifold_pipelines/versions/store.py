@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from manifold_pipelines.db.connection import connect, transaction
+from manifold_pipelines.db.connection import connect, database_size, transaction
 from manifold_pipelines.db.migrations import migrate
 from manifold_pipelines.errors import (
     DiffKeyError,
@@ -95,9 +95,7 @@ class VersionStore:
             self.conn.execute("COMMIT")
 
     def file_size(self) -> int:
-        """Bytes on disk, the write-ahead log included."""
-        wal = self.path.with_name(self.path.name + "-wal")
-        return self.path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+        return database_size(self.conn)
 
     # Versions
 

@@ -16,6 +16,7 @@ from manifold_pipelines import SeparatedDatabaseManager
 from manifold_pipelines.alerts.center import list_alerts
 from manifold_pipelines.orchestration.definitions import build_definitions
 from manifold_pipelines.orchestration.snapshot import read_catalog
+from manifold_pipelines.stats import source_stats
 from manifold_tests.orchestration.conftest import add_source
 
 
@@ -125,6 +126,8 @@ def test_storage_limit_alerts_per_source_and_total(
     manager.run_data_source("shop", "b")
     _tick(manager, "alert_on_storage_limits")
     assert sorted(p["source"] for p in receiver.posts) == ["*/*", "shop/a", "shop/b"]
+    sizes = {p["source"]: p["details"]["bytes"] for p in receiver.posts if "bytes" in p["details"]}
+    assert sizes["shop/a"] == source_stats(manager, "shop", "a").storage_bytes > 0
     _tick(manager, "alert_on_storage_limits")
     assert len(receiver.posts) == 3  # once a day
 
@@ -154,3 +157,18 @@ def test_alerts_are_stored_even_without_a_webhook(manager: SeparatedDatabaseMana
     manager.run_data_source("shop", "api")
     assert "1 alert(s) raised, 0 delivered" in _tick(manager, "alert_on_slow_imports")
     assert [a.kind for a in list_alerts(manager, undelivered=True)] == ["slow_import"]
+
+
+def test_a_damaged_data_file_does_not_stop_the_storage_alerts_of_the_others(
+    manager: SeparatedDatabaseManager, webhook: tuple[str, Receiver]
+) -> None:
+    url, receiver = webhook
+    _settings(manager, url, storageLimitBytes=1000)
+    add_source(manager, "a")
+    add_source(manager, "broken")
+    manager.run_data_source("shop", "a")
+    manager.run_data_source("shop", "broken")
+    manager.data_file_path("shop", "broken").write_bytes(b"garbage " * 4096)
+    _tick(manager, "alert_on_storage_limits")
+    assert [p["source"] for p in receiver.posts] == ["shop/a"]
+    assert manager.get_latest_data("shop", "a").version == 1

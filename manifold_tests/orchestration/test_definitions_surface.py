@@ -1,6 +1,7 @@
 """The whole Dagster surface built from a fixture core.db: asset keys, groups, dependencies,
-checks, schedules with their crons, sensors and jobs. A change to any of them shows up here
-as a diff against manifold_tests/cases/definitions_surface.json."""
+checks, schedules with their crons and jobs, sensors with theirs, and the assets each job
+selects. A change to any of them shows up here as a diff against
+manifold_tests/cases/definitions_surface.json."""
 
 from __future__ import annotations
 
@@ -41,11 +42,18 @@ def surface(defs: dg.Definitions) -> dict[str, Any]:
                 if not isinstance(s.cron_schedule, str)
                 else [s.cron_schedule],
                 "status": s.default_status.value,
+                "job": s.job_name,
             }
             for s in sorted(repo.schedule_defs, key=lambda s: s.name)
         },
-        "sensors": sorted(s.name for s in repo.sensor_defs),
-        "jobs": sorted(j.name for j in repo.get_all_jobs() if not j.name.startswith("__")),
+        "sensors": {
+            s.name: sorted(target.job_name for target in s.targets) for s in repo.sensor_defs
+        },
+        "jobs": {
+            j.name: sorted(k.to_user_string() for k in j.asset_layer.selected_asset_keys)
+            for j in repo.get_all_jobs()
+            if not j.name.startswith("__")
+        },
     }
 
 

@@ -46,7 +46,8 @@ def test_materialization_reports_version_diff_and_checks(manager: SeparatedDatab
     metadata = {k: v.value for k, v in event.materialization.metadata.items()}
     assert metadata["version"] == 2 and metadata["dagster/row_count"] == 10
     assert (metadata["added"], metadata["removed"], metadata["modified"]) == (1, 1, 0)
-    assert "| added |" in metadata["changes"] and "| removed |" in metadata["changes"]
+    assert "- `id` = `99`: `vip` `true`" in metadata["changes"]
+    assert '- `id` = `9`: `name` `"n9"`; `email` `"e9@x"`' in metadata["changes"]
     assert [c.name for c in metadata["schema"].columns] == ["email", "id", "name", "vip"]
     assert metadata["file_size_bytes"] > 0 and metadata["status"] == "published"
     checks = _checks(second)

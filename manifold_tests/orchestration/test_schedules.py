@@ -1,5 +1,6 @@
 """Schedules honour any sync interval: exact crons when it divides a day, a slot sensor when
-it does not; each tick asks for one run per source, keyed so a slot never runs twice."""
+it does not; each tick asks for one run per source, keyed so a slot never runs twice, in the
+interval's own job (which is what shows the schedule on each asset's page)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from itertools import pairwise
 import dagster as dg
 import pytest
 
+from manifold_pipelines import SeparatedDatabaseManager
 from manifold_pipelines.orchestration.definitions import build_definitions
-from manifold_pipelines.orchestration.snapshot import CatalogSnapshot
+from manifold_pipelines.orchestration.snapshot import CatalogSnapshot, read_catalog
 
 
 def _matches(cron: str, moment: datetime) -> bool:
@@ -97,3 +99,21 @@ def test_sources_without_interval_or_disabled_are_never_scheduled(catalog: Catal
                 requested.add("/".join(request.asset_selection[0].path))
     assert "shop/manual" not in requested and "shop/retired" not in requested
     assert "shop/daily-prices" in requested
+
+
+def test_a_tick_runs_one_source_with_its_checks_in_the_job_its_schedule_targets(
+    catalog_manager: SeparatedDatabaseManager,
+) -> None:
+    defs = build_definitions(read_catalog(catalog_manager))
+    schedule = defs.resolve_schedule_def("sync_every_60_minutes")
+    requests = _tick(defs, schedule.name, datetime(2026, 11, 28, 10, tzinfo=UTC))
+    (request,) = [r for r in requests if r.asset_selection == [dg.AssetKey(["shop", "customers"])]]
+    result = defs.resolve_job_def(schedule.job_name).execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), asset_selection=request.asset_selection
+    )
+    assert result.success
+    materialized = [e.asset_key for e in result.get_asset_materialization_events()]
+    assert materialized == [dg.AssetKey(["shop", "customers"])]
+    assert len(result.get_asset_check_evaluations()) == 6
+    assert catalog_manager.get_latest_data("shop", "customers").version == 1
+    assert catalog_manager.list_versions("analytics", "report") == []

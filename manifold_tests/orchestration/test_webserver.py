@@ -1,7 +1,8 @@
 """Smoke test of the UI's path: start the Dagster webserver on 127.0.0.1, wait for the code
 location, launch materializations through GraphQL and read their results back. Also checks
 that a run uses the config pinned at load, that a source deleted since fails with a clear
-message, and that a catalogue change through the API reloads the code location."""
+message, that a catalogue change through the API reloads the code location, and that every
+scheduled asset's page names the schedule or sensor that runs it."""
 
 from __future__ import annotations
 
@@ -87,9 +88,9 @@ def webserver(home: Path, dagster_home: Path) -> Iterator[str]:
             process.wait()
 
 
-def _run(client: DagsterGraphQLClient, key: list[str]) -> tuple[str, str]:
+def _run(client: DagsterGraphQLClient, key: list[str], job: str = "__ASSET_JOB") -> tuple[str, str]:
     run_id = client.submit_job_execution(
-        "__ASSET_JOB", repository_location_name="manifold_pipelines", asset_selection=[key]
+        job, repository_location_name="manifold_pipelines", asset_selection=[key]
     )
     deadline = time.monotonic() + 120
     while (status := client.get_run_status(run_id).value) not in ("SUCCESS", "FAILURE"):
@@ -131,12 +132,23 @@ def test_webserver_launches_and_reports_materializations(
         """
       query ($runId: ID!) { runOrError(runId: $runId) { ... on Run { status
         assetMaterializations { assetKey { path } metadataEntries { label
-          ... on IntMetadataEntry { intValue } } } } } }""",
+          ... on IntMetadataEntry { intValue } ... on MarkdownMetadataEntry { mdStr } } } } } }""",
         {"runId": run_id},
     )
     (materialization,) = data["runOrError"]["assetMaterializations"]
-    entries = {e["label"]: e.get("intValue") for e in materialization["metadataEntries"]}
+    entries = {
+        e["label"]: e.get("intValue", e.get("mdStr")) for e in materialization["metadataEntries"]
+    }
     assert entries["version"] == 1 and entries["dagster/row_count"] == 2
+    assert entries["added"] == 2 and entries["changes"].startswith("**2 added** (first version)")
+    assert "- `id` = `1`\n- `id` = `2`" in entries["changes"]
+    node = _graphql(
+        webserver,
+        '{ assetNodeOrError(assetKey: {path: ["demo", "api"]}) { ... on AssetNode {'
+        " metadataEntries { label ... on MarkdownMetadataEntry { mdStr } } } } }",
+    )["assetNodeOrError"]
+    config = next(e for e in node["metadataEntries"] if e["label"] == "manifold/config")
+    assert config["mdStr"].startswith("**Script** (javascript)\n\n```javascript\nreturn rows;")
 
     with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
         evaluations = instance.get_records_for_run(
@@ -166,3 +178,34 @@ def test_webserver_launches_and_reports_materializations(
     add_source(manager, "fresh", project_id="demo")
     assert "reloaded" in (manager.last_reload or "")
     assert _asset_keys(webserver) == {"demo/api", "demo/fresh"}
+
+
+@pytest.mark.slow
+def test_every_scheduled_asset_page_shows_what_runs_it(
+    catalog_manager: SeparatedDatabaseManager, webserver: str
+) -> None:
+    """The UI's "Automation" on an asset page is its `targetingInstigators`: the interval's
+    schedule, or the odd-interval sensor. An unscheduled source is run by nothing."""
+    data = _graphql(
+        webserver,
+        "{ assetNodes { assetKey { path } targetingInstigators {"
+        " ... on Schedule { name } ... on Sensor { name } } } }",
+    )
+    shown = {
+        "/".join(node["assetKey"]["path"]): sorted(i["name"] for i in node["targetingInstigators"])
+        for node in data["assetNodes"]
+    }
+    assert shown == {
+        "shop/orders": ["sync_every_15_minutes"],
+        "shop/customers": ["sync_every_60_minutes"],
+        "analytics/report": ["sync_every_60_minutes"],
+        "shop/stock-levels": ["sync_every_90_minutes"],
+        "shop/daily-prices": ["sync_every_1440_minutes"],
+        "shop/odd-feed": ["sync_odd_intervals"],
+        "shop/manual": [],
+    }
+    # What a tick of that schedule launches: its job, run for the one source it requests.
+    client = DagsterGraphQLClient("127.0.0.1", port_number=int(webserver.rsplit(":", 1)[1]))
+    assert _run(client, ["shop", "orders"], "sources_every_15_minutes")[1] == "SUCCESS"
+    assert catalog_manager.get_latest_data("shop", "orders").version == 1
+    assert catalog_manager.list_versions("shop", "customers") == []

@@ -1,0 +1,56 @@
+"""The `manifold/config` entry on an asset's page: a javascript source's script as code, each
+mock response with its status and body, the other settings as JSON, and the command that
+prints the whole config. Long scripts and settings show their first lines and a count."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from manifold_pipelines.core.source_config import (
+    JavascriptConfig,
+    SourceConfig,
+    dump_source_config,
+)
+from manifold_pipelines.orchestration.markdown import code, code_block, json_text, json_value
+
+SHOWN_LINES = 40
+
+
+def config_markdown(config: SourceConfig, source: str) -> str:
+    """`source` is "project/source"; settings are shown as written, defaults left out."""
+    settings = dump_source_config(config)
+    sections = []
+    if isinstance(config, JavascriptConfig):
+        settings.pop("script")
+        settings.pop("mockResponses", None)
+        script = code_block(config.script, "javascript", max_lines=SHOWN_LINES)
+        sections.append(f"**Script** (javascript)\n\n{script}")
+        if config.mock_responses:
+            rows = [
+                f"| {_cell(code(url))} | {mock.status} | {_cell(_describe_body(mock.body))} |"
+                for url, mock in sorted(config.mock_responses.items())
+            ]
+            table = "\n".join(["| URL | status | body |", "|---|---|---|", *rows])
+            sections.append(f"**Mock responses**\n\n{table}")
+    if settings:
+        as_json = json_text(settings, indent=2)
+        sections.append(f"**Settings**\n\n{code_block(as_json, 'json', max_lines=SHOWN_LINES)}")
+    sections.append(f"The whole config: {code(f'manifold source show {source}')}")
+    return "\n\n".join(sections)
+
+
+def _describe_body(body: Any) -> str:
+    if body is None:
+        return "(empty)"
+    if isinstance(body, str):
+        return f"text, {len(body):,} characters"
+    if isinstance(body, list):
+        return f"JSON list of {len(body):,} items"
+    if isinstance(body, dict):
+        return f"JSON object with {len(body):,} fields"
+    return json_value(body)
+
+
+def _cell(text: str) -> str:
+    """A table cell: a '|' would end the cell, even inside code, unless escaped."""
+    return text.replace("|", "\\|")

@@ -1,0 +1,50 @@
+"""Markdown pieces for what the Dagster UI renders: code spans and blocks that no content can
+break out of, and JSON values shown whole or summarised, never cut in the middle."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+MAX_VALUE_CHARS = 300
+
+
+def _longest_backtick_run(text: str) -> int:
+    return max((len(run) for run in re.findall(r"`+", text)), default=0)
+
+
+def code(text: str) -> str:
+    """An inline code span: fenced by more backticks than any run inside, so a value holding
+    backticks cannot end it early; Markdown and HTML inside are shown, not interpreted."""
+    fence = "`" * (_longest_backtick_run(text) + 1)
+    padded = f" {text} " if text.startswith("`") or text.endswith("`") else text
+    return f"{fence}{padded}{fence}"
+
+
+def code_block(text: str, language: str = "", *, max_lines: int) -> str:
+    """A fenced block of the first `max_lines` lines, and how many lines were left out."""
+    lines = text.splitlines()
+    fence = "`" * max(3, _longest_backtick_run(text) + 1)
+    block = "\n".join([f"{fence}{language}", *lines[:max_lines], fence])
+    rest = len(lines) - max_lines
+    return f"{block}\n\n({rest:,} more line{'s' if rest != 1 else ''})" if rest > 0 else block
+
+
+def json_text(value: Any, indent: int | None = None) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=indent)
+
+
+def json_value(value: Any) -> str:
+    """A JSON value as code, whole; one too long to show is described instead of cut, so what
+    is shown is never half a value."""
+    text = json_text(value)
+    if len(text) <= MAX_VALUE_CHARS:
+        return code(text)
+    if isinstance(value, str):
+        return f"(a string of {len(value):,} characters)"
+    if isinstance(value, list):
+        return f"(a list of {len(value):,} items)"
+    if isinstance(value, dict):
+        return f"(an object with {len(value):,} fields)"
+    return f"(a value of {len(text):,} characters)"
