@@ -1,6 +1,7 @@
-"""Migrating the seed's single-file layout: `projects`, `data_sources` and a `snapshots`
-table whose rows (id, data_source_id, data JSON array, schema, metadata, created_at) each
-become a version of their source, in time order, keeping schema, metadata and time.
+"""Migrating the older single-file layout (one SQLite file for everything): `projects`,
+`data_sources` and a `snapshots` table whose rows (id, data_source_id, data JSON array,
+schema, metadata, created_at) each become a version of their source, in time order, keeping
+schema, metadata and time.
 
 Each snapshot is imported in its own transaction and remembered by its id in the version's
 metadata, so a second run imports nothing twice and a killed run resumes where it stopped.

@@ -71,12 +71,13 @@ def build_source_asset(
                 with contextlib.suppress(ManifoldError):  # e.g. the source is gone entirely
                     _relay_log(context, manager, source)
                 raise dg.Failure(description=str(exc)) from exc
-            assert isinstance(result, ImportResult)
             log_text = _relay_log(context, manager, source)
             schema = manager.get_schema_history(*source.key)[-1].schema
+            status = manager.get_data_source(*source.key).status
         preview = changes_preview(result.diff, qualified, _key_fields(config))
         yield dg.MaterializeResult(
-            asset_key=key, metadata=_metadata(result, schema, log_text, preview)
+            asset_key=key,
+            metadata={**_metadata(result, schema, log_text, preview), "source_status": status},
         )
         yield from check_results(key, result.quality, result.version)
 

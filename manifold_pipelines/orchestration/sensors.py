@@ -1,4 +1,4 @@
-"""Alert sensors: each evaluates one of the seed's alert rules through the library, which
+"""Alert sensors: each evaluates one of the alert rules through the library, which
 stores the alert in core.db, then delivers whatever is undelivered to the webhook."""
 
 import dagster as dg

@@ -50,6 +50,7 @@ def test_materialization_reports_version_diff_and_checks(manager: SeparatedDatab
     assert '- `id` = `9`: `name` `"n9"`; `email` `"e9@x"`' in metadata["changes"]
     assert [c.name for c in metadata["schema"].columns] == ["email", "id", "name", "vip"]
     assert metadata["file_size_bytes"] > 0 and metadata["status"] == "published"
+    assert metadata["source_status"] == "idle"
     checks = _checks(second)
     assert checks["has_enough_records"] == (True, "ERROR")
     assert checks["schema_is_stable"] == (False, "WARN")
