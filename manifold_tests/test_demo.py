@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
-DAGSTER = str(Path(sys.executable).with_name("dagster"))
+README = Path(__file__).parents[1] / "README.md"
 
 
 def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -27,23 +28,30 @@ def test_demo_runs_twice_and_prints_the_diff(tmp_path: Path) -> None:
     assert (tmp_path / "home" / "data-sources" / "demo" / "api.db").exists()
 
 
-def test_demo_project_materializes_every_source_in_dagster(tmp_path: Path) -> None:
-    dagster_home = tmp_path / "dagster_home"
-    dagster_home.mkdir()
-    env = {**os.environ, "MANIFOLD_HOME": str(tmp_path / "home"), "DAGSTER_HOME": str(dagster_home)}
-    assert (
-        "http://127.0.0.1:3000"
-        in _run([sys.executable, "-m", "manifold_pipelines.demo", "--setup"], env, tmp_path).stdout
-    )
-    done = _run(
-        [DAGSTER, "asset", "materialize", "-m", "manifold_pipelines.definitions", "--select", "*"],
-        env,
-        tmp_path,
-    )
+def _readme_command(starts: str) -> str:
+    """A command from the README's bash blocks, its `.venv/bin/` pointed at this venv."""
+    blocks = re.findall(r"```bash\n(.*?)```", README.read_text(), re.S)
+    (line,) = [line for block in blocks for line in block.splitlines() if starts in line]
+    return line.replace(".venv/bin/", f"{Path(sys.executable).parent}/")
+
+
+def test_the_readme_commands_set_up_the_demo_and_materialize_every_source(
+    tmp_path: Path,
+) -> None:
+    """The README's run command (up to `dagster dev`, which a webserver test covers) and its
+    materialize command, as written, in a fresh folder."""
+    (tmp_path / "dagster_home").mkdir()
+    run_it = _readme_command("python3.11 -m venv")
+    setup = run_it[
+        run_it.index("export MANIFOLD_HOME") : run_it.index(" && ", run_it.index("--setup"))
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MANIFOLD_", "DAGSTER_"))}
+    assert "http://127.0.0.1:3000" in _run(["bash", "-c", setup], env, tmp_path).stdout
+    done = _run(["bash", "-c", _readme_command("dagster asset materialize")], env, tmp_path)
     assert "RUN_SUCCESS" in done.stderr
     from manifold_pipelines import SeparatedDatabaseManager
 
-    with SeparatedDatabaseManager(tmp_path / "home") as manager:
+    with SeparatedDatabaseManager(tmp_path / "manifold_home") as manager:
         report = manager.get_latest_data("demo", "report").data
         api = manager.get_latest_data("demo", "api").data
         assert [r["id"] for r in report] == [r["id"] for r in api]
