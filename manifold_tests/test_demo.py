@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 README = Path(__file__).parents[1] / "README.md"
 
 
@@ -35,6 +37,7 @@ def _readme_command(starts: str) -> str:
     return line.replace(".venv/bin/", f"{Path(sys.executable).parent}/")
 
 
+@pytest.mark.slow
 def test_the_readme_commands_set_up_the_demo_and_materialize_every_source(
     tmp_path: Path,
 ) -> None:

@@ -21,6 +21,7 @@ def _env(home: Path, dagster_home: Path) -> dict[str, str]:
     return {**os.environ, "MANIFOLD_HOME": str(home), "DAGSTER_HOME": str(dagster_home)}
 
 
+@pytest.mark.slow
 def test_dagster_asset_materialize_runs_one_source(
     manager: SeparatedDatabaseManager, home: Path, dagster_home: Path
 ) -> None:
