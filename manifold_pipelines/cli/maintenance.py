@@ -123,8 +123,11 @@ def archive(cli: CliContext, name_path: str, before: int) -> None:
     type=click.IntRange(min=1),
     help="Make this archived version current again; without it, list the archive.",
 )
+@click.option("--json", "as_json", is_flag=True, help="Print the listing as JSON.")
 @pass_cli
-def restore(cli: CliContext, name_path: str, archive_file: Path, version: int | None) -> None:
+def restore(
+    cli: CliContext, name_path: str, archive_file: Path, version: int | None, as_json: bool
+) -> None:
     """Read an archive back: list its versions, or restore one as a new version.
 
     \b
@@ -134,6 +137,9 @@ def restore(cli: CliContext, name_path: str, archive_file: Path, version: int | 
     """
     if version is None:
         entries = cli.manager.list_archived(*split_source(name_path), archive_file)
+        if as_json:
+            echo_json([entry.model_dump(mode="json") for entry in entries])
+            return
         echo_rows(
             ["VERSION", "STATUS", "RECORDS", "CREATED"],
             ([e.version, e.status, e.record_count, e.created_at] for e in entries),

@@ -278,6 +278,8 @@ def test_archive_restore_and_backups(demo_cli: Invoke, home: Path, tmp_path: Pat
         ("1", "published", "1"),
         ("2", "published", "1"),
     ]
+    as_json = json.loads(demo_cli("restore", "demo/api", str(archive), "--json").output)
+    assert [(e["version"], e["record_count"]) for e in as_json] == [(1, 1), (2, 1)]
     assert (
         "Version 5 of demo/api restores archived version 1"
         in demo_cli("restore", "demo/api", str(archive), "--version", "1").output
