@@ -145,6 +145,7 @@ def test_a_symlinked_folder_inside_the_backup_is_refused(
     sources.rename(folder / "moved")
     sources.symlink_to(live / "data-sources")
     restore(folder, target, error=PathNotAllowedError, words="is a symbolic link")
+    assert not (target / "core.db").exists()
 
 
 def test_a_symlinked_manifest_is_refused(

@@ -20,6 +20,15 @@ def _import(cli: Invoke, tmp_path: Path, rows: list[dict], name: str = "rows.jso
     cli("import", "demo/api", str(path))
 
 
+def _cells(output: str) -> list[list[str]]:
+    """The body rows of a rich table (`show`, `diff`), each as its stripped cells."""
+    return [
+        [cell.strip() for cell in line.strip("│").split("│")]
+        for line in output.splitlines()
+        if line.startswith("│")
+    ]
+
+
 def test_init_with_demo(cli: Invoke, home: Path) -> None:
     assert "with the demo project" in cli("init", "--demo").output
     listed = json.loads(cli("source", "list", "demo", "--json").output)
@@ -40,7 +49,7 @@ def test_project_commands(cli: Invoke) -> None:
     assert cli("project", "list").output.split() == ["ID", "NAME", "DESCRIPTION"]
 
 
-def test_source_commands(cli: Invoke, tmp_path: Path) -> None:
+def test_source_commands(cli: Invoke, home: Path, tmp_path: Path) -> None:
     cli("project", "create", "demo", "--name", "Demo")
     config = tmp_path / "api.yaml"
     config.write_text("script: 'return [{id: 1}]'\ndiffKey: id\n")
@@ -59,7 +68,9 @@ def test_source_commands(cli: Invoke, tmp_path: Path) -> None:
     )
     cli("source", "create", "demo/paged", "--name", "Paged", "--template", "rest-api")
     cli("source", "create", "demo/shaped", "--name", "Shaped", "--template", "transform")
-    cli("source", "link", "demo/api", "demo/shaped")
+    assert cli("source", "link", "demo/api", "demo/shaped").output == (
+        "demo/api now feeds demo/shaped.\n"
+    )
     shown = json.loads(cli("source", "show", "demo/paged").output)
     assert shown["type"] == "javascript" and "mockResponses" in shown["config"]
     (api, *_) = table_rows(cli("source", "list").output)
@@ -73,11 +84,21 @@ def test_source_commands(cli: Invoke, tmp_path: Path) -> None:
     cli("source", "disable", "demo/api")
     assert table_rows(cli("source", "list", "demo").output)[0]["STATUS"] == "disabled"
     cli("source", "enable", "demo/api")
+    assert table_rows(cli("source", "list", "demo").output)[0]["STATUS"] == "idle"
     cli("source", "update", "demo/api", "--sync-interval", "30", "--name", "The API")
-    assert json.loads(cli("source", "show", "demo/api").output)["syncInterval"] == 30
-    cli("run", "demo/paged")
+    updated = json.loads(cli("source", "show", "demo/api").output)
+    assert (updated["syncInterval"], updated["name"]) == (30, "The API")
+    ran = cli("run", "demo/paged").output  # the template's mock answers one item
+    assert ran.startswith("Version 1 (published): 1 records")
+    with SeparatedDatabaseManager(home) as manager:
+        assert [r.upstream for r in manager.list_relationships()] == [("demo", "api")]
     cli("source", "link", "demo/api", "demo/shaped", "--remove")
-    cli("source", "delete", "demo/paged", "--yes", "--archive")
+    deleted = cli("source", "delete", "demo/paged", "--yes", "--archive").output
+    (archived,) = (home / "archive" / "demo").glob("paged-*.db")
+    assert deleted == f"Deleted data source demo/paged. Archived to {archived}.\n"
+    with SeparatedDatabaseManager(home) as manager:
+        assert manager.list_relationships() == []
+        assert [s.id for s in manager.list_data_sources("demo")] == ["api", "shaped"]
 
 
 def test_source_edit_opens_the_editor(
@@ -134,16 +155,27 @@ def test_bad_usage_exits_2(demo_cli: Invoke, args: list[str], message: str) -> N
             ["source", "create", "demo/csv", "--name", "C", "--type", "csv"],
             "exactly one of 'path' or 'url'",
         ),
-        (["run", "demo/api"], "0 records"),
+        (
+            ["run", "demo/broken"],
+            "Error: Data source 'demo/broken': the script threw Error: API is down",
+        ),
     ],
 )
-def test_failures_exit_1_with_one_line(demo_cli: Invoke, args: list[str], message: str) -> None:
-    if args[0] == "run":
-        assert message in demo_cli(*args).output  # an empty script is a valid run
-        return
+def test_failures_exit_1_with_one_line(
+    demo_cli: Invoke, tmp_path: Path, args: list[str], message: str
+) -> None:
+    config = tmp_path / "broken.json"
+    config.write_text(json.dumps({"script": "throw new Error('API is down')"}))
+    demo_cli("source", "create", "demo/broken", "--name", "B", "--type", "javascript",
+             "--config", str(config))  # fmt: skip
     result = demo_cli(*args, code=1)
     assert message in result.output
     assert "Traceback" not in result.output and result.output.count("\n") == 1
+
+
+def test_a_script_that_returns_no_records_is_a_run_of_0_records(demo_cli: Invoke) -> None:
+    assert demo_cli("run", "demo/api").output.startswith("Version 1 (published): 0 records")
+    assert json.loads(demo_cli("show", "demo/api", "--format", "json").output) == []
 
 
 def test_debug_shows_the_traceback(demo_cli: Invoke) -> None:
@@ -179,15 +211,21 @@ def test_data_commands(demo_cli: Invoke, tmp_path: Path) -> None:
     assert demo_cli(
         "show", "demo/api", "--version", "1", "--format", "csv"
     ).output.splitlines() == ["id,price", "1,10", "2,5"]
-    assert "price" in demo_cli("show", "demo/api", "--version", "1").output
+    assert _cells(demo_cli("show", "demo/api", "--version", "1").output) == [
+        ["1", "10"],
+        ["2", "5"],
+    ]
     diff = json.loads(demo_cli("diff", "demo/api", "1", "2", "--format", "json").output)
     assert (diff["added"], diff["removed"], diff["modified"]) == (1, 1, 1)
     only = json.loads(
         demo_cli("diff", "demo/api", "1", "2", "--only", "modified", "--format", "json").output
     )
     assert only["details"]["added"] == [] and len(only["details"]["modified"]) == 1
-    table = demo_cli("diff", "demo/api", "1", "2").output
-    assert "modified" in table and "10" in table and "12" in table
+    assert _cells(demo_cli("diff", "demo/api", "1", "2").output) == [
+        ["modified", "1", "price", "10", "12"],
+        ["added", "3", "", "", '{"id":3,"price":1}'],
+        ["removed", "2", "", '{"id":2,"price":5}', ""],
+    ]
     report = demo_cli("diff", "demo/api", "1", "2", "--format", "report").output
     assert "DataComPy Comparison" in report and "Matched on: id" in report
     history = table_rows(demo_cli("history", "demo/api", "1").output)
@@ -201,7 +239,9 @@ def test_data_commands(demo_cli: Invoke, tmp_path: Path) -> None:
     )
     assert "has no record with key 999" in demo_cli("history", "demo/api", "999", code=1).output
     assert "Version 4 restores version 1" in demo_cli("rollback", "demo/api", "1").output
-    demo_cli("publish", "demo/api", "4", code=1)  # already published
+    assert "version 4 is already published; nothing to do" in (
+        demo_cli("publish", "demo/api", "4", code=1).output
+    )
     assert "pruned 2 version(s)" in demo_cli("cleanup", "demo/api", "--keep-versions", "2").output
     assert "demo/api: pruned 0" in demo_cli("cleanup").output
 
@@ -249,10 +289,16 @@ def test_users_audit_and_stats(demo_cli: Invoke, home: Path, tmp_path: Path) -> 
     assert (
         table_rows(demo_cli("--user", "vera", "versions", "demo/api").output)[0]["VERSION"] == "1"
     )
-    assert json.loads(demo_cli("--user", "vera", "show", "demo/api", "--format", "json").output)
+    shown = demo_cli("--user", "vera", "show", "demo/api", "--format", "json").output
+    assert json.loads(shown) == [{"id": 1}]
     audit = json.loads(demo_cli("audit", "--source", "demo/api", "--json").output)
     assert {"import", "create", "read"} <= {entry["action"] for entry in audit}
-    assert "vera" in demo_cli("audit", "--user", "vera").output
+    by_vera = table_rows(demo_cli("audit", "--user", "vera").output)
+    assert [(r["ACTOR"], r["ACTION"], r["OBJECT"]) for r in by_vera] == [
+        ("vera", "read", "demo/api"),  # the JSON show
+        ("vera", "read", "demo/api"),  # the versions listing
+        ("vera", "denied", "demo"),  # the refused import
+    ]
     stats = json.loads(demo_cli("stats", "--json").output)
     (figures,) = stats["sources"]
     assert figures["imports"] == 1 and figures["success_rate"] == 1.0 and figures["versions"] == 1
@@ -284,7 +330,8 @@ def test_archive_restore_and_backups(demo_cli: Invoke, home: Path, tmp_path: Pat
         "Version 5 of demo/api restores archived version 1"
         in demo_cli("restore", "demo/api", str(archive), "--version", "1").output
     )
-    demo_cli("archive", "demo/api", "--before", "9", code=1)
+    refused = demo_cli("archive", "demo/api", "--before", "9", code=1).output
+    assert "version 5 is the latest published one and must stay" in refused
     first = json.loads(demo_cli("backup", str(tmp_path / "bk"), "--json").output)
     assert first["copied"] == ["demo/api"]
     second = json.loads(demo_cli("backup", str(tmp_path / "bk"), "--json").output)

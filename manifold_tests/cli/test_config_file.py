@@ -159,7 +159,9 @@ def test_yaml_that_could_not_be_a_config_is_a_clear_error(
     path = tmp_path / "c.yaml"
     path.write_text(text)
     refused = demo_cli("source", "update", "demo/api", "--config", str(path), code=1)
-    assert words in refused.output
+    assert refused.output.startswith("Error: ") and words in refused.output
+    shown = json.loads(demo_cli("source", "show", "demo/api").output)
+    assert shown["config"] == {"script": "return [];"}
 
 
 def test_a_few_aliases_still_load(demo_cli: Invoke, tmp_path: Path, home: Path) -> None:

@@ -44,12 +44,8 @@ def test_html_diff_report_renders_in_chromium(demo_cli: Invoke, tmp_path: Path) 
         path.write_text(json.dumps(rows))
         demo_cli("import", "demo/api", str(path))
     report = tmp_path / "diff.html"
-    assert (
-        "Wrote"
-        in demo_cli(
-            "diff", "demo/api", "1", "2", "--format", "html", "--output", str(report)
-        ).output
-    )
+    wrote = demo_cli("diff", "demo/api", "1", "2", "--format", "html", "--output", str(report))
+    assert wrote.output == f"Wrote the HTML diff report to {report}; open it in a browser.\n"
     html = report.read_text()
     assert "<script" not in html and "http" not in html.split("<body>")[1]  # self-contained
     chromium = _chromium()

@@ -12,7 +12,7 @@ import pytest
 from manifold_pipelines import SeparatedDatabaseManager
 from manifold_pipelines.backup import create_backup, restore_backup
 from manifold_pipelines.core.permissions import PermissionDeniedError
-from manifold_pipelines.errors import StorageError
+from manifold_pipelines.errors import ConfigError, StorageError
 from manifold_tests.cli.conftest import Invoke
 from manifold_tests.conftest import make_source
 
@@ -88,7 +88,10 @@ def test_backups_need_admin_on_every_project_and_restores_an_instance_admin(
     make_source(manager)
     manager.create_user("vera")
     manager.set_role("vera", "demo", "viewer")
-    with SeparatedDatabaseManager(home, user="vera") as vera, pytest.raises(PermissionDeniedError):
+    with (
+        SeparatedDatabaseManager(home, user="vera") as vera,
+        pytest.raises(PermissionDeniedError, match="cannot back up its data: that needs the admin"),
+    ):
         create_backup(vera, tmp_path / "bk")
     folder = _backup(manager, tmp_path / "bk")
     refused = cli("--user", "vera", "restore-backup", str(folder), "--force", code=1)
@@ -193,9 +196,17 @@ def test_csv_export_keeps_every_field_whatever_the_declared_schema(
 
 
 def test_audit_filter_matches_the_source_exactly(manager: SeparatedDatabaseManager) -> None:
+    """A project's id matches the project and its sources; nothing else matches by prefix,
+    by LIKE wildcard or by case."""
     make_source(manager)
-    assert manager.audit_log(object_id="demo")
-    assert manager.audit_log(object_id="d_mo") == [] and manager.audit_log(object_id="DEMO") == []
+    make_source(manager, "demo2", "api")
+    assert [(e.object_type, e.object_id) for e in manager.audit_log(object_id="demo")] == [
+        ("data_source", "demo/api"),
+        ("project", "demo"),
+    ]
+    assert [e.object_id for e in manager.audit_log(object_id="demo/api")] == ["demo/api"]
+    for near in ("d_mo", "DEMO", "dem", "demo/ap", "demo/%"):
+        assert manager.audit_log(object_id=near) == [], near
 
 
 def test_an_archive_is_restored_only_into_its_own_source(
@@ -205,6 +216,11 @@ def test_an_archive_is_restored_only_into_its_own_source(
     make_source(manager, source_id="other")
     for round_ in range(3):
         manager.import_data("demo", "api", [{"id": 1, "r": round_}])
+    manager.import_data("demo", "other", [{"id": 9}])
     path, _ = manager.archive_versions("demo", "api", 3)
-    with pytest.raises(Exception, match="not Data source 'demo/other'"):
+    with pytest.raises(
+        ConfigError, match="archives Data source 'demo/api', not Data source 'demo/other'"
+    ):
         manager.restore_archived("demo", "other", path, 1)
+    assert [v.version for v in manager.list_versions("demo", "other")] == [1]
+    assert manager.get_latest_data("demo", "other").data == [{"id": 9}]

@@ -64,7 +64,7 @@ def test_a_corrupt_data_file_fails_alone(manager: SeparatedDatabaseManager, sour
     path.write_bytes(b"this is not a database" * 500)
     with pytest.raises(StorageError, match=r"data file of Data source 'demo/api'.*move it aside"):
         manager.import_data(*source, [{"id": 2}])
-    with pytest.raises(StorageError):
+    with pytest.raises(StorageError, match=r"data file of Data source 'demo/api'"):
         manager.get_latest_data(*source)
     assert manager.import_data("demo", "healthy", [{"id": 2}]).version == 2
 

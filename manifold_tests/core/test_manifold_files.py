@@ -106,6 +106,7 @@ def test_two_projects_may_not_share_a_data_folder(
             with pytest.raises(ConfigError, match="overlaps the data folder of project 'r'"):
                 eve.update_project("e", data_path=str(shared / where))
         eve.update_project("e", data_path=str(shared / "e"))
+        assert eve.get_project("e").data_path == str((shared / "e").resolve())
 
 
 def test_a_data_path_changed_to_the_home_behind_manifolds_back_is_refused_at_open(

@@ -46,15 +46,17 @@ def test_viewer_reads_but_cannot_change(team: Path) -> None:
 
 def test_editor_changes_sources_but_not_the_project(team: Path) -> None:
     with _as(team, "eddie") as eddie:
-        eddie.import_data("demo", "api", [{"id": 2}])
+        assert eddie.import_data("demo", "api", [{"id": 2}]).version == 2
         eddie.create_data_source(
             "demo", name="b", type="javascript", id="b", config={"script": "return []"}
         )
+        assert [s.id for s in eddie.list_data_sources("demo")] == ["api", "b"]
         with pytest.raises(PermissionDeniedError, match="needs the admin role"):
             eddie.delete_project("demo")
         with pytest.raises(PermissionDeniedError, match="admin"):
             eddie.set_role("vera", "demo", "editor")
         assert eddie.get_role("vera", "demo") == "viewer"
+        assert eddie.get_latest_data("demo", "api").data == [{"id": 2}]
 
 
 def test_admin_manages_the_project_and_its_users(team: Path) -> None:
@@ -63,6 +65,10 @@ def test_admin_manages_the_project_and_its_users(team: Path) -> None:
         ada.update_project("demo", description="owned by ada")
         ada.create_project(name="Second", id="second")
         assert ada.get_role("ada", "second") == "admin"  # the creator administers it
+    with _as(team, "vera") as vera:
+        assert vera.get_role("vera", "demo") == "editor"
+        assert vera.get_project("demo").description == "owned by ada"
+        assert vera.import_data("demo", "api", [{"id": 5}]).version == 2
 
 
 def test_a_user_without_a_role_is_refused_even_reads(team: Path) -> None:
@@ -75,15 +81,22 @@ def test_a_user_without_a_role_is_refused_even_reads(team: Path) -> None:
 
 def test_refusals_are_not_audited_as_changes(team: Path) -> None:
     with _as(team, "vera") as vera:
-        with pytest.raises(PermissionDeniedError):
+        vera.get_latest_data("demo", "api")
+        with pytest.raises(PermissionDeniedError, match="needs the editor role"):
             vera.delete_data_source("demo", "api")
-        assert all(e.action == "read" for e in vera.audit_log(actor="vera"))
+    with _as(team, "local-admin") as admin:  # a viewer's own audit log reads empty
+        done = [(e.action, e.object_id) for e in admin.audit_log(actor="vera")]
+        assert done == [("denied", "demo"), ("read", "demo/api")]
+        assert admin.get_latest_data("demo", "api").data == [{"id": 1}]
 
 
 def test_local_admin_and_dagster_are_always_allowed(team: Path) -> None:
-    for user in ("local-admin", "dagster"):
+    for version, user in enumerate(("local-admin", "dagster"), start=2):
         with _as(team, user) as system:
-            system.import_data("demo", "api", [{"id": 3}])
+            assert system.import_data("demo", "api", [{"id": version}]).version == version
+            assert system.get_latest_data("demo", "api").data == [{"id": version}]
+            (entry, *_) = system.audit_log(actor=user)
+            assert (entry.action, entry.object_id) == ("read", "demo/api")
 
 
 def test_named_users_see_only_the_sources_they_may_read(team: Path) -> None:
@@ -93,7 +106,7 @@ def test_named_users_see_only_the_sources_they_may_read(team: Path) -> None:
             nobody.describe_data_source("demo", "api")
     with _as(team, "vera") as vera:
         assert [s.id for s in vera.list_data_sources()] == ["api"]
-        assert vera.describe_data_source("demo", "api").config.script
+        assert vera.describe_data_source("demo", "api").config.script == "return [];"
 
 
 @pytest.fixture

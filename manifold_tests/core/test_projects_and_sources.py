@@ -95,7 +95,7 @@ def test_bad_sync_interval_is_refused(manager: SeparatedDatabaseManager, source:
 def test_update_validates_and_audits_before_and_after(
     manager: SeparatedDatabaseManager, source: tuple
 ) -> None:
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match="unknown key 'bogus'"):
         manager.update_data_source(*source, config={"script": "x", "bogus": 1})
     updated = manager.update_data_source(
         *source,

@@ -16,8 +16,12 @@ from manifold_pipelines import SeparatedDatabaseManager
 from manifold_pipelines.alerts.center import list_alerts
 from manifold_pipelines.orchestration.definitions import build_definitions
 from manifold_pipelines.orchestration.snapshot import read_catalog
+from manifold_pipelines.sources.base import SourceRunError
 from manifold_pipelines.stats import source_stats
 from manifold_tests.orchestration.conftest import add_source
+
+NOTHING = "0 alert(s) raised, 0 delivered, 0 waiting for retry"
+DELIVERED_ONE = "1 alert(s) raised, 1 delivered, 0 waiting for retry"
 
 
 class Receiver:
@@ -72,12 +76,12 @@ def test_consecutive_failures_alert_once_per_streak(
     _settings(manager, url, consecutiveFailures=2)
     add_source(manager, "api", script="throw new Error('API down')")
     for _ in range(2):
-        with pytest.raises(Exception, match="API down"):
+        with pytest.raises(SourceRunError, match="threw Error: API down"):
             manager.run_data_source("shop", "api")
-    assert "1 alert(s) raised, 1 delivered" in _tick(manager, "alert_on_consecutive_failures")
-    with pytest.raises(Exception, match="API down"):
+    assert _tick(manager, "alert_on_consecutive_failures") == DELIVERED_ONE
+    with pytest.raises(SourceRunError, match="threw Error: API down"):
         manager.run_data_source("shop", "api")
-    assert "0 alert(s) raised" in _tick(manager, "alert_on_consecutive_failures")
+    assert _tick(manager, "alert_on_consecutive_failures") == NOTHING
     (post,) = receiver.posts
     assert post["source"] == "shop/api" and post["kind"] == "consecutive_failures"
     assert post["details"]["failures"] == 2 and "API down" in post["details"]["lastError"]
@@ -92,12 +96,12 @@ def test_quality_failure_alert_carries_the_diff(
     rows = [{"id": i} for i in range(10)]
     add_source(manager, "api", rows)
     manager.run_data_source("shop", "api")
-    assert "0 alert(s)" in _tick(manager, "alert_on_quality_failures")
+    assert _tick(manager, "alert_on_quality_failures") == NOTHING
     manager.update_data_source(
         "shop", "api", config={"script": "return rows;", "variables": {"rows": rows[:2]}}
     )
     manager.run_data_source("shop", "api")  # removed rate 0.8 > 0.5: fail
-    _tick(manager, "alert_on_quality_failures")
+    assert _tick(manager, "alert_on_quality_failures") == DELIVERED_ONE
     (post,) = receiver.posts
     assert post["kind"] == "quality_failure" and post["details"]["version"] == 2
     assert post["diff"] == {"added": 0, "removed": 8, "modified": 0, "totalChanges": 8}
@@ -110,7 +114,7 @@ def test_slow_import_alert(
     _settings(manager, url, slowImportSeconds=0.001)
     add_source(manager, "api")
     manager.run_data_source("shop", "api")
-    _tick(manager, "alert_on_slow_imports")
+    assert _tick(manager, "alert_on_slow_imports") == DELIVERED_ONE
     assert [p["kind"] for p in receiver.posts] == ["slow_import"]
     assert receiver.posts[0]["details"]["limitSeconds"] == 0.001
 
@@ -124,12 +128,14 @@ def test_storage_limit_alerts_per_source_and_total(
     add_source(manager, "b")
     manager.run_data_source("shop", "a")
     manager.run_data_source("shop", "b")
-    _tick(manager, "alert_on_storage_limits")
+    assert _tick(manager, "alert_on_storage_limits") == (
+        "3 alert(s) raised, 3 delivered, 0 waiting for retry"
+    )
     assert sorted(p["source"] for p in receiver.posts) == ["*/*", "shop/a", "shop/b"]
     sizes = {p["source"]: p["details"]["bytes"] for p in receiver.posts if "bytes" in p["details"]}
     assert sizes["shop/a"] == source_stats(manager, "shop", "a").storage_bytes > 0
-    _tick(manager, "alert_on_storage_limits")
-    assert len(receiver.posts) == 3  # once a day
+    assert _tick(manager, "alert_on_storage_limits") == NOTHING  # once a day
+    assert len(receiver.posts) == 3
 
 
 def test_a_failed_webhook_is_retried_and_nothing_is_lost(
@@ -140,12 +146,17 @@ def test_a_failed_webhook_is_retried_and_nothing_is_lost(
     add_source(manager, "api")
     manager.run_data_source("shop", "api")
     receiver.failing = True
-    assert "1 waiting for retry" in _tick(manager, "alert_on_slow_imports")
+    assert _tick(manager, "alert_on_slow_imports") == (
+        "1 alert(s) raised, 0 delivered, 1 waiting for retry"
+    )
     (alert,) = list_alerts(manager)
     assert alert.delivered_at is None and alert.attempts == 1
     assert alert.last_error == "webhook answered HTTP 503"
     receiver.failing = False
-    assert "0 alert(s) raised, 1 delivered" in _tick(manager, "alert_on_storage_limits")
+    assert (
+        _tick(manager, "alert_on_storage_limits")
+        == "0 alert(s) raised, 1 delivered, 0 waiting for retry"
+    )
     (alert,) = list_alerts(manager)
     assert alert.delivered_at is not None and alert.attempts == 2
     assert len(receiver.posts) == 1
@@ -155,7 +166,10 @@ def test_alerts_are_stored_even_without_a_webhook(manager: SeparatedDatabaseMana
     manager.set_setting("alerts", {"slowImportSeconds": 0.001})
     add_source(manager, "api")
     manager.run_data_source("shop", "api")
-    assert "1 alert(s) raised, 0 delivered" in _tick(manager, "alert_on_slow_imports")
+    assert (
+        _tick(manager, "alert_on_slow_imports")
+        == "1 alert(s) raised, 0 delivered, 0 waiting for retry"
+    )
     assert [a.kind for a in list_alerts(manager, undelivered=True)] == ["slow_import"]
 
 
@@ -169,6 +183,6 @@ def test_a_damaged_data_file_does_not_stop_the_storage_alerts_of_the_others(
     manager.run_data_source("shop", "a")
     manager.run_data_source("shop", "broken")
     manager.data_file_path("shop", "broken").write_bytes(b"garbage " * 4096)
-    _tick(manager, "alert_on_storage_limits")
+    assert _tick(manager, "alert_on_storage_limits") == DELIVERED_ONE
     assert [p["source"] for p in receiver.posts] == ["shop/a"]
     assert manager.get_latest_data("shop", "a").version == 1

@@ -13,7 +13,6 @@ from typing import Any
 import dagster as dg
 
 from manifold_pipelines.orchestration.definitions import build_definitions
-from manifold_pipelines.orchestration.schedules import crons_for_interval
 from manifold_pipelines.orchestration.snapshot import CatalogSnapshot
 
 GOLDEN = Path(__file__).parents[1] / "cases" / "definitions_surface.json"
@@ -78,23 +77,3 @@ def test_names_from_ids_with_dashes_are_sanitised(catalog: CatalogSnapshot) -> N
     assert node.group_name == "shop"
     op_names = {a.op.name for a in defs.assets if isinstance(a, dg.AssetsDefinition)}
     assert any(name.startswith("shop__stock_levels_") for name in op_names)
-
-
-def test_crons_are_exact_for_any_interval_that_divides_a_day() -> None:
-    assert crons_for_interval(15) == ["*/15 * * * *"]
-    assert crons_for_interval(60) == ["0 * * * *"]
-    assert crons_for_interval(1440) == ["0 0 * * *"]
-    assert crons_for_interval(90) == [
-        "0 0,3,6,9,12,15,18,21 * * *",
-        "30 1,4,7,10,13,16,19,22 * * *",
-    ]
-    assert crons_for_interval(480) == ["0 0,8,16 * * *"]
-    for minutes in (1, 2, 5, 16, 32, 45, 48, 96, 120, 160, 288, 360, 720):
-        fired = {
-            (int(c.split()[0]), h)
-            for c in crons_for_interval(minutes)
-            for h in (range(24) if c.split()[1] == "*" else map(int, c.split()[1].split(",")))
-            if not c.startswith("*")
-        }
-        if fired:
-            assert len(fired) == 1440 // minutes

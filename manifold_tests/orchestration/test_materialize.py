@@ -14,12 +14,22 @@ from manifold_tests.orchestration.conftest import add_source
 ROWS = [{"id": i, "name": f"n{i}", "email": f"e{i}@x"} for i in range(10)]
 
 
-def _materialize(manager: SeparatedDatabaseManager, key: str) -> dg.ExecuteInProcessResult:
+def _materialize(
+    manager: SeparatedDatabaseManager, key: str, instance: dg.DagsterInstance | None = None
+) -> dg.ExecuteInProcessResult:
     defs = build_definitions(read_catalog(manager))
     assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)]
     return dg.materialize(
-        assets, instance=dg.DagsterInstance.ephemeral(), selection=[key], raise_on_error=False
+        assets,
+        instance=instance or dg.DagsterInstance.ephemeral(),
+        selection=[key],
+        raise_on_error=False,
     )
+
+
+def _metadata(result: dg.ExecuteInProcessResult) -> dict[str, object]:
+    (event,) = result.get_asset_materialization_events()
+    return {k: v.value for k, v in event.materialization.metadata.items()}
 
 
 def _checks(result: dg.ExecuteInProcessResult) -> dict[str, tuple[bool, str]]:
@@ -30,8 +40,12 @@ def _checks(result: dg.ExecuteInProcessResult) -> dict[str, tuple[bool, str]]:
 
 def test_materialization_reports_version_diff_and_checks(manager: SeparatedDatabaseManager) -> None:
     add_source(manager, "api", ROWS, script="console.log('hello'); return rows;")
-    first = _materialize(manager, "shop/api")
+    instance = dg.DagsterInstance.ephemeral()
+    first = _materialize(manager, "shop/api", instance)
     assert first.success
+    assert (_metadata(first)["version"], _metadata(first)["added"]) == (1, 10)
+    messages = [record.user_message for record in instance.all_logs(first.run_id)]
+    assert "[info] hello" in messages
     manager.update_data_source(
         "shop",
         "api",
@@ -42,8 +56,7 @@ def test_materialization_reports_version_diff_and_checks(manager: SeparatedDatab
     )
     second = _materialize(manager, "shop/api")
     assert second.success
-    (event,) = second.get_asset_materialization_events()
-    metadata = {k: v.value for k, v in event.materialization.metadata.items()}
+    metadata = _metadata(second)
     assert metadata["version"] == 2 and metadata["dagster/row_count"] == 10
     assert (metadata["added"], metadata["removed"], metadata["modified"]) == (1, 1, 0)
     assert "- `id` = `99`: `vip` `true`" in metadata["changes"]
@@ -59,12 +72,6 @@ def test_materialization_reports_version_diff_and_checks(manager: SeparatedDatab
     assert len(checks) == 6
     stored = manager.get_quality_metrics("shop", "api", 2)
     assert {m.metric for m in stored} >= {"record_count", "schema_changes", "completeness"}
-    logs = [
-        e.message
-        for e in first.all_events
-        if e.event_type_value == "ENGINE_EVENT" or e.event_type_value == "STEP_WORKER_STARTED"
-    ]
-    assert logs is not None
 
 
 def test_console_output_reaches_the_run_log(manager: SeparatedDatabaseManager) -> None:
@@ -144,8 +151,10 @@ def test_downstream_reads_only_published_upstream_data(
         "up",
         config={"script": "return rows;", "variables": {"rows": ROWS[:5]}, "quality": quality},
     )
-    _materialize(manager, "shop/up")
-    _materialize(manager, "shop/down")
+    assert _materialize(manager, "shop/up").success is not blocking
+    assert _materialize(manager, "shop/down").success
+    statuses = [v.status for v in manager.list_versions("shop", "up")]
+    assert statuses == ["published", "held" if blocking else "published"]
     expected = 10 if blocking else 5
     assert manager.get_latest_data("shop", "down").record_count == expected
 

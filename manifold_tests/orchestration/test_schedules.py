@@ -12,6 +12,7 @@ import pytest
 
 from manifold_pipelines import SeparatedDatabaseManager
 from manifold_pipelines.orchestration.definitions import build_definitions
+from manifold_pipelines.orchestration.schedules import crons_for_interval
 from manifold_pipelines.orchestration.snapshot import CatalogSnapshot, read_catalog
 
 
@@ -43,6 +44,27 @@ def _tick(defs: dg.Definitions, name: str, at: datetime) -> list[dg.RunRequest]:
     schedule = defs.resolve_schedule_def(name)
     with dg.build_schedule_context(scheduled_execution_time=at) as context:
         return list(schedule.evaluate_tick(context).run_requests or [])
+
+
+def test_crons_fire_exactly_every_interval_that_divides_a_day() -> None:
+    """Read by the oracle above, minute by minute over a day: every `*/N` form included."""
+    assert crons_for_interval(15) == ["*/15 * * * *"]
+    assert crons_for_interval(60) == ["0 * * * *"]
+    assert crons_for_interval(1440) == ["0 0 * * *"]
+    assert crons_for_interval(90) == [
+        "0 0,3,6,9,12,15,18,21 * * *",
+        "30 1,4,7,10,13,16,19,22 * * *",
+    ]
+    assert crons_for_interval(480) == ["0 0,8,16 * * *"]
+    day = datetime(2026, 11, 28, tzinfo=UTC)
+    for minutes in (1, 2, 5, 15, 16, 32, 45, 48, 90, 96, 120, 160, 288, 360, 480, 720, 1440):
+        crons = crons_for_interval(minutes)
+        fired = [
+            offset
+            for offset in range(1440)
+            if any(_matches(cron, day + timedelta(minutes=offset)) for cron in crons)
+        ]
+        assert fired == list(range(0, 1440, minutes)), minutes
 
 
 @pytest.mark.parametrize(
@@ -97,8 +119,13 @@ def test_sources_without_interval_or_disabled_are_never_scheduled(catalog: Catal
         if schedule.name.startswith("sync_every_"):
             for request in _tick(defs, schedule.name, datetime(2026, 11, 28, tzinfo=UTC)):
                 requested.add("/".join(request.asset_selection[0].path))
-    assert "shop/manual" not in requested and "shop/retired" not in requested
-    assert "shop/daily-prices" in requested
+    assert requested == {  # midnight: every interval that divides a day fires
+        "shop/orders",
+        "shop/customers",
+        "analytics/report",
+        "shop/stock-levels",
+        "shop/daily-prices",
+    }
 
 
 def test_a_tick_runs_one_source_with_its_checks_in_the_job_its_schedule_targets(

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from manifold_pipelines import SeparatedDatabaseManager
-from manifold_pipelines.errors import PathNotAllowedError
+from manifold_pipelines import ManifoldError, SeparatedDatabaseManager
+from manifold_pipelines.errors import PathNotAllowedError, RecordsError
 from manifold_pipelines.sources.base import SourceRunError
 
 
@@ -88,22 +88,29 @@ def test_json_with_records_path_and_jsonl(manager: SeparatedDatabaseManager, hom
 
 
 @pytest.mark.parametrize(
-    ("content", "config", "message"),
+    ("content", "config", "error", "message"),
     [
-        ('{"id": 1', {}, "the document is not valid JSON"),
-        ('{"id": 1}', {}, "expected a JSON array of records, found dict"),
-        ('{"a": []}', {"recordsPath": "b"}, "recordsPath 'b': no key 'b'"),
-        ('{"id": 1}\nnope\n', {"format": "jsonl"}, "line 2 is not valid JSON"),
-        ("[1, 2]", {}, "row 0 is int, not an object"),
+        ('{"id": 1', {}, SourceRunError, "the document is not valid JSON"),
+        ('{"id": 1}', {}, SourceRunError, "expected a JSON array of records, found dict"),
+        ('{"a": []}', {"recordsPath": "b"}, SourceRunError, "recordsPath 'b': no key 'b'"),
+        ('{"id": 1}\nnope\n', {"format": "jsonl"}, SourceRunError, "line 2 is not valid JSON"),
+        ("[1, 2]", {}, RecordsError, "row 0 is int, not an object"),  # refused as any import is
     ],
 )
 def test_bad_json_is_refused(
-    manager: SeparatedDatabaseManager, home: Path, content: str, config: dict, message: str
+    manager: SeparatedDatabaseManager,
+    home: Path,
+    content: str,
+    config: dict,
+    error: type[ManifoldError],
+    message: str,
 ) -> None:
     (home / "bad.json").write_text(content)
     _source(manager, "json", path=str(home / "bad.json"), **config)
-    with pytest.raises(Exception, match=message):
+    with pytest.raises(error, match=message):
         manager.run_data_source("files", "f")
+    assert manager.get_import_logs("files", "f")[0].status == "failed"
+    assert manager.list_versions("files", "f") == []
 
 
 def test_file_outside_the_allowed_roots_is_refused(
@@ -141,7 +148,7 @@ def test_urls_need_an_allowed_host(manager: SeparatedDatabaseManager, http_serve
     manager.update_data_source(
         "files", "f", config={"url": f"{http_server}/data.csv", "allowedHosts": [host]}
     )
-    manager.run_data_source("files", "f")
+    assert manager.run_data_source("files", "f").record_count == 2
     manager.create_data_source(
         "files",
         name="j",

@@ -38,10 +38,10 @@ def _catching(manager: SeparatedDatabaseManager, server: str, url: str, options:
     ("path", "options", "words"),
     [
         ("http://127.0.0.1:99999/", "{}", "is not a valid URL"),
-        ("/truncated", "{}", "failed"),
-        ("/a b", "{}", "failed"),
+        ("/truncated", "{}", "failed: IncompleteRead(0 bytes read, 100 more expected)"),
+        ("/a b", "{}", "failed: URL can't contain control characters"),
         ("/echo-headers", '{ headers: [["X-One"]] }', "is not a [name, value] pair"),
-        ("/echo-headers", '{ headers: { "X-Bad": "a\\r\\nb" } }', "failed"),
+        ("/echo-headers", '{ headers: { "X-Bad": "a\\r\\nb" } }', "failed: Invalid header value"),
         ("/echo-headers", "{ headers: 5 }", "headers must be an object"),
         ("/echo-headers", '{ method: "GE T" }', "options.method is not valid"),
         ("/echo-headers", "'GET'", "options must be an object"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from manifold_pipelines import SeparatedDatabaseManager
-from manifold_pipelines.errors import ConfigError
+from manifold_pipelines.errors import ConfigError, DiffKeyError
 from manifold_pipelines.sources.base import SourceRunError
 from manifold_pipelines.versions.models import DryRunResult, ImportResult
 from manifold_tests.conftest import make_source
@@ -95,7 +95,7 @@ def test_a_failed_run_keeps_the_last_version_and_logs_console_output(
         "api",
         config={"script": "console.warn('about to fail'); return [{ id: 1 }, { id: 1 }]"},
     )
-    with pytest.raises(Exception, match="another record also has"):
+    with pytest.raises(DiffKeyError, match="1 record has a 'id' that another record also has"):
         manager.run_data_source("demo", "api")
     log = manager.get_import_logs("demo", "api")[0]
     assert log.status == "failed" and "[warn] about to fail" in (log.log or "")

@@ -4,12 +4,13 @@ version, leave the latest good version untouched, and still be logged as a faile
 from __future__ import annotations
 
 import enum
+import re
 from typing import Any
 
 import pytest
 
 from manifold_pipelines import ManifoldError, SeparatedDatabaseManager
-from manifold_pipelines.errors import DiffKeyError, RecordsError
+from manifold_pipelines.errors import DiffKeyError, NotFoundError, RecordsError
 
 GOOD = [{"id": 1, "name": "kept"}, {"id": 2, "name": "also kept"}]
 
@@ -199,7 +200,8 @@ def test_a_version_must_be_a_whole_number(
     manager: SeparatedDatabaseManager, source: tuple, version: Any
 ) -> None:
     manager.import_data(*source, GOOD)
-    with pytest.raises(ManifoldError, match="is not a version number"):
+    words = rf"'demo/api': {re.escape(repr(version))} is not a version number"
+    with pytest.raises(NotFoundError, match=words):
         manager.get_data_version(*source, version)
-    with pytest.raises(ManifoldError, match="is not a version number"):
+    with pytest.raises(NotFoundError, match=words):
         manager.get_data_diff(*source, 1, version)

@@ -151,6 +151,11 @@ def test_type_changes_count_as_modifications(
         *source, [{"id": 1, "v": 1.0}, {"id": 2, "v": True}, {"id": 3, "v": 0}]
     )
     assert result.diff is not None and result.diff.modified == 2
+    changes = {m.new["id"]: m.changes["v"].to_dict() for m in result.diff.details.modified}
+    assert changes == {
+        1: {"type": "modified", "oldValue": 1, "newValue": 1.0},
+        2: {"type": "modified", "oldValue": 1, "newValue": True},
+    }
 
 
 def test_ignored_fields_and_tolerances_hide_noise_but_versions_keep_it(

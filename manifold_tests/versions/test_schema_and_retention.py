@@ -10,6 +10,17 @@ from manifold_pipelines.errors import ConfigError
 from manifold_tests.conftest import make_source
 
 
+def _age(manager: SeparatedDatabaseManager, source: tuple, days_ago: dict[int, int]) -> None:
+    """Backdate versions by whole days, as if they had been imported then."""
+    with manager._open(manager.get_data_source(*source)) as store:
+        for version, days in days_ago.items():
+            store.conn.execute(
+                "UPDATE data_versions SET created_at = strftime('%Y-%m-%dT%H:%M:%f000+00:00',"
+                " 'now', ?) WHERE version = ?",
+                (f"-{days} days", version),
+            )
+
+
 def test_schema_versions_are_written_only_when_the_schema_changes(
     manager: SeparatedDatabaseManager, source: tuple
 ) -> None:
@@ -93,13 +104,14 @@ def test_cleanup_never_prunes_the_latest_published_version(
 
 def test_cleanup_uses_the_source_retention_config(manager: SeparatedDatabaseManager) -> None:
     make_source(manager, retention={"keepVersions": 2, "keepDays": 30})
-    for round_ in range(4):
+    for round_ in range(5):
         manager.import_data("demo", "api", [{"id": 1, "r": round_}])
+    _age(manager, ("demo", "api"), {1: 40, 2: 40})
     result = manager.cleanup("demo", "api")
-    assert result.pruned_versions == []  # all are younger than 30 days: keep rules are a union
-    only_count = manager.cleanup("demo", "api", keep_versions=2)
-    assert only_count.pruned_versions == [1, 2]
+    assert result.pruned_versions == [1, 2]  # v3 is younger than 30 days: keep rules are a union
     assert manager.audit_log(object_id="demo/api")[0].details == {"pruned": [1, 2]}
+    only_count = manager.cleanup("demo", "api", keep_versions=2)  # given limits replace it
+    assert only_count.pruned_versions == [3]
 
 
 @pytest.mark.parametrize(("keep_days", "kept"), [(1, [3]), (5, [2, 3]), (20, [1, 2, 3])])
@@ -108,13 +120,7 @@ def test_cleanup_by_age(
 ) -> None:
     for round_ in range(3):
         manager.import_data(*source, [{"id": 1, "r": round_}])
-    with manager._open(manager.get_data_source(*source)) as store:
-        for version, days_ago in ((1, 10), (2, 3)):
-            store.conn.execute(
-                "UPDATE data_versions SET created_at = strftime('%Y-%m-%dT%H:%M:%f000+00:00',"
-                " 'now', ?) WHERE version = ?",
-                (f"-{days_ago} days", version),
-            )
+    _age(manager, source, {1: 10, 2: 3})
     result = manager.cleanup(*source, keep_days=keep_days)
     assert result.kept_versions == kept
     assert manager.get_latest_data(*source).data == [{"id": 1, "r": 2}]
