@@ -33,8 +33,12 @@ def _print_result(result: ImportResult, as_json: bool) -> None:
             | {"diff": result.diff.summary() if result.diff else None}
         )
         return
-    diff = result.diff.summary() if result.diff else "diff off"
-    echo(f"Version {result.version} ({result.status}): {result.record_count} records, {diff}")
+    if result.diff is None:
+        changes = "diff off"
+    else:
+        d = result.diff
+        changes = f"{d.added} added, {d.removed} removed, {d.modified} modified"
+    echo(f"Version {result.version} ({result.status}): {result.record_count} records, {changes}")
     for metric in result.quality:
         if metric.status != "pass":
             field = f"[{metric.field}]" if metric.field else ""

@@ -272,7 +272,9 @@ def test_run_and_dry_run(demo_cli: Invoke, tmp_path: Path) -> None:
     assert "2 records would become version 1. Nothing was written" in dry_table
     assert "nothing -> v1 (dry run)" in dry_table and "added" in dry_table
     assert table_rows(demo_cli("versions", "demo/api").output) == []
-    assert "Version 1 (published): 2 records" in demo_cli("run", "demo/api").output
+    assert demo_cli("run", "demo/api").output == (
+        "Version 1 (published): 2 records, 2 added, 0 removed, 0 modified\n"
+    )
     dry = json.loads(demo_cli("run", "demo/api", "--dry-run", "--json").output)
     assert dry["diff"]["totalChanges"] == 0
 
