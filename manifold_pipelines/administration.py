@@ -9,17 +9,17 @@ from __future__ import annotations
 from typing import Any
 
 from manifold_pipelines.access import ACCESS, requires
-from manifold_pipelines.catalog import Catalog
 from manifold_pipelines.core import users
 from manifold_pipelines.core.global_settings import redact_settings, validate_setting
 from manifold_pipelines.core.models import AuditEntry, Role, User
 from manifold_pipelines.core.permissions import is_instance_admin, projects_with
 from manifold_pipelines.errors import ConfigError
 from manifold_pipelines.paths import validate_id
+from manifold_pipelines.source_graph import SourceGraph
 from manifold_pipelines.versions.diff import check_limit, no_limit_as_sql
 
 
-class Administration(Catalog):
+class Administration(SourceGraph):
     """Users, roles, settings and the audit log, on top of projects and sources."""
 
     @requires("admin", "create users", scope="any_project")

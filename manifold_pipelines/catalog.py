@@ -1,4 +1,4 @@
-"""Catalog: projects, data sources and relationships, over core.db and the data files' places.
+"""Catalog: projects and data sources, over core.db and the data files' places.
 
 The base layer of the Python API: every change is validated, checked against the caller's
 role (see access.py), written in one core.db transaction with its audit entry, and reaches
@@ -21,14 +21,13 @@ from manifold_pipelines.core.global_settings import (
     check_env_allowed,
     load_setting,
 )
-from manifold_pipelines.core.models import DataSource, Project, Relationship, Role
+from manifold_pipelines.core.models import DataSource, Project, Role
 from manifold_pipelines.core.permissions import (
     SYSTEM_USERS,
     acting_user,
     authorize,
     projects_with,
 )
-from manifold_pipelines.core.relationships import reaches
 from manifold_pipelines.core.source_config import (
     FileSourceConfig,
     JavascriptConfig,
@@ -64,7 +63,7 @@ def source_label(project_id: str, source_id: str) -> str:
     return f"Data source '{project_id}/{source_id}'"
 
 
-def _reloads_dagster(method: Callable[P, T]) -> Callable[P, T]:
+def reloads_dagster(method: Callable[P, T]) -> Callable[P, T]:
     """Catalogue changes that change the Dagster definitions end with a reload request.
     ParamSpec keeps the wrapped method's signature for type checkers and editors."""
 
@@ -162,7 +161,7 @@ class Catalog:
             self.core.update_project(project.id, changes)
         return self.core.get_project(project.id)
 
-    @_reloads_dagster
+    @reloads_dagster
     @requires("admin", "delete the project")
     def delete_project(self, project_id: str, *, archive: bool = False) -> list[Path]:
         """Delete a project, its sources and their files; with `archive`, keep a copy of each
@@ -194,7 +193,7 @@ class Catalog:
 
     # Data sources
 
-    @_reloads_dagster
+    @reloads_dagster
     @requires("editor", "create data sources")
     def create_data_source(
         self,
@@ -262,7 +261,7 @@ class Catalog:
         readable = projects_with(self.core.conn, self.user, "viewer")
         return readable is None or project_id in readable
 
-    @_reloads_dagster
+    @reloads_dagster
     @requires("editor", "change data sources")
     def update_data_source(
         self,
@@ -293,7 +292,7 @@ class Catalog:
             self.core.update_source(project_id, source_id, changes)
         return self.core.get_source(project_id, source_id)
 
-    @_reloads_dagster
+    @reloads_dagster
     @requires("editor", "delete data sources")
     def delete_data_source(
         self, project_id: str, source_id: str, *, archive: bool = False
@@ -352,53 +351,6 @@ class Catalog:
 
     def _data_file(self, source: DataSource) -> Path:
         return data_file(self.settings, self.core.get_project(source.project_id), source.id)
-
-    # Relationships, users and settings
-
-    @_reloads_dagster
-    @requires("editor", "change relationships", argument="downstream")
-    def add_relationship(self, upstream: str, downstream: str) -> Relationship:
-        """`upstream` ("project/source") feeds `downstream`; Dagster draws it as a dependency.
-        The downstream's editor needs the viewer role on the upstream too: it will read it."""
-        self._check_access(Access("viewer", "project", "read the upstream source"), upstream)
-        up, down = self._qualified(upstream), self._qualified(downstream)
-        with self.core.writing():
-            if up == down:
-                raise ConfigError(f"'{upstream}' cannot feed itself.")
-            if reaches(self.core.list_relationships(), down, up):
-                raise ConfigError(
-                    f"'{downstream}' already feeds '{upstream}' (directly or through other"
-                    f" sources), so '{upstream}' cannot also feed '{downstream}': Dagster needs"
-                    " dependencies without cycles. Remove one of the relationships first."
-                )
-            self.core.insert_relationship(up, down)
-        return Relationship(upstream=up, downstream=down)
-
-    @_reloads_dagster
-    @requires("editor", "change relationships", argument="downstream")
-    def remove_relationship(self, upstream: str, downstream: str) -> None:
-        up, down = self._qualified(upstream), self._qualified(downstream)
-        with self.core.writing():
-            self.core.delete_relationship(up, down)
-
-    @requires(
-        "viewer",
-        "list relationships",
-        scope="filtered",
-        shows="those whose two sources it may read",
-    )
-    def list_relationships(self) -> list[Relationship]:
-        """Relationships whose both ends the caller may read."""
-        return [
-            r
-            for r in self.core.list_relationships()
-            if self._may_read(r.upstream[0]) and self._may_read(r.downstream[0])
-        ]
-
-    def _qualified(self, name: str) -> tuple[str, str]:
-        project_id, _, source_id = name.partition("/")
-        source = self._source(project_id, source_id)
-        return source.project_id, source.id
 
     def _authorize(self, project_id: str | None, needed: Role, action: str) -> None:
         authorize(self.core.conn, self.user, project_id, needed, action)

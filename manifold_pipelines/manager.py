@@ -1,7 +1,8 @@
 """SeparatedDatabaseManager: the public Python API over core.db and the per-source files.
 
 It is built in layers, each a module: the catalogue of projects and sources (catalog.py),
-users, settings and the audit log (administration.py), imports (imports.py), looking after
+relationships between sources (source_graph.py), users, settings and the audit log
+(administration.py), imports (imports.py), looking after
 versions (maintenance.py), and here reading versions, diffs, logs and metrics. The CLI and
 the Dagster code location call only this class.
 """
