@@ -11,7 +11,13 @@ from manifold_pipelines.core.source_config import (
     SourceConfig,
     dump_source_config,
 )
-from manifold_pipelines.orchestration.markdown import code, code_block, json_text, json_value
+from manifold_pipelines.orchestration.markdown import (
+    code,
+    code_block,
+    json_size,
+    json_text,
+    json_value,
+)
 
 SHOWN_LINES = 40
 
@@ -42,13 +48,7 @@ def config_markdown(config: SourceConfig, source: str) -> str:
 def _describe_body(body: Any) -> str:
     if body is None:
         return "(empty)"
-    if isinstance(body, str):
-        return f"text, {len(body):,} characters"
-    if isinstance(body, list):
-        return f"JSON list of {len(body):,} items"
-    if isinstance(body, dict):
-        return f"JSON object with {len(body):,} fields"
-    return json_value(body)
+    return json_size(body) or json_value(body)
 
 
 def _cell(text: str) -> str:

@@ -41,10 +41,15 @@ def json_value(value: Any) -> str:
     text = json_text(value)
     if len(text) <= MAX_VALUE_CHARS:
         return code(text)
+    return f"({json_size(value) or f'a value of {len(text):,} characters'})"
+
+
+def json_size(value: Any) -> str | None:
+    """How big a string, list or object is, in words; None for other values."""
     if isinstance(value, str):
-        return f"(a string of {len(value):,} characters)"
+        return f"a string of {len(value):,} characters"
     if isinstance(value, list):
-        return f"(a list of {len(value):,} items)"
+        return f"a list of {len(value):,} items"
     if isinstance(value, dict):
-        return f"(an object with {len(value):,} fields)"
-    return f"(a value of {len(text):,} characters)"
+        return f"an object with {len(value):,} fields"
+    return None

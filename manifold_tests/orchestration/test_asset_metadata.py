@@ -105,8 +105,8 @@ def test_config_shows_the_script_as_code_and_each_mock_with_its_status(
     text = shown.value
     first_40 = "\n".join(script.splitlines()[:40])
     assert f"**Script** (javascript)\n\n````javascript\n{first_40}\n````\n\n(20 more lines)" in text
-    assert "| `https://api.example.com/items` | 200 | JSON list of 3 items |" in text
-    assert "| `https://api.example.com/down` | 503 | text, 11 characters |" in text
+    assert "| `https://api.example.com/items` | 200 | a list of 3 items |" in text
+    assert "| `https://api.example.com/down` | 503 | a string of 11 characters |" in text
     assert '"url": "https://api.example.com/items"' in text and '"script"' not in text
     assert text.endswith("The whole config: `manifold source show shop/api`")
 
