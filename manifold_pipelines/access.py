@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
@@ -24,6 +23,7 @@ from manifold_pipelines.core.permissions import (
     authorize_instance,
 )
 from manifold_pipelines.core.store import CoreStore
+from manifold_pipelines.core.users import UserDirectory
 from manifold_pipelines.paths import validate_id
 
 if TYPE_CHECKING:
@@ -107,13 +107,13 @@ def enforce(
     access: Access,
     named: Any,
     *,
-    roles: sqlite3.Connection | None = None,
+    roles: UserDirectory | None = None,
 ) -> None:
     """Apply one rule for `user`; `named` is the argument the rule reads the project from.
     The roles are `core`'s, or those of `roles` (a backup's core.db, whose roles a restore
     would make the truth). A refusal is audited in `core` (readable by the project's
     admins), then raised."""
-    conn = core.conn if roles is None else roles
+    users = core.users if roles is None else roles
     project_id: str | None = None
     if access.scope == "project":
         if named is None:
@@ -123,10 +123,10 @@ def enforce(
         )
     try:
         if access.scope == "instance":
-            authorize_instance(conn, user, access.action)
+            authorize_instance(users, user, access.action)
         elif access.scope in ("project", "any_project"):
             assert access.role is not None
-            authorize(conn, user, project_id, access.role, access.action)
+            authorize(users, user, project_id, access.role, access.action)
     except PermissionDeniedError:
         with core.writing():
             core.audit(

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from manifold_pipelines.access import ACCESS, requires
-from manifold_pipelines.core import users
 from manifold_pipelines.core.global_settings import redact_settings, validate_setting
 from manifold_pipelines.core.models import AuditEntry, Role, User
 from manifold_pipelines.core.permissions import is_instance_admin, projects_with
@@ -25,22 +24,22 @@ class Administration(SourceGraph):
     @requires("admin", "create users", scope="any_project")
     def create_user(self, user_id: str, name: str | None = None, email: str | None = None) -> User:
         validate_id(user_id, "User")
-        with self.core.writing() as conn:
-            users.insert_user(conn, user_id, name, email)
+        with self.core.writing():
+            self.core.users.insert(user_id, name, email)
             self.core.audit("create", "user", user_id, after={"name": name, "email": email})
-        return next(user for user in users.list_users(self.core.conn) if user.id == user_id)
+        return next(user for user in self.core.users.list() if user.id == user_id)
 
     @requires("admin", "list users", scope="any_project")
     def list_users(self) -> list[User]:
-        return users.list_users(self.core.conn)
+        return self.core.users.list()
 
     @requires("admin", "grant roles")
     def set_role(self, user_id: str, project_id: str, role: Role) -> None:
         project = self._project(project_id)
         if role not in ("viewer", "editor", "admin"):
             raise ConfigError(f"Role {role!r} is not one of viewer, editor, admin.")
-        with self.core.writing() as conn:
-            users.set_role(conn, user_id, project.id, role)
+        with self.core.writing():
+            self.core.users.set_role(user_id, project.id, role)
             self.core.audit("set_role", "project", project.id, after={user_id: role})
 
     @requires("admin", "make instance admins", scope="instance")
@@ -49,23 +48,23 @@ class Administration(SourceGraph):
         None takes that back."""
         if role not in ("admin", None):
             raise ConfigError(f"Instance role {role!r} is not 'admin' (or None to revoke).")
-        with self.core.writing() as conn:
-            users.set_instance_role(conn, user_id, role)
+        with self.core.writing():
+            self.core.users.set_instance_role(user_id, role)
             self.core.audit("set_instance_role", "user", user_id, after={"instanceRole": role})
 
     @requires("viewer", "see roles")
     def get_role(self, user_id: str, project_id: str) -> Role | None:
-        return users.role_of(self.core.conn, user_id, project_id)
+        return self.core.users.role_of(user_id, project_id)
 
     @requires(None, "keep own settings", scope="own")
     def set_user_setting(self, key: str, value: Any) -> None:
-        with self.core.writing() as conn:
-            users.put_setting(conn, self.user, key, value)
+        with self.core.writing():
+            self.core.users.put_setting(self.user, key, value)
             self.core.audit("set_setting", "user", self.user, after={key: value})
 
     @requires(None, "read own settings", scope="own")
     def get_user_setting(self, key: str, default: Any = None) -> Any:
-        return users.get_setting(self.core.conn, self.user, key, default)
+        return self.core.users.get_setting(self.user, key, default)
 
     @requires(None, "ask what it may do", scope="own")
     def check_access(self, method: str, project_id: str | None = None) -> None:
@@ -81,8 +80,8 @@ class Administration(SourceGraph):
         """A Manifold-wide setting (`alerts`, `dagster`, `sandbox`), validated by its model
         before it is stored: it reaches every project."""
         stored = validate_setting(key, value)
-        with self.core.writing() as conn:
-            users.put_global_setting(conn, key, stored)
+        with self.core.writing():
+            self.core.users.put_global_setting(key, stored)
             self.core.audit("set_setting", "settings", key, after=stored)
 
     @requires(
@@ -92,7 +91,7 @@ class Administration(SourceGraph):
         """Every global setting; secrets (the webhook URL) only for instance admins."""
         settings = self._settings()
         return (
-            settings if is_instance_admin(self.core.conn, self.user) else redact_settings(settings)
+            settings if is_instance_admin(self.core.users, self.user) else redact_settings(settings)
         )
 
     @requires(
@@ -111,5 +110,5 @@ class Administration(SourceGraph):
             object_id=object_id,
             actor=actor,
             limit=no_limit_as_sql(limit),
-            projects=projects_with(self.core.conn, self.user, "admin"),
+            projects=projects_with(self.core.users, self.user, "admin"),
         )

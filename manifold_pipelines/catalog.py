@@ -10,13 +10,11 @@ from __future__ import annotations
 import functools
 import os
 import re
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from manifold_pipelines.access import Access, enforce, requires
-from manifold_pipelines.core import users
 from manifold_pipelines.core.global_settings import (
     check_env_allowed,
     load_setting,
@@ -36,6 +34,7 @@ from manifold_pipelines.core.source_config import (
     parse_source_config,
 )
 from manifold_pipelines.core.store import CoreStore
+from manifold_pipelines.core.users import UserDirectory
 from manifold_pipelines.errors import AlreadyExistsError, ConfigError, PathNotAllowedError
 from manifold_pipelines.files import (
     archive_file,
@@ -110,12 +109,12 @@ class Catalog:
     ) -> Project:
         project_id = validate_id(id if id is not None else _slug(name), "Project")
         resolved = self._checked_data_path(data_path, project_id)
-        with self.core.writing() as conn:
+        with self.core.writing():
             self.core.insert_project(
                 {"id": project_id, "name": name, "description": description, "data_path": resolved}
             )
-            if self.user not in SYSTEM_USERS and users.list_users(conn):
-                users.set_role(conn, self.user, project_id, "admin")
+            if self.user not in SYSTEM_USERS and self.core.users.any():
+                self.core.users.set_role(self.user, project_id, "admin")
         return self.core.get_project(project_id)
 
     @requires("viewer", "read the project")
@@ -127,7 +126,7 @@ class Catalog:
 
     @requires("viewer", "list projects", scope="filtered", shows="the projects it has a role in")
     def list_projects(self) -> list[Project]:
-        readable = projects_with(self.core.conn, self.user, "viewer")
+        readable = projects_with(self.core.users, self.user, "viewer")
         return [p for p in self.core.list_projects() if readable is None or p.id in readable]
 
     @requires("admin", "change the project")
@@ -258,7 +257,7 @@ class Catalog:
         return [s for s in self.core.list_sources(project_id) if self._may_read(s.project_id)]
 
     def _may_read(self, project_id: str) -> bool:
-        readable = projects_with(self.core.conn, self.user, "viewer")
+        readable = projects_with(self.core.users, self.user, "viewer")
         return readable is None or project_id in readable
 
     @reloads_dagster
@@ -330,7 +329,7 @@ class Catalog:
         """Once users exist, an editor must not read other projects' secrets from the
         runner's environment: only the admin-managed allow-list. Checked when a config is
         saved and when it runs, since the allow-list may have shrunk in between."""
-        if isinstance(config, JavascriptConfig) and users.list_users(self.core.conn):
+        if isinstance(config, JavascriptConfig) and self.core.users.any():
             check_env_allowed(config.env, load_setting(self._settings(), "sandbox"), label)
 
     @staticmethod
@@ -353,7 +352,7 @@ class Catalog:
         return data_file(self.settings, self.core.get_project(source.project_id), source.id)
 
     def _authorize(self, project_id: str | None, needed: Role, action: str) -> None:
-        authorize(self.core.conn, self.user, project_id, needed, action)
+        authorize(self.core.users, self.user, project_id, needed, action)
 
     def _authorize_every_project(self, action: str) -> None:
         """Backups and restores carry every project's configs and data: admin of all."""
@@ -361,7 +360,7 @@ class Catalog:
             self._check_access(Access("admin", "project", action), project.id)
 
     def _check_access(
-        self, access: Access, named: Any, *, roles: sqlite3.Connection | None = None
+        self, access: Access, named: Any, *, roles: UserDirectory | None = None
     ) -> None:
         enforce(self.core, self.user, access, named, roles=roles)
 
@@ -376,4 +375,4 @@ class Catalog:
         return self.last_reload
 
     def _settings(self) -> dict[str, Any]:
-        return users.global_settings(self.core.conn)
+        return self.core.users.global_settings()

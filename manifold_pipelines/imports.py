@@ -17,7 +17,6 @@ from typing import Any
 from manifold_pipelines.access import Access, requires
 from manifold_pipelines.administration import Administration
 from manifold_pipelines.catalog import source_label
-from manifold_pipelines.core import history
 from manifold_pipelines.core.models import DataSource, SourceStatus
 from manifold_pipelines.core.source_config import dump_source_config, parse_source_config
 from manifold_pipelines.errors import StorageError
@@ -228,7 +227,7 @@ class Imports(Administration):
         first, so a crash between the two commits is healed on the next call."""
         # Concurrent imports finish out of log-id order, so look for gaps, not past a maximum.
         window = 500
-        mirrored = history.mirrored_log_ids(self.core.conn, source.project_id, source.id, window)
+        mirrored = self.core.history.mirrored_log_ids(source.project_id, source.id, window)
         floor = min(mirrored) if len(mirrored) == window else 0
         logs = [
             log
@@ -238,11 +237,10 @@ class Imports(Administration):
         if not logs:
             return
         statuses = store.version_statuses([log.version for log in logs if log.version])
-        with self.core.writing() as conn:
+        with self.core.writing():
             for log in sorted(logs, key=lambda entry: entry.id):
                 version_status, quality_status = statuses.get(log.version or 0, (None, None))
-                history.record_import(
-                    conn,
+                self.core.history.record(
                     {
                         "project_id": source.project_id,
                         "source_id": source.id,

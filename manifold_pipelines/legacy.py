@@ -28,7 +28,6 @@ from pydantic import BaseModel, Field
 
 from manifold_pipelines.access import Access
 from manifold_pipelines.core.source_config import SOURCE_CONFIG_TYPES
-from manifold_pipelines.core.users import put_global_setting
 from manifold_pipelines.errors import ManifoldError, NotFoundError, StorageError
 
 if TYPE_CHECKING:
@@ -266,8 +265,8 @@ def migrate_legacy(
                 )
                 done.add(snapshot[0])
                 ledger[name] = sorted(done, key=str)
-                with manager.core.writing() as core:
-                    put_global_setting(core, ledger_key, ledger)
+                with manager.core.writing():
+                    manager.core.users.put_global_setting(ledger_key, ledger)
                     manager.core.audit(
                         "set_setting",
                         "settings",

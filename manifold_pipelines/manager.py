@@ -13,7 +13,6 @@ from typing import NoReturn
 
 from manifold_pipelines.access import requires
 from manifold_pipelines.catalog import source_label
-from manifold_pipelines.core import history
 from manifold_pipelines.core.models import DataSource, ImportHistoryEntry
 from manifold_pipelines.core.permissions import projects_with
 from manifold_pipelines.errors import NotFoundError
@@ -141,8 +140,8 @@ class SeparatedDatabaseManager(VersionMaintenance):
         the projects the caller may read. `limit` None for all of them."""
         check_limit(limit, "Import history", "entries")
         limit = no_limit_as_sql(limit)
-        readable = None if project_id else projects_with(self.core.conn, self.user, "viewer")
-        return history.recent_imports(self.core.conn, project_id, source_id, limit, readable)
+        readable = None if project_id else projects_with(self.core.users, self.user, "viewer")
+        return self.core.history.recent(project_id, source_id, limit, readable)
 
 
 def raise_no_versions(source: DataSource) -> NoReturn:

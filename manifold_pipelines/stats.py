@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 
 from manifold_pipelines.catalog import source_label
-from manifold_pipelines.core import history
 from manifold_pipelines.files import data_file_size, existing_files
 
 if TYPE_CHECKING:
@@ -41,7 +40,7 @@ def _p95(values: list[float]) -> float | None:
 
 def source_stats(manager: SeparatedDatabaseManager, project_id: str, source_id: str) -> SourceStats:
     manager.check_access("list_versions", project_id)
-    entries = history.recent_imports(manager.core.conn, project_id, source_id, 100_000)
+    entries = manager.import_history(project_id, source_id, limit=None)
     completed = [e for e in entries if e.status == "completed"]
     seconds = [e.duration_ms / 1000 for e in completed]
     rated = [e for e in completed if e.quality_status is not None]

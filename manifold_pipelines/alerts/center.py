@@ -13,12 +13,11 @@ import orjson
 from manifold_pipelines.alerts.models import Alert, AlertKind, AlertSettings, Delivery
 from manifold_pipelines.alerts.rules import HISTORY_RULES, Candidate, storage_limits
 from manifold_pipelines.catalog import source_label
-from manifold_pipelines.core import history
 from manifold_pipelines.core.global_settings import load_setting
 from manifold_pipelines.core.models import DataSource
 from manifold_pipelines.errors import StorageError
 from manifold_pipelines.files import data_file_size
-from manifold_pipelines.timestamps import from_text, now_text, utc_now
+from manifold_pipelines.timestamps import utc_now
 
 if TYPE_CHECKING:
     from manifold_pipelines.manager import SeparatedDatabaseManager
@@ -42,7 +41,7 @@ def raise_alerts(manager: SeparatedDatabaseManager, kind: AlertKind) -> list[Ale
         rule = HISTORY_RULES[kind]
         candidates = []
         for source in sources:
-            recent = history.recent_imports(manager.core.conn, source.project_id, source.id, 50)
+            recent = manager.import_history(source.project_id, source.id, limit=50)
             found = rule((source.project_id, source.id), recent, settings)
             if found is not None:
                 candidates.append(found)
@@ -68,22 +67,12 @@ def _store(manager: SeparatedDatabaseManager, candidate: Candidate) -> Alert | N
     version = details.get("version")
     if version and candidate.project_id != "*":
         details["diff"] = _diff_summary(manager, candidate.project_id, candidate.source_id, version)
-    with manager.core.writing() as conn:
-        cursor = conn.execute(
-            "INSERT OR IGNORE INTO alerts (kind, project_id, source_id, dedup_key, raised_at,"
-            " details) VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                candidate.kind,
-                candidate.project_id,
-                candidate.source_id,
-                candidate.dedup_key,
-                now_text(),
-                orjson.dumps(details).decode(),
-            ),
+    with manager.core.writing():
+        alert_id = manager.core.alerts.insert(
+            candidate.kind, candidate.project_id, candidate.source_id, candidate.dedup_key, details
         )
-        if not cursor.rowcount:
+        if alert_id is None:
             return None
-        alert_id = cursor.lastrowid
         manager.core.audit(
             "alert",
             "data_source",
@@ -106,25 +95,7 @@ def _diff_summary(
 def list_alerts(
     manager: SeparatedDatabaseManager, *, undelivered: bool = False, limit: int = 100
 ) -> list[Alert]:
-    rows = manager.core.conn.execute(
-        "SELECT id, kind, project_id, source_id, raised_at, details, delivered_at, attempts,"
-        " last_error FROM alerts WHERE ?1 = 0 OR delivered_at IS NULL ORDER BY id DESC LIMIT ?2",
-        (int(undelivered), limit),
-    ).fetchall()
-    return [
-        Alert(
-            id=row[0],
-            kind=row[1],
-            project_id=row[2],
-            source_id=row[3],
-            raised_at=from_text(row[4]),
-            details=orjson.loads(row[5]),
-            delivered_at=from_text(row[6]) if row[6] else None,
-            attempts=row[7],
-            last_error=row[8],
-        )
-        for row in rows
-    ]
+    return manager.core.alerts.recent(undelivered=undelivered, limit=limit)
 
 
 def payload(alert: Alert, settings: AlertSettings) -> dict[str, Any]:
@@ -149,12 +120,8 @@ def deliver_alerts(manager: SeparatedDatabaseManager) -> Delivery:
         return delivery
     for alert in reversed(list_alerts(manager, undelivered=True, limit=1000)):
         error = _post(settings.webhook_url, payload(alert, settings))
-        with manager.core.writing() as conn:
-            conn.execute(
-                "UPDATE alerts SET attempts = attempts + 1, last_error = ?,"
-                " delivered_at = CASE WHEN ? IS NULL THEN ? END WHERE id = ?",
-                (error, error, now_text(), alert.id),
-            )
+        with manager.core.writing():
+            manager.core.alerts.record_attempt(alert.id, error)
         if error is None:
             delivery.delivered.append(alert.id)
         else:

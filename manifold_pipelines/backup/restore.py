@@ -31,6 +31,7 @@ from manifold_pipelines.backup.staging import check_format, stage_file
 from manifold_pipelines.catalog import Catalog
 from manifold_pipelines.core.permissions import acting_user, authorize_instance
 from manifold_pipelines.core.tables import CORE_FORMAT
+from manifold_pipelines.core.users import UserDirectory
 from manifold_pipelines.db.connection import connect
 from manifold_pipelines.db.migrations import migrate
 from manifold_pipelines.errors import AlreadyExistsError, ConfigError, StorageError
@@ -163,9 +164,9 @@ def _read_catalog(
                 for project_id, sid in conn.execute("SELECT project_id, id FROM data_sources")
             ]
             if current is None:
-                authorize_instance(conn, user, BRING_IN.action)
+                authorize_instance(UserDirectory(conn), user, BRING_IN.action)
             else:
-                current._check_access(BRING_IN, None, roles=conn)
+                current._check_access(BRING_IN, None, roles=UserDirectory(conn))
     except sqlite3.DatabaseError as exc:
         raise StorageError(
             f"The backup's core.db cannot be read ({exc}); it is damaged or was changed by hand."

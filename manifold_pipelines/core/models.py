@@ -84,6 +84,23 @@ class AuditEntry(BaseModel):
     project_id: str | None = None
 
 
+AlertKind = Literal["consecutive_failures", "slow_import", "storage_limit", "quality_failure"]
+
+
+class Alert(BaseModel):
+    """A raised alert as stored in core.db, with its delivery state."""
+
+    id: int
+    kind: AlertKind
+    project_id: str
+    source_id: str
+    raised_at: datetime
+    details: dict[str, Any]
+    delivered_at: datetime | None
+    attempts: int
+    last_error: str | None
+
+
 class ImportHistoryEntry(BaseModel):
     """One finished import as mirrored in core.db, newest first when listed."""
 

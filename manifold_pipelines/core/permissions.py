@@ -10,9 +10,9 @@ for cooperating users: the boundary is who may write MANIFOLD_HOME's files."""
 from __future__ import annotations
 
 import os
-import sqlite3
 
 from manifold_pipelines.core.models import Role
+from manifold_pipelines.core.users import UserDirectory
 from manifold_pipelines.errors import ManifoldError
 from manifold_pipelines.paths import validate_id
 
@@ -32,47 +32,37 @@ def acting_user(user: str | None) -> str:
     return validate_id(acting, "Acting user")
 
 
-def roles_enforced(conn: sqlite3.Connection, user: str) -> bool:
+def roles_enforced(users: UserDirectory, user: str) -> bool:
     """Whether `user` is held to roles: a named user, once any user exists."""
-    if user in SYSTEM_USERS:
-        return False
-    return conn.execute("SELECT 1 FROM users LIMIT 1").fetchone() is not None
+    return user not in SYSTEM_USERS and users.any()
 
 
-def is_instance_admin(conn: sqlite3.Connection, user: str) -> bool:
-    if not roles_enforced(conn, user):
-        return True
-    row = conn.execute("SELECT instance_role FROM users WHERE id = ?", (user,)).fetchone()
-    return row is not None and row[0] == "admin"
+def is_instance_admin(users: UserDirectory, user: str) -> bool:
+    return not roles_enforced(users, user) or users.instance_role(user) == "admin"
 
 
-def project_roles(conn: sqlite3.Connection, user: str) -> dict[str, Role] | None:
+def project_roles(users: UserDirectory, user: str) -> dict[str, Role] | None:
     """The user's role in each project it has one in; None means every project, as admin."""
-    if is_instance_admin(conn, user):
-        return None
-    rows = conn.execute(
-        "SELECT project_id, role FROM project_roles WHERE user_id = ?", (user,)
-    ).fetchall()
-    return {project_id: role for project_id, role in rows}
+    return None if is_instance_admin(users, user) else users.project_roles(user)
 
 
-def projects_with(conn: sqlite3.Connection, user: str, needed: Role) -> set[str] | None:
+def projects_with(users: UserDirectory, user: str, needed: Role) -> set[str] | None:
     """Projects where `user` holds at least `needed`; None means all of them."""
-    roles = project_roles(conn, user)
+    roles = project_roles(users, user)
     if roles is None:
         return None
     return {project for project, role in roles.items() if RANK[role] >= RANK[needed]}
 
 
 def authorize(
-    conn: sqlite3.Connection, user: str, project_id: str | None, needed: Role, action: str
+    users: UserDirectory, user: str, project_id: str | None, needed: Role, action: str
 ) -> None:
     """Allow, or raise naming the user's role, the role needed and who can grant it.
 
     `project_id` None means a Manifold-wide action (creating projects, managing users): it
     needs the role on at least one project.
     """
-    roles = project_roles(conn, user)
+    roles = project_roles(users, user)
     if roles is None:
         return
     if project_id is None:
@@ -92,9 +82,9 @@ def authorize(
     )
 
 
-def authorize_instance(conn: sqlite3.Connection, user: str, action: str) -> None:
+def authorize_instance(users: UserDirectory, user: str, action: str) -> None:
     """Manifold-wide settings reach every project: only an instance admin changes them."""
-    if is_instance_admin(conn, user):
+    if is_instance_admin(users, user):
         return
     raise PermissionDeniedError(
         f"User {user!r} cannot {action}: that needs an instance admin ({LOCAL_ADMIN!r}, or a"

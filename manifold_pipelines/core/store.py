@@ -10,6 +10,8 @@ from typing import Any
 
 import orjson
 
+from manifold_pipelines.core.alerts import AlertLog
+from manifold_pipelines.core.history import ImportHistory
 from manifold_pipelines.core.models import (
     AuditEntry,
     DataSource,
@@ -19,6 +21,7 @@ from manifold_pipelines.core.models import (
 )
 from manifold_pipelines.core.source_config import dump_source_config, parse_source_config
 from manifold_pipelines.core.tables import CORE_FORMAT
+from manifold_pipelines.core.users import UserDirectory
 from manifold_pipelines.db.connection import connect, transaction
 from manifold_pipelines.db.migrations import migrate
 from manifold_pipelines.errors import AlreadyExistsError, NotFoundError
@@ -53,6 +56,9 @@ class CoreStore:
         self.actor = actor
         self.conn = connect(path, what=CORE_WHAT)
         migrate(self.conn, CORE_FORMAT, what=CORE_WHAT)
+        self.alerts = AlertLog(self.conn)
+        self.history = ImportHistory(self.conn)
+        self.users = UserDirectory(self.conn)
 
     def close(self) -> None:
         self.conn.close()
