@@ -9,7 +9,7 @@ from pathlib import Path
 
 from manifold_pipelines.core.models import Project
 from manifold_pipelines.db.connection import connect, database_size
-from manifold_pipelines.errors import ConfigError
+from manifold_pipelines.errors import ConfigError, PathNotAllowedError
 from manifold_pipelines.paths import resolve_allowed
 from manifold_pipelines.settings import Settings
 from manifold_pipelines.timestamps import utc_now
@@ -26,15 +26,22 @@ def data_dir(settings: Settings, project: Project) -> Path:
 
 
 def data_file(settings: Settings, project: Project, source_id: str) -> Path:
-    """The data file's real path, checked on every call: a folder swapped for a symlink to
-    an outside folder after the project was created must not receive or lose files."""
-    path = resolve_allowed(
-        data_dir(settings, project) / f"{source_id}.db",
-        settings.allowed_roots,
-        f"The data file of data source '{project.id}/{source_id}'",
-    )
+    """The data file's real path, checked on every call: it must lie in the project's own
+    folder as it was when set up (`data_path` is stored resolved), so a folder or file
+    swapped for a symlink since, whether to an outside folder or to another project's, does
+    not receive, lose or give away files."""
+    label = f"The data file of data source '{project.id}/{source_id}'"
+    folder = data_dir(settings, project)
+    path = resolve_allowed(folder / f"{source_id}.db", settings.allowed_roots, label)
+    if path.parent != folder or path.name != f"{source_id}.db":
+        raise PathNotAllowedError(
+            f"{label} resolves to {str(path)!r}, outside the project's data folder"
+            f" {str(folder)!r}: the folder or the file was replaced, by a symbolic link or"
+            " otherwise, after the project was set up. Put the folder back as it was; to keep"
+            " data elsewhere, give the project a data_path."
+        )
     if project.data_path:
-        check_data_folder(settings, path.parent, project.id, {})
+        check_data_folder(settings, folder, project.id, {})
     return path
 
 

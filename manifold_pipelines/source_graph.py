@@ -37,6 +37,9 @@ class SourceGraph(Catalog):
     @reloads_dagster
     @requires("editor", "change relationships", argument="downstream")
     def remove_relationship(self, upstream: str, downstream: str) -> None:
+        """Like adding one, it needs the viewer role on the upstream: whether a source of
+        another project exists, or feeds this one, is not for a stranger to learn."""
+        self._check_access(Access("viewer", "project", "read the upstream source"), upstream)
         up, down = self._qualified(upstream), self._qualified(downstream)
         with self.core.writing():
             self.core.delete_relationship(up, down)

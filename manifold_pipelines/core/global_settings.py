@@ -113,8 +113,10 @@ def load_setting(settings: dict[str, Any], key: str) -> Any:
 
 
 def redact_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    """Settings as anyone but an instance admin sees them: secrets replaced by a notice."""
-    shown = dict(settings)
+    """Settings as anyone but an instance admin sees them: secrets replaced by a notice, and
+    only the settings users write (internal bookkeeping such as a legacy migration's ledger
+    names every migrated project and source)."""
+    shown = {key: value for key, value in settings.items() if key in SETTING_MODELS}
     for key, fields in SECRET_FIELDS.items():
         value = shown.get(key)
         if isinstance(value, dict):

@@ -28,8 +28,10 @@ class PermissionDeniedError(ManifoldError):
 def acting_user(user: str | None) -> str:
     """Who acts: `user`, else MANIFOLD_USER, else the local admin. An empty or odd name is
     refused rather than taken for the always-allowed local admin."""
-    acting = user if user is not None else os.environ.get("MANIFOLD_USER") or LOCAL_ADMIN
-    return validate_id(acting, "Acting user")
+    if user is None:
+        # Set but empty is a mistake to report, not a way to become the local admin.
+        user = os.environ.get("MANIFOLD_USER", LOCAL_ADMIN)
+    return validate_id(user, "Acting user")
 
 
 def roles_enforced(users: UserDirectory, user: str) -> bool:

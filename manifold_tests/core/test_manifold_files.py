@@ -136,3 +136,32 @@ def test_an_archive_folder_swapped_for_a_symlink_receives_nothing(
             admin.delete_data_source("q", "x", archive=True)
         assert [v.version for v in admin.list_versions("q", "x")] == [1, 2]
     assert list(outside.iterdir()) == []
+
+
+@pytest.mark.parametrize("own_data_path", [False, True])
+def test_a_data_folder_swapped_for_another_projects_folder_gives_nothing_away(
+    team: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, own_data_path: bool
+) -> None:
+    """Both folders are inside the allowed roots, so the roots alone cannot tell: the file
+    must be in the project's own folder as it was set up."""
+    roots = tmp_path / "roots"
+    monkeypatch.setenv("MANIFOLD_ALLOWED_ROOTS", str(roots))
+    with SeparatedDatabaseManager(team) as admin:
+        for project in ("x", "y"):
+            data_path = str(roots / project) if own_data_path else None
+            admin.create_project(name=project, id=project, data_path=data_path)
+            admin.create_data_source(project, name="s", type="javascript", config={"script": "1"})
+            admin.import_data(project, "s", [{"id": 1, "owner": project}])
+        x_folder = admin.data_file_path("x", "s").parent
+        y_file = admin.data_file_path("y", "s")
+        x_folder.rename(x_folder.with_name("x-moved"))
+        x_folder.symlink_to(y_file.parent, target_is_directory=True)
+        for attempt in (
+            lambda: admin.get_latest_data("x", "s"),
+            lambda: admin.data_file_path("x", "s"),
+            lambda: admin.delete_data_source("x", "s"),
+        ):
+            with pytest.raises(PathNotAllowedError, match="outside the project's data folder"):
+                attempt()
+        assert admin.get_latest_data("y", "s").data == [{"id": 1, "owner": "y"}]
+        assert y_file.is_file()

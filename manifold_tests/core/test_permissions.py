@@ -185,3 +185,17 @@ def test_without_users_env_may_name_any_host_variable(
     make_source(manager, script="return [{id: 1, v: env.ANY_NAME}]", env=["ANY_NAME"])
     assert manager.run_data_source("demo", "api").record_count == 1
     assert manager.get_latest_data("demo", "api").data == [{"id": 1, "v": "v"}]
+
+
+def test_removing_a_relationship_reveals_nothing_of_a_project_without_a_role(
+    two_projects: Path,
+) -> None:
+    """An editor of 'mine' alone gets the same refusal whether the upstream exists or not."""
+    with _as(two_projects, "eddie") as eddie:
+        for upstream in ("other/x", "other/nope", "ghost/x"):
+            with pytest.raises(PermissionDeniedError, match="cannot read the upstream source"):
+                eddie.remove_relationship(upstream, "mine/s")
+    with _as(two_projects, "local-admin") as admin:
+        assert len(admin.list_relationships()) == 1
+        denied = [e.object_id for e in admin.audit_log(actor="eddie") if e.action == "denied"]
+        assert denied == ["ghost", "other", "other"]

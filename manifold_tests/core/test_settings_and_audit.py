@@ -5,6 +5,9 @@ evaluation for everyone at the next sensor tick."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -167,3 +170,30 @@ def test_statistics_refusals_are_audited(team: Path) -> None:
     with _as(team, "root") as root:
         (denied, *_) = root.audit_log(actor="vera")
         assert (denied.action, denied.object_id) == ("denied", "other")
+
+
+def test_internal_settings_are_shown_to_instance_admins_only(team: Path) -> None:
+    """A legacy migration's ledger names every migrated project and source."""
+    with _as(team, "local-admin") as admin, admin.core.writing():
+        admin.core.users.put_global_setting("legacyMigration:/old.db", {"other/x": [1]})
+    with _as(team, "vera") as vera:
+        assert set(vera.get_settings()) == {"alerts"}
+    with _as(team, "root") as root:
+        assert root.get_settings()["legacyMigration:/old.db"] == {"other/x": [1]}
+
+
+def test_an_empty_manifold_user_is_refused_not_taken_for_local_admin(
+    team: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MANIFOLD_USER", "")
+    with pytest.raises(InvalidIdError, match="Acting user id ''"):
+        SeparatedDatabaseManager(team)
+    env = {**os.environ, "MANIFOLD_USER": ""}
+    done = subprocess.run(
+        [sys.executable, "-m", "manifold_pipelines.cli", "--home", str(team), "project", "list"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1 and "Acting user id ''" in done.stderr
