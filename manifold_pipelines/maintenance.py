@@ -11,10 +11,11 @@ from typing import Any
 
 from manifold_pipelines.access import requires
 from manifold_pipelines.catalog import source_label
+from manifold_pipelines.core.permissions import PermissionDeniedError, is_instance_admin
 from manifold_pipelines.errors import ConfigError, NotFoundError
 from manifold_pipelines.files import archive_target
 from manifold_pipelines.imports import Imports
-from manifold_pipelines.timestamps import utc_now
+from manifold_pipelines.timestamps import from_text, to_text, utc_now
 from manifold_pipelines.versions.archive import (
     ArchivedVersion,
     ArchivedVersionInfo,
@@ -66,7 +67,7 @@ class VersionMaintenance(Imports):
             self.settings, project_id, f"{source_id}-before-v{before}-{stamp}.jsonl.gz"
         )
         with self._open(source) as store:
-            result = archive_versions(store, before, target)
+            result = archive_versions(store, before, target, to_text(source.created_at))
         with self.core.writing():
             self.core.audit(
                 "archive",
@@ -111,11 +112,24 @@ class VersionMaintenance(Imports):
         """The archive's versions, each checked to be of this source: an archive is
         untrusted, and one of another source must not restore here."""
         label = source_label(project_id, source_id)
+        born = self._source(project_id, source_id).created_at
         for entry in iter_archive(archive):
             if entry.source != label:
                 raise ConfigError(
                     f"{archive.name} archives {entry.source}, not {label}. Restore it into"
                     " the source it came from."
+                )
+            # Older archives carry no creation mark: a version made before this source
+            # existed belongs to an earlier source of the same id.
+            earlier = (
+                entry.source_created_at != to_text(born)
+                if entry.source_created_at is not None
+                else from_text(entry.created_at) < born
+            )
+            if earlier and not is_instance_admin(self.core.users, self.user):
+                raise PermissionDeniedError(
+                    f"{archive.name} holds versions of an earlier {label}, deleted since;"
+                    " this source only shares its id. Only an instance admin may read it."
                 )
             yield entry
 

@@ -111,7 +111,11 @@ class CoreStore:
             " project_id FROM audit_log WHERE (?1 IS NULL OR object_id = ?1"
             " OR substr(object_id, 1, length(?1) + 1) = ?1 || '/')"
             " AND (?2 IS NULL OR actor = ?2)"
-            " AND (?4 IS NULL OR project_id IN (SELECT value FROM json_each(?4)))"
+            # Only the entries of the project as it is now: an id can be reused after a
+            # delete, and the new project's admins must not read the old one's configs.
+            " AND (?4 IS NULL OR EXISTS (SELECT 1 FROM projects p"
+            " WHERE p.id = audit_log.project_id AND p.id IN (SELECT value FROM json_each(?4))"
+            " AND audit_log.at >= p.created_at))"
             " AND (?5 IS NULL OR action = ?5)"
             " ORDER BY id DESC LIMIT ?3",
             (

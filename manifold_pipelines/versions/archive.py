@@ -11,11 +11,12 @@ from __future__ import annotations
 import gzip
 import zlib
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from manifold_pipelines.errors import (
     NotFoundError,
@@ -51,6 +52,15 @@ class ArchivedVersion(BaseModel):
     declared_schema: dict[str, Any] | None = Field(alias="schema")
     record_count: int = Field(alias="recordCount", ge=0)
     records: list[dict[str, Any]]
+    # Missing in archives written before sources were told apart by their creation time.
+    source_created_at: str | None = Field(default=None, alias="sourceCreatedAt")
+
+    @field_validator("created_at", "source_created_at")
+    @classmethod
+    def _a_timestamp(cls, value: str | None) -> str | None:
+        if value is not None:
+            datetime.fromisoformat(value)  # a ValueError here names the field and line
+        return value
 
     def info(self) -> ArchivedVersionInfo:
         return ArchivedVersionInfo(
@@ -62,7 +72,11 @@ class ArchivedVersion(BaseModel):
         )
 
 
-def archive_versions(store: VersionStore, before: int, target: Path) -> CleanupResult:
+def archive_versions(
+    store: VersionStore, before: int, target: Path, source_created_at: str
+) -> CleanupResult:
+    """`source_created_at` marks which source of that id the archive belongs to: an id can
+    be reused after a delete, and the new source must not take the old one's data."""
     versions = [info.version for info in store.list_versions() if info.version < before]
     if not versions:
         raise NotFoundError(f"{store.label} has no versions before {before} to archive.")
@@ -85,6 +99,7 @@ def archive_versions(store: VersionStore, before: int, target: Path) -> CleanupR
                 schema=version.schema,
                 recordCount=version.record_count,
                 records=version.data,
+                sourceCreatedAt=source_created_at,
             )
             out.write(orjson.dumps(line.model_dump(by_alias=True)) + b"\n")
     return prune_before(store, before)

@@ -197,3 +197,27 @@ def test_an_empty_manifold_user_is_refused_not_taken_for_local_admin(
         check=False,
     )
     assert done.returncode == 1 and "Acting user id ''" in done.stderr
+
+
+def test_a_reused_project_id_inherits_neither_audit_entries_nor_archives(team: Path) -> None:
+    """Deleting a project and creating another under its id must not hand the new
+    project's admins the old one's configs (in the audit log) or records (in archives)."""
+    with _as(team, "local-admin") as admin:
+        admin.import_data("other", "x", [{"id": 1, "secret": "old"}])
+        admin.import_data("other", "x", [{"id": 2}])
+        archive, _ = admin.archive_versions("other", "x", 2)
+        admin.delete_project("other", archive=True)
+    with _as(team, "ada") as ada:
+        ada.create_project(name="Other again", id="other")
+        assert [e.action for e in ada.audit_log(object_id="other")] == ["create"]
+        assert "k-other" not in repr(ada.audit_log())
+        ada.create_data_source("other", name="x", type="javascript", id="x", config={"script": "1"})
+        for attempt in (
+            lambda: ada.list_archived("other", "x", archive),
+            lambda: ada.restore_archived("other", "x", archive, 1),
+        ):
+            with pytest.raises(PermissionDeniedError, match="earlier Data source 'other/x'"):
+                attempt()
+        assert ada.list_versions("other", "x") == []
+    with _as(team, "root") as root:
+        assert [v.version for v in root.list_archived("other", "x", archive)] == [1]
