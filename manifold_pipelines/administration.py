@@ -34,10 +34,13 @@ class Administration(SourceGraph):
         return self.core.users.list()
 
     @requires("admin", "grant roles")
-    def set_role(self, user_id: str, project_id: str, role: Role) -> None:
+    def set_role(self, user_id: str, project_id: str, role: Role | None) -> None:
+        """Give `user_id` a role on the project; None takes its role there away."""
         project = self._project(project_id)
-        if role not in ("viewer", "editor", "admin"):
-            raise ConfigError(f"Role {role!r} is not one of viewer, editor, admin.")
+        if role not in ("viewer", "editor", "admin", None):
+            raise ConfigError(
+                f"Role {role!r} is not one of viewer, editor, admin (or None to revoke)."
+            )
         with self.core.writing():
             self.core.users.set_role(user_id, project.id, role)
             self.core.audit("set_role", "project", project.id, after={user_id: role})

@@ -14,12 +14,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from manifold_pipelines.access import Access, requires
+from manifold_pipelines.access import Access, enforce, requires
 from manifold_pipelines.administration import Administration
 from manifold_pipelines.catalog import source_label
 from manifold_pipelines.core.models import DataSource, SourceStatus
 from manifold_pipelines.core.source_config import dump_source_config, parse_source_config
-from manifold_pipelines.errors import StorageError
+from manifold_pipelines.errors import ManifoldError, StorageError
 from manifold_pipelines.sources.base import RunContext, SourceRun
 from manifold_pipelines.sources.registry import runner_for
 from manifold_pipelines.timestamps import now_text, to_text
@@ -82,8 +82,15 @@ class Imports(Administration):
     ) -> ImportResult:
         """Run the source and import what it returns as the next version; its console output
         and any error go into the import log. `config` runs with that config instead of the
-        saved one (Dagster pins the config it loaded)."""
-        source, run = self._start_run(project_id, source_id, config)
+        saved one (Dagster pins the config it loaded). A run refused before it starts (a
+        config that does not validate, an env name off the allow-list, an upstream it may not
+        read) is logged as a failed import too, so status, history and alerts see it."""
+        saved = self._source(project_id, source_id)
+        try:
+            source, run = self._start_run(project_id, source_id, config)
+        except ManifoldError as exc:
+            self._fail_before_run(saved, str(exc))
+            raise
         try:
             options = self._import_options(source, None, None)
             return self._import(source, run.records(), options, None, None, run.log.text)
@@ -125,13 +132,28 @@ class Imports(Administration):
     def _upstream_inputs(self, source: DataSource) -> dict[str, list[dict[str, Any]]]:
         """Latest published data of each upstream source, by source id, for `inputs.<id>`.
         The run reads them for the acting user: it needs the viewer role on each upstream's
-        project, and each is audited as a read."""
+        project, and each is audited as a read. A link into another project also needs whoever
+        made it to still have that role: scheduled runs act as `dagster`, and a link must not
+        keep feeding a project's data to someone whose access has been taken away."""
         inputs = {}
-        for project_id, source_id in self.core.upstream_of(source.project_id, source.id):
+        for link in self.core.relationships.list(source.key):
+            project_id, source_id = link.upstream
+            upstream_name = f"{project_id}/{source_id}"
             self._check_access(
-                Access("viewer", "project", f"read upstream '{project_id}/{source_id}'"),
-                project_id,
+                Access("viewer", "project", f"read upstream '{upstream_name}'"), project_id
             )
+            if project_id != source.project_id and link.created_by is not None:
+                enforce(
+                    self.core,
+                    link.created_by,
+                    Access(
+                        "viewer",
+                        "project",
+                        f"keep feeding '{upstream_name}' into '{source.qualified_id}', a link"
+                        " it made (an admin of the upstream's project can link it again)",
+                    ),
+                    project_id,
+                )
             upstream = self._read_source(project_id, source_id, "input", of=source.qualified_id)
             with self._open(upstream) as store:
                 version = store.latest_version()
@@ -198,6 +220,13 @@ class Imports(Administration):
                 },
             )
         return result
+
+    def _fail_before_run(self, source: DataSource, error: str) -> None:
+        started = time.perf_counter()
+        with self._open(source) as store:
+            fail_import(store, start_import(store), error, started, lambda: None)
+            self._mirror_history(store, source)
+        self._set_status(source, "failed")
 
     def _set_status(self, source: DataSource, status: SourceStatus) -> None:
         with self.core.writing():

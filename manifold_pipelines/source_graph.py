@@ -25,13 +25,13 @@ class SourceGraph(Catalog):
         with self.core.writing():
             if up == down:
                 raise ConfigError(f"'{upstream}' cannot feed itself.")
-            if reaches(self.core.list_relationships(), down, up):
+            if reaches(self.core.relationships.list(), down, up):
                 raise ConfigError(
                     f"'{downstream}' already feeds '{upstream}' (directly or through other"
                     f" sources), so '{upstream}' cannot also feed '{downstream}': Dagster needs"
                     " dependencies without cycles. Remove one of the relationships first."
                 )
-            self.core.insert_relationship(up, down)
+            self.core.relationships.insert(up, down)
         return Relationship(upstream=up, downstream=down)
 
     @reloads_dagster
@@ -42,7 +42,7 @@ class SourceGraph(Catalog):
         self._check_access(Access("viewer", "project", "read the upstream source"), upstream)
         up, down = self._qualified(upstream), self._qualified(downstream)
         with self.core.writing():
-            self.core.delete_relationship(up, down)
+            self.core.relationships.delete(up, down)
 
     @requires(
         "viewer",
@@ -54,7 +54,7 @@ class SourceGraph(Catalog):
         """Relationships whose both ends the caller may read."""
         return [
             r
-            for r in self.core.list_relationships()
+            for r in self.core.relationships.list()
             if self._may_read(r.upstream[0]) and self._may_read(r.downstream[0])
         ]
 

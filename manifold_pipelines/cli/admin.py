@@ -73,6 +73,21 @@ def user_grant(cli: CliContext, user_id: str, project_id: str, role: str) -> Non
     echo(f"{user_id} is now {role} of {project_id}.")
 
 
+@user.command("revoke")
+@click.argument("user_id")
+@click.argument("project_id")
+@pass_cli
+def user_revoke(cli: CliContext, user_id: str, project_id: str) -> None:
+    """Take a user's role on a project away.
+
+    \b
+    Example:
+      manifold user revoke ana shop
+    """
+    cli.manager.set_role(user_id, project_id, None)
+    echo(f"{user_id} has no role in {project_id} any more.")
+
+
 @user.command("instance-admin")
 @click.argument("user_id")
 @click.option("--revoke", is_flag=True, help="Take the instance-wide admin role back.")

@@ -57,6 +57,8 @@ class Relationship(BaseModel):
 
     upstream: tuple[str, str]
     downstream: tuple[str, str]
+    # Who linked them (None before core.db format 5 could tell, or the local admin).
+    created_by: str | None = None
 
 
 class User(BaseModel):

@@ -16,9 +16,9 @@ from manifold_pipelines.core.models import (
     AuditEntry,
     DataSource,
     Project,
-    Relationship,
     SourceStatus,
 )
+from manifold_pipelines.core.relationships import RelationshipTable
 from manifold_pipelines.core.source_config import dump_source_config, parse_source_config
 from manifold_pipelines.core.tables import CORE_FORMAT
 from manifold_pipelines.core.users import UserDirectory
@@ -58,6 +58,7 @@ class CoreStore:
         migrate(self.conn, CORE_FORMAT, what=CORE_WHAT)
         self.alerts = AlertLog(self.conn)
         self.history = ImportHistory(self.conn)
+        self.relationships = RelationshipTable(self)
         self.users = UserDirectory(self.conn)
 
     def close(self) -> None:
@@ -271,51 +272,6 @@ class CoreStore:
         )
 
     # Relationships
-
-    def insert_relationship(self, upstream: tuple[str, str], downstream: tuple[str, str]) -> None:
-        try:
-            self.conn.execute(
-                "INSERT INTO source_relationships (upstream_project_id, upstream_source_id,"
-                " downstream_project_id, downstream_source_id, created_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (*upstream, *downstream, now_text()),
-            )
-        except sqlite3.IntegrityError as exc:
-            raise AlreadyExistsError(
-                f"'{'/'.join(upstream)}' already feeds '{'/'.join(downstream)}'."
-            ) from exc
-        self.audit(
-            "create", "relationship", "/".join(downstream), after={"upstream": "/".join(upstream)}
-        )
-
-    def delete_relationship(self, upstream: tuple[str, str], downstream: tuple[str, str]) -> None:
-        deleted = self.conn.execute(
-            "DELETE FROM source_relationships WHERE upstream_project_id = ? AND"
-            " upstream_source_id = ? AND downstream_project_id = ? AND downstream_source_id = ?",
-            (*upstream, *downstream),
-        ).rowcount
-        if not deleted:
-            raise NotFoundError(
-                f"'{'/'.join(upstream)}' does not feed '{'/'.join(downstream)}'; nothing to remove."
-            )
-        self.audit(
-            "delete", "relationship", "/".join(downstream), before={"upstream": "/".join(upstream)}
-        )
-
-    def list_relationships(self) -> list[Relationship]:
-        rows = self.conn.execute(
-            "SELECT upstream_project_id, upstream_source_id, downstream_project_id,"
-            " downstream_source_id FROM source_relationships ORDER BY 3, 4, 1, 2"
-        ).fetchall()
-        return [Relationship(upstream=(r[0], r[1]), downstream=(r[2], r[3])) for r in rows]
-
-    def upstream_of(self, project_id: str, source_id: str) -> list[tuple[str, str]]:
-        rows = self.conn.execute(
-            "SELECT upstream_project_id, upstream_source_id FROM source_relationships"
-            " WHERE downstream_project_id = ? AND downstream_source_id = ? ORDER BY 1, 2",
-            (project_id, source_id),
-        ).fetchall()
-        return [(row[0], row[1]) for row in rows]
 
 
 _SOURCE_SELECT = (

@@ -169,8 +169,25 @@ _SOURCE_STATUS = Migration(
     ),
 )
 
+_LINK_MAKERS = Migration(
+    version=5,
+    name="who made each relationship",
+    statements=(
+        # A scheduled run reads another project's source only while whoever linked it still
+        # may; links made before are credited from the audit log when it names them.
+        "ALTER TABLE source_relationships ADD COLUMN created_by TEXT",
+        """UPDATE source_relationships SET created_by = (
+            SELECT actor FROM audit_log
+            WHERE action = 'create' AND object_type = 'relationship'
+              AND object_id = downstream_project_id || '/' || downstream_source_id
+              AND json_extract(after, '$.upstream')
+                  = upstream_project_id || '/' || upstream_source_id
+            ORDER BY id DESC LIMIT 1)""",
+    ),
+)
+
 CORE_FORMAT = FileFormat(
     application_id=CORE_APPLICATION_ID,
     label="core.db",
-    migrations=(_INITIAL, _ALERTS, _ACCESS, _SOURCE_STATUS),
+    migrations=(_INITIAL, _ALERTS, _ACCESS, _SOURCE_STATUS, _LINK_MAKERS),
 )

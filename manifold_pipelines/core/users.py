@@ -45,8 +45,15 @@ class UserDirectory:
         """Whether any user exists: before the first one, Manifold is single-user."""
         return self.conn.execute("SELECT 1 FROM users LIMIT 1").fetchone() is not None
 
-    def set_role(self, user_id: str, project_id: str, role: Role) -> None:
+    def set_role(self, user_id: str, project_id: str, role: Role | None) -> None:
+        """None removes the user's role on the project."""
         self._require(user_id)
+        if role is None:
+            self.conn.execute(
+                "DELETE FROM project_roles WHERE user_id = ? AND project_id = ?",
+                (user_id, project_id),
+            )
+            return
         self.conn.execute(
             "INSERT INTO project_roles (user_id, project_id, role) VALUES (?, ?, ?)"
             " ON CONFLICT (user_id, project_id) DO UPDATE SET role = excluded.role",

@@ -199,3 +199,32 @@ def test_removing_a_relationship_reveals_nothing_of_a_project_without_a_role(
         assert len(admin.list_relationships()) == 1
         denied = [e.object_id for e in admin.audit_log(actor="eddie") if e.action == "denied"]
         assert denied == ["ghost", "other", "other"]
+
+
+def test_a_cross_project_link_stops_feeding_when_its_maker_loses_access(
+    two_projects: Path,
+) -> None:
+    """Scheduled runs act as 'dagster', who may read everything: a link must not keep
+    feeding another project's data to a downstream whose maker lost the right to read it."""
+    with _as(two_projects, "local-admin") as admin:
+        admin.remove_relationship("other/x", "mine/s")
+        admin.set_role("eddie", "other", "viewer")
+        admin.update_data_source("mine", "s", config={"script": "return inputs.x"})
+    with _as(two_projects, "eddie") as eddie:
+        eddie.add_relationship("other/x", "mine/s")
+        assert eddie.list_relationships()[0].created_by == "eddie"
+    with _as(two_projects, "dagster") as scheduled:
+        assert scheduled.run_data_source("mine", "s").record_count == 1
+    with _as(two_projects, "local-admin") as admin:
+        admin.set_role("eddie", "other", None)
+        assert admin.get_role("eddie", "other") is None
+    with _as(two_projects, "dagster") as scheduled:
+        with pytest.raises(PermissionDeniedError, match="'eddie' has no role in project 'other'"):
+            scheduled.run_data_source("mine", "s")
+        assert scheduled.get_data_source("mine", "s").status == "failed"
+        assert scheduled.list_versions("mine", "s")[-1].version == 1
+    with _as(two_projects, "local-admin") as admin:
+        admin.remove_relationship("other/x", "mine/s")
+        admin.add_relationship("other/x", "mine/s")
+    with _as(two_projects, "dagster") as scheduled:
+        assert scheduled.run_data_source("mine", "s").version == 2

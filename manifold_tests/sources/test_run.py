@@ -110,3 +110,20 @@ def test_a_run_can_use_a_pinned_config_without_saving_it(
     result = manager.run_data_source("demo", "api", config=pinned)
     assert isinstance(result, ImportResult) and result.record_count == 2
     assert manager.get_data_source("demo", "api").config.variables == {"rows": _rows(1)}
+
+
+def test_a_run_refused_before_it_starts_is_logged_as_a_failed_import(
+    manager: SeparatedDatabaseManager,
+) -> None:
+    """A draft config that does not validate never ran, but the attempt is what status,
+    history and the consecutive-failure alert must see."""
+    make_source(manager, script="return [{id: 1}]")
+    manager.run_data_source("demo", "api")
+    with pytest.raises(ConfigError, match="unknown key 'scirpt'"):
+        manager.run_data_source("demo", "api", config={"scirpt": "x"})
+    (log, _) = manager.get_import_logs("demo", "api")
+    assert (log.status, log.version) == ("failed", None)
+    assert log.error is not None and "unknown key 'scirpt'" in log.error
+    assert [e.status for e in manager.import_history("demo", "api")] == ["failed", "completed"]
+    assert manager.get_data_source("demo", "api").status == "failed"
+    assert manager.get_latest_data("demo", "api").version == 1
