@@ -19,11 +19,10 @@ from manifold_pipelines.core.global_settings import (
     check_env_allowed,
     load_setting,
 )
-from manifold_pipelines.core.models import DataSource, Project, Role
+from manifold_pipelines.core.models import DataSource, Project
 from manifold_pipelines.core.permissions import (
     SYSTEM_USERS,
     acting_user,
-    authorize,
     projects_with,
 )
 from manifold_pipelines.core.source_config import (
@@ -350,9 +349,6 @@ class Catalog:
 
     def _data_file(self, source: DataSource) -> Path:
         return data_file(self.settings, self.core.get_project(source.project_id), source.id)
-
-    def _authorize(self, project_id: str | None, needed: Role, action: str) -> None:
-        authorize(self.core.users, self.user, project_id, needed, action)
 
     def _authorize_every_project(self, action: str) -> None:
         """Backups and restores carry every project's configs and data: admin of all."""

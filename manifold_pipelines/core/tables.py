@@ -166,6 +166,14 @@ _SOURCE_STATUS = Migration(
                     AND h.source_id = data_sources.id ORDER BY h.id DESC LIMIT 1) = 'failed'
                 THEN 'failed'
             ELSE 'idle' END""",
+        # The column's old DEFAULT 'active' cannot be changed in place (rebuilding the table
+        # would cascade into every table that references it); these keep it to four values.
+        """CREATE TRIGGER data_sources_status_on_insert BEFORE INSERT ON data_sources
+            WHEN NEW.status NOT IN ('idle', 'running', 'failed', 'disabled')
+            BEGIN SELECT RAISE(ABORT, 'status must be idle, running, failed or disabled'); END""",
+        """CREATE TRIGGER data_sources_status_on_update BEFORE UPDATE OF status ON data_sources
+            WHEN NEW.status NOT IN ('idle', 'running', 'failed', 'disabled')
+            BEGIN SELECT RAISE(ABORT, 'status must be idle, running, failed or disabled'); END""",
     ),
 )
 

@@ -148,3 +148,19 @@ def test_a_format_2_core_db_gains_instance_admins_and_audit_projects(home: Path)
         # Format 4: the 'active' every older format wrote becomes what the source is doing.
         assert manager.get_data_source("shop", "orders").status == "idle"
     assert _header(home / "core.db") == (CORE_FORMAT.application_id, CORE_FORMAT.latest)
+
+
+def test_a_source_status_outside_its_four_values_is_refused_by_the_file(
+    manager: SeparatedDatabaseManager, source: tuple, home: Path
+) -> None:
+    """core.db itself keeps `data_sources.status` to idle, running, failed or disabled, so a
+    writer that forgets it (the old column default was 'active') fails loudly."""
+    with sqlite3.connect(home / "core.db") as conn:
+        with pytest.raises(sqlite3.IntegrityError, match="must be idle, running, failed"):
+            conn.execute("UPDATE data_sources SET status = 'active'")
+        with pytest.raises(sqlite3.IntegrityError, match="must be idle, running, failed"):
+            conn.execute(
+                "INSERT INTO data_sources (id, project_id, name, type, config, created_at,"
+                " updated_at) VALUES ('x', 'demo', 'x', 'javascript', '{}', 'now', 'now')"
+            )
+    assert manager.get_data_source(*source).status == "idle"
