@@ -68,9 +68,7 @@ def build_source_asset(
             try:
                 result = manager.run_data_source(*source.key, config=source.config)
             except ManifoldError as exc:
-                with contextlib.suppress(ManifoldError):  # e.g. the source is gone entirely
-                    _relay_log(context, manager, source)
-                raise dg.Failure(description=str(exc)) from exc
+                raise _failure(context, manager, source, exc) from exc
             log_text = _relay_log(context, manager, source)
             schema = manager.get_schema_history(*source.key)[-1].schema
             status = manager.get_data_source(*source.key).status
@@ -97,6 +95,21 @@ def build_source_assets(snapshot: CatalogSnapshot) -> list[dg.AssetsDefinition]:
 def _key_fields(config: SourceConfig) -> tuple[str, ...]:
     """What names a record in the changes preview; nothing when records are matched by content."""
     return () if config.keyless_diff else config.diff_key_fields
+
+
+def _failure(
+    context: dg.AssetExecutionContext,
+    manager: SeparatedDatabaseManager,
+    source: PinnedSource,
+    error: ManifoldError,
+) -> dg.Failure:
+    """The error and the source's status after the run (`failed` once the run got as far as
+    importing) on the failure event: a failed run has no materialization to carry them."""
+    metadata = {"error": str(error)}
+    with contextlib.suppress(ManifoldError):  # e.g. the source is gone entirely
+        _relay_log(context, manager, source)
+        metadata["source_status"] = manager.get_data_source(*source.key).status
+    return dg.Failure(description=str(error), metadata=metadata)
 
 
 def _relay_log(
