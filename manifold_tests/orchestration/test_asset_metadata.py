@@ -92,7 +92,8 @@ def test_config_shows_the_script_as_code_and_each_mock_with_its_status(
         manager,
         "api",
         script=script,
-        variables={"url": "https://api.example.com/items"},
+        variables={"limit": 50},
+        timeoutSeconds=10,
         mockResponses={
             "https://api.example.com/items": {"body": [{"id": 1}, {"id": 2}, {"id": 3}]},
             "https://api.example.com/down": {"status": 503, "body": "unavailable"},
@@ -107,7 +108,7 @@ def test_config_shows_the_script_as_code_and_each_mock_with_its_status(
     assert f"**Script** (javascript)\n\n````javascript\n{first_40}\n````\n\n(20 more lines)" in text
     assert "| `https://api.example.com/items` | 200 | a list of 3 items |" in text
     assert "| `https://api.example.com/down` | 503 | a string of 11 characters |" in text
-    assert '"url": "https://api.example.com/items"' in text and '"script"' not in text
+    assert '"timeoutSeconds": 10' in text and '"script"' not in text
     assert text.endswith("The whole config: `manifold source show shop/api`")
 
 
