@@ -16,6 +16,7 @@ from manifold_pipelines.orchestration.changes import changes_preview
 from manifold_pipelines.orchestration.checks import build_check_specs, check_results
 from manifold_pipelines.orchestration.config_summary import config_markdown
 from manifold_pipelines.orchestration.markdown import code_block
+from manifold_pipelines.orchestration.redaction import Secrets, secrets_of
 from manifold_pipelines.orchestration.snapshot import CatalogSnapshot, PinnedSource
 from manifold_pipelines.versions.models import ImportResult
 
@@ -64,14 +65,14 @@ def build_source_asset(
         check_specs=build_check_specs(key, config),
     )
     def _materialize(context: dg.AssetExecutionContext) -> Iterator[Any]:
+        secrets = secrets_of(config)
         with SeparatedDatabaseManager(home, user=DAGSTER_USER) as manager:
             try:
                 result = manager.run_data_source(*source.key, config=source.config)
             except ManifoldError as exc:
-                with contextlib.suppress(ManifoldError):  # e.g. the source is gone entirely
-                    _relay_log(context, manager, source)
-                raise dg.Failure(description=str(exc)) from exc
-            log_text = _relay_log(context, manager, source)
+                # Not chained: Dagster would store the cause's message, secrets and all.
+                raise _failure(context, manager, source, secrets.hide(str(exc)), secrets) from None
+            log_text = _relay_log(context, manager, source, secrets)
             schema = manager.get_schema_history(*source.key)[-1].schema
             status = manager.get_data_source(*source.key).status
         preview = changes_preview(result.diff, qualified, _key_fields(config))
@@ -99,12 +100,31 @@ def _key_fields(config: SourceConfig) -> tuple[str, ...]:
     return () if config.keyless_diff else config.diff_key_fields
 
 
+def _failure(
+    context: dg.AssetExecutionContext,
+    manager: SeparatedDatabaseManager,
+    source: PinnedSource,
+    error: str,
+    secrets: Secrets,
+) -> dg.Failure:
+    """The error and the source's status after the run (`failed` once the run got as far as
+    importing) on the failure event: a failed run has no materialization to carry them."""
+    metadata = {"error": error}
+    with contextlib.suppress(ManifoldError):  # e.g. the source is gone entirely
+        _relay_log(context, manager, source, secrets)
+        metadata["source_status"] = manager.get_data_source(*source.key).status
+    return dg.Failure(description=error, metadata=metadata)
+
+
 def _relay_log(
-    context: dg.AssetExecutionContext, manager: SeparatedDatabaseManager, source: PinnedSource
+    context: dg.AssetExecutionContext,
+    manager: SeparatedDatabaseManager,
+    source: PinnedSource,
+    secrets: Secrets,
 ) -> str:
-    """The run's console output and runner lines, into the Dagster run log."""
+    """The run's console output and runner lines, secrets hidden, into the Dagster run log."""
     logs = manager.get_import_logs(*source.key, limit=1)
-    text = (logs[0].log or "") if logs else ""
+    text = secrets.hide((logs[0].log or "") if logs else "")
     for line in text.splitlines():
         if line.startswith("[error]"):
             context.log.error(line)

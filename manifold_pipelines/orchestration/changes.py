@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from manifold_pipelines.orchestration.markdown import code, json_value
+from manifold_pipelines.orchestration.markdown import code, counted, json_value
+from manifold_pipelines.orchestration.value_change import json_change
 from manifold_pipelines.versions.models import DataDiff, DiffDetails, FieldChange
 
 PREVIEW_RECORDS = 10
@@ -62,24 +63,26 @@ def _line(record: dict[str, Any], key_fields: tuple[str, ...], fields: list[str]
 
 def _changed_fields(changes: dict[str, FieldChange]) -> list[str]:
     shown = [
-        f"{code(name)} {_side(change, 'old')} -> {_side(change, 'new')}"
-        for name, change in list(changes.items())[:PREVIEW_FIELDS]
+        f"{code(name)} {_change(change)}" for name, change in list(changes.items())[:PREVIEW_FIELDS]
     ]
-    return _with_rest(shown, len(changes), "changed fields")
+    return _with_rest(shown, len(changes), "changed field")
 
 
-def _side(change: FieldChange, side: str) -> str:
-    absent = "added" if side == "old" else "removed"
-    if change.type == absent:
-        return "(absent)"
-    return json_value(change.old_value if side == "old" else change.new_value)
+def _change(change: FieldChange) -> str:
+    if change.type == "added":
+        return f"(absent) -> {json_value(change.new_value)}"
+    if change.type == "removed":
+        return f"{json_value(change.old_value)} -> (absent)"
+    return json_change(change.old_value, change.new_value)
 
 
 def _fields(record: dict[str, Any], key_fields: tuple[str, ...]) -> list[str]:
     others = [(name, value) for name, value in record.items() if name not in key_fields]
     shown = [f"{code(name)} {json_value(value)}" for name, value in others[:PREVIEW_FIELDS]]
-    return _with_rest(shown, len(others), "fields")
+    return _with_rest(shown, len(others), "field")
 
 
 def _with_rest(shown: list[str], total: int, what: str) -> list[str]:
-    return [*shown, f"and {total - len(shown)} more {what}"] if total > len(shown) else shown
+    """`what` in the singular: "and 1 more field", "and 2 more fields"."""
+    rest = total - len(shown)
+    return [*shown, f"and {counted(rest, f'more {what}')}"] if rest > 0 else shown

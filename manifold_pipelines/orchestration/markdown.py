@@ -28,11 +28,20 @@ def code_block(text: str, language: str = "", *, max_lines: int) -> str:
     fence = "`" * max(3, _longest_backtick_run(text) + 1)
     block = "\n".join([f"{fence}{language}", *lines[:max_lines], fence])
     rest = len(lines) - max_lines
-    return f"{block}\n\n({rest:,} more line{'s' if rest != 1 else ''})" if rest > 0 else block
+    return f"{block}\n\n({counted(rest, 'more line')})" if rest > 0 else block
+
+
+def counted(number: int, noun: str) -> str:
+    """ "1 field", "2 fields": `noun` in the singular, made plural by an 's'."""
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
 def json_text(value: Any, indent: int | None = None) -> str:
     return json.dumps(value, ensure_ascii=False, indent=indent)
+
+
+def is_too_long(value: Any) -> bool:
+    return len(json_text(value)) > MAX_VALUE_CHARS
 
 
 def json_value(value: Any) -> str:
@@ -41,15 +50,15 @@ def json_value(value: Any) -> str:
     text = json_text(value)
     if len(text) <= MAX_VALUE_CHARS:
         return code(text)
-    return f"({json_size(value) or f'a value of {len(text):,} characters'})"
+    return f"({json_size(value) or 'a value of ' + counted(len(text), 'character')})"
 
 
 def json_size(value: Any) -> str | None:
     """How big a string, list or object is, in words; None for other values."""
     if isinstance(value, str):
-        return f"a string of {len(value):,} characters"
+        return f"a string of {counted(len(value), 'character')}"
     if isinstance(value, list):
-        return f"a list of {len(value):,} items"
+        return f"a list of {counted(len(value), 'item')}"
     if isinstance(value, dict):
-        return f"an object with {len(value):,} fields"
+        return f"an object with {counted(len(value), 'field')}"
     return None

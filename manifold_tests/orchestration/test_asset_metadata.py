@@ -92,7 +92,8 @@ def test_config_shows_the_script_as_code_and_each_mock_with_its_status(
         manager,
         "api",
         script=script,
-        variables={"url": "https://api.example.com/items"},
+        variables={"limit": 50},
+        timeoutSeconds=10,
         mockResponses={
             "https://api.example.com/items": {"body": [{"id": 1}, {"id": 2}, {"id": 3}]},
             "https://api.example.com/down": {"status": 503, "body": "unavailable"},
@@ -107,7 +108,7 @@ def test_config_shows_the_script_as_code_and_each_mock_with_its_status(
     assert f"**Script** (javascript)\n\n````javascript\n{first_40}\n````\n\n(20 more lines)" in text
     assert "| `https://api.example.com/items` | 200 | a list of 3 items |" in text
     assert "| `https://api.example.com/down` | 503 | a string of 11 characters |" in text
-    assert '"url": "https://api.example.com/items"' in text and '"script"' not in text
+    assert '"timeoutSeconds": 10' in text and '"script"' not in text
     assert text.endswith("The whole config: `manifold source show shop/api`")
 
 
@@ -127,3 +128,61 @@ def test_records_matched_by_content_are_shown_by_their_fields(
     )
     preview = materialization_metadata(manager, "shop/api")["changes"]
     assert '**Removed** (1):\n- `name` `"b"`' in preview
+
+
+def test_long_changed_values_show_where_they_differ(manager: SeparatedDatabaseManager) -> None:
+    note = "a" * 300 + "X" + "b" * 17  # 318 characters, too long to show whole
+    body = "c" * 350
+    old = [
+        {"id": 1, "note": note},
+        {"id": 2, "items": list(range(100))},
+        {"id": 3, "doc": {"title": "t", "body": body}},
+        {"id": 4, "tags": ["t" * 10] * 40},
+        {"id": 5, "extra": {"k": "x" * 400}},
+        {"id": 6, "meta": {"a": "x" * 400, "b": 1}},
+    ]
+    add_source(manager, "api", old)
+    materialization_metadata(manager, "shop/api")
+    items = list(range(100))
+    items[41] = "forty-one"
+    new = [
+        {"id": 1, "note": note.replace("X", "Y")},
+        {"id": 2, "items": items},
+        {"id": 3, "doc": {"title": "t", "body": body + "!"}},
+        {"id": 4, "tags": ["t" * 10] * 41},
+        {"id": 5, "extra": {"k": "x" * 400, "j": 1}},
+        {"id": 6, "meta": {"a": "x" * 400, "c": 1}},
+    ]
+    set_rows(manager, new)
+    preview = materialization_metadata(manager, "shop/api")["changes"]
+    a40, c40 = "a" * 40, "c" * 40
+    assert (
+        f"- `id` = `1`: `note` (strings of 318 characters, alike up to character 300)"
+        f' `…"{a40}X{"b" * 17}"` -> `…"{a40}Y{"b" * 17}"`'
+    ) in preview
+    assert '- `id` = `2`: `items` (at `[41]`) `41` -> `"forty-one"`' in preview
+    assert (
+        '- `id` = `3`: `doc` (at `["body"]`: strings of 350 -> 351 characters, alike up to'
+        f' character 350) `…"{c40}"` -> `…"{c40}!"`'
+    ) in preview
+    assert "- `id` = `4`: `tags` (a list of 40 items) -> (a list of 41 items)" in preview
+    assert "- `id` = `5`: `extra` (an object with 1 field) -> (an object with 2 fields)" in preview
+    assert '- `id` = `6`: `meta` (at `["b"]`) `1` -> (absent)' in preview
+    assert "a string of" not in preview
+
+
+def test_sizes_are_described_in_the_singular_for_one(manager: SeparatedDatabaseManager) -> None:
+    add_source(
+        manager,
+        "api",
+        mockResponses={
+            "https://a.example/one-field": {"body": {"ok": True}},
+            "https://a.example/one-item": {"body": [1]},
+            "https://a.example/one-char": {"body": "x"},
+        },
+    )
+    defs = build_definitions(read_catalog(manager))
+    text = defs.resolve_asset_graph().get(dg.AssetKey(["shop", "api"])).metadata["manifold/config"]
+    assert "| 200 | an object with 1 field |" in text.value
+    assert "| 200 | a list of 1 item |" in text.value
+    assert "| 200 | a string of 1 character |" in text.value

@@ -137,6 +137,28 @@ def test_a_failing_script_fails_the_step_with_its_message(
     assert "API is down" in failure.step_failure_data.error.message
 
 
+def test_a_failed_materialization_records_the_source_status_and_error(
+    manager: SeparatedDatabaseManager,
+) -> None:
+    add_source(manager, "api", ROWS)
+    assert _materialize(manager, "shop/api").success
+    manager.update_data_source("shop", "api", config={"script": "throw new Error('API is down')"})
+    instance = dg.DagsterInstance.ephemeral()
+    result = _materialize(manager, "shop/api", instance)
+    assert not result.success
+    (failure,) = [
+        record.dagster_event
+        for record in instance.all_logs(result.run_id)
+        if record.dagster_event and record.dagster_event.event_type_value == "STEP_FAILURE"
+    ]
+    shown = failure.step_failure_data.user_failure_data
+    metadata = {name: value.value for name, value in shown.metadata.items()}
+    assert metadata["source_status"] == "failed"
+    assert "API is down" in metadata["error"] and "API is down" in shown.description
+    assert manager.get_data_source("shop", "api").status == "failed"
+    assert manager.get_latest_data("shop", "api").data == ROWS
+
+
 @pytest.mark.parametrize("blocking", [False, True])
 def test_downstream_reads_only_published_upstream_data(
     manager: SeparatedDatabaseManager, blocking: bool
