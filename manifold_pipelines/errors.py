@@ -59,3 +59,15 @@ def describe_validation(exc: ValidationError) -> str:
         else:
             problems.append(f"{location!r}: {error['msg']}")
     return "; ".join(problems)
+
+
+MAX_ERROR_CHARS = 16 * 1024
+
+
+def cap_error_text(text: str) -> str:
+    """An error as it is stored and shown: at most MAX_ERROR_CHARS of it, and a note of how
+    much was cut. Its text may come from a script or from records, at any size; kept whole it
+    would be written to the data file and core.db at every failure and printed whole."""
+    if len(text) <= MAX_ERROR_CHARS:
+        return text
+    return f"{text[:MAX_ERROR_CHARS]}... ({len(text) - MAX_ERROR_CHARS:,} more characters cut)"

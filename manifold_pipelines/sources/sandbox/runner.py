@@ -24,6 +24,7 @@ import orjson
 
 from manifold_pipelines.core.models import DataSource
 from manifold_pipelines.core.source_config import JavascriptConfig
+from manifold_pipelines.errors import cap_error_text
 from manifold_pipelines.sources.base import RunContext, RunLog, SourceRunError
 from manifold_pipelines.sources.http import FetchError, HostFetch
 from manifold_pipelines.sources.sandbox import child as protocol
@@ -69,6 +70,7 @@ class JavascriptRun:
         self._workdir: tempfile.TemporaryDirectory[str] | None = None
 
     def _fail(self, what: str) -> SourceRunError:
+        what = cap_error_text(what)
         self.log.add("error", what)
         return SourceRunError(f"Data source '{self.label}': {what}")
 
