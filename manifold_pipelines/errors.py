@@ -62,12 +62,15 @@ def describe_validation(exc: ValidationError) -> str:
 
 
 MAX_ERROR_CHARS = 16 * 1024
+_NOTE_ROOM = 64
 
 
 def cap_error_text(text: str) -> str:
-    """An error as it is stored and shown: at most MAX_ERROR_CHARS of it, and a note of how
-    much was cut. Its text may come from a script or from records, at any size; kept whole it
-    would be written to the data file and core.db at every failure and printed whole."""
+    """An error as it is stored and shown: at most MAX_ERROR_CHARS, its end replaced by a note
+    of how much was cut. Its text may come from a script or from records, at any size; kept
+    whole it would be written to the data file and core.db at every failure and printed
+    whole. Capping a capped text changes nothing, so each place that records errors caps."""
     if len(text) <= MAX_ERROR_CHARS:
         return text
-    return f"{text[:MAX_ERROR_CHARS]}... ({len(text) - MAX_ERROR_CHARS:,} more characters cut)"
+    kept = MAX_ERROR_CHARS - _NOTE_ROOM
+    return f"{text[:kept]}... ({len(text) - kept:,} more characters cut)"

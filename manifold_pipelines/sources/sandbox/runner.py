@@ -70,9 +70,8 @@ class JavascriptRun:
         self._workdir: tempfile.TemporaryDirectory[str] | None = None
 
     def _fail(self, what: str) -> SourceRunError:
-        what = cap_error_text(what)
-        self.log.add("error", what)
-        return SourceRunError(f"Data source '{self.label}': {what}")
+        self.log.add("error", cap_error_text(what))
+        return SourceRunError(cap_error_text(f"Data source '{self.label}': {what}"))
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         self._workdir = tempfile.TemporaryDirectory(prefix="manifold-js-")
