@@ -66,6 +66,7 @@ class JavascriptRun:
             "memory_limit_mb": config.memory_limit_mb,
             "baseline_mb": BASELINE_MB,
         }
+        self._output_left = config.max_output_mb * 2**20
         self._process: subprocess.Popen[bytes] | None = None
         self._workdir: tempfile.TemporaryDirectory[str] | None = None
 
@@ -136,7 +137,19 @@ class JavascriptRun:
                 f"the script did not stop within {self.config.timeout_seconds:g} s"
                 " (timeoutSeconds) and was killed."
             )
-        return protocol.read_frame(stream)
+        try:
+            frame = protocol.read_frame(stream, self._output_left)
+        except protocol.FrameTooLarge as exc:
+            self.close()
+            raise self._fail(
+                f"the script sent more than {self.config.max_output_mb} MB (maxOutputMb) to the"
+                " host: records, console lines and errors all count. Emit less, or raise"
+                " maxOutputMb if the source is really this large."
+            ) from exc
+        if frame is None:
+            return None
+        self._output_left -= frame.size
+        return frame.header, frame.payload
 
     def _parse(self, payload: bytes) -> list[dict[str, Any]]:
         try:
