@@ -59,3 +59,18 @@ def describe_validation(exc: ValidationError) -> str:
         else:
             problems.append(f"{location!r}: {error['msg']}")
     return "; ".join(problems)
+
+
+MAX_ERROR_CHARS = 16 * 1024
+_NOTE_ROOM = 64
+
+
+def cap_error_text(text: str) -> str:
+    """An error as it is stored and shown: at most MAX_ERROR_CHARS, its end replaced by a note
+    of how much was cut. Its text may come from a script or from records, at any size; kept
+    whole it would be written to the data file and core.db at every failure and printed
+    whole. Capping a capped text changes nothing, so each place that records errors caps."""
+    if len(text) <= MAX_ERROR_CHARS:
+        return text
+    kept = MAX_ERROR_CHARS - _NOTE_ROOM
+    return f"{text[:kept]}... ({len(text) - kept:,} more characters cut)"

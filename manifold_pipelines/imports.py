@@ -8,11 +8,14 @@ time, audit log).
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
+
+import orjson
 
 from manifold_pipelines.access import Access, enforce, requires
 from manifold_pipelines.administration import Administration
@@ -29,7 +32,12 @@ from manifold_pipelines.versions.models import (
     DryRunResult,
     ImportResult,
 )
-from manifold_pipelines.versions.records import KeySpec, require_json, require_record_list
+from manifold_pipelines.versions.records import (
+    KeySpec,
+    dumps_record,
+    require_json,
+    require_record_list,
+)
 from manifold_pipelines.versions.store import VersionStore
 from manifold_pipelines.versions.writer import (
     ImportOptions,
@@ -39,6 +47,9 @@ from manifold_pipelines.versions.writer import (
     start_import,
     write_version,
 )
+
+PREVIEW_RECORDS = 1_000
+PREVIEW_BYTES = 16 * 2**20
 
 
 class Imports(Administration):
@@ -102,14 +113,16 @@ class Imports(Administration):
         self, project_id: str, source_id: str, *, config: dict[str, Any] | None = None
     ) -> DryRunResult:
         """Run the source (or a draft `config` of it) and write nothing: the result holds the
-        records and the diff against the latest version, so an edited script can be checked
-        before it is saved. It runs the script for real, so it needs the editor role."""
+        diff against the latest version, the record count and the first records, so an edited
+        script can be checked before it is saved. It runs the script for real, so it needs the
+        editor role."""
         source, run = self._start_run(project_id, source_id, config)
         try:
-            records = list(run.records())
+            first: list[Any] = []
+            records = _keeping_first(run.records(), first)
             with self._open(source) as store, gc_paused():
                 preview = preview_version(store, records, self._import_options(source, None, None))
-            return DryRunResult(preview=preview, records=records, log=run.log.text())
+            return DryRunResult(preview=preview, records=first, log=run.log.text())
         finally:
             run.close()
 
@@ -296,6 +309,20 @@ class Imports(Administration):
         with self.core.writing():
             self.core.audit("read", "data_source", source.qualified_id, details={what: details})
         return source
+
+
+def _keeping_first(records: Iterable[Any], first: list[Any]) -> Iterator[Any]:
+    """Every record, passed on as it comes, and the first ones kept in `first`: at most
+    PREVIEW_RECORDS of them, and PREVIEW_BYTES of JSON. A preview's diff and counts cover the
+    whole run, but keeping every record would hold a source of any size in memory."""
+    size = 0
+    for record in records:
+        if len(first) < PREVIEW_RECORDS and size < PREVIEW_BYTES:
+            # A record that is not JSON is kept unmeasured: the import names what is wrong.
+            with contextlib.suppress(TypeError, orjson.JSONEncodeError):
+                size += len(dumps_record(record))
+            first.append(record)
+        yield record
 
 
 def _diff_settings(source: DataSource) -> DiffSettings:

@@ -17,7 +17,7 @@ from manifold_pipelines.cli.data import data_commands
 from manifold_pipelines.cli.projects import project
 from manifold_pipelines.cli.sources import source
 from manifold_pipelines.cli.terminal import echo
-from manifold_pipelines.errors import ManifoldError
+from manifold_pipelines.errors import ManifoldError, cap_error_text
 
 
 class ManifoldGroup(click.Group):
@@ -29,7 +29,7 @@ class ManifoldGroup(click.Group):
         except ManifoldError as exc:
             if ctx.obj is not None and ctx.obj.debug:
                 raise
-            echo(f"Error: {exc}", err=True)
+            echo(f"Error: {cap_error_text(str(exc))}", err=True)
             sys.exit(1)
 
 

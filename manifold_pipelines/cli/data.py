@@ -67,14 +67,14 @@ def run(cli: CliContext, name_path: str, dry_run: bool, as_json: bool) -> None:
     if as_json:
         echo_json(
             {
-                "records": len(result.records),
+                "records": result.record_count,
                 "version": version,
                 "diff": result.diff.to_dict() if result.diff else None,
             }
         )
         return
     echo(
-        f"Dry run: {len(result.records)} records would become version {version}."
+        f"Dry run: {result.record_count} records would become version {version}."
         " Nothing was written."
     )
     if result.diff is not None:

@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from manifold_pipelines.core.models import ImportHistoryEntry
+from manifold_pipelines.errors import cap_error_text
 from manifold_pipelines.timestamps import from_text
 
 
@@ -23,7 +24,11 @@ class ImportHistory:
         self.conn = conn
 
     def record(self, entry: dict[str, Any]) -> None:
-        """Insert one finished import; a second mirror of the same log row changes nothing."""
+        """Insert one finished import; a second mirror of the same log row changes nothing.
+        Its error is cut to size here too: a data file written before errors were capped may
+        hold one of any length."""
+        error = entry["error"]
+        entry = {**entry, "error": None if error is None else cap_error_text(error)}
         self.conn.execute(
             "INSERT OR IGNORE INTO import_history (project_id, source_id, import_log_id, version,"
             " status, started_at, finished_at, duration_ms, records_processed, error,"

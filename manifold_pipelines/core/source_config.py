@@ -149,6 +149,13 @@ class JavascriptConfig(SourceConfig):
     allowed_hosts: list[str] = []
     timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 30
     memory_limit_mb: Annotated[int, Field(ge=32, le=16384)] = 256
+    max_output_mb: Annotated[int, Field(ge=1, le=65536)] = Field(
+        default=512,
+        description=(
+            "The most a run may send the host, records, console and errors together: the"
+            " host holds and writes what it receives, so this bounds its memory and disk."
+        ),
+    )
 
     @field_validator("variables")
     @classmethod

@@ -168,8 +168,9 @@ class CleanupResult(BaseModel):
 
 
 class DryRunResult(BaseModel):
-    """A run that wrote nothing: the records it produced, and what importing them would give
-    (the version number it would get, the diff against the newest version, quality)."""
+    """A run that wrote nothing: what importing its records would give (the version number
+    it would get, the diff against the newest version, quality, the record count), and its
+    first records: at most 1,000, and 16 MiB of JSON."""
 
     preview: ImportResult
     records: list[dict[str, Any]]
@@ -178,6 +179,11 @@ class DryRunResult(BaseModel):
     @property
     def diff(self) -> DataDiff | None:
         return self.preview.diff
+
+    @property
+    def record_count(self) -> int:
+        """How many records the run produced, of which `records` holds the first."""
+        return self.preview.record_count
 
 
 class RecordChange(BaseModel):

@@ -31,9 +31,14 @@ from manifold_pipelines.versions.records import (
 )
 
 BATCH_ROWS = 10_000
+BATCH_BYTES = 16 * 2**20
+"""Rows are written when either bound is reached: 10,000 records of 900 KB held for one
+executemany would be 9 GB."""
 FIRST_IMPORT_DETAILS = 10_000
-"""A streamed first import keeps at most this many records for its diff details (the counts
-stay exact): holding every record of a million-record stream would cost gigabytes."""
+FIRST_IMPORT_DETAIL_BYTES = 32 * 2**20
+"""A streamed first import keeps at most this many records, and this much of their JSON, for
+its diff details (the counts stay exact): holding every record of a million-record stream
+would cost gigabytes."""
 Record = dict[str, Any]
 
 _INSERT = (
@@ -65,6 +70,8 @@ class ScanResult:
     duplicate_keys: list[int] = field(default_factory=list)
     shapes: Counter[tuple[tuple[str, ...], tuple[type, ...]]] | None = None
     """On a first import, the new records counted by shape as they pass (see schema.py)."""
+    detail_bytes: int = 0
+    """JSON size of the records a first import kept for its details."""
 
 
 class _RowWriter:
@@ -82,10 +89,12 @@ class _RowWriter:
             -POSITION_GAP if top_position is None else top_position
         )
         self.batch: list[tuple[Any, ...]] = []
+        self.batch_bytes = 0
 
     def flush(self) -> None:
         self.conn.executemany(_INSERT, self.batch)
         self.batch.clear()
+        self.batch_bytes = 0
 
     def advance(self, written: int) -> None:
         """Account for rows the loop appended to `batch` with ids and positions from here."""
@@ -131,13 +140,19 @@ def _top_position(live: Live) -> int | None:
     return position_of(max(tops)) if tops else None
 
 
-def _kept(record: Record, result: ScanResult) -> Record | None:
-    """The record, or None once a first import has kept enough for its details."""
+def _kept(record: Record, size: int, result: ScanResult) -> Record | None:
+    """The record (`size` bytes of JSON), or None once a first import has kept enough for its
+    details."""
     shapes = result.shapes
     if shapes is None:
         return record
     shapes[(tuple(record), tuple(map(type, record.values())))] += 1
-    return record if len(result.new_rows) < FIRST_IMPORT_DETAILS else None
+    if len(result.new_rows) < FIRST_IMPORT_DETAILS and (
+        result.detail_bytes < FIRST_IMPORT_DETAIL_BYTES
+    ):
+        result.detail_bytes += size
+        return record
+    return None
 
 
 def _scan_keyed(
@@ -173,10 +188,11 @@ def _scan_keyed(
                 result.missing_keys.append(row)
                 continue
             batch.append((row_id, key, digest, blob.decode(), position, version))
-            new_rows.append((row, key, row_id, _kept(record, result), len(kept)))
+            new_rows.append((row, key, row_id, _kept(record, len(blob), result), len(kept)))
             row_id += 1
             position += POSITION_GAP
-            if len(batch) >= BATCH_ROWS:
+            writer.batch_bytes += len(blob)
+            if len(batch) >= BATCH_ROWS or writer.batch_bytes >= BATCH_BYTES:
                 flush()
         elif entry is None:
             result.duplicate_keys.append(row)  # the same record twice: its key repeats
@@ -214,9 +230,12 @@ def _scan_keyless(
         writer.batch.append(
             (writer.next_id, key, digest, blob.decode(), writer.next_position, writer.version)
         )
-        result.new_rows.append((row, key, writer.next_id, _kept(record, result), len(kept)))
+        result.new_rows.append(
+            (row, key, writer.next_id, _kept(record, len(blob), result), len(kept))
+        )
         writer.advance(1)
-        if len(writer.batch) >= BATCH_ROWS:
+        writer.batch_bytes += len(blob)
+        if len(writer.batch) >= BATCH_ROWS or writer.batch_bytes >= BATCH_BYTES:
             writer.flush()
     result.record_count = row + 1
     result.unique_records = len(distinct)

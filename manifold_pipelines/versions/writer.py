@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from manifold_pipelines.core.source_config import QualityConfig
-from manifold_pipelines.errors import DiffKeyError
+from manifold_pipelines.errors import DiffKeyError, cap_error_text
 from manifold_pipelines.quality.metrics import blocks_publication, compute_metrics
 from manifold_pipelines.quality.models import QualityMetric
 from manifold_pipelines.timestamps import now_text
@@ -80,7 +80,7 @@ def fail_import(store: VersionStore, log_id: int, error: str, started: float, lo
         conn.execute(
             "UPDATE import_logs SET status = 'failed', finished_at = ?, duration_ms = ?,"
             " error = ?, log = ? WHERE id = ?",
-            (now_text(), _elapsed_ms(started), error, log(), log_id),
+            (now_text(), _elapsed_ms(started), cap_error_text(error), log(), log_id),
         )
 
 

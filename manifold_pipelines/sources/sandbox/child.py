@@ -23,7 +23,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, NoReturn
+from typing import IO, Any, NamedTuple, NoReturn
 
 PRELUDE = Path(__file__).with_name("prelude.js")
 MAX_DELAY_SECONDS = 5.0
@@ -54,19 +54,41 @@ def read_exactly(stream: IO[bytes], size: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def read_frame(stream: IO[bytes]) -> tuple[dict[str, Any], bytes] | None:
-    """The next frame, or None at end of stream."""
+class Frame(NamedTuple):
+    header: dict[str, Any]
+    payload: bytes
+    size: int
+    """Bytes the frame took on the pipe, its length prefixes included."""
+
+
+class FrameTooLarge(Exception):
+    """A frame longer than its reader allows, refused before its bytes are read."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"a frame of {size} bytes")
+        self.size = size
+
+
+def read_frame(stream: IO[bytes], max_size: int | None = None) -> Frame | None:
+    """The next frame, or None at end of stream. With `max_size`, a frame longer than that
+    raises FrameTooLarge as soon as its lengths are known, before it is read into memory."""
     raw = read_exactly(stream, 4)
     if raw is None:
         return None
-    header = read_exactly(stream, _LENGTH.unpack(raw)[0])
+    header_size = _LENGTH.unpack(raw)[0]
+    if max_size is not None and 8 + header_size > max_size:
+        raise FrameTooLarge(8 + header_size)
+    header = read_exactly(stream, header_size)
     raw = read_exactly(stream, 4)
     if header is None or raw is None:
         return None
-    payload = read_exactly(stream, _LENGTH.unpack(raw)[0])
+    size = 8 + header_size + _LENGTH.unpack(raw)[0]
+    if max_size is not None and size > max_size:
+        raise FrameTooLarge(size)
+    payload = read_exactly(stream, size - 8 - header_size)
     if payload is None:
         return None
-    return json.loads(header), payload
+    return Frame(json.loads(header), payload, size)
 
 
 class _Child:
@@ -124,8 +146,7 @@ class _Child:
         reply = read_frame(self.inp)
         if reply is None:
             os._exit(4)
-        header, body = reply
-        return {**header, "body": body.decode("utf-8", errors="replace")}
+        return {**reply.header, "body": reply.payload.decode("utf-8", errors="replace")}
 
     def run(self) -> None:
         start = self.start

@@ -24,6 +24,7 @@ import orjson
 
 from manifold_pipelines.core.models import DataSource
 from manifold_pipelines.core.source_config import JavascriptConfig
+from manifold_pipelines.errors import cap_error_text
 from manifold_pipelines.sources.base import RunContext, RunLog, SourceRunError
 from manifold_pipelines.sources.http import FetchError, HostFetch
 from manifold_pipelines.sources.sandbox import child as protocol
@@ -65,12 +66,13 @@ class JavascriptRun:
             "memory_limit_mb": config.memory_limit_mb,
             "baseline_mb": BASELINE_MB,
         }
+        self._output_left = config.max_output_mb * 2**20
         self._process: subprocess.Popen[bytes] | None = None
         self._workdir: tempfile.TemporaryDirectory[str] | None = None
 
     def _fail(self, what: str) -> SourceRunError:
-        self.log.add("error", what)
-        return SourceRunError(f"Data source '{self.label}': {what}")
+        self.log.add("error", cap_error_text(what))
+        return SourceRunError(cap_error_text(f"Data source '{self.label}': {what}"))
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         self._workdir = tempfile.TemporaryDirectory(prefix="manifold-js-")
@@ -135,7 +137,19 @@ class JavascriptRun:
                 f"the script did not stop within {self.config.timeout_seconds:g} s"
                 " (timeoutSeconds) and was killed."
             )
-        return protocol.read_frame(stream)
+        try:
+            frame = protocol.read_frame(stream, self._output_left)
+        except protocol.FrameTooLarge as exc:
+            self.close()
+            raise self._fail(
+                f"the script sent more than {self.config.max_output_mb} MB (maxOutputMb) to the"
+                " host: records, console lines and errors all count. Emit less, or raise"
+                " maxOutputMb if the source is really this large."
+            ) from exc
+        if frame is None:
+            return None
+        self._output_left -= frame.size
+        return frame.header, frame.payload
 
     def _parse(self, payload: bytes) -> list[dict[str, Any]]:
         try:
