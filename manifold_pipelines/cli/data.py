@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,14 @@ from rich.table import Table
 
 from manifold_pipelines.cli.context import CliContext, echo_json, pass_cli, plain_text, split_source
 from manifold_pipelines.cli.lifecycle import lifecycle_commands
-from manifold_pipelines.cli.terminal import echo, echo_rows, print_table, text
+from manifold_pipelines.cli.terminal import (
+    echo,
+    echo_rows,
+    escape_controls,
+    print_table,
+    progress,
+    text,
+)
 from manifold_pipelines.errors import ConfigError, RecordsError
 from manifold_pipelines.reports.compare import compare_report
 from manifold_pipelines.reports.html import render_html
@@ -88,11 +94,16 @@ def read_records(path: Path) -> list[dict[str, Any]]:
     """Records from .json (an array), .jsonl / .ndjson (one per line) or .csv (values typed
     as a CSV source types them)."""
     suffix = path.suffix.lower()
+    if suffix not in (".json", ".jsonl", ".ndjson", ".csv"):
+        # click prints its usage errors itself, so the name is escaped here.
+        raise click.BadParameter(
+            f"{escape_controls(path.name)}: use a .json, .jsonl or .csv file", param_hint="FILE"
+        )
     size = path.stat().st_size
-    with click.progressbar(length=size, label=f"Reading {path.name}", file=sys.stderr) as bar:
+    with progress(f"Reading {path.name}", size) as advance:
         if suffix == ".json":
             data = orjson.loads(path.read_bytes())
-            bar.update(size)
+            advance(size)
             if not isinstance(data, list):
                 raise RecordsError(
                     f"{path}: expected a JSON array of records, got {type(data).__name__}."
@@ -102,16 +113,12 @@ def read_records(path: Path) -> list[dict[str, Any]]:
             # The CSV source's own parser: a file imported here and read by a CSV source
             # gives the same records, each value typed on its own.
             records = list(csv_records(path.read_text(encoding="utf-8")))
-            bar.update(size)
+            advance(size)
             return records
         records = []
         with path.open(encoding="utf-8", newline="") as handle:
-            if suffix not in (".jsonl", ".ndjson"):
-                raise click.BadParameter(
-                    f"{path.name}: use a .json, .jsonl or .csv file", param_hint="FILE"
-                )
             for number, line in enumerate(handle, start=1):
-                bar.update(len(line))
+                advance(len(line))
                 if line.strip():
                     try:
                         records.append(orjson.loads(line))

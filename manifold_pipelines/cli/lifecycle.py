@@ -8,6 +8,7 @@ import orjson
 
 from manifold_pipelines.cli.context import CliContext, echo_json, pass_cli, plain_text, split_source
 from manifold_pipelines.cli.terminal import echo, echo_rows
+from manifold_pipelines.errors import NotFoundError
 
 SOURCE = click.argument("name_path", metavar="PROJECT/SOURCE")
 
@@ -33,7 +34,7 @@ def history(cli: CliContext, name_path: str, key: str, as_json: bool) -> None:
         value = key
     steps = cli.manager.record_history(*split_source(name_path), value)
     if not steps:
-        raise click.ClickException(
+        raise NotFoundError(
             f"{name_path} has no record with key {key} in the versions kept. Check the key"
             ' (as JSON: 42, "abc", ["eu", 7]) against `manifold show`.'
         )
