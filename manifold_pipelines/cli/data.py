@@ -15,18 +15,17 @@ from rich.table import Table
 
 from manifold_pipelines.cli.context import CliContext, echo_json, pass_cli, plain_text, split_source
 from manifold_pipelines.cli.lifecycle import lifecycle_commands
+from manifold_pipelines.cli.record_files import read_records
 from manifold_pipelines.cli.terminal import (
     echo,
     echo_rows,
-    escape_controls,
     print_table,
-    progress,
     text,
 )
-from manifold_pipelines.errors import ConfigError, RecordsError
+from manifold_pipelines.core.source_config import CsvConfig
+from manifold_pipelines.errors import ConfigError
 from manifold_pipelines.reports.compare import compare_report
 from manifold_pipelines.reports.html import render_html
-from manifold_pipelines.sources.csv_records import csv_records
 from manifold_pipelines.versions.models import DataDiff, DiffDetails, ImportResult
 
 SOURCE = click.argument("name_path", metavar="PROJECT/SOURCE")
@@ -90,45 +89,6 @@ def run(cli: CliContext, name_path: str, dry_run: bool, as_json: bool) -> None:
         _diff_table(result.diff, key_fields, title)
 
 
-def read_records(path: Path) -> list[dict[str, Any]]:
-    """Records from .json (an array), .jsonl / .ndjson (one per line) or .csv (values typed
-    as a CSV source types them)."""
-    suffix = path.suffix.lower()
-    if suffix not in (".json", ".jsonl", ".ndjson", ".csv"):
-        # click prints its usage errors itself, so the name is escaped here.
-        raise click.BadParameter(
-            f"{escape_controls(path.name)}: use a .json, .jsonl or .csv file", param_hint="FILE"
-        )
-    size = path.stat().st_size
-    with progress(f"Reading {path.name}", size) as advance:
-        if suffix == ".json":
-            data = orjson.loads(path.read_bytes())
-            advance(size)
-            if not isinstance(data, list):
-                raise RecordsError(
-                    f"{path}: expected a JSON array of records, got {type(data).__name__}."
-                )
-            return data
-        if suffix == ".csv":
-            # The CSV source's own parser: a file imported here and read by a CSV source
-            # gives the same records, each value typed on its own.
-            records = list(csv_records(path.read_text(encoding="utf-8")))
-            advance(size)
-            return records
-        records = []
-        with path.open(encoding="utf-8", newline="") as handle:
-            for number, line in enumerate(handle, start=1):
-                advance(len(line))
-                if line.strip():
-                    try:
-                        records.append(orjson.loads(line))
-                    except orjson.JSONDecodeError as exc:
-                        raise RecordsError(
-                            f"{path} line {number} is not valid JSON: {exc}"
-                        ) from exc
-        return records
-
-
 @click.command("import")
 @SOURCE
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -137,12 +97,19 @@ def read_records(path: Path) -> list[dict[str, Any]]:
 def import_(cli: CliContext, name_path: str, file: Path, as_json: bool) -> None:
     """Import a JSON, JSON Lines or CSV file as a new version of a source.
 
+    Into a CSV source, a CSV file is read with that source's settings (delimiter, columns,
+    encoding, inferTypes), as its runs read it.
+
     \b
     Example:
       manifold import demo/api export.jsonl
     """
     project_id, source_id = split_source(name_path)
-    records = read_records(file)
+    csv_config = None
+    if file.suffix.lower() == ".csv":  # only then is the source's config needed (and read)
+        config = cli.manager.get_data_source(project_id, source_id).config
+        csv_config = config if isinstance(config, CsvConfig) else None
+    records = read_records(file, csv_config)
     _print_result(
         cli.manager.import_data(
             project_id, source_id, records, metadata={"importedFrom": file.name}
