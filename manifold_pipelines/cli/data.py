@@ -13,7 +13,16 @@ import orjson
 from rich.console import RenderableType
 from rich.table import Table
 
-from manifold_pipelines.cli.context import CliContext, echo_json, pass_cli, plain_text, split_source
+from manifold_pipelines.cli.context import (
+    CliContext,
+    change_sides,
+    echo_json,
+    json_text,
+    key_text,
+    pass_cli,
+    plain_text,
+    split_source,
+)
 from manifold_pipelines.cli.lifecycle import lifecycle_commands
 from manifold_pipelines.cli.record_files import read_records
 from manifold_pipelines.cli.terminal import (
@@ -22,7 +31,7 @@ from manifold_pipelines.cli.terminal import (
     print_table,
     text,
 )
-from manifold_pipelines.core.source_config import CsvConfig
+from manifold_pipelines.core.source_config import CsvConfig, SourceConfig
 from manifold_pipelines.errors import ConfigError
 from manifold_pipelines.reports.compare import compare_report
 from manifold_pipelines.reports.html import render_html
@@ -83,10 +92,10 @@ def run(cli: CliContext, name_path: str, dry_run: bool, as_json: bool) -> None:
         " Nothing was written."
     )
     if result.diff is not None:
-        key_fields = cli.manager.get_data_source(project_id, source_id).config.diff_key_fields
+        config = cli.manager.get_data_source(project_id, source_id).config
         before = result.diff.from_version
         title = f"{name_path}: {f'v{before}' if before else 'nothing'} -> v{version} (dry run)"
-        _diff_table(result.diff, key_fields, title)
+        _diff_table(result.diff, config, title)
 
 
 @click.command("import")
@@ -202,9 +211,9 @@ def show(cli: CliContext, name_path: str, version: int | None, fmt: str) -> None
         print_table(table)
 
 
-def _cell(value: Any, style: str = "") -> RenderableType:
-    """A table cell that shows data as it is: never parsed for rich markup."""
-    return text(plain_text(value), style=style)
+def _cell(value: Any) -> RenderableType:
+    """A record table's cell: data as people read it, never parsed for rich markup."""
+    return text(plain_text(value))
 
 
 def _only(diff: DataDiff, only: str | None) -> DataDiff:
@@ -279,30 +288,30 @@ def diff(
         )
         echo(f"Wrote the HTML diff report to {target.resolve()}; open it in a browser.")
     else:
-        _diff_table(changes, key_fields, f"{name_path}: v{from_version} -> v{to_version}")
+        _diff_table(changes, source.config, f"{name_path}: v{from_version} -> v{to_version}")
 
 
-def _diff_table(changes: DataDiff, key_fields: tuple[str, ...], title: str) -> None:
+def _diff_table(changes: DataDiff, config: SourceConfig, title: str) -> None:
+    """Values as JSON, keys as `manifold history` takes them: a change never looks like
+    no change."""
+    key_fields = () if config.keyless_diff else config.diff_key_fields
     table = Table(title=text(f"{title}  (+{changes.added} -{changes.removed} ~{changes.modified})"))
     for column in ("change", "key", "field", "old", "new"):
         table.add_column(column)
 
     def key(record: dict[str, Any]) -> RenderableType:
-        return text(", ".join(plain_text(record.get(f)) for f in key_fields))
+        return text(key_text(record, key_fields))
 
     for item in changes.details.modified:
         for name, change in item.changes.items():
+            old, new = change_sides(change)
             table.add_row(
-                "modified",
-                key(item.new),
-                text(name),
-                _cell(change.old_value, "red"),
-                _cell(change.new_value, "green"),
+                "modified", key(item.new), text(name), text(old, "red"), text(new, "green")
             )
     for record in changes.details.added:
-        table.add_row(text("added", "green"), key(record), "", "", _cell(record, "green"))
+        table.add_row(text("added", "green"), key(record), "", "", text(json_text(record), "green"))
     for record in changes.details.removed:
-        table.add_row(text("removed", "red"), key(record), "", _cell(record, "red"), "")
+        table.add_row(text("removed", "red"), key(record), "", text(json_text(record), "red"), "")
     print_table(table)
 
 
