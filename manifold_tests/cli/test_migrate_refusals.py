@@ -71,6 +71,21 @@ def test_a_source_id_shared_by_two_projects_is_refused_before_anything_is_import
         assert manager.get_settings() == {}
 
 
+def test_a_shared_source_id_without_snapshots_migrates_into_each_project(
+    home: Path, tmp_path: Path
+) -> None:
+    """Nothing of it has to be placed, so nothing is ambiguous."""
+    legacy = tmp_path / "shared.db"
+    conn = _legacy(legacy)
+    _add_source(conn, "P1")
+    _add_source(conn, "P2")
+    conn.commit()
+    conn.close()
+    report = json.loads(_migrate(home, legacy, code=0))
+    assert report["verified"]
+    assert [s["source"] for s in report["sources"]] == ["P1/x", "P2/x"]
+
+
 def test_a_source_listed_twice_in_one_project_is_refused(home: Path, tmp_path: Path) -> None:
     legacy = tmp_path / "twice.db"
     conn = _legacy(legacy)
