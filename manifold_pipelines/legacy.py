@@ -1,7 +1,6 @@
-"""Migrating the older single-file layout (one SQLite file for everything): `projects`,
-`data_sources` and a `snapshots` table whose rows (id, data_source_id, data JSON array,
-schema, metadata, created_at) each become a version of their source, in time order, keeping
-schema, metadata and time.
+"""Migrating the older single-file layout (read by legacy_layout.py, which refuses a
+snapshot it cannot place in exactly one source): each legacy snapshot becomes a version of
+its source, in time order, keeping schema, metadata and time.
 
 Each snapshot is imported in its own transaction and remembered by its id in the version's
 metadata, so a second run imports nothing twice and a killed run resumes where it stopped.
@@ -17,9 +16,7 @@ The ledger is a global setting, so a migration needs an instance admin, like set
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +25,14 @@ from pydantic import BaseModel, Field
 
 from manifold_pipelines.access import Access
 from manifold_pipelines.core.source_config import SOURCE_CONFIG_TYPES
-from manifold_pipelines.errors import ManifoldError, NotFoundError, StorageError
+from manifold_pipelines.errors import ManifoldError
+from manifold_pipelines.legacy_layout import (
+    LegacyDatabase,
+    LegacySource,
+    Snapshot,
+    snapshot_payload,
+    snapshot_time,
+)
 
 if TYPE_CHECKING:
     from manifold_pipelines.manager import SeparatedDatabaseManager
@@ -58,31 +62,6 @@ class MigrationReport(BaseModel):
     @property
     def verified(self) -> bool:
         return self.orphan_snapshots == 0 and all(s.verified for s in self.sources)
-
-
-def _open(path: Path) -> sqlite3.Connection:
-    if not path.is_file():
-        raise NotFoundError(f"Legacy database {str(path)!r} does not exist.")
-    conn = sqlite3.connect(path)
-    try:
-        tables = {
-            row[0] for row in conn.execute("SELECT name FROM sqlite_schema WHERE type='table'")
-        }
-    except sqlite3.DatabaseError as exc:
-        conn.close()
-        raise StorageError(f"{str(path)!r} is not a SQLite database ({exc}).") from exc
-    missing = {"projects", "data_sources", "snapshots"} - tables
-    if missing:
-        conn.close()
-        raise StorageError(
-            f"{str(path)!r} is not a legacy Manifold database: it has no table"
-            f" {', '.join(sorted(missing))}. Point migrate at the old single-file database."
-        )
-    return conn
-
-
-def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
-    return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
 
 
 def _config(source_type: str, raw: Any) -> tuple[dict[str, Any], list[str]]:
@@ -122,59 +101,51 @@ def _shortened(value: Any) -> str:
 
 
 def _ensure_catalog(
-    manager: SeparatedDatabaseManager, conn: sqlite3.Connection, legacy_path: Path
-) -> dict[str, tuple[str, str]]:
+    manager: SeparatedDatabaseManager, legacy: LegacyDatabase
+) -> list[LegacySource]:
     """Create the legacy projects and sources that do not exist yet, each change made to a
-    config audited; returns legacy source id -> key."""
+    config audited; returns every legacy source."""
+    sources = legacy.sources()  # refuses what it cannot place before anything is created
     existing_projects = {p.id for p in manager.list_projects()}
-    described = "description" in _columns(conn, "projects")
-    for row in conn.execute(f"SELECT id, name{', description' if described else ''} FROM projects"):  # noqa: S608
-        project_id = str(row[0])
+    for project_id, name, description in legacy.projects():
         if project_id not in existing_projects:
-            manager.create_project(
-                name=row[1] or project_id, id=project_id, description=row[2] if described else None
-            )
-    config_column = "config" if "config" in _columns(conn, "data_sources") else "NULL"
-    keys = {}
+            manager.create_project(name=name or project_id, id=project_id, description=description)
     existing = {s.key for s in manager.list_data_sources()}
-    for raw_id, raw_project, name, legacy_type, raw in conn.execute(
-        f"SELECT id, project_id, name, type, {config_column} FROM data_sources"  # noqa: S608
-    ):
-        source_id, project_id = str(raw_id), str(raw_project)
-        keys[source_id] = (project_id, source_id)
-        if (project_id, source_id) in existing:
+    for source in sources:
+        if source.key in existing:
             continue
+        legacy_type = source.type
         source_type = legacy_type if legacy_type in SOURCE_CONFIG_TYPES else "javascript"
-        config, changes = _config(source_type, raw)
+        config, changes = _config(source_type, source.config)
         if source_type != legacy_type:
             changes.insert(0, f"type {legacy_type!r} is unknown today: migrated as javascript")
         manager.create_data_source(
-            project_id, name=name or source_id, type=source_type, id=source_id, config=config
+            source.project_id,
+            name=source.name or source.source_id,
+            type=source_type,
+            id=source.source_id,
+            config=config,
         )
         if changes:
-            _audit_changes(manager, (project_id, source_id), changes, legacy_path, legacy_type, raw)
-    return keys
+            _audit_changes(manager, source, changes, legacy.path)
+    return sources
 
 
 def _audit_changes(
-    manager: SeparatedDatabaseManager,
-    key: tuple[str, str],
-    changes: list[str],
-    legacy_path: Path,
-    legacy_type: Any,
-    raw: Any,
+    manager: SeparatedDatabaseManager, source: LegacySource, changes: list[str], legacy_path: Path
 ) -> None:
     """The audit log keeps the legacy config as it was, so nothing left out is lost, and
     the changes for every later report."""
+    raw = source.config
     with manager.core.writing():
         manager.core.audit(
             "migrate",
             "data_source",
-            "/".join(key),
+            "/".join(source.key),
             details={
                 "legacyDatabase": str(legacy_path),
                 "changes": changes,
-                "legacyType": legacy_type,
+                "legacyType": source.type,
                 "legacyConfig": raw.decode(errors="replace") if isinstance(raw, bytes) else raw,
             },
         )
@@ -199,35 +170,6 @@ def _canonical(records: list[dict[str, Any]]) -> list[bytes]:
     return sorted(orjson.dumps(r, option=orjson.OPT_SORT_KEYS) for r in records)
 
 
-def _payload(snapshot: tuple[Any, ...]) -> tuple[Any, Any, dict[str, Any], datetime | None]:
-    """A snapshot's records, schema, metadata and time; what cannot be read names the row."""
-    snapshot_id, data, schema, metadata, created_at = snapshot
-    where = f"Legacy snapshot {snapshot_id}"
-    try:
-        records = orjson.loads(data)
-        declared = orjson.loads(schema) if schema else None
-        meta = orjson.loads(metadata) if metadata else None
-    except (orjson.JSONDecodeError, TypeError) as exc:
-        raise ManifoldError(f"{where} holds invalid JSON ({exc}). Fix or delete that row.") from exc
-    if not isinstance(meta, dict):
-        meta = {} if meta is None else {"legacyMetadata": meta}
-    if not isinstance(declared, dict):
-        declared = None if declared is None else {"legacySchema": declared}
-    when = None
-    if isinstance(created_at, (int, float)):
-        when = datetime.fromtimestamp(created_at, UTC)
-    elif created_at:
-        try:
-            when = datetime.fromisoformat(str(created_at))
-        except ValueError as exc:
-            raise ManifoldError(
-                f"{where}: created_at {created_at!r} is neither ISO 8601 nor a Unix time."
-            ) from exc
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-    return records, declared, {**meta, LEGACY_KEY: snapshot_id}, when
-
-
 def migrate_legacy(
     manager: SeparatedDatabaseManager,
     legacy_path: Path,
@@ -238,57 +180,12 @@ def migrate_legacy(
     """Import every legacy snapshot not imported yet; `legacy_path` is read, never written
     but for dropping the snapshots table once verified."""
     manager._check_access(MIGRATE, None)
-    legacy_path = legacy_path.resolve()
-    conn = _open(legacy_path)
-    ledger_key = f"legacyMigration:{legacy_path}"
+    legacy = LegacyDatabase(legacy_path.resolve())
     try:
-        keys = _ensure_catalog(manager, conn, legacy_path)
-        ledger: dict[str, list[Any]] = manager.get_settings().get(ledger_key, {})
-        reports = []
-        for legacy_id, key in keys.items():
-            snapshots = conn.execute(
-                "SELECT id, data, schema, metadata, created_at FROM snapshots"
-                " WHERE CAST(data_source_id AS TEXT) = ? ORDER BY created_at, id",
-                (legacy_id,),
-            ).fetchall()
-            name = "/".join(key)
-            # Versions carry their snapshot id (a kill between import and ledger is caught);
-            # the ledger remembers snapshots whose versions retention has pruned since.
-            done = set(ledger.get(name, [])) | set(_imported_snapshots(manager, key))
-            imported = 0
-            for snapshot in snapshots:
-                if snapshot[0] in done:
-                    continue
-                records, declared, metadata, when = _payload(snapshot)
-                manager.import_data(
-                    *key, records, schema=declared, metadata=metadata, created_at=when
-                )
-                done.add(snapshot[0])
-                ledger[name] = sorted(done, key=str)
-                with manager.core.writing():
-                    manager.core.users.put_global_setting(ledger_key, ledger)
-                    manager.core.audit(
-                        "set_setting",
-                        "settings",
-                        ledger_key,
-                        details={"source": name, "snapshot": snapshot[0]},
-                    )
-                imported += 1
-                progress(f"{name}: snapshot {snapshot[0]}")
-            reports.append(
-                SourceMigration(
-                    source=name,
-                    snapshots=len(snapshots),
-                    imported=imported,
-                    already_present=len(snapshots) - imported,
-                    verified=_verify(manager, key, snapshots, done),
-                    changes=_recorded_changes(manager, key, legacy_path),
-                )
-            )
-        orphans = conn.execute(
-            "SELECT count(*) FROM snapshots WHERE CAST(data_source_id AS TEXT) NOT IN"
-            " (SELECT CAST(id AS TEXT) FROM data_sources)"
-        ).fetchone()[0]
+        sources = _ensure_catalog(manager, legacy)
+        ledger = _Ledger(manager, legacy.path)
+        reports = [_migrate_source(manager, legacy, s, ledger, progress) for s in sources]
+        orphans = legacy.orphan_count()
         report = MigrationReport(sources=reports, orphan_snapshots=orphans, dropped_legacy=False)
         if drop_legacy:
             if not report.verified:
@@ -299,12 +196,69 @@ def migrate_legacy(
                     f"Verification failed ({'; '.join(bad)}); the legacy snapshots table was"
                     " kept. Run migrate again without --drop-legacy to see the details."
                 )
-            conn.execute("DROP TABLE snapshots")
-            conn.commit()
+            legacy.drop_snapshots()
             report.dropped_legacy = True
         return report
     finally:
-        conn.close()
+        legacy.close()
+
+
+class _Ledger:
+    """The legacy snapshots imported so far, per source: a global setting, each write
+    audited. It remembers snapshots whose versions retention has pruned since."""
+
+    def __init__(self, manager: SeparatedDatabaseManager, legacy_path: Path) -> None:
+        self.manager = manager
+        self.key = f"legacyMigration:{legacy_path}"
+        self.done: dict[str, list[Any]] = manager.get_settings().get(self.key, {})
+
+    def record(self, name: str, done: set[Any], snapshot_id: Any) -> None:
+        self.done[name] = sorted(done, key=str)
+        with self.manager.core.writing():
+            self.manager.core.users.put_global_setting(self.key, self.done)
+            self.manager.core.audit(
+                "set_setting",
+                "settings",
+                self.key,
+                details={"source": name, "snapshot": snapshot_id},
+            )
+
+
+def _migrate_source(
+    manager: SeparatedDatabaseManager,
+    legacy: LegacyDatabase,
+    source: LegacySource,
+    ledger: _Ledger,
+    progress: Callable[[str], None],
+) -> SourceMigration:
+    """Import the source's snapshots not imported yet, each in its own transaction."""
+    snapshots = legacy.snapshots(source)
+    name = "/".join(source.key)
+    # Versions carry their snapshot id, so a kill between import and ledger is caught.
+    done = set(ledger.done.get(name, [])) | set(_imported_snapshots(manager, source.key))
+    # Every time is read before the first import: a row no calendar holds stops the source
+    # before any of it is imported, not half way through.
+    pending = [(s, snapshot_time(s)) for s in snapshots if s[0] not in done]
+    for snapshot, when in pending:
+        records, declared, metadata = snapshot_payload(snapshot)
+        manager.import_data(
+            *source.key,
+            records,
+            schema=declared,
+            metadata={**metadata, LEGACY_KEY: snapshot[0]},
+            created_at=when,
+        )
+        done.add(snapshot[0])
+        ledger.record(name, done, snapshot[0])
+        progress(f"{name}: snapshot {snapshot[0]}")
+    return SourceMigration(
+        source=name,
+        snapshots=len(snapshots),
+        imported=len(pending),
+        already_present=len(snapshots) - len(pending),
+        verified=_verify(manager, source.key, snapshots, done),
+        changes=_recorded_changes(manager, source.key, legacy.path),
+    )
 
 
 def _imported_snapshots(manager: SeparatedDatabaseManager, key: tuple[str, str]) -> dict[Any, int]:
@@ -319,7 +273,7 @@ def _imported_snapshots(manager: SeparatedDatabaseManager, key: tuple[str, str])
 def _verify(
     manager: SeparatedDatabaseManager,
     key: tuple[str, str],
-    snapshots: list[tuple[Any, ...]],
+    snapshots: list[Snapshot],
     done: set[Any],
 ) -> bool:
     """Every snapshot was imported, and each version still kept holds the same records (as a
@@ -330,6 +284,6 @@ def _verify(
     for snapshot in snapshots:
         if snapshot[0] in present:
             version = manager.get_data_version(*key, present[snapshot[0]])
-            if _canonical(version.data) != _canonical(_payload(snapshot)[0]):
+            if _canonical(version.data) != _canonical(snapshot_payload(snapshot)[0]):
                 return False
     return True

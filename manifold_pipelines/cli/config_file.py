@@ -2,10 +2,15 @@
 become: at most 1 MiB of file, and YAML aliases (`*name`) few and never expanding it past
 1 MiB, so that a "billion laughs" file of a few hundred bytes (or one large value repeated
 through a few aliases) cannot grow to gigabytes. The size is counted on YAML's node graph,
-where aliased values are still shared, before anything is built from it."""
+where aliased values are still shared, before anything is built from it.
+
+Numbers are read as JSON can hold them, since the config is stored as JSON: YAML 1.1's
+base-60 numbers (`1:30`, whose conversion is quadratic), integers beyond 64 bits and
+infinity or NaN are refused, each with its line, before it is converted."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -43,18 +48,76 @@ def load_config_file(path: str) -> dict[str, Any]:
 
 
 def _load_yaml(data: bytes, path: str) -> Any:
-    loader = yaml.SafeLoader(data)
+    loader = _ConfigLoader(data)
     try:
         node = loader.get_single_node()
         if node is None:
             return None
         try:
             _expanded_bytes(node, _Count())
+            return loader.construct_document(node)
         except ConfigError as exc:
             raise ConfigError(f"{path}: {exc}") from exc
-        return loader.construct_document(node)
     finally:
         loader.dispose()
+
+
+# orjson, which stores configs, writes integers from -2**63 to 2**64 - 1.
+_JSON_INTEGERS = range(-(2**63), 2**64)
+# 2**64 takes 64 binary digits, fewer in any other base: a longer integer is refused unread.
+_MAX_INTEGER_DIGITS = 64
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """YAML's safe types, with numbers only as JSON holds them."""
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        written = str(self.construct_scalar(node))
+        _refuse_base_60(node, written)
+        digits = written.replace("_", "").lstrip("+-").removeprefix("0x").removeprefix("0b")
+        if len(digits) > _MAX_INTEGER_DIGITS:
+            raise _number_error(
+                node,
+                f"an integer of {len(digits):,} digits is more than fits in 64 bits. Quote it"
+                " to keep it as text.",
+            )
+        value: int = super().construct_yaml_int(node)
+        if value not in _JSON_INTEGERS:
+            raise _number_error(
+                node, f"{written} does not fit in 64 bits. Quote it to keep it as text."
+            )
+        return value
+
+    def construct_yaml_float(self, node: yaml.ScalarNode) -> float:
+        written = str(self.construct_scalar(node))
+        _refuse_base_60(node, written)
+        value: float = super().construct_yaml_float(node)
+        if not math.isfinite(value):
+            raise _number_error(
+                node,
+                f"{written} is not a finite number, and JSON has no infinity or NaN. Quote it"
+                " to keep it as text, or use null or a large finite number.",
+            )
+        return value
+
+
+_ConfigLoader.add_constructor("tag:yaml.org,2002:int", _ConfigLoader.construct_yaml_int)
+_ConfigLoader.add_constructor("tag:yaml.org,2002:float", _ConfigLoader.construct_yaml_float)
+
+
+def _refuse_base_60(node: yaml.ScalarNode, written: str) -> None:
+    if ":" in written:
+        shown = written if len(written) <= 20 else f"{written[:17]}..."
+        raise _number_error(
+            node,
+            f"{shown} is a YAML 1.1 base-60 number (1:30 is 90). Quote it to keep it as text,"
+            " or write the number in decimal.",
+        )
+
+
+def _number_error(node: yaml.ScalarNode, problem: str) -> ConfigError:
+    mark = node.start_mark
+    return ConfigError(f"line {mark.line + 1}, column {mark.column + 1}: {problem}")
 
 
 class _Count:

@@ -10,6 +10,7 @@ import orjson
 
 from manifold_pipelines.cli.terminal import echo
 from manifold_pipelines.manager import SeparatedDatabaseManager
+from manifold_pipelines.versions.models import FieldChange
 
 
 @dataclass
@@ -44,10 +45,32 @@ def split_source(name: str) -> tuple[str, str]:
 
 
 def plain_text(value: Any) -> str:
-    """A value as people read it in a table: strings as they are, the rest as JSON."""
+    """A value as people read it in a table of records: strings as they are, the rest as
+    JSON (`--format json` tells "42" from 42)."""
     return (
         "" if value is None else value if isinstance(value, str) else orjson.dumps(value).decode()
     )
+
+
+def json_text(value: Any) -> str:
+    """A value as JSON: where changes are shown, the string "42" and the number 42 (or null
+    and "") must not look alike, or a change reads as no change."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def change_sides(change: FieldChange) -> tuple[str, str]:
+    """A field change's old and new value as JSON; the side without the field reads
+    (absent), which no JSON value does."""
+    old = "(absent)" if change.type == "added" else json_text(change.old_value)
+    new = "(absent)" if change.type == "removed" else json_text(change.new_value)
+    return old, new
+
+
+def key_text(record: dict[str, Any], key_fields: tuple[str, ...]) -> str:
+    """A record's key as `manifold history` takes it: its value as JSON, a JSON array for a
+    composite key; empty for a source diffed by content, which has none."""
+    values = [record.get(name) for name in key_fields]
+    return json_text(values[0] if len(values) == 1 else values) if values else ""
 
 
 def echo_json(value: Any) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +13,28 @@ import orjson
 from rich.console import RenderableType
 from rich.table import Table
 
-from manifold_pipelines.cli.context import CliContext, echo_json, pass_cli, plain_text, split_source
+from manifold_pipelines.cli.context import (
+    CliContext,
+    change_sides,
+    echo_json,
+    json_text,
+    key_text,
+    pass_cli,
+    plain_text,
+    split_source,
+)
 from manifold_pipelines.cli.lifecycle import lifecycle_commands
-from manifold_pipelines.cli.terminal import echo, echo_rows, print_table, text
-from manifold_pipelines.errors import ConfigError, RecordsError
+from manifold_pipelines.cli.record_files import read_records
+from manifold_pipelines.cli.terminal import (
+    echo,
+    echo_rows,
+    print_table,
+    text,
+)
+from manifold_pipelines.core.source_config import CsvConfig, SourceConfig
+from manifold_pipelines.errors import ConfigError
 from manifold_pipelines.reports.compare import compare_report
 from manifold_pipelines.reports.html import render_html
-from manifold_pipelines.sources.csv_records import csv_records
 from manifold_pipelines.versions.models import DataDiff, DiffDetails, ImportResult
 
 SOURCE = click.argument("name_path", metavar="PROJECT/SOURCE")
@@ -78,48 +92,10 @@ def run(cli: CliContext, name_path: str, dry_run: bool, as_json: bool) -> None:
         " Nothing was written."
     )
     if result.diff is not None:
-        key_fields = cli.manager.get_data_source(project_id, source_id).config.diff_key_fields
+        config = cli.manager.get_data_source(project_id, source_id).config
         before = result.diff.from_version
         title = f"{name_path}: {f'v{before}' if before else 'nothing'} -> v{version} (dry run)"
-        _diff_table(result.diff, key_fields, title)
-
-
-def read_records(path: Path) -> list[dict[str, Any]]:
-    """Records from .json (an array), .jsonl / .ndjson (one per line) or .csv (values typed
-    as a CSV source types them)."""
-    suffix = path.suffix.lower()
-    size = path.stat().st_size
-    with click.progressbar(length=size, label=f"Reading {path.name}", file=sys.stderr) as bar:
-        if suffix == ".json":
-            data = orjson.loads(path.read_bytes())
-            bar.update(size)
-            if not isinstance(data, list):
-                raise RecordsError(
-                    f"{path}: expected a JSON array of records, got {type(data).__name__}."
-                )
-            return data
-        if suffix == ".csv":
-            # The CSV source's own parser: a file imported here and read by a CSV source
-            # gives the same records, each value typed on its own.
-            records = list(csv_records(path.read_text(encoding="utf-8")))
-            bar.update(size)
-            return records
-        records = []
-        with path.open(encoding="utf-8", newline="") as handle:
-            if suffix not in (".jsonl", ".ndjson"):
-                raise click.BadParameter(
-                    f"{path.name}: use a .json, .jsonl or .csv file", param_hint="FILE"
-                )
-            for number, line in enumerate(handle, start=1):
-                bar.update(len(line))
-                if line.strip():
-                    try:
-                        records.append(orjson.loads(line))
-                    except orjson.JSONDecodeError as exc:
-                        raise RecordsError(
-                            f"{path} line {number} is not valid JSON: {exc}"
-                        ) from exc
-        return records
+        _diff_table(result.diff, config, title)
 
 
 @click.command("import")
@@ -130,12 +106,19 @@ def read_records(path: Path) -> list[dict[str, Any]]:
 def import_(cli: CliContext, name_path: str, file: Path, as_json: bool) -> None:
     """Import a JSON, JSON Lines or CSV file as a new version of a source.
 
+    Into a CSV source, a CSV file is read with that source's settings (delimiter, columns,
+    encoding, inferTypes), as its runs read it.
+
     \b
     Example:
       manifold import demo/api export.jsonl
     """
     project_id, source_id = split_source(name_path)
-    records = read_records(file)
+    csv_config = None
+    if file.suffix.lower() == ".csv":  # only then is the source's config needed (and read)
+        config = cli.manager.get_data_source(project_id, source_id).config
+        csv_config = config if isinstance(config, CsvConfig) else None
+    records = read_records(file, csv_config)
     _print_result(
         cli.manager.import_data(
             project_id, source_id, records, metadata={"importedFrom": file.name}
@@ -228,9 +211,9 @@ def show(cli: CliContext, name_path: str, version: int | None, fmt: str) -> None
         print_table(table)
 
 
-def _cell(value: Any, style: str = "") -> RenderableType:
-    """A table cell that shows data as it is: never parsed for rich markup."""
-    return text(plain_text(value), style=style)
+def _cell(value: Any) -> RenderableType:
+    """A record table's cell: data as people read it, never parsed for rich markup."""
+    return text(plain_text(value))
 
 
 def _only(diff: DataDiff, only: str | None) -> DataDiff:
@@ -305,30 +288,30 @@ def diff(
         )
         echo(f"Wrote the HTML diff report to {target.resolve()}; open it in a browser.")
     else:
-        _diff_table(changes, key_fields, f"{name_path}: v{from_version} -> v{to_version}")
+        _diff_table(changes, source.config, f"{name_path}: v{from_version} -> v{to_version}")
 
 
-def _diff_table(changes: DataDiff, key_fields: tuple[str, ...], title: str) -> None:
+def _diff_table(changes: DataDiff, config: SourceConfig, title: str) -> None:
+    """Values as JSON, keys as `manifold history` takes them: a change never looks like
+    no change."""
+    key_fields = () if config.keyless_diff else config.diff_key_fields
     table = Table(title=text(f"{title}  (+{changes.added} -{changes.removed} ~{changes.modified})"))
     for column in ("change", "key", "field", "old", "new"):
         table.add_column(column)
 
     def key(record: dict[str, Any]) -> RenderableType:
-        return text(", ".join(plain_text(record.get(f)) for f in key_fields))
+        return text(key_text(record, key_fields))
 
     for item in changes.details.modified:
         for name, change in item.changes.items():
+            old, new = change_sides(change)
             table.add_row(
-                "modified",
-                key(item.new),
-                text(name),
-                _cell(change.old_value, "red"),
-                _cell(change.new_value, "green"),
+                "modified", key(item.new), text(name), text(old, "red"), text(new, "green")
             )
     for record in changes.details.added:
-        table.add_row(text("added", "green"), key(record), "", "", _cell(record, "green"))
+        table.add_row(text("added", "green"), key(record), "", "", text(json_text(record), "green"))
     for record in changes.details.removed:
-        table.add_row(text("removed", "red"), key(record), "", _cell(record, "red"), "")
+        table.add_row(text("removed", "red"), key(record), "", text(json_text(record), "red"), "")
     print_table(table)
 
 

@@ -6,8 +6,15 @@ from __future__ import annotations
 import click
 import orjson
 
-from manifold_pipelines.cli.context import CliContext, echo_json, pass_cli, plain_text, split_source
+from manifold_pipelines.cli.context import (
+    CliContext,
+    change_sides,
+    echo_json,
+    pass_cli,
+    split_source,
+)
 from manifold_pipelines.cli.terminal import echo, echo_rows
+from manifold_pipelines.errors import NotFoundError
 
 SOURCE = click.argument("name_path", metavar="PROJECT/SOURCE")
 
@@ -33,7 +40,7 @@ def history(cli: CliContext, name_path: str, key: str, as_json: bool) -> None:
         value = key
     steps = cli.manager.record_history(*split_source(name_path), value)
     if not steps:
-        raise click.ClickException(
+        raise NotFoundError(
             f"{name_path} has no record with key {key} in the versions kept. Check the key"
             ' (as JSON: 42, "abc", ["eu", 7]) against `manifold show`.'
         )
@@ -45,8 +52,8 @@ def history(cli: CliContext, name_path: str, key: str, as_json: bool) -> None:
         when = f"{step.created_at:%Y-%m-%d %H:%M:%S}" if step.created_at else "(pruned)"
         rows.append([step.version, when, step.change, "", ""])
         for name, change in step.changes.items():
-            old_new = f"{plain_text(change.old_value)} -> {plain_text(change.new_value)}"
-            rows.append(["", "", "", name, old_new])
+            old, new = change_sides(change)  # as JSON: "42" -> 42 is a change
+            rows.append(["", "", "", name, f"{old} -> {new}"])
     echo_rows(["VERSION", "AT", "CHANGE", "FIELD", "OLD -> NEW"], rows)
 
 

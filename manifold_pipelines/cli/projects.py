@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from manifold_pipelines.cli.context import CliContext, echo_json, pass_cli
-from manifold_pipelines.cli.terminal import echo, echo_rows
+from manifold_pipelines.cli.terminal import confirm, echo, echo_rows
+from manifold_pipelines.paths import validate_id
 
 
 @click.group()
@@ -109,8 +110,9 @@ def delete(cli: CliContext, project_id: str, archive: bool, yes: bool) -> None:
     Example:
       manifold project delete shop --archive --yes
     """
+    validate_id(project_id, "Project")  # before asking: the question repeats the id
     if not yes:
-        click.confirm(f"Delete project {project_id} and all its data?", abort=True)
+        confirm(f"Delete project {project_id} and all its data?")
     copies = cli.manager.delete_project(project_id, archive=archive)
     echo(
         f"Deleted project {project_id}." + (f" Archived {len(copies)} file(s)." if archive else "")

@@ -10,9 +10,10 @@ import orjson
 from manifold_pipelines.cli.config_file import load_config_file
 from manifold_pipelines.cli.context import CliContext, echo_json, pass_cli, split_source
 from manifold_pipelines.cli.templates import TEMPLATES
-from manifold_pipelines.cli.terminal import echo, echo_rows
+from manifold_pipelines.cli.terminal import confirm, echo, echo_rows
 from manifold_pipelines.core.source_config import SOURCE_CONFIG_TYPES, dump_source_config
 from manifold_pipelines.errors import ConfigError
+from manifold_pipelines.paths import validate_id
 
 
 @click.group()
@@ -216,9 +217,12 @@ def delete(cli: CliContext, name_path: str, archive: bool, yes: bool) -> None:
     Example:
       manifold source delete demo/api --archive --yes
     """
+    project_id, source_id = split_source(name_path)
+    validate_id(project_id, "Project")
+    validate_id(source_id, "Data source")  # before asking: the question repeats the ids
     if not yes:
-        click.confirm(f"Delete {name_path} and every version of its data?", abort=True)
-    copy = cli.manager.delete_data_source(*split_source(name_path), archive=archive)
+        confirm(f"Delete {name_path} and every version of its data?")
+    copy = cli.manager.delete_data_source(project_id, source_id, archive=archive)
     echo(f"Deleted data source {name_path}." + (f" Archived to {copy}." if copy else ""))
 
 

@@ -1,12 +1,15 @@
-"""Everything the CLI prints goes through here. A terminal obeys control characters, so a
-record value, a name or an error holding `ESC ]0;...BEL` could retitle the window, clear it
-or fake output; they are printed as visible `\\uXXXX` escapes instead (which JSON output
-reads back as the same values), keeping only tab and newline."""
+"""Everything the CLI prints goes through here, questions and progress labels too. A
+terminal obeys control characters, so a record value, a name or an error holding
+`ESC ]0;...BEL` could retitle the window, clear it or fake output; they are printed as
+visible `\\uXXXX` escapes instead (which JSON output reads back as the same values), keeping
+only tab and newline."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import click
@@ -27,6 +30,19 @@ def escape_controls(text: str) -> str:
 
 def echo(message: str = "", *, err: bool = False, nl: bool = True) -> None:
     click.echo(escape_controls(message), err=err, nl=nl)
+
+
+def confirm(question: str) -> None:
+    """Ask yes or no; anything but yes aborts the command (exit 1)."""
+    click.confirm(escape_controls(question), abort=True)
+
+
+@contextmanager
+def progress(label: str, length: int) -> Iterator[Callable[[int], None]]:
+    """A progress bar on standard error, so standard output stays data; yields the function
+    that advances it."""
+    with click.progressbar(length=length, label=escape_controls(label), file=sys.stderr) as bar:
+        yield bar.update
 
 
 def text(value: str, style: str = "") -> Text:

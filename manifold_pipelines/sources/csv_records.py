@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from manifold_pipelines.core.source_config import ColumnType
+from manifold_pipelines.core.source_config import ColumnType, CsvConfig
 from manifold_pipelines.errors import RecordsError
 
 
@@ -44,6 +44,13 @@ def csv_records(
             name: _cell(value, declared.get(name), infer_types, name, reader.line_num)
             for name, value in row.items()
         }
+
+
+def csv_source_records(text: str, config: CsvConfig) -> Iterator[dict[str, Any]]:
+    """Records of a CSV text read as the CSV source with `config` reads its file."""
+    return csv_records(
+        text, delimiter=config.delimiter, columns=config.columns, infer_types=config.infer_types
+    )
 
 
 def _cell(value: str | None, declared: ColumnType | None, infer: bool, name: str, line: int) -> Any:

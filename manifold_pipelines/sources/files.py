@@ -19,7 +19,7 @@ from manifold_pipelines.files import manifold_owned
 from manifold_pipelines.paths import resolve_allowed
 from manifold_pipelines.settings import Settings
 from manifold_pipelines.sources.base import RunContext, RunLog, SourceRunError
-from manifold_pipelines.sources.csv_records import CsvFormatError, csv_records
+from manifold_pipelines.sources.csv_records import CsvFormatError, csv_source_records
 from manifold_pipelines.sources.http import FetchError, HostFetch
 
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -156,12 +156,7 @@ class FileRun:
 
     def _csv(self, text: str, config: CsvConfig) -> Iterator[dict[str, Any]]:
         try:
-            yield from csv_records(
-                text,
-                delimiter=config.delimiter,
-                columns=config.columns,
-                infer_types=config.infer_types,
-            )
+            yield from csv_source_records(text, config)
         except CsvFormatError as exc:
             raise self._fail(str(exc)) from exc
 

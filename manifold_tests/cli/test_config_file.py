@@ -192,3 +192,56 @@ def test_the_api_refuses_a_config_over_1_mib(manager: SeparatedDatabaseManager) 
         manager.create_data_source("demo", name="b", type="javascript", id="b", config=big)
     assert manager.get_data_source("demo", "api").config.variables == {}
     assert [s.id for s in manager.list_data_sources()] == ["api"]
+
+
+SEXAGESIMAL = "1:" + ":".join(["59"] * 300_000)
+"""The red team's 900 KB base-60 integer: YAML 1.1 reads it as one number, and PyYAML's
+conversion is quadratic (16.7 s of CPU before any other check could run)."""
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        (SEXAGESIMAL, "is a YAML 1.1 base-60 number"),
+        ("1:30.5", "is a YAML 1.1 base-60 number"),
+        ("9" * 5000, "an integer of 5,000 digits"),
+        ("18446744073709551616", "does not fit in 64 bits"),
+        ("-0x8000000000000001", "does not fit in 64 bits"),
+        (".inf", "JSON has no infinity or NaN"),
+        ("-.Inf", "JSON has no infinity or NaN"),
+        (".nan", "JSON has no infinity or NaN"),
+        ("1.0e+400", "JSON has no infinity or NaN"),
+    ],
+    ids=["sexagesimal", "sexagesimal-float", "long", "over-64-bits", "hex", "inf", "-inf",
+         "nan", "overflow"],
+)  # fmt: skip
+def test_a_yaml_number_json_cannot_hold_is_refused_quickly_and_named(
+    manager: SeparatedDatabaseManager, home: Path, tmp_path: Path, value: str, words: str
+) -> None:
+    """Refused before it is converted (a conversion could take seconds or raise a raw
+    ValueError) and never stored as something else (orjson writes inf as null)."""
+    make_source(manager, variables={"x": 1})
+    manager.close()
+    path = tmp_path / "number.yaml"
+    path.write_text(f"script: 'return [];'\nvariables:\n  x: {value}\n")
+    started = time.monotonic()
+    done = _manifold(home, "source", "update", "demo/api", "--config", str(path))
+    assert time.monotonic() - started < 10
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith(f"Error: {path}: line 3, column 6: ") and words in done.stderr
+    with SeparatedDatabaseManager(home) as again:
+        assert again.get_data_source("demo", "api").config.variables == {"x": 1}
+
+
+def test_yaml_numbers_json_holds_still_load(demo_cli: Invoke, tmp_path: Path, home: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "script: 'return [];'\nvariables: {a: 18446744073709551615, b: -0x10, c: 1_000,"
+        " d: 2.5e+3, e: '1:30', f: -9223372036854775808}\n"
+    )
+    demo_cli("source", "update", "demo/api", "--config", str(path))
+    with SeparatedDatabaseManager(home) as manager:
+        variables = manager.get_data_source("demo", "api").config.variables
+    assert variables == {
+        "a": 2**64 - 1, "b": -16, "c": 1000, "d": 2500.0, "e": "1:30", "f": -(2**63),
+    }  # fmt: skip

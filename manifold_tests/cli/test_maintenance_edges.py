@@ -163,7 +163,9 @@ def test_bad_legacy_rows_are_named(cli: Invoke, tmp_path: Path) -> None:
     assert "Legacy snapshot 1 holds invalid JSON" in cli("migrate", str(legacy), code=1).output
     other = tmp_path / "m.db"
     _legacy(other, [(1, "[]", None, None, "Jan 2 2024")])
-    assert "neither ISO 8601 nor a Unix time" in cli("migrate", str(other), code=1).output
+    refused = cli("migrate", str(other), code=1).output
+    assert "Legacy snapshot 1: created_at 'Jan 2 2024' is not a time Manifold can keep" in refused
+    assert "it takes ISO 8601 or a Unix time" in refused
 
 
 def test_markup_in_data_is_shown_not_applied(demo_cli: Invoke, tmp_path: Path) -> None:

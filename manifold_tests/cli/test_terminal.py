@@ -13,6 +13,7 @@ import pytest
 from manifold_pipelines import SeparatedDatabaseManager
 from manifold_pipelines.cli.terminal import escape_controls
 from manifold_tests.cli.conftest import run_manifold
+from manifold_tests.conftest import make_source
 
 HOSTILE = "\x1b]0;pwned\x07 \x1b[2J\x9b31m\u202egnp.exe\x7f"
 SHOWN = "\\u001b]0;pwned\\u0007 \\u001b[2J\\u009b31m\\u202egnp.exe\\u007f"
@@ -79,3 +80,62 @@ def test_json_output_stays_valid_json_with_the_same_values(hostile_home: Path, f
 def test_tabs_and_newlines_are_kept_and_other_text_is_untouched() -> None:
     assert escape_controls("a\tb\nc é 日本 👍🏽") == "a\tb\nc é 日本 👍🏽"
     assert escape_controls(HOSTILE) == SHOWN
+
+
+def test_a_file_name_in_the_progress_label_is_escaped(home: Path, tmp_path: Path) -> None:
+    with SeparatedDatabaseManager(home) as manager:
+        make_source(manager)
+    records = tmp_path / f"{HOSTILE}.json"
+    records.write_text('[{"id": 1}]')
+    done = run_manifold(home, "import", "demo/api", str(records))
+    assert done.returncode == 0, done.stderr
+    assert f"Reading {SHOWN}.json" in done.stderr
+    assert not any(char in done.stdout + done.stderr for char in RAW)
+
+
+def test_a_file_name_in_a_usage_error_is_escaped(home: Path, tmp_path: Path) -> None:
+    with SeparatedDatabaseManager(home) as manager:
+        make_source(manager)
+    records = tmp_path / f"{HOSTILE}.txt"
+    records.write_text('[{"id": 1}]')
+    done = run_manifold(home, "import", "demo/api", str(records))
+    assert done.returncode == 2
+    assert f"{SHOWN}.txt: use a .json, .jsonl or .csv file" in done.stderr
+    assert not any(char in done.stdout + done.stderr for char in RAW)
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("source", "delete", f"demo/{HOSTILE}"), "Data source id '\\x1b]0;pwned"),
+        (("project", "delete", HOSTILE), "Project id '\\x1b]0;pwned"),
+    ],
+    ids=["source", "project"],
+)
+def test_a_delete_checks_the_id_before_asking_and_never_echoes_it_raw(
+    home: Path, args: tuple[str, ...], words: str
+) -> None:
+    """The question used to print the id raw, before anything checked it."""
+    with SeparatedDatabaseManager(home) as manager:
+        make_source(manager)
+    done = run_manifold(home, *args, input="y\n")
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith(f"Error: {words}") and "is not allowed" in done.stderr
+    assert "Delete" not in done.stdout
+    assert not any(char in done.stdout + done.stderr for char in RAW)
+
+
+def test_the_delete_question_still_guards_a_valid_id(home: Path) -> None:
+    with SeparatedDatabaseManager(home) as manager:
+        make_source(manager)
+    kept = run_manifold(home, "source", "delete", "demo/api", input="n\n")
+    assert kept.returncode == 1
+    assert kept.stdout.startswith("Delete demo/api and every version of its data? [y/N]")
+    with SeparatedDatabaseManager(home) as manager:
+        assert [s.id for s in manager.list_data_sources()] == ["api"]
+
+
+def test_a_key_that_was_never_there_is_named_escaped(hostile_home: Path) -> None:
+    output = _manifold(hostile_home, "history", "demo/api", HOSTILE, code=1)
+    assert output.startswith(f"Error: demo/api has no record with key {SHOWN} in the versions")
+    assert not any(char in output for char in RAW)
