@@ -52,9 +52,12 @@ class _Flipper(threading.Thread):
             self.flips += 1
 
 
-def test_a_folder_flipped_to_an_outside_symlink_during_runs_never_publishes_outside_data(
+@pytest.fixture
+def inside_and_outside(
     manager: SeparatedDatabaseManager, home: Path, tmp_path: Path
-) -> None:
+) -> tuple[Path, Path]:
+    """A CSV source reading `home/flip/data.csv`, run once, and an outside folder holding
+    a file of the same name: (the source's folder, the outside folder)."""
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "data.csv").write_text(OUTSIDE)
@@ -63,6 +66,13 @@ def test_a_folder_flipped_to_an_outside_symlink_during_runs_never_publishes_outs
     (folder / "data.csv").write_text(INSIDE)
     _csv_source(manager, folder / "data.csv")
     manager.run_data_source("files", "f")
+    return folder, outside
+
+
+def test_a_folder_flipped_to_an_outside_symlink_during_runs_never_publishes_outside_data(
+    manager: SeparatedDatabaseManager, inside_and_outside: tuple[Path, Path]
+) -> None:
+    folder, outside = inside_and_outside
     flipper = _Flipper(folder, outside)
     flipper.start()
     failures: list[ManifoldError] = []
@@ -86,16 +96,9 @@ def test_a_folder_flipped_to_an_outside_symlink_during_runs_never_publishes_outs
 
 
 def test_a_folder_swapped_for_an_outside_symlink_after_creation_is_refused(
-    manager: SeparatedDatabaseManager, home: Path, tmp_path: Path
+    manager: SeparatedDatabaseManager, inside_and_outside: tuple[Path, Path]
 ) -> None:
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    (outside / "data.csv").write_text(OUTSIDE)
-    folder = home / "flip"
-    folder.mkdir()
-    (folder / "data.csv").write_text(INSIDE)
-    _csv_source(manager, folder / "data.csv")
-    manager.run_data_source("files", "f")
+    folder, outside = inside_and_outside
     (folder / "data.csv").unlink()
     folder.rmdir()
     folder.symlink_to(outside)
