@@ -1,8 +1,8 @@
-"""Catalog: projects and data sources, over core.db and the data files' places.
+"""Catalog: projects and data sources, over the backend's catalogue and its sources' data.
 
 The base layer of the Python API: every change is validated, checked against the caller's
-role (see access.py), written in one core.db transaction with its audit entry, and reaches
-files only after core.db agrees.
+role (see access.py), written in one catalogue transaction with its audit entry, and reaches
+a source's stored data only after the catalogue agrees.
 """
 
 from __future__ import annotations
@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from manifold_pipelines.access import Access, enforce, requires
+from manifold_pipelines.backends import open_backend
 from manifold_pipelines.core.global_settings import (
     check_env_allowed,
     load_setting,
 )
-from manifold_pipelines.core.models import DataSource, Project
+from manifold_pipelines.core.models import DataSource, Project, source_label
 from manifold_pipelines.core.permissions import (
     SYSTEM_USERS,
     acting_user,
@@ -35,19 +36,12 @@ from manifold_pipelines.core.source_config import (
 from manifold_pipelines.core.store import CoreStore
 from manifold_pipelines.core.users import UserDirectory
 from manifold_pipelines.errors import AlreadyExistsError, ConfigError, PathNotAllowedError
-from manifold_pipelines.files import (
-    archive_file,
-    check_data_folder,
-    data_dir,
-    data_file,
-    existing_files,
-    manifold_owned,
-    remove_files,
-)
+from manifold_pipelines.files import check_data_folder, manifold_owned
 from manifold_pipelines.paths import resolve_allowed, validate_id
 from manifold_pipelines.reload import reload_target, request_reload
 from manifold_pipelines.settings import Settings
 from manifold_pipelines.sources.files import resolve_file_path
+from manifold_pipelines.timestamps import to_text
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -55,10 +49,6 @@ T = TypeVar("T")
 
 def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", name.strip()).strip("-_").lower()[:64]
-
-
-def source_label(project_id: str, source_id: str) -> str:
-    return f"Data source '{project_id}/{source_id}'"
 
 
 def reloads_dagster(method: Callable[P, T]) -> Callable[P, T]:
@@ -76,14 +66,22 @@ def reloads_dagster(method: Callable[P, T]) -> Callable[P, T]:
 
 
 class Catalog:
-    """Projects, sources and who may touch them. `home` defaults to `MANIFOLD_HOME` (or
-    `./manifold_home`); `user` is who the audit log names as acting: `MANIFOLD_USER`, else the
+    """Projects, sources and who may touch them. `database_url` (else `MANIFOLD_DATABASE_URL`)
+    keeps everything in PostgreSQL; without one, SQLite files in `home` (`MANIFOLD_HOME`, or
+    `./manifold_home`). `user` is who the audit log names as acting: `MANIFOLD_USER`, else the
     implied local admin."""
 
-    def __init__(self, home: str | os.PathLike[str] | None = None, *, user: str | None = None):
-        self.settings = Settings.load(home)
+    def __init__(
+        self,
+        home: str | os.PathLike[str] | None = None,
+        *,
+        user: str | None = None,
+        database_url: str | None = None,
+    ):
+        self.settings = Settings.load(home, database_url)
         self.user = acting_user(user)
-        self.core = CoreStore(self.settings.core_db_path, actor=self.user)
+        self.backend = open_backend(self.settings)
+        self.core: CoreStore = self.backend.catalogue(self.user)
         self.last_reload: str | None = None
 
     @requires(None, "close the manager", scope="own")
@@ -146,13 +144,12 @@ class Catalog:
         if data_path is not None:
             resolved = self._checked_data_path(data_path, project.id)
             if resolved != project.data_path and any(
-                existing_files(data_file(self.settings, project, s.id))
-                for s in self.core.list_sources(project.id)
+                self.backend.has_data(project, s.id) for s in self.core.list_sources(project.id)
             ):
                 raise ConfigError(
-                    f"Project {project.id!r} already has data files in"
-                    f" {str(data_dir(self.settings, project))!r}; moving them is not supported."
-                    " Create a new project with the new data_path instead."
+                    f"Project {project.id!r} already has data files in its data folder;"
+                    " moving them is not supported. Create a new project with the new"
+                    " data_path instead."
                 )
             changes["data_path"] = resolved
         with self.core.writing():
@@ -166,14 +163,13 @@ class Catalog:
         file in MANIFOLD_HOME/archive first. Returns the archive copies made."""
         project = self._project(project_id)
         sources = self.core.list_sources(project.id)
-        paths = [data_file(self.settings, project, source.id) for source in sources]
-        archived = self._archive(
-            project.id, [(s.id, p) for s, p in zip(sources, paths, strict=True)], archive
-        )
+        for source in sources:
+            self.backend.location(project, source.id)  # a swapped folder refuses here
+        archived = self._archive(project, sources, archive)
         with self.core.writing():
             self.core.delete_project(project.id)
-        for path in paths:
-            remove_files(path)
+        for source in sources:
+            self.backend.drop_data(project, source.id)
         return archived
 
     def _checked_data_path(
@@ -181,6 +177,7 @@ class Catalog:
     ) -> str | None:
         if data_path is None:
             return None
+        self.backend.check_data_path(project_id)
         resolved = resolve_allowed(data_path, self.settings.allowed_roots, "Project data_path")
         check_data_folder(self.settings, resolved, project_id, self._data_folders())
         return str(resolved)
@@ -209,11 +206,11 @@ class Catalog:
         check_config_size(config or {}, where=label)
         self._check_config(parse_source_config(type, config or {}, where=label), label)
         self._check_interval(sync_interval, label)
-        path = data_file(self.settings, project, source_id)
-        if existing_files(path):
+        if self.backend.has_data(project, source_id):
             raise AlreadyExistsError(
-                f"{label}: a data file already exists at {str(path)!r}, left by an earlier"
-                " source of that id. Move it aside or delete it, then create the source again."
+                f"{label}: data already exists at {self.backend.location(project, source_id)},"
+                " left by an earlier source of that id. Move it aside or delete it, then create"
+                " the source again."
             )
         with self.core.writing():
             self.core.insert_source(
@@ -298,17 +295,21 @@ class Catalog:
         """Delete a source and its data file (or archive it first); returns the archive copy.
         core.db forgets the source before the file goes, so it never points at nothing."""
         source = self._source(project_id, source_id)
-        path = self._data_file(source)
-        archived = self._archive(project_id, [(source_id, path)], archive)
+        project = self.core.get_project(source.project_id)
+        self.backend.location(project, source.id)  # a swapped folder refuses here
+        archived = self._archive(project, [source], archive)
         with self.core.writing():
             self.core.delete_source(project_id, source_id)
-        remove_files(path)
+        self.backend.drop_data(project, source.id)
         return archived[0] if archived else None
 
-    def _archive(self, project_id: str, files: list[tuple[str, Path]], archive: bool) -> list[Path]:
+    def _archive(self, project: Project, sources: list[DataSource], archive: bool) -> list[Path]:
         if not archive:
             return []
-        copies = [archive_file(self.settings, path, project_id, sid) for sid, path in files]
+        copies = [
+            self.backend.archive_data(project, source.id, to_text(source.created_at))
+            for source in sources
+        ]
         return [copy for copy in copies if copy is not None]
 
     def _check_config(self, config: SourceConfig, label: str) -> None:
@@ -345,10 +346,21 @@ class Catalog:
 
     @requires("viewer", "see where data files are")
     def data_file_path(self, project_id: str, source_id: str) -> Path:
-        return self._data_file(self._source(project_id, source_id))
+        """The source's SQLite data file; on PostgreSQL there is none (see data_location)."""
+        source = self._source(project_id, source_id)
+        return self.backend.data_file(self.core.get_project(source.project_id), source.id)
 
-    def _data_file(self, source: DataSource) -> Path:
-        return data_file(self.settings, self.core.get_project(source.project_id), source.id)
+    @requires("viewer", "see where data files are")
+    def data_location(self, project_id: str, source_id: str) -> str:
+        """Where the source's versions are: its data file, or its PostgreSQL schema."""
+        source = self._source(project_id, source_id)
+        return self.backend.location(self.core.get_project(source.project_id), source.id)
+
+    @requires("viewer", "read data")
+    def data_size(self, project_id: str, source_id: str) -> int:
+        """Bytes the source's versions take, as its imports report it; 0 before the first."""
+        source = self._source(project_id, source_id)
+        return self.backend.data_size(self.core.get_project(source.project_id), source.id)
 
     def _authorize_every_project(self, action: str) -> None:
         """Backups and restores carry every project's configs and data: admin of all."""

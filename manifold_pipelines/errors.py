@@ -45,6 +45,14 @@ class StorageError(ManifoldError):
     """A data or core file that cannot be opened, is corrupt, or is of an unknown format."""
 
 
+class DatabaseError(StorageError):
+    """The database engine refused or failed a statement (disk full, a lost connection)."""
+
+
+class ConstraintError(DatabaseError):
+    """A write that a UNIQUE or foreign key constraint refused: usually an id already taken."""
+
+
 class VersionStatusError(ManifoldError):
     """A version operation that its current status does not allow."""
 

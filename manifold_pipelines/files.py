@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from manifold_pipelines.core.models import Project
-from manifold_pipelines.db.connection import connect, database_size
+from manifold_pipelines.db.sqlite import connect, database_size
 from manifold_pipelines.errors import ConfigError, PathNotAllowedError
 from manifold_pipelines.paths import resolve_allowed
 from manifold_pipelines.settings import Settings

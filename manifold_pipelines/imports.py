@@ -9,7 +9,6 @@ time, audit log).
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from datetime import datetime
@@ -19,10 +18,9 @@ import orjson
 
 from manifold_pipelines.access import Access, enforce, requires
 from manifold_pipelines.administration import Administration
-from manifold_pipelines.catalog import source_label
-from manifold_pipelines.core.models import DataSource, SourceStatus
+from manifold_pipelines.core.models import DataSource, SourceStatus, source_label
 from manifold_pipelines.core.source_config import dump_source_config, parse_source_config
-from manifold_pipelines.errors import ManifoldError, StorageError
+from manifold_pipelines.errors import DatabaseError, ManifoldError, StorageError
 from manifold_pipelines.sources.base import RunContext, SourceRun
 from manifold_pipelines.sources.registry import runner_for
 from manifold_pipelines.timestamps import now_text, to_text
@@ -56,7 +54,7 @@ class Imports(Administration):
     """Import records, or run a source and import what it returns."""
 
     def _open(self, source: DataSource) -> VersionStore:
-        return VersionStore(self._data_file(source), source_label(source.project_id, source.id))
+        return self.backend.versions(self.core.get_project(source.project_id), source.id)
 
     @requires("editor", "import data")
     def import_data(
@@ -204,13 +202,13 @@ class Imports(Administration):
                         log=log,
                         created_at=created_at,
                     )
-            except sqlite3.Error as exc:
+            except DatabaseError as exc:
                 fail_import(store, log_id, f"storage error: {exc}", started, log)
                 self._mirror_history(store, source)
                 self._set_status(source, "failed")
                 raise StorageError(
                     f"{store.label}: the import could not be written ({exc}). Nothing was"
-                    " imported; check free disk space and the file's permissions."
+                    " imported; check free disk space and that the storage is writable."
                 ) from exc
             except BaseException as exc:
                 # Whatever stopped the import (a user's error, a generator that raised, an

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from manifold_pipelines.access import requires
-from manifold_pipelines.catalog import source_label
+from manifold_pipelines.core.models import source_label
 from manifold_pipelines.core.permissions import PermissionDeniedError, is_instance_admin
 from manifold_pipelines.errors import ConfigError, NotFoundError
 from manifold_pipelines.files import archive_target

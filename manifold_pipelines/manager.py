@@ -12,8 +12,7 @@ from __future__ import annotations
 from typing import NoReturn
 
 from manifold_pipelines.access import requires
-from manifold_pipelines.catalog import source_label
-from manifold_pipelines.core.models import DataSource, ImportHistoryEntry
+from manifold_pipelines.core.models import DataSource, ImportHistoryEntry, source_label
 from manifold_pipelines.core.permissions import projects_with
 from manifold_pipelines.errors import NotFoundError
 from manifold_pipelines.maintenance import VersionMaintenance

@@ -8,9 +8,6 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
-from manifold_pipelines.catalog import source_label
-from manifold_pipelines.files import data_file_size, existing_files
-
 if TYPE_CHECKING:
     from manifold_pipelines.manager import SeparatedDatabaseManager
 
@@ -44,7 +41,7 @@ def source_stats(manager: SeparatedDatabaseManager, project_id: str, source_id: 
     completed = [e for e in entries if e.status == "completed"]
     seconds = [e.duration_ms / 1000 for e in completed]
     rated = [e for e in completed if e.quality_status is not None]
-    path = manager.data_file_path(project_id, source_id)
+    size = manager.data_size(project_id, source_id)
     return SourceStats(
         source=f"{project_id}/{source_id}",
         imports=len(entries),
@@ -52,8 +49,8 @@ def source_stats(manager: SeparatedDatabaseManager, project_id: str, source_id: 
         median_seconds=statistics.median(seconds) if seconds else None,
         p95_seconds=_p95(seconds),
         last_records=completed[0].records_processed if completed else None,
-        versions=len(manager.list_versions(project_id, source_id)) if existing_files(path) else 0,
-        storage_bytes=data_file_size(path, source_label(project_id, source_id)),
+        versions=len(manager.list_versions(project_id, source_id)) if size else 0,
+        storage_bytes=size,
         quality_pass=sum(e.quality_status == "pass" for e in rated),
         quality_warning=sum(e.quality_status == "warning" for e in rated),
         quality_fail=sum(e.quality_status == "fail" for e in rated),

@@ -12,11 +12,9 @@ import orjson
 
 from manifold_pipelines.alerts.models import Alert, AlertKind, AlertSettings, Delivery
 from manifold_pipelines.alerts.rules import HISTORY_RULES, Candidate, storage_limits
-from manifold_pipelines.catalog import source_label
 from manifold_pipelines.core.global_settings import load_setting
 from manifold_pipelines.core.models import DataSource
 from manifold_pipelines.errors import StorageError
-from manifold_pipelines.files import data_file_size
 from manifold_pipelines.timestamps import utc_now
 
 if TYPE_CHECKING:
@@ -56,9 +54,7 @@ def _sizes(
     sizes = {}
     for source in sources:
         with contextlib.suppress(StorageError):
-            sizes[source.key] = data_file_size(
-                manager._data_file(source), source_label(*source.key)
-            )
+            sizes[source.key] = manager.data_size(*source.key)
     return sizes
 
 

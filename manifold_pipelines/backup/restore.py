@@ -18,7 +18,6 @@ Every refusal is audited in the target home when it has a core.db.
 from __future__ import annotations
 
 import shutil
-import sqlite3
 import tempfile
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -32,9 +31,14 @@ from manifold_pipelines.catalog import Catalog
 from manifold_pipelines.core.permissions import acting_user, authorize_instance
 from manifold_pipelines.core.tables import CORE_FORMAT
 from manifold_pipelines.core.users import UserDirectory
-from manifold_pipelines.db.connection import connect
 from manifold_pipelines.db.migrations import migrate
-from manifold_pipelines.errors import AlreadyExistsError, ConfigError, StorageError
+from manifold_pipelines.db.sqlite import SqliteDatabase
+from manifold_pipelines.errors import (
+    AlreadyExistsError,
+    ConfigError,
+    DatabaseError,
+    StorageError,
+)
 from manifold_pipelines.files import check_data_folder, copy_database, remove_files
 from manifold_pipelines.paths import resolve_allowed, validate_id
 from manifold_pipelines.settings import Settings
@@ -116,8 +120,9 @@ def _stage(
     raw_paths, sources = _read_catalog(core, user, current)
     kept = manifest.home == str(settings.home)
     data_paths = _checked_data_paths(folder, raw_paths, settings) if kept else {}
-    with closing(sqlite3.connect(core)) as conn, conn:
-        conn.executemany(
+    staged = SqliteDatabase(core, what="backup's core.db", create=False)
+    with closing(staged), staged.writing():
+        staged.executemany(
             "UPDATE projects SET data_path = ? WHERE id = ?",
             [(data_paths.get(project_id), project_id) for project_id in raw_paths],
         )
@@ -153,8 +158,8 @@ def _read_catalog(
     try:
         # The staged copy is ours: bring an older backup's core.db to today's format first,
         # so that its roles are read as this Manifold reads them.
-        with closing(connect(core, what="backup's core.db", create=False)) as conn:
-            migrate(conn, CORE_FORMAT, what="backup's core.db")
+        with closing(SqliteDatabase(core, what="backup's core.db", create=False)) as conn:
+            migrate(conn, CORE_FORMAT)
             projects = {
                 validate_id(project_id, "Backed-up project"): data_path
                 for project_id, data_path in conn.execute("SELECT id, data_path FROM projects")
@@ -167,7 +172,7 @@ def _read_catalog(
                 authorize_instance(UserDirectory(conn), user, BRING_IN.action)
             else:
                 current._check_access(BRING_IN, None, roles=UserDirectory(conn))
-    except sqlite3.DatabaseError as exc:
+    except DatabaseError as exc:
         raise StorageError(
             f"The backup's core.db cannot be read ({exc}); it is damaged or was changed by hand."
             " Nothing was restored."

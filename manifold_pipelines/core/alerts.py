@@ -4,12 +4,12 @@ storage writes SQL of its own."""
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 import orjson
 
 from manifold_pipelines.core.models import Alert
+from manifold_pipelines.db.database import Database
 from manifold_pipelines.timestamps import from_text, now_text
 
 
@@ -17,26 +17,26 @@ class AlertLog:
     """The `alerts` table over core.db's connection; writes run inside the caller's
     transaction (CoreStore.writing), with the audit entry they go with."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
+    def __init__(self, db: Database) -> None:
+        self.conn = db
 
     def insert(
         self, kind: str, project_id: str, source_id: str, dedup_key: str, details: dict[str, Any]
     ) -> int | None:
         """The new alert's id, or None when one with the same dedup key was raised already."""
-        cursor = self.conn.execute(
-            "INSERT OR IGNORE INTO alerts (kind, project_id, source_id, dedup_key, raised_at,"
-            " details) VALUES (?, ?, ?, ?, ?, ?)",
+        row = self.conn.execute(
+            "INSERT INTO alerts (kind, project_id, source_id, dedup_key, raised_at, details)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
             (kind, project_id, source_id, dedup_key, now_text(), orjson.dumps(details).decode()),
-        )
-        return cursor.lastrowid if cursor.rowcount else None
+        ).fetchone()
+        return None if row is None else int(row[0])
 
     def recent(self, *, undelivered: bool = False, limit: int = 100) -> list[Alert]:
         """Newest first; with `undelivered`, only those not yet delivered."""
         rows = self.conn.execute(
             "SELECT id, kind, project_id, source_id, raised_at, details, delivered_at, attempts,"
-            " last_error FROM alerts WHERE ?1 = 0 OR delivered_at IS NULL"
-            " ORDER BY id DESC LIMIT ?2",
+            " last_error FROM alerts WHERE ? = 0 OR delivered_at IS NULL"
+            " ORDER BY id DESC LIMIT ?",
             (int(undelivered), limit),
         ).fetchall()
         return [
@@ -58,6 +58,6 @@ class AlertLog:
         """One delivery attempt: delivered when `error` is None, else kept for a retry."""
         self.conn.execute(
             "UPDATE alerts SET attempts = attempts + 1, last_error = ?,"
-            " delivered_at = CASE WHEN ? IS NULL THEN ? END WHERE id = ?",
+            " delivered_at = CASE WHEN CAST(? AS TEXT) IS NULL THEN ? END WHERE id = ?",
             (error, error, now_text(), alert_id),
         )

@@ -6,12 +6,10 @@ comparing `mirrored_log_ids` with the file's logs before and after each import o
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
-import orjson
-
 from manifold_pipelines.core.models import ImportHistoryEntry
+from manifold_pipelines.db.database import Database
 from manifold_pipelines.errors import cap_error_text
 from manifold_pipelines.timestamps import from_text
 
@@ -20,8 +18,8 @@ class ImportHistory:
     """The import_history table over core.db's connection; writes run inside the caller's
     transaction."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
+    def __init__(self, db: Database) -> None:
+        self.conn = db
 
     def record(self, entry: dict[str, Any]) -> None:
         """Insert one finished import; a second mirror of the same log row changes nothing.
@@ -30,11 +28,12 @@ class ImportHistory:
         error = entry["error"]
         entry = {**entry, "error": None if error is None else cap_error_text(error)}
         self.conn.execute(
-            "INSERT OR IGNORE INTO import_history (project_id, source_id, import_log_id, version,"
+            "INSERT INTO import_history (project_id, source_id, import_log_id, version,"
             " status, started_at, finished_at, duration_ms, records_processed, error,"
             " quality_status, version_status) VALUES (:project_id, :source_id,"
             " :import_log_id, :version, :status, :started_at, :finished_at, :duration_ms,"
-            " :records_processed, :error, :quality_status, :version_status)",
+            " :records_processed, :error, :quality_status, :version_status)"
+            " ON CONFLICT (project_id, source_id, import_log_id) DO NOTHING",
             entry,
         )
 
@@ -56,19 +55,20 @@ class ImportHistory:
     ) -> list[ImportHistoryEntry]:
         """Newest first; `projects` limits the entries to those projects (None: all)."""
         rows = self.conn.execute(
-            "SELECT project_id, source_id, import_log_id, version, status, started_at, finished_at,"
+            "SELECT project_id, source_id, import_log_id, version, status, started_at, finished_at,"  # noqa: S608 (the engine's own list condition)
             " duration_ms, records_processed, error, quality_status, version_status"
             " FROM import_history"
-            " WHERE (?1 IS NULL OR project_id = ?1)"
-            " AND (?2 IS NULL OR source_id = ?2)"
-            " AND (?4 IS NULL OR project_id IN (SELECT value FROM json_each(?4)))"
-            " ORDER BY id DESC LIMIT ?3",
-            (
-                project_id,
-                source_id,
-                limit,
-                None if projects is None else orjson.dumps(sorted(projects)).decode(),
-            ),
+            " WHERE (CAST(:project AS TEXT) IS NULL OR project_id = :project)"
+            " AND (CAST(:source AS TEXT) IS NULL OR source_id = :source)"
+            f" AND (:all_projects = 1 OR {self.conn.in_list('project_id', 'text', ':projects')})"
+            " ORDER BY id DESC LIMIT :limit",
+            {
+                "project": project_id,
+                "source": source_id,
+                "limit": limit,
+                "all_projects": int(projects is None),
+                "projects": self.conn.list_param(sorted(projects or ())),
+            },
         ).fetchall()
         return [
             ImportHistoryEntry(

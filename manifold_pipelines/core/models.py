@@ -120,3 +120,8 @@ class ImportHistoryEntry(BaseModel):
     error: str | None
     quality_status: Literal["pass", "warning", "fail"] | None = None
     version_status: Literal["published", "held"] | None = None
+
+
+def source_label(project_id: str, source_id: str) -> str:
+    """How errors and logs name a source: "Data source 'demo/api'"."""
+    return f"Data source '{project_id}/{source_id}'"

@@ -4,12 +4,11 @@ upstream of another project only while that person still may)."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from manifold_pipelines.core.models import Relationship
-from manifold_pipelines.errors import AlreadyExistsError, NotFoundError
+from manifold_pipelines.errors import AlreadyExistsError, ConstraintError, NotFoundError
 from manifold_pipelines.timestamps import now_text
 
 if TYPE_CHECKING:
@@ -51,7 +50,7 @@ class RelationshipTable:
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (*upstream, *downstream, now_text(), self.store.actor),
             )
-        except sqlite3.IntegrityError as exc:
+        except ConstraintError as exc:
             raise AlreadyExistsError(
                 f"'{'/'.join(upstream)}' already feeds '{'/'.join(downstream)}'."
             ) from exc
@@ -79,9 +78,10 @@ class RelationshipTable:
         rows = self.store.conn.execute(
             "SELECT upstream_project_id, upstream_source_id, downstream_project_id,"
             " downstream_source_id, created_by FROM source_relationships"
-            " WHERE ?1 IS NULL OR (downstream_project_id = ?1 AND downstream_source_id = ?2)"
+            " WHERE CAST(:project AS TEXT) IS NULL"
+            " OR (downstream_project_id = :project AND downstream_source_id = :source)"
             " ORDER BY 3, 4, 1, 2",
-            (project_id, source_id),
+            {"project": project_id, "source": source_id},
         ).fetchall()
         return [
             Relationship(upstream=(r[0], r[1]), downstream=(r[2], r[3]), created_by=r[4])

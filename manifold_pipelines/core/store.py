@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -20,14 +18,11 @@ from manifold_pipelines.core.models import (
 )
 from manifold_pipelines.core.relationships import RelationshipTable
 from manifold_pipelines.core.source_config import dump_source_config, parse_source_config
-from manifold_pipelines.core.tables import CORE_FORMAT
 from manifold_pipelines.core.users import UserDirectory
-from manifold_pipelines.db.connection import connect, transaction
-from manifold_pipelines.db.migrations import migrate
-from manifold_pipelines.errors import AlreadyExistsError, NotFoundError
+from manifold_pipelines.db.database import Database
+from manifold_pipelines.db.migrations import FileFormat, migrate
+from manifold_pipelines.errors import AlreadyExistsError, ConstraintError, NotFoundError
 from manifold_pipelines.timestamps import from_text, now_text
-
-CORE_WHAT = "core.db"
 
 
 def _json(value: Any) -> str | None:
@@ -49,13 +44,18 @@ def audited_project(object_type: str, object_id: str) -> str | None:
 
 
 class CoreStore:
-    """One connection to core.db; every write runs in `BEGIN IMMEDIATE` with its audit row."""
+    """The catalogue over one connection, on either engine (`catalogue_format` is the engine's
+    migrations of these tables); every write holds the catalogue's write lock from its first
+    statement and commits with its audit row."""
 
-    def __init__(self, path: Path, actor: str) -> None:
-        self.path = path
+    def __init__(self, db: Database, actor: str, catalogue_format: FileFormat) -> None:
         self.actor = actor
-        self.conn = connect(path, what=CORE_WHAT)
-        migrate(self.conn, CORE_FORMAT, what=CORE_WHAT)
+        self.conn = db
+        try:
+            migrate(db, catalogue_format)
+        except BaseException:
+            db.close()
+            raise
         self.alerts = AlertLog(self.conn)
         self.history = ImportHistory(self.conn)
         self.relationships = RelationshipTable(self)
@@ -65,9 +65,9 @@ class CoreStore:
         self.conn.close()
 
     @contextmanager
-    def writing(self) -> Iterator[sqlite3.Connection]:
-        with transaction(self.conn, what=CORE_WHAT) as conn:
-            yield conn
+    def writing(self) -> Iterator[Database]:
+        with self.conn.writing() as db:
+            yield db
 
     def audit(
         self,
@@ -108,24 +108,26 @@ class CoreStore:
         """Newest first. `projects` limits entries to those projects (None: every entry,
         Manifold-wide ones included)."""
         rows = self.conn.execute(
-            "SELECT id, at, actor, action, object_type, object_id, before, after, details,"
-            " project_id FROM audit_log WHERE (?1 IS NULL OR object_id = ?1"
-            " OR substr(object_id, 1, length(?1) + 1) = ?1 || '/')"
-            " AND (?2 IS NULL OR actor = ?2)"
+            "SELECT id, at, actor, action, object_type, object_id, before, after, details,"  # noqa: S608 (the engine's own list condition)
+            " project_id FROM audit_log WHERE (CAST(:object AS TEXT) IS NULL OR object_id = :object"
+            " OR substr(object_id, 1, length(:object) + 1) = :object || '/')"
+            " AND (CAST(:actor AS TEXT) IS NULL OR actor = :actor)"
             # Only the entries of the project as it is now: an id can be reused after a
             # delete, and the new project's admins must not read the old one's configs.
-            " AND (?4 IS NULL OR EXISTS (SELECT 1 FROM projects p"
-            " WHERE p.id = audit_log.project_id AND p.id IN (SELECT value FROM json_each(?4))"
+            " AND (:all_projects = 1 OR EXISTS (SELECT 1 FROM projects p"
+            " WHERE p.id = audit_log.project_id"
+            f" AND {self.conn.in_list('p.id', 'text', ':projects')}"
             " AND audit_log.at >= p.created_at))"
-            " AND (?5 IS NULL OR action = ?5)"
-            " ORDER BY id DESC LIMIT ?3",
-            (
-                object_id,
-                actor,
-                limit,
-                None if projects is None else _json(sorted(projects)),
-                action,
-            ),
+            " AND (CAST(:action AS TEXT) IS NULL OR action = :action)"
+            " ORDER BY id DESC LIMIT :limit",
+            {
+                "object": object_id,
+                "actor": actor,
+                "limit": limit,
+                "all_projects": int(projects is None),
+                "projects": self.conn.list_param(sorted(projects or ())),
+                "action": action,
+            },
         ).fetchall()
         return [
             AuditEntry(
@@ -173,7 +175,7 @@ class CoreStore:
                 " VALUES (:id, :name, :description, :data_path, :now, :now)",
                 {**project, "now": now},
             )
-        except sqlite3.IntegrityError as exc:
+        except ConstraintError as exc:
             raise AlreadyExistsError(
                 f"Project {project['id']!r} already exists. Choose another id or update it."
             ) from exc
@@ -209,8 +211,9 @@ class CoreStore:
 
     def list_sources(self, project_id: str | None = None) -> list[DataSource]:
         rows = self.conn.execute(
-            f"{_SOURCE_SELECT} WHERE ?1 IS NULL OR project_id = ?1 ORDER BY project_id, id",
-            (project_id,),
+            f"{_SOURCE_SELECT} WHERE CAST(:project AS TEXT) IS NULL OR project_id = :project"
+            " ORDER BY project_id, id",
+            {"project": project_id},
         ).fetchall()
         return [_source(row) for row in rows]
 
@@ -225,10 +228,11 @@ class CoreStore:
                     **source,
                     "config": _json(source["config"]),
                     "status": "idle" if source["enabled"] else "disabled",
+                    "enabled": int(source["enabled"]),
                     "now": now,
                 },
             )
-        except sqlite3.IntegrityError as exc:
+        except ConstraintError as exc:
             raise AlreadyExistsError(
                 f"Data source '{source['project_id']}/{source['id']}' already exists. Choose"
                 " another id, or update the existing source."
@@ -245,7 +249,12 @@ class CoreStore:
             "UPDATE data_sources SET name = :name, config = :config, enabled = :enabled,"
             " sync_interval = :sync_interval, status = :status, updated_at = :now"
             " WHERE project_id = :project_id AND id = :id",
-            {**merged, "config": _json(merged["config"]), "now": now_text()},
+            {
+                **merged,
+                "config": _json(merged["config"]),
+                "enabled": int(merged["enabled"]),
+                "now": now_text(),
+            },
         )
         self.audit("update", "data_source", current.qualified_id, before=before, after=changes)
 

@@ -6,13 +6,13 @@ through `UserDirectory`, never through a connection of their own.
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 import orjson
 
 from manifold_pipelines.core.models import Role, User
-from manifold_pipelines.errors import AlreadyExistsError, NotFoundError
+from manifold_pipelines.db.database import Database
+from manifold_pipelines.errors import AlreadyExistsError, ConstraintError, NotFoundError
 from manifold_pipelines.timestamps import from_text, now_text
 
 
@@ -20,8 +20,8 @@ class UserDirectory:
     """The users, project_roles, user_settings and settings tables over one connection;
     writes run inside the caller's transaction."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
+    def __init__(self, db: Database) -> None:
+        self.conn = db
 
     def insert(self, user_id: str, name: str | None, email: str | None) -> None:
         try:
@@ -29,7 +29,7 @@ class UserDirectory:
                 "INSERT INTO users (id, name, email, created_at) VALUES (?, ?, ?, ?)",
                 (user_id, name, email, now_text()),
             )
-        except sqlite3.IntegrityError as exc:
+        except ConstraintError as exc:
             raise AlreadyExistsError(f"User {user_id!r} already exists.") from exc
 
     def list(self) -> list[User]:

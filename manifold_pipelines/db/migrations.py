@@ -1,17 +1,18 @@
-"""Numbered schema migrations recorded in the file itself.
+"""Numbered schema migrations recorded in the store itself.
 
-`PRAGMA user_version` is the format version and `PRAGMA application_id` says which kind of
-Manifold file it is. Both live in the database header and take part in the transaction, so
-a migration and the record that it ran commit together or not at all.
+Each store records which kind of Manifold store it is and its format version (a SQLite
+file in its header's `application_id` and `user_version`, a PostgreSQL schema in its
+`manifold_format` table), inside the migration's transaction, so a migration and the record
+that it ran commit together or not at all. Each engine has its own list of migrations: the
+tables mean the same, but their DDL is the engine's.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from manifold_pipelines.db.connection import transaction
+from manifold_pipelines.db.database import Database
 from manifold_pipelines.errors import StorageError
 
 
@@ -24,7 +25,7 @@ class Migration:
     version: int
     name: str
     statements: tuple[str, ...]
-    upgrade: Callable[[sqlite3.Connection], None] | None = None
+    upgrade: Callable[[Database], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -40,21 +41,19 @@ class FileFormat:
         return self.migrations[-1].version if self.migrations else 0
 
 
-def migrate(conn: sqlite3.Connection, file_format: FileFormat, *, what: str) -> int:
+def migrate(db: Database, file_format: FileFormat) -> int:
     """Bring the file to the latest format and return the version it was at before.
 
     A file of another application or of a newer Manifold is refused rather than misread.
     A file already at the latest format is only read: opening it for a read must not queue
     behind an import that holds the write lock.
     """
-    application_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
-    current = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    what = db.what
+    application_id, current, _ = db.read_format()
     if application_id == file_format.application_id and current == file_format.latest:
         return current
-    with transaction(conn, what=what):
-        application_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
-        current = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        has_tables = conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0] > 0
+    with db.writing():
+        application_id, current, has_tables = db.read_format()
         if application_id != file_format.application_id and (application_id or has_tables):
             raise StorageError(
                 f"The {what} is not a Manifold {file_format.label} (application_id"
@@ -70,9 +69,9 @@ def migrate(conn: sqlite3.Connection, file_format: FileFormat, *, what: str) -> 
             if step.version <= current:
                 continue
             for statement in step.statements:
-                conn.execute(statement)
+                db.execute(statement)
             if step.upgrade is not None:
-                step.upgrade(conn)
-            conn.execute(f"PRAGMA user_version = {int(step.version)}")
-        conn.execute(f"PRAGMA application_id = {int(file_format.application_id)}")
+                step.upgrade(db)
+            db.record_format(file_format.application_id, step.version)
+        db.record_format(file_format.application_id, max(current, file_format.latest))
     return current

@@ -86,6 +86,14 @@ def archive_versions(
             f"{store.label}: version {latest} is the latest published one and must stay;"
             f" archive versions before {latest} at most."
         )
+    write_archive(store, versions, target, source_created_at)
+    return prune_before(store, before)
+
+
+def write_archive(
+    store: VersionStore, versions: list[int], target: Path, source_created_at: str
+) -> None:
+    """The given versions, whole, one JSON line each, gzip'd."""
     target.parent.mkdir(parents=True, exist_ok=True)
     with gzip.open(target, "wb") as out:
         for number in versions:
@@ -102,7 +110,6 @@ def archive_versions(
                 sourceCreatedAt=source_created_at,
             )
             out.write(orjson.dumps(line.model_dump(by_alias=True)) + b"\n")
-    return prune_before(store, before)
 
 
 def read_archive(path: Path) -> list[ArchivedVersion]:

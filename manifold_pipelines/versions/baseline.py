@@ -36,12 +36,7 @@ class PriorVersion:
 
 def prior_version(store: VersionStore, *, published_only: bool) -> PriorVersion | None:
     """The newest version, or the newest published one."""
-    row = store.conn.execute(
-        "SELECT v.version, v.record_count, v.diff_key, v.field_stats, v.schema_version, s.schema"
-        " FROM data_versions v JOIN schema_versions s ON s.schema_version = v.schema_version"
-        " WHERE ?1 = 0 OR v.status = 'published' ORDER BY v.version DESC LIMIT 1",
-        (int(published_only),),
-    ).fetchone()
+    row = store.prior_version_row(published_only=published_only)
     if row is None:
         return None
     return PriorVersion(

@@ -127,7 +127,7 @@ def all_added(records: list[dict[str, Any]], to_version: int, total: int) -> Dat
 
 def check_limit(limit: object, where: str, of: str = "details") -> None:
     """Refuse a limit that is not a count: a negative one would slice from the end (and
-    SQLite's LIMIT -1 means no limit at all)."""
+    to SQLite, LIMIT -1 means no limit at all)."""
     if limit is not None and (type(limit) is not int or limit < 0):
         raise ConfigError(
             f"{where}: limit={limit!r} is not a number of {of} to show. Give a whole number"
@@ -136,8 +136,9 @@ def check_limit(limit: object, where: str, of: str = "details") -> None:
 
 
 def no_limit_as_sql(limit: int | None) -> int:
-    """A checked limit for SQL's LIMIT, where -1 (and only -1 here) means every row."""
-    return -1 if limit is None else limit
+    """A checked limit for SQL's LIMIT, every row for None: the largest 64-bit count, which
+    both engines take (SQLite's -1 would be an error in PostgreSQL)."""
+    return 2**63 - 1 if limit is None else limit
 
 
 def limit_details(diff: DataDiff, limit: int | None) -> DataDiff:

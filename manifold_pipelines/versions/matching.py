@@ -10,8 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from manifold_pipelines.versions.ordering import pack
 from manifold_pipelines.versions.records import KeySpec
 from manifold_pipelines.versions.scan import Live, NewRow
@@ -20,9 +18,7 @@ from manifold_pipelines.versions.store import VersionStore
 
 def live_rows(store: VersionStore, spec: KeySpec) -> Live:
     """The previous version's rows, packed with their positions (see scan.Live)."""
-    rows = store.conn.execute(
-        "SELECT hash, id, position FROM record_history WHERE last_version IS NULL"
-    )
+    rows = store.live_rows()
     if not spec.keyless:
         keyed: dict[bytes, int | None] = {
             digest: pack(position, row_id) for digest, row_id, position in rows
@@ -42,21 +38,6 @@ class Changes:
 
     added: list[tuple[str, dict[str, Any]]]
     changed: list[tuple[str, dict[str, Any]]]
-
-
-def load_rows(store: VersionStore, row_ids: list[int]) -> list[tuple[Any, ...]]:
-    """(id, key, record, position) of the given rows, in position order."""
-    if not row_ids:
-        return []
-    loads = orjson.loads
-    return [
-        (row_id, key, loads(record), position)
-        for row_id, key, record, position in store.conn.execute(
-            "SELECT id, key, record, position FROM record_history"
-            " WHERE id IN (SELECT value FROM json_each(?)) ORDER BY position",
-            (orjson.dumps(row_ids).decode(),),
-        )
-    ]
 
 
 def match_keys(
@@ -89,14 +70,7 @@ def match_keys(
         else:
             added.append((row, key, record))  # type: ignore[arg-type]
     if added and same_keys:
-        clashes = {
-            key
-            for (key,) in store.conn.execute(
-                "SELECT key FROM record_history WHERE last_version IS NULL AND first_version < ?"
-                " AND key IN (SELECT value FROM json_each(?))",
-                (version, orjson.dumps([key for _, key, _ in added]).decode()),
-            )
-        }
+        clashes = store.live_keys_before([key for _, key, _ in added], version)
         duplicate_keys.extend(row for row, key, _ in added if key in clashes)
         duplicate_keys.sort()
     return Changes(added=[(key, record) for _, key, record in added], changed=changed)

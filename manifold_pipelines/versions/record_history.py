@@ -20,12 +20,8 @@ Change = Literal["added", "modified", "removed"]
 def key_history(store: VersionStore, key: str, key_fields: tuple[str, ...]) -> list[RecordChange]:
     """Every state of the record with this key, and when it changed, oldest first."""
     with store.reading():
-        rows = store.conn.execute(
-            "SELECT first_version, last_version, record FROM record_history WHERE key = ?"
-            " ORDER BY first_version",
-            (key,),
-        ).fetchall()
-        times = dict(store.conn.execute("SELECT version, created_at FROM data_versions"))
+        rows = store.key_rows(key)
+        times = store.version_times()
         newest = store.latest_version(published_only=False)
     changes: list[RecordChange] = []
     previous: dict[str, Any] | None = None

@@ -47,8 +47,8 @@ def prune_versions(
     latest published version on; prune what is older than all of them."""
     check_retention(keep_versions, keep_days, store.label)
     before = store.file_size()
-    with store.writing() as conn:
-        versions = [row[0] for row in conn.execute("SELECT version FROM data_versions ORDER BY 1")]
+    with store.writing():
+        versions = store.version_numbers()
         if not versions or (keep_versions is None and keep_days is None):
             return CleanupResult(
                 pruned_versions=[],
@@ -65,9 +65,7 @@ def prune_versions(
             keep_from = min(keep_from, versions[-min(keep_versions, len(versions))])
         if keep_days is not None:
             cutoff = to_text(utc_now() - timedelta(days=keep_days))
-            young = conn.execute(
-                "SELECT min(version) FROM data_versions WHERE created_at >= ?", (cutoff,)
-            ).fetchone()[0]
+            young = store.first_version_since(cutoff)
             if young is not None:
                 keep_from = min(keep_from, young)
     return prune_before(store, keep_from, before)
@@ -78,21 +76,11 @@ def prune_before(
 ) -> CleanupResult:
     """Remove every version older than `keep_from`, with the rows only they used."""
     before = store.file_size() if bytes_before is None else bytes_before
-    with store.writing() as conn:
-        versions = [row[0] for row in conn.execute("SELECT version FROM data_versions ORDER BY 1")]
+    with store.writing():
+        versions = store.version_numbers()
         pruned = [version for version in versions if version < keep_from]
-        rows_deleted = conn.execute(
-            "DELETE FROM record_history WHERE last_version < ?", (keep_from,)
-        ).rowcount
-        conn.execute("DELETE FROM data_versions WHERE version < ?", (keep_from,))
-        # Keep the schema in force at the first kept version; drop those superseded before it.
-        conn.execute(
-            "DELETE FROM schema_versions WHERE schema_version < (SELECT max(schema_version)"
-            " FROM schema_versions WHERE data_version <= ?)",
-            (keep_from,),
-        )
-    conn.execute("PRAGMA incremental_vacuum")
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        rows_deleted = store.delete_before(keep_from)
+    store.db.reclaim_space()
     return CleanupResult(
         pruned_versions=pruned,
         kept_versions=[v for v in versions if v >= keep_from],

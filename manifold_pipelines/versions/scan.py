@@ -9,11 +9,10 @@ the previous version's hashes and the records that changed, never an encoded cop
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import xxhash
@@ -41,10 +40,8 @@ its diff details (the counts stay exact): holding every record of a million-reco
 would cost gigabytes."""
 Record = dict[str, Any]
 
-_INSERT = (
-    "INSERT INTO record_history (id, key, hash, record, position, first_version)"
-    " VALUES (?, ?, ?, ?, ?, ?)"
-)
+if TYPE_CHECKING:
+    from manifold_pipelines.versions.store import VersionStore
 
 
 NewRow = tuple[int, str, int, Record | None, int]
@@ -76,15 +73,13 @@ class ScanResult:
 
 class _RowWriter:
     """Assigns row ids and provisional positions (after every live row) and writes rows in
-    batches with executemany. The scan loops append to `batch` inline: a method call per
-    record costs more than the insert."""
+    batches, in one bulk statement each. The scan loops append to `batch` inline: a method
+    call per record costs more than the insert."""
 
-    def __init__(self, conn: sqlite3.Connection, version: int, top_position: int | None) -> None:
-        self.conn = conn
+    def __init__(self, store: VersionStore, version: int, top_position: int | None) -> None:
+        self.store = store
         self.version = version
-        self.next_id = conn.execute(
-            "SELECT coalesce(max(id), 0) + 1 FROM record_history"
-        ).fetchone()[0]
+        self.next_id = store.next_row_id()
         self.next_position = POSITION_GAP + (
             -POSITION_GAP if top_position is None else top_position
         )
@@ -92,7 +87,7 @@ class _RowWriter:
         self.batch_bytes = 0
 
     def flush(self) -> None:
-        self.conn.executemany(_INSERT, self.batch)
+        self.store.insert_rows(self.batch)
         self.batch.clear()
         self.batch_bytes = 0
 
@@ -103,7 +98,7 @@ class _RowWriter:
 
 
 def scan_records(
-    conn: sqlite3.Connection,
+    store: VersionStore,
     records: Iterable[Any],
     spec: KeySpec,
     live: Live | None,
@@ -121,7 +116,7 @@ def scan_records(
     kept, so a streamed source is never held in memory whole.
     """
     result = ScanResult(shapes=Counter() if first_import else None)
-    writer = _RowWriter(conn, version, _top_position(live or {}))
+    writer = _RowWriter(store, version, _top_position(live or {}))
     if spec.keyless:
         keyless_live: dict[bytes, list[int]] = live or {}  # type: ignore[assignment]
         _scan_keyless(records, keyless_live, writer, result, where)

@@ -1,22 +1,23 @@
-"""VersionStore: one data source's SQLite file, read and written through one connection.
+"""VersionStore: the versions of one data source, on either engine, through one connection.
 
-Reads run in a read transaction, so a version and its rows come from one snapshot even while
-another process imports. Writes are in `writer.py`, retention in `retention.py`.
+The interface every layer above uses to store and read versions; its SQL is written once for
+both engines (the engine's Database says what differs). Reads run in a read snapshot, so a
+version and its rows come from one state even while another process imports. The write-side
+statements are in `store_writes.py`; deciding what to write is `writer.py`'s.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import orjson
 
-from manifold_pipelines.db.connection import connect, database_size, transaction
-from manifold_pipelines.db.migrations import migrate
+from manifold_pipelines.db.database import Database
+from manifold_pipelines.db.migrations import FileFormat, migrate
 from manifold_pipelines.errors import (
+    DatabaseError,
     DiffKeyError,
     NotFoundError,
     StorageError,
@@ -34,45 +35,45 @@ from manifold_pipelines.versions.models import (
     VersionInfo,
 )
 from manifold_pipelines.versions.records import KeySpec, key_records, number_copies
-from manifold_pipelines.versions.tables import DATA_FORMAT
+from manifold_pipelines.versions.store_writes import VersionWrites
 
 _ROWS_OF_VERSION = (
     "SELECT position, record FROM record_history"
-    " WHERE first_version <= ?1 AND (last_version IS NULL OR last_version >= ?1)"
+    " WHERE first_version <= :v AND (last_version IS NULL OR last_version >= :v)"
 )
 # Rows valid at `lo` but not at `hi` (lo < hi), and the reverse: exactly what changed between.
 _ROWS_ONLY_AT_LOW = (
     "SELECT key, record FROM record_history"
-    " WHERE last_version >= ?1 AND last_version < ?2 AND first_version <= ?1 ORDER BY position"
+    " WHERE last_version >= :lo AND last_version < :hi AND first_version <= :lo ORDER BY position"
 )
 _ROWS_ONLY_AT_HIGH = (
-    "SELECT key, record FROM record_history WHERE first_version > ?1 AND first_version <= ?2"
-    " AND (last_version IS NULL OR last_version >= ?2) ORDER BY position"
+    "SELECT key, record FROM record_history WHERE first_version > :lo AND first_version <= :hi"
+    " AND (last_version IS NULL OR last_version >= :hi) ORDER BY position"
 )
 
 
-class VersionStore:
-    """The versions of one data source. `label` names it in errors: "Data source 'demo/api'"."""
+class VersionStore(VersionWrites):
+    """The versions of one data source. `label` names it in errors: "Data source 'demo/api'";
+    `data_format` is the engine's migrations of the store's tables."""
 
-    def __init__(self, path: Path, label: str) -> None:
-        self.path = path
+    def __init__(self, db: Database, label: str, data_format: FileFormat) -> None:
+        self.db = db
         self.label = label
-        self.what = f"data file of {label}"
-        self.conn = connect(path, what=self.what)
+        self.what = db.what
         try:
-            migrate(self.conn, DATA_FORMAT, what=self.what)
-        except sqlite3.DatabaseError as exc:
-            self.conn.close()
+            migrate(db, data_format)
+        except DatabaseError as exc:
+            db.close()
             raise StorageError(
-                f"The {self.what} at {str(path)!r} is damaged ({exc}). Restore it from a backup"
-                " or move it aside; other sources are not affected."
+                f"The {self.what} is damaged ({exc}). Restore it from a backup or move it"
+                " aside; other sources are not affected."
             ) from exc
         except BaseException:
-            self.conn.close()
+            db.close()
             raise
 
     def close(self) -> None:
-        self.conn.close()
+        self.db.close()
 
     def __enter__(self) -> VersionStore:
         return self
@@ -81,27 +82,24 @@ class VersionStore:
         self.close()
 
     @contextmanager
-    def writing(self, *, commit: bool = True) -> Iterator[sqlite3.Connection]:
-        with transaction(self.conn, what=self.what, commit=commit) as conn:
-            yield conn
+    def writing(self, *, commit: bool = True) -> Iterator[Database]:
+        with self.db.writing(commit=commit) as db:
+            yield db
 
     @contextmanager
-    def reading(self) -> Iterator[sqlite3.Connection]:
-        """A read snapshot; released promptly, since an open reader holds back checkpoints."""
-        self.conn.execute("BEGIN")
-        try:
-            yield self.conn
-        finally:
-            self.conn.execute("COMMIT")
+    def reading(self) -> Iterator[Database]:
+        with self.db.reading() as db:
+            yield db
 
     def file_size(self) -> int:
-        return database_size(self.conn)
+        """Bytes the source's data takes (its file, or its schema's tables)."""
+        return self.db.size()
 
     # Versions
 
     def latest_version(self, *, published_only: bool = True) -> int | None:
-        row = self.conn.execute(
-            "SELECT max(version) FROM data_versions WHERE ?1 = 0 OR status = 'published'",
+        row = self.db.execute(
+            "SELECT max(version) FROM data_versions WHERE ? = 0 OR status = 'published'",
             (int(published_only),),
         ).fetchone()
         latest: int | None = row[0]
@@ -113,13 +111,13 @@ class VersionStore:
                 f"{self.label}: {version!r} is not a version number; versions are whole numbers"
                 " from 1. List the versions to pick one."
             )
-        row = self.conn.execute(
+        row = self.db.execute(
             "SELECT version, status, schema, metadata, record_count, previous_version,"
             " created_at, diff_key FROM data_versions WHERE version = ?",
             (version,),
         ).fetchone()
         if row is None:
-            known = self.conn.execute(
+            known = self.db.execute(
                 "SELECT min(version), max(version) FROM data_versions"
             ).fetchone()
             span = "it has no versions yet" if known[0] is None else f"it has {known[0]}-{known[1]}"
@@ -130,7 +128,7 @@ class VersionStore:
         return tuple(row)
 
     def _records(self, version: int) -> list[dict[str, Any]]:
-        rows = self.conn.execute(_ROWS_OF_VERSION, (version,)).fetchall()
+        rows = self.db.execute(_ROWS_OF_VERSION, {"v": version}).fetchall()
         # Rows are stored nearly in position order, so this sort is close to linear.
         rows.sort()
         loads = orjson.loads
@@ -152,7 +150,7 @@ class VersionStore:
         )
 
     def list_versions(self) -> list[VersionInfo]:
-        rows = self.conn.execute(
+        rows = self.db.execute(
             "SELECT version, status, record_count, previous_version, diff_summary,"
             " schema_version, created_at, published_at, metadata FROM data_versions"
             " ORDER BY version"
@@ -180,7 +178,7 @@ class VersionStore:
                 raise VersionStatusError(
                     f"{self.label} version {version} is already published; nothing to do."
                 )
-            self.conn.execute(
+            self.db.execute(
                 "UPDATE data_versions SET status = 'published', published_at = ? WHERE version = ?",
                 (now_text(), version),
             )
@@ -203,7 +201,7 @@ class VersionStore:
         is writing this way). With one diff key across the range only the rows that changed
         between them are read; otherwise both versions are read whole and re-keyed."""
         low, high = sorted((from_version, to_version))
-        specs = self.conn.execute(
+        specs = self.db.execute(
             "SELECT DISTINCT diff_key FROM data_versions WHERE version BETWEEN ? AND ?",
             (low, high),
         ).fetchall()
@@ -211,11 +209,11 @@ class VersionStore:
             loads = orjson.loads
             at_low = [
                 (key, loads(record))
-                for key, record in self.conn.execute(_ROWS_ONLY_AT_LOW, (low, high))
+                for key, record in self.db.execute(_ROWS_ONLY_AT_LOW, {"lo": low, "hi": high})
             ]
             at_high = [
                 (key, loads(record))
-                for key, record in self.conn.execute(_ROWS_ONLY_AT_HIGH, (low, high))
+                for key, record in self.db.execute(_ROWS_ONLY_AT_HIGH, {"lo": low, "hi": high})
             ]
             old, new = (at_low, at_high) if from_version <= to_version else (at_high, at_low)
             if spec.keyless:
@@ -260,7 +258,7 @@ class VersionStore:
     # History of schemas, imports and quality
 
     def schema_history(self) -> list[SchemaVersion]:
-        rows = self.conn.execute(
+        rows = self.db.execute(
             "SELECT schema_version, data_version, schema, changes, created_at"
             " FROM schema_versions ORDER BY schema_version"
         ).fetchall()
@@ -280,7 +278,7 @@ class VersionStore:
     ) -> list[ImportLog]:
         """Newest first; `after_id` keeps only logs written after that one, and without
         `with_text` the captured console text (up to 256 KiB each) is left unread."""
-        rows = self.conn.execute(
+        rows = self.db.execute(
             "SELECT id, version, status, started_at, finished_at, duration_ms,"
             " records_processed, error, CASE WHEN ? THEN log END FROM import_logs WHERE id > ?"
             " ORDER BY id DESC LIMIT ?",
@@ -303,7 +301,7 @@ class VersionStore:
 
     def quality_metrics(self, version: int) -> list[QualityMetric]:
         self._version_row(version)
-        rows = self.conn.execute(
+        rows = self.db.execute(
             "SELECT metric, field, value, direction, warn_threshold, fail_threshold, status,"
             " blocking, description FROM quality_metrics WHERE version = ? ORDER BY id",
             (version,),
@@ -325,14 +323,16 @@ class VersionStore:
 
     def version_statuses(self, versions: list[int]) -> dict[int, tuple[str, str | None]]:
         """Version -> (publication status, worst quality status), for the history mirror."""
-        rows = self.conn.execute(
-            "SELECT v.version, v.status, (SELECT CASE WHEN sum(q.status = 'fail') THEN 'fail'"
-            " WHEN sum(q.status = 'warning') THEN 'warning' WHEN count(*) THEN 'pass' END"
+        rows = self.db.execute(
+            "SELECT v.version, v.status, (SELECT CASE"  # noqa: S608 (the engine's own list condition)
+            " WHEN count(CASE WHEN q.status = 'fail' THEN 1 END) > 0 THEN 'fail'"
+            " WHEN count(CASE WHEN q.status = 'warning' THEN 1 END) > 0 THEN 'warning'"
+            " WHEN count(*) > 0 THEN 'pass' END"
             " FROM quality_metrics q WHERE q.version = v.version) FROM data_versions v"
-            " WHERE v.version IN (SELECT value FROM json_each(?))",
-            (orjson.dumps(versions).decode(),),
+            f" WHERE {self.db.in_list('v.version', 'int')}",
+            (self.db.list_param(versions),),
         )
         return {row[0]: (row[1], row[2]) for row in rows}
 
     def integrity_check(self) -> str:
-        return str(self.conn.execute("PRAGMA integrity_check").fetchone()[0])
+        return self.db.integrity_check()

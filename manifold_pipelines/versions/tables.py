@@ -15,11 +15,11 @@ rows sorted by `position` are in the order that version was imported.
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 import orjson
 
+from manifold_pipelines.db.database import Database
 from manifold_pipelines.db.migrations import FileFormat, Migration
 from manifold_pipelines.versions.records import KeySpec, canonical_hash, key_of_value
 
@@ -122,7 +122,7 @@ _ROW_SPECS = (
 key rewrites every row), so its first kept version tells."""
 
 
-def _canonical_keys(conn: sqlite3.Connection) -> None:
+def _canonical_keys(conn: Database) -> None:
     """Keyless keys become canonical content hashes; keys holding a number written as a
     float (1.0) become canonical, except where an old version held both 1 and 1.0."""
     keyless = KeySpec(None).to_json()

@@ -1,8 +1,9 @@
-"""Writing a version: one `BEGIN IMMEDIATE` transaction holding the version row, its record
-rows, its diff summary, schema version, quality metrics and the completed import log.
+"""Writing a version: one write transaction holding the version row, its record rows, its
+diff summary, schema version, quality metrics and the completed import log.
 
-The version number is allocated inside the transaction, so two processes importing into the
-same source queue on the write lock and get consecutive numbers.
+The version number is allocated inside the transaction, which holds the source's write lock
+from its first statement, so two processes importing into the same source queue on the lock
+and get consecutive numbers. What to write is decided here; the store runs the statements.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import orjson
 from manifold_pipelines.core.source_config import QualityConfig
 from manifold_pipelines.errors import DiffKeyError, cap_error_text
 from manifold_pipelines.quality.metrics import blocks_publication, compute_metrics
-from manifold_pipelines.quality.models import QualityMetric
 from manifold_pipelines.timestamps import now_text
 from manifold_pipelines.versions.baseline import PriorVersion, prior_version, publication_figures
 from manifold_pipelines.versions.diff import DiffSettings, all_added, diff_sides
@@ -68,20 +68,13 @@ def preview_version(
 
 def start_import(store: VersionStore) -> int:
     """Log an import as pending, committed on its own so a killed import leaves a trace."""
-    with store.writing() as conn:
-        cursor = conn.execute(
-            "INSERT INTO import_logs (status, started_at) VALUES ('pending', ?)", (now_text(),)
-        )
-    return int(cursor.lastrowid or 0)
+    with store.writing():
+        return store.start_log()
 
 
 def fail_import(store: VersionStore, log_id: int, error: str, started: float, log: LogText) -> None:
-    with store.writing() as conn:
-        conn.execute(
-            "UPDATE import_logs SET status = 'failed', finished_at = ?, duration_ms = ?,"
-            " error = ?, log = ? WHERE id = ?",
-            (now_text(), _elapsed_ms(started), cap_error_text(error), log(), log_id),
-        )
+    with store.writing():
+        store.fail_log(log_id, cap_error_text(error), _elapsed_ms(started), log())
 
 
 def _elapsed_ms(started: float) -> int:
@@ -104,12 +97,12 @@ def write_version(
     """Import `records` as the next version; on any error nothing of it is written. A dry
     run computes everything, diff and quality included, then rolls it all back."""
     spec = options.key_spec
-    with store.writing(commit=not dry_run) as conn:
+    with store.writing(commit=not dry_run):
         previous = prior_version(store, published_only=False)
         version = previous.version + 1 if previous else 1
         same_keys = previous is not None and previous.key_spec == spec.to_json()
         scan = scan_records(
-            conn,
+            store,
             records,
             spec,
             live_rows(store, spec) if same_keys else None,
@@ -129,22 +122,19 @@ def write_version(
         schema = schema_from_stats(stats, scan.record_count)
         schema_version, schema_changes = _track_schema(store, previous, schema, version)
         now = now_text()
-        conn.execute(
-            "INSERT INTO data_versions (version, schema, metadata, record_count, previous_version,"
-            " status, diff_key, field_stats, schema_version, import_log_id, created_at)"
-            " VALUES (?, ?, ?, ?, ?, 'held', ?, ?, ?, ?, ?)",
-            (
-                version,
-                orjson.dumps(declared_schema or schema).decode(),
-                orjson.dumps(metadata or {}).decode(),
-                scan.record_count,
-                previous.version if previous else None,
-                spec.to_json(),
-                orjson.dumps(stats).decode(),
-                schema_version,
-                log_id,
-                created_at or now,
-            ),
+        store.insert_version(
+            {
+                "version": version,
+                "schema": orjson.dumps(declared_schema or schema).decode(),
+                "metadata": orjson.dumps(metadata or {}).decode(),
+                "record_count": scan.record_count,
+                "previous_version": previous.version if previous else None,
+                "diff_key": spec.to_json(),
+                "field_stats": orjson.dumps(stats).decode(),
+                "schema_version": schema_version,
+                "import_log_id": log_id,
+                "created_at": created_at or now,
+            }
         )
         diff = _diff(store, previous, changes, ended, same_keys, options, version)
         figures = publication_figures(
@@ -152,23 +142,15 @@ def write_version(
         )
         metrics = compute_metrics(figures, options.quality)
         status: VersionStatus = "held" if blocks_publication(metrics) else "published"
-        conn.execute(
-            "UPDATE data_versions SET status = ?, published_at = ?, diff_summary = ?"
-            " WHERE version = ?",
-            (
-                status,
-                now if status == "published" else None,
-                orjson.dumps(diff.summary()).decode() if options.report_diff else None,
-                version,
-            ),
+        store.settle_version(
+            version,
+            status,
+            now if status == "published" else None,
+            orjson.dumps(diff.summary()).decode() if options.report_diff else None,
         )
-        _insert_metrics(store, version, metrics, now)
+        store.insert_metrics(version, metrics, now)
         duration_ms = _elapsed_ms(started)
-        conn.execute(
-            "UPDATE import_logs SET status = 'completed', version = ?, finished_at = ?,"
-            " duration_ms = ?, records_processed = ?, log = ? WHERE id = ?",
-            (version, now, duration_ms, scan.record_count, log(), log_id),
-        )
+        store.complete_log(log_id, version, now, duration_ms, scan.record_count, log())
         result = ImportResult(
             version=version,
             status=status,
@@ -250,51 +232,6 @@ def _track_schema(
     old_schema = previous.schema if previous else None
     changes = describe_changes(old_schema, schema)
     new_hash = schema_hash(schema)
-    if previous is not None:
-        stored = store.conn.execute(
-            "SELECT schema_hash FROM schema_versions WHERE schema_version = ?",
-            (previous.schema_version,),
-        ).fetchone()
-        if stored is not None and stored[0] == new_hash:
-            return previous.schema_version, changes
-    row = store.conn.execute("SELECT coalesce(max(schema_version), 0) + 1 FROM schema_versions")
-    schema_version = row.fetchone()[0]
-    store.conn.execute(
-        "INSERT INTO schema_versions (schema_version, data_version, schema, schema_hash, changes,"
-        " created_at) VALUES (?, ?, ?, ?, ?, ?)",
-        (
-            schema_version,
-            version,
-            orjson.dumps(schema).decode(),
-            new_hash,
-            orjson.dumps(changes).decode(),
-            now_text(),
-        ),
-    )
-    return schema_version, changes
-
-
-def _insert_metrics(
-    store: VersionStore, version: int, metrics: list[QualityMetric], now: str
-) -> None:
-    store.conn.executemany(
-        "INSERT INTO quality_metrics (version, metric, field, value, direction, warn_threshold,"
-        " fail_threshold, status, blocking, description, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            (
-                version,
-                m.metric,
-                m.field,
-                m.value,
-                m.direction,
-                m.warn_threshold,
-                m.fail_threshold,
-                m.status,
-                int(m.blocking),
-                m.description,
-                now,
-            )
-            for m in metrics
-        ],
-    )
+    if previous is not None and store.schema_hash(previous.schema_version) == new_hash:
+        return previous.schema_version, changes
+    return store.insert_schema(version, schema, new_hash, changes), changes

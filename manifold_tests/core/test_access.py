@@ -39,6 +39,8 @@ CALLS: dict[str, Call] = {
     "update_data_source": lambda m, h: m.update_data_source("demo", "api", enabled=False),
     "delete_data_source": lambda m, h: m.delete_data_source("demo", "c"),
     "data_file_path": lambda m, h: m.data_file_path("demo", "api"),
+    "data_location": lambda m, h: m.data_location("demo", "api"),
+    "data_size": lambda m, h: m.data_size("demo", "api"),
     "add_relationship": lambda m, h: m.add_relationship("demo/b", "demo/c"),
     "remove_relationship": lambda m, h: m.remove_relationship("demo/api", "demo/b"),
     "list_relationships": lambda m, h: m.list_relationships(),

@@ -168,7 +168,7 @@ def test_a_leftover_data_file_is_not_silently_adopted(
     manager.import_data(*source, [{"id": 1}])
     path = manager.data_file_path(*source)
     manager.core.conn.execute("DELETE FROM data_sources")  # as if core.db lost the row
-    with pytest.raises(AlreadyExistsError, match="a data file already exists"):
+    with pytest.raises(AlreadyExistsError, match="data already exists at"):
         make_source(manager)
     assert path.exists()
 

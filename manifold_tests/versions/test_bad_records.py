@@ -136,7 +136,7 @@ def test_bad_records_are_refused_and_nothing_is_written(
     assert failed.error == str(caught.value)
     assert manager.import_history("demo", "api")[0].status == "failed"
     with manager._open(manager.get_data_source(*source)) as store:
-        assert store.conn.execute("SELECT count(*) FROM record_history").fetchone() == (2,)
+        assert store.db.execute("SELECT count(*) FROM record_history").fetchone() == (2,)
         assert store.integrity_check() == "ok"
 
 

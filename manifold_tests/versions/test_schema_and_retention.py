@@ -14,7 +14,7 @@ def _age(manager: SeparatedDatabaseManager, source: tuple, days_ago: dict[int, i
     """Backdate versions by whole days, as if they had been imported then."""
     with manager._open(manager.get_data_source(*source)) as store:
         for version, days in days_ago.items():
-            store.conn.execute(
+            store.db.execute(
                 "UPDATE data_versions SET created_at = strftime('%Y-%m-%dT%H:%M:%f000+00:00',"
                 " 'now', ?) WHERE version = ?",
                 (f"-{days} days", version),

@@ -1,5 +1,5 @@
-"""Opening SQLite files the one way that survives kills and concurrent writers, and what
-such a file's size is.
+"""The SQLite engine: opening files the one way that survives kills and concurrent writers,
+and SqliteDatabase, a Database over one file.
 
 Measured with kill -9 trials (100 per variant): autocommit connections that write
 only inside `BEGIN IMMEDIATE`, WAL, and a busy timeout give whole-or-nothing imports under
@@ -9,11 +9,15 @@ only inside `BEGIN IMMEDIATE`, WAL, and a busy timeout give whole-or-nothing imp
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from manifold_pipelines.errors import StorageError
+import orjson
+
+from manifold_pipelines.db.database import Database, ListKind, Params, Rows
+from manifold_pipelines.errors import ConstraintError, DatabaseError, StorageError
 
 BUSY_TIMEOUT_SECONDS = 30.0
 
@@ -94,3 +98,90 @@ def transaction(
         except sqlite3.DatabaseError as exc:
             conn.execute("ROLLBACK")
             raise StorageError(f"Could not commit to the {what}: {exc}.") from exc
+
+
+class SqliteDatabase(Database):
+    """One SQLite file. Driver errors surface as DatabaseError (ConstraintError for a broken
+    UNIQUE or foreign key), so nothing above needs to know the driver."""
+
+    engine = "sqlite"
+
+    def __init__(self, path: Path, *, what: str, create: bool = True) -> None:
+        super().__init__(what)
+        self.path = path
+        self.conn = connect(path, what=what, create=create)
+
+    def execute(self, sql: str, params: Params = ()) -> Rows:
+        try:
+            return self.conn.execute(sql, params)
+        except sqlite3.IntegrityError as exc:
+            raise ConstraintError(f"{self.what}: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"{self.what}: {exc}") from exc
+
+    def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        try:
+            self.conn.executemany(sql, rows)
+        except sqlite3.IntegrityError as exc:
+            raise ConstraintError(f"{self.what}: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"{self.what}: {exc}") from exc
+
+    def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        marks = ", ".join("?" for _ in columns)
+        self.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+
+    def update_by_id(self, table: str, column: str, pairs: Sequence[tuple[int, int]]) -> None:
+        self.executemany(f"UPDATE {table} SET {column} = ? WHERE id = ?", pairs)
+
+    def in_list(self, column: str, kind: ListKind, param: str = "?") -> str:
+        return f"{column} IN (SELECT value FROM json_each({param}))"
+
+    def list_param(self, values: Sequence[Any]) -> Any:
+        return orjson.dumps(list(values)).decode()
+
+    @contextmanager
+    def writing(self, *, commit: bool = True) -> Iterator[Database]:
+        try:
+            with transaction(self.conn, what=self.what, commit=commit):
+                yield self
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"{self.what}: {exc}") from exc
+
+    @contextmanager
+    def reading(self) -> Iterator[Database]:
+        """Released promptly: an open reader holds back WAL checkpoints."""
+        self.conn.execute("BEGIN")
+        try:
+            yield self
+        finally:
+            self.conn.execute("COMMIT")
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.conn.in_transaction
+
+    def size(self) -> int:
+        return database_size(self.conn)
+
+    def reclaim_space(self) -> None:
+        self.conn.execute("PRAGMA incremental_vacuum")
+        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def integrity_check(self) -> str:
+        return str(self.conn.execute("PRAGMA integrity_check").fetchone()[0])
+
+    def read_format(self) -> tuple[int, int, bool]:
+        application_id = int(self.conn.execute("PRAGMA application_id").fetchone()[0])
+        version = int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+        has_tables = self.conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0] > 0
+        return application_id, version, has_tables
+
+    def record_format(self, application_id: int, version: int) -> None:
+        self.conn.execute(f"PRAGMA user_version = {int(version)}")
+        self.conn.execute(f"PRAGMA application_id = {int(application_id)}")
+
+    def close(self) -> None:
+        self.conn.close()

@@ -1,0 +1,107 @@
+"""Database: one connection to one engine, the only place that knows which engine it is.
+
+The SQL above this layer is written once, for both engines: `?` and `:name` parameters,
+`ON CONFLICT`, `RETURNING`, and `CAST(? AS TEXT)` wherever a parameter may be NULL. Each
+engine supplies what cannot be said the same way in both: transactions and their locks, a
+read snapshot, bulk loading, a list of values as one parameter, the space a store takes, and
+how a store's format version is recorded.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Literal, Protocol
+
+Params = Sequence[Any] | Mapping[str, Any]
+ListKind = Literal["int", "text"]
+
+
+class Rows(Protocol):
+    """What a query returns, the part both drivers' cursors share."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Database(ABC):
+    """A connection in autocommit mode that writes only inside `writing()`.
+
+    `what` names the store in errors ("core.db", "data of 'demo/api'").
+    """
+
+    engine: str
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    @abstractmethod
+    def execute(self, sql: str, params: Params = ()) -> Rows: ...
+
+    @abstractmethod
+    def executemany(self, sql: str, rows: Iterable[Params]) -> None: ...
+
+    @abstractmethod
+    def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """Append many rows at once, the fastest way the engine has."""
+
+    @abstractmethod
+    def update_by_id(self, table: str, column: str, pairs: Sequence[tuple[int, int]]) -> None:
+        """Set the integer `column` of many rows at once, from (value, id) pairs."""
+
+    @abstractmethod
+    def in_list(self, column: str, kind: ListKind, param: str = "?") -> str:
+        """A condition "column is one of the list given as parameter `param`" (`?` or
+        `:name`), whose value is `list_param(values)`."""
+
+    @abstractmethod
+    def list_param(self, values: Sequence[Any]) -> Any:
+        """The parameter value for an `in_list` condition."""
+
+    @abstractmethod
+    def writing(self, *, commit: bool = True) -> AbstractContextManager[Database]:
+        """A write transaction that holds the store's write lock from its first statement, so
+        that a read-then-write never fails half way; rolled back on any error, or at the end
+        when `commit` is False (a dry run computes everything and keeps nothing)."""
+
+    @abstractmethod
+    def reading(self) -> AbstractContextManager[Database]:
+        """A read snapshot: every query inside sees the same committed state."""
+
+    @property
+    @abstractmethod
+    def in_transaction(self) -> bool: ...
+
+    @abstractmethod
+    def size(self) -> int:
+        """Bytes the store takes, counted the same way at every call."""
+
+    @abstractmethod
+    def reclaim_space(self) -> None:
+        """Hand space freed by deletes back, outside any transaction."""
+
+    @abstractmethod
+    def integrity_check(self) -> str:
+        """ "ok", or what the engine found wrong."""
+
+    @abstractmethod
+    def read_format(self) -> tuple[int, int, bool]:
+        """(application id, format version, whether it holds any table): what kind of
+        Manifold store this is, at which format; all zero for a new, empty one."""
+
+    @abstractmethod
+    def record_format(self, application_id: int, version: int) -> None:
+        """Record the kind and format inside the current write transaction, so that a
+        migration and the record that it ran commit together or not at all."""
+
+    @abstractmethod
+    def close(self) -> None: ...

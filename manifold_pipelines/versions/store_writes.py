@@ -1,0 +1,233 @@
+"""The SQL an import, retention and a record's history run against a source's store.
+
+Written once for both engines (see db/database.py): the scan, key matching, placement and
+the writer above decide what to write; these statements only carry it out. Every write here
+runs inside the caller's `writing()` transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from manifold_pipelines.db.database import Database, Rows
+from manifold_pipelines.quality.models import QualityMetric
+from manifold_pipelines.timestamps import now_text
+
+ROW_COLUMNS = ("id", "key", "hash", "record", "position", "first_version")
+"""A record row as the scan writes it: (id, key, hash, record JSON, position, first version)."""
+
+
+class VersionWrites:
+    db: Database
+    label: str
+
+    # Record rows
+
+    def next_row_id(self) -> int:
+        return int(
+            self.db.execute("SELECT coalesce(max(id), 0) + 1 FROM record_history").fetchone()[0]
+        )
+
+    def insert_rows(self, rows: Sequence[Sequence[Any]]) -> None:
+        """Rows in ROW_COLUMNS order, in one bulk statement."""
+        if rows:
+            self.db.insert_rows("record_history", ROW_COLUMNS, rows)
+
+    def live_rows(self) -> Rows:
+        """(hash, id, position) of every row of the newest version."""
+        return self.db.execute(
+            "SELECT hash, id, position FROM record_history WHERE last_version IS NULL"
+        )
+
+    def load_rows(self, row_ids: Sequence[int]) -> list[tuple[Any, ...]]:
+        """(id, key, hash, record JSON, position) of the given rows, in position order."""
+        if not row_ids:
+            return []
+        rows = self.db.execute(
+            "SELECT id, key, hash, record, position FROM record_history"  # noqa: S608 (the engine's own list condition)
+            f" WHERE {self.db.in_list('id', 'int')} ORDER BY position",
+            (self.db.list_param(row_ids),),
+        )
+        return [tuple(row) for row in rows]
+
+    def live_ids_before(self, version: int) -> list[int]:
+        """Rows of the newest version written before `version`: all of them, when the diff
+        key changed and nothing was matched against them."""
+        rows = self.db.execute(
+            "SELECT id FROM record_history WHERE last_version IS NULL AND first_version < ?",
+            (version,),
+        )
+        return [row[0] for row in rows]
+
+    def live_keys_before(self, keys: Sequence[str], version: int) -> set[str]:
+        """Which of `keys` a row of the newest version written before `version` holds."""
+        rows = self.db.execute(
+            "SELECT key FROM record_history WHERE last_version IS NULL AND first_version < ?"  # noqa: S608 (the engine's own list condition)
+            f" AND {self.db.in_list('key', 'text')}",
+            (version, self.db.list_param(keys)),
+        )
+        return {row[0] for row in rows}
+
+    def end_rows(self, row_ids: Sequence[int], last_version: int) -> None:
+        if row_ids:
+            self.db.execute(
+                f"UPDATE record_history SET last_version = ? WHERE {self.db.in_list('id', 'int')}",  # noqa: S608 (the engine's own list condition)
+                (last_version, self.db.list_param(row_ids)),
+            )
+
+    def set_positions(self, pairs: Sequence[tuple[int, int]]) -> None:
+        """(position, id) of new rows, once the whole import's order is known."""
+        if pairs:
+            self.db.update_by_id("record_history", "position", pairs)
+
+    # Versions
+
+    def prior_version_row(self, *, published_only: bool) -> tuple[Any, ...] | None:
+        """(version, record count, diff key, field stats, schema version, schema) of the
+        newest version, or the newest published one."""
+        row = self.db.execute(
+            "SELECT v.version, v.record_count, v.diff_key, v.field_stats, v.schema_version,"
+            " s.schema FROM data_versions v"
+            " JOIN schema_versions s ON s.schema_version = v.schema_version"
+            " WHERE ? = 0 OR v.status = 'published' ORDER BY v.version DESC LIMIT 1",
+            (int(published_only),),
+        ).fetchone()
+        return None if row is None else tuple(row)
+
+    def schema_hash(self, schema_version: int) -> str | None:
+        row = self.db.execute(
+            "SELECT schema_hash FROM schema_versions WHERE schema_version = ?", (schema_version,)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def insert_schema(
+        self, data_version: int, schema: dict[str, Any], schema_hash: str, changes: dict[str, Any]
+    ) -> int:
+        """A new schema version, numbered after the last; returns its number."""
+        row = self.db.execute("SELECT coalesce(max(schema_version), 0) + 1 FROM schema_versions")
+        schema_version = int(row.fetchone()[0])
+        self.db.execute(
+            "INSERT INTO schema_versions (schema_version, data_version, schema, schema_hash,"
+            " changes, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                schema_version,
+                data_version,
+                orjson.dumps(schema).decode(),
+                schema_hash,
+                orjson.dumps(changes).decode(),
+                now_text(),
+            ),
+        )
+        return schema_version
+
+    def insert_version(self, row: dict[str, Any]) -> None:
+        """A held version row; `settle_version` decides its publication once checked."""
+        self.db.execute(
+            "INSERT INTO data_versions (version, schema, metadata, record_count,"
+            " previous_version, status, diff_key, field_stats, schema_version, import_log_id,"
+            " created_at) VALUES (:version, :schema, :metadata, :record_count,"
+            " :previous_version, 'held', :diff_key, :field_stats, :schema_version,"
+            " :import_log_id, :created_at)",
+            row,
+        )
+
+    def settle_version(
+        self, version: int, status: str, published_at: str | None, diff_summary: str | None
+    ) -> None:
+        self.db.execute(
+            "UPDATE data_versions SET status = ?, published_at = ?, diff_summary = ?"
+            " WHERE version = ?",
+            (status, published_at, diff_summary, version),
+        )
+
+    def insert_metrics(self, version: int, metrics: list[QualityMetric], now: str) -> None:
+        self.db.executemany(
+            "INSERT INTO quality_metrics (version, metric, field, value, direction,"
+            " warn_threshold, fail_threshold, status, blocking, description, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    version,
+                    m.metric,
+                    m.field,
+                    m.value,
+                    m.direction,
+                    m.warn_threshold,
+                    m.fail_threshold,
+                    m.status,
+                    int(m.blocking),
+                    m.description,
+                    now,
+                )
+                for m in metrics
+            ],
+        )
+
+    # Import logs
+
+    def start_log(self) -> int:
+        row = self.db.execute(
+            "INSERT INTO import_logs (status, started_at) VALUES ('pending', ?) RETURNING id",
+            (now_text(),),
+        ).fetchone()
+        return int(row[0])
+
+    def fail_log(self, log_id: int, error: str, duration_ms: int, log: str | None) -> None:
+        self.db.execute(
+            "UPDATE import_logs SET status = 'failed', finished_at = ?, duration_ms = ?,"
+            " error = ?, log = ? WHERE id = ?",
+            (now_text(), duration_ms, error, log, log_id),
+        )
+
+    def complete_log(
+        self, log_id: int, version: int, at: str, duration_ms: int, records: int, log: str | None
+    ) -> None:
+        self.db.execute(
+            "UPDATE import_logs SET status = 'completed', version = ?, finished_at = ?,"
+            " duration_ms = ?, records_processed = ?, log = ? WHERE id = ?",
+            (version, at, duration_ms, records, log, log_id),
+        )
+
+    # Retention and history
+
+    def version_numbers(self) -> list[int]:
+        return [row[0] for row in self.db.execute("SELECT version FROM data_versions ORDER BY 1")]
+
+    def first_version_since(self, cutoff: str) -> int | None:
+        row = self.db.execute(
+            "SELECT min(version) FROM data_versions WHERE created_at >= ?", (cutoff,)
+        ).fetchone()
+        return None if row[0] is None else int(row[0])
+
+    def delete_before(self, keep_from: int) -> int:
+        """Drop every version older than `keep_from` with the rows only they used, and the
+        schemas superseded before it (the one in force at `keep_from` stays); returns the
+        number of rows deleted."""
+        deleted = self.db.execute(
+            "DELETE FROM record_history WHERE last_version < ?", (keep_from,)
+        ).rowcount
+        self.db.execute("DELETE FROM data_versions WHERE version < ?", (keep_from,))
+        self.db.execute(
+            "DELETE FROM schema_versions WHERE schema_version < (SELECT max(schema_version)"
+            " FROM schema_versions WHERE data_version <= ?)",
+            (keep_from,),
+        )
+        return int(deleted)
+
+    def key_rows(self, key: str) -> list[tuple[int, int | None, str]]:
+        """(first version, last version, record JSON) of every state of one key."""
+        rows = self.db.execute(
+            "SELECT first_version, last_version, record FROM record_history WHERE key = ?"
+            " ORDER BY first_version",
+            (key,),
+        )
+        return [tuple(row) for row in rows]
+
+    def version_times(self) -> dict[int, str]:
+        return {
+            version: created
+            for version, created in self.db.execute("SELECT version, created_at FROM data_versions")
+        }
