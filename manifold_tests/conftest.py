@@ -1,4 +1,5 @@
-"""Shared fixtures: a real MANIFOLD_HOME in tmp_path with one project and one source."""
+"""Shared fixtures: a real MANIFOLD_HOME in tmp_path with one project and one source, and a
+real PostgreSQL server with a fresh database per test."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 import pytest
 
 from manifold_pipelines import SeparatedDatabaseManager
+from manifold_tests.postgres_server import PostgresServer, unique_database_name
 
 SCRIPT = "return [];"
 
@@ -30,6 +32,23 @@ def home(tmp_path: Path) -> Path:
 def manager(home: Path) -> Iterator[SeparatedDatabaseManager]:
     with SeparatedDatabaseManager(home) as m:
         yield m
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One throwaway cluster per pytest session (per worker under xdist), started when the
+    first test asks for it, so a run that needs none starts none."""
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer, request: pytest.FixtureRequest) -> Iterator[str]:
+    """The URL of a new, empty database of this test's own, dropped at teardown even if the
+    test left connections to it open."""
+    name = unique_database_name(request.node.name)
+    yield postgres_server.create_database(name)
+    postgres_server.drop_database(name)
 
 
 def make_source(
