@@ -15,17 +15,48 @@ from manifold_tests.postgres_server import PostgresServer, unique_database_name
 SCRIPT = "return [];"
 
 
+ENGINES = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that stores data (it uses `home`, `manager` or `engine`) runs on both
+    engines; one marked `sqlite_only` reads SQLite files directly and runs on SQLite alone."""
+    if "engine" in metafunc.fixturenames:
+        only_sqlite = metafunc.definition.get_closest_marker("sqlite_only") is not None
+        metafunc.parametrize("engine", ENGINES[:1] if only_sqlite else ENGINES, indirect=True)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test may read the developer's own MANIFOLD_* settings or write into the repo."""
-    for name in ("MANIFOLD_HOME", "MANIFOLD_ALLOWED_ROOTS", "MANIFOLD_USER"):
+    for name in (
+        "MANIFOLD_HOME",
+        "MANIFOLD_ALLOWED_ROOTS",
+        "MANIFOLD_USER",
+        "MANIFOLD_DATABASE_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
-    return tmp_path / "home"
+def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The storage engine under test. On PostgreSQL the test gets a fresh database, named
+    by MANIFOLD_DATABASE_URL, which every manager and every CLI or Dagster subprocess of the
+    test reads, exactly as a user's deployment would."""
+    name: str = request.param
+    if name == "postgresql":
+        monkeypatch.setenv("MANIFOLD_DATABASE_URL", request.getfixturevalue("postgres_url"))
+    return name
+
+
+@pytest.fixture
+def home(tmp_path: Path, engine: str) -> Path:
+    """The home folder, made up front: on PostgreSQL Manifold writes nothing there, but tests
+    put the files their file sources read in it."""
+    folder = tmp_path / "home"
+    folder.mkdir()
+    return folder
 
 
 @pytest.fixture

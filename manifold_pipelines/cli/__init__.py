@@ -40,17 +40,26 @@ class ManifoldGroup(click.Group):
     type=click.Path(file_okay=False),
     help="Where core.db and the data files live [env MANIFOLD_HOME; ./manifold_home].",
 )
+@click.option(
+    "--database-url",
+    envvar="MANIFOLD_DATABASE_URL",
+    metavar="URL",
+    help="Keep everything in PostgreSQL instead: postgresql://user:password@host:port/dbname"
+    " [env MANIFOLD_DATABASE_URL].",
+)
 @click.option("--user", envvar="MANIFOLD_USER", help="Who acts, for roles and the audit log.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @click.pass_context
-def main(ctx: click.Context, home: str | None, user: str | None, debug: bool) -> None:
+def main(
+    ctx: click.Context, home: str | None, database_url: str | None, user: str | None, debug: bool
+) -> None:
     """Versioned data imports: every import a version, every version diffed.
 
     \b
     Example:
       manifold init --demo && manifold run demo/api && manifold versions demo/api
     """
-    ctx.obj = CliContext(home=home, user=user, debug=debug)
+    ctx.obj = CliContext(home=home, database_url=database_url, user=user, debug=debug)
     ctx.call_on_close(ctx.obj.close)
 
 

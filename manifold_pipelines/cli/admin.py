@@ -28,7 +28,10 @@ def init(cli: CliContext, demo: bool) -> None:
     manager = cli.manager
     if demo:
         ensure_demo(manager)
-    echo(f"Manifold home: {manager.settings.home}" + (" (with the demo project)" if demo else ""))
+    echo(
+        f"Manifold data: {manager.backend.describe()}"
+        + (" (with the demo project)" if demo else "")
+    )
 
 
 @click.group("user")

@@ -16,6 +16,7 @@ from manifold_pipelines.versions.models import FieldChange
 @dataclass
 class CliContext:
     home: str | None
+    database_url: str | None
     user: str | None
     debug: bool
     _manager: SeparatedDatabaseManager | None = field(default=None, repr=False)
@@ -23,7 +24,9 @@ class CliContext:
     @property
     def manager(self) -> SeparatedDatabaseManager:
         if self._manager is None:
-            self._manager = SeparatedDatabaseManager(self.home, user=self.user)
+            self._manager = SeparatedDatabaseManager(
+                self.home, user=self.user, database_url=self.database_url
+            )
         return self._manager
 
     def close(self) -> None:

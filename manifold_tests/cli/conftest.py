@@ -20,8 +20,13 @@ Invoke = Callable[..., Result]
 
 def run_manifold(home: Path, *args: str, **options: Any) -> subprocess.CompletedProcess[str]:
     """`manifold --home HOME ARGS` in a fresh interpreter, without the caller's MANIFOLD_*
-    settings and with a wide terminal (rich wraps table cells at its width)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MANIFOLD_")}
+    settings but the engine under test's database URL, and with a wide terminal (rich wraps
+    table cells at its width)."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("MANIFOLD_") or k == "MANIFOLD_DATABASE_URL"
+    }
     env["COLUMNS"] = "300"
     return subprocess.run(
         [sys.executable, "-m", "manifold_pipelines.cli", "--home", str(home), *args],
