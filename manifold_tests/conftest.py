@@ -16,14 +16,17 @@ SCRIPT = "return [];"
 
 
 ENGINES = ("sqlite", "postgresql")
+_LEFT_OUT_BY = {"sqlite": "postgresql_only", "postgresql": "sqlite_only"}
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Every test that stores data (it uses `home`, `manager` or `engine`) runs on both
-    engines; one marked `sqlite_only` reads SQLite files directly and runs on SQLite alone."""
+    engines; one marked `sqlite_only` reads SQLite files directly and runs on SQLite alone,
+    one marked `postgresql_only` shows what only that engine has."""
     if "engine" in metafunc.fixturenames:
-        only_sqlite = metafunc.definition.get_closest_marker("sqlite_only") is not None
-        metafunc.parametrize("engine", ENGINES[:1] if only_sqlite else ENGINES, indirect=True)
+        marked = metafunc.definition.get_closest_marker
+        engines = [name for name in ENGINES if marked(_LEFT_OUT_BY[name]) is None]
+        metafunc.parametrize("engine", engines, indirect=True)
 
 
 @pytest.fixture(autouse=True)

@@ -32,13 +32,9 @@ MINIMUM_MAJOR_VERSION = 13
 # so a server that never comes up fails the session with its log instead of hanging it.
 START_TIMEOUT_SECONDS = 30
 # Durability is switched off for speed only: the cluster is thrown away after the session, so
-# a crash can lose nothing anyone needs, and fsync is most of the cost of every commit.
-SERVER_SETTINGS = (
-    f"listen_addresses={HOST}",
-    "fsync=off",
-    "synchronous_commit=off",
-    "full_page_writes=off",
-)
+# a crash can lose nothing anyone needs, and fsync is most of the cost of every commit. A
+# durable server (benchmarks) keeps PostgreSQL's defaults, on disk, as a deployment would.
+FAST_SETTINGS = ("fsync=off", "synchronous_commit=off", "full_page_writes=off")
 # Each new database is ~8 MB of files. On this VM's disk CREATE DATABASE takes ~200 ms even
 # with fsync off, in memory ~8 ms; so the cluster lives in /dev/shm when that has room for the
 # suite's data (Docker's default 64 MB has not) and in the usual temporary folder otherwise.
@@ -106,11 +102,14 @@ def _server_environment() -> dict[str, str]:
 
 class PostgresServer:
     """A running cluster whose superuser `manifold` connects without a password over TCP on
-    127.0.0.1. Creating one starts it; `stop()`, or leaving a `with` block, removes it."""
+    127.0.0.1. Creating one starts it; `stop()`, or leaving a `with` block, removes it.
+    `durable` keeps fsync and the disk: what a benchmark must measure."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
         self.binaries = find_binaries()
-        self.directory = Path(tempfile.mkdtemp(prefix="manifold-pg-", dir=_cluster_parent()))
+        self.settings = (f"listen_addresses={HOST}", *(() if durable else FAST_SETTINGS))
+        parent = None if durable else _cluster_parent()
+        self.directory = Path(tempfile.mkdtemp(prefix="manifold-pg-", dir=parent))
         self.port = 0
         self._admin: Connection | None = None
         try:
@@ -193,7 +192,7 @@ class PostgresServer:
     def _start(self) -> None:
         self.port = free_port()
         options = [f"-p {self.port}", f"-k {shlex.quote(str(self.directory))}"]
-        options += [f"-c {setting}" for setting in SERVER_SETTINGS]
+        options += [f"-c {setting}" for setting in self.settings]
         log = self.directory / "server.log"
         # The server's output goes to the log: with no -l it would inherit this process's
         # pipes and keep the call below waiting for their end until the server stops.

@@ -1,21 +1,24 @@
-"""Benchmark of the version store: import, diff and read at N records, against two references.
+"""Benchmark of the version store: import, diff and read at N records, against two references,
+on each storage engine.
 
-    python -m manifold_tests.benchmarks.versions --records 1000000
+    python -m manifold_tests.benchmarks.versions --records 1000000 --backend sqlite postgresql
 
-Prints figures; asserts nothing. The floor is what any diffing importer must do (parse the
-new JSON, hash every record canonically); the whole-array design stores each version as one
-JSON array and diffs by loading both.
+Prints figures, one column per engine; asserts nothing. The floor is what any diffing
+importer must do (parse the new JSON, hash every record canonically); the whole-array design
+stores each version as one JSON array and diffs by loading both. PostgreSQL is a throwaway
+server with its default durability (fsync on, on disk) unless --database-url names one.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
 import sqlite3
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +28,7 @@ import xxhash
 
 from manifold_pipelines import SeparatedDatabaseManager
 from manifold_tests.benchmarks.memory import PeakRss
+from manifold_tests.postgres_server import PostgresServer, unique_database_name
 
 CITIES = ["Lisbon", "Oslo", "Lagos", "Quito", "Hanoi", "Perth", "Cusco", "Turku"]
 CATEGORIES = ["books", "tools", "games", "food", "garden", "music"]
@@ -104,7 +108,8 @@ def whole_array(folder: Path, v1: list[dict[str, Any]], v2: list[dict[str, Any]]
     return {"v2 import+diff s": v2_write + v2_diff, "bytes added by v2": added}
 
 
-def run(records: int, seed: int) -> dict[str, Any]:
+def run(records: int, seed: int, database_url: str | None = None) -> dict[str, Any]:
+    """One run on SQLite, or on the PostgreSQL database at `database_url`."""
     rng = random.Random(seed)
     v1 = [make_record(rng, i) for i in range(1, records + 1)]
     v2 = derive_v2(rng, v1)
@@ -112,7 +117,7 @@ def run(records: int, seed: int) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        manager = SeparatedDatabaseManager(folder / "home")
+        manager = SeparatedDatabaseManager(folder / "home", database_url=database_url)
         manager.create_project(name="Bench", id="bench")
         manager.create_data_source(
             "bench",
@@ -121,13 +126,12 @@ def run(records: int, seed: int) -> dict[str, Any]:
             id="data",
             config={"path": "unused.json"},
         )
-        path = manager.data_file_path("bench", "data")
         rss = PeakRss()
         with rss.watch():
             figures["v1 import s"], first = timed(lambda: manager.import_data("bench", "data", v1))
         figures["v1 import peak RSS rise MB"] = rss.rise_mb
         del first
-        size_v1 = path.stat().st_size + _wal(path)
+        size_v1 = manager.data_size("bench", "data")
         with rss.watch():
             figures["v2 import s (incl. diff)"], second = timed(
                 lambda: manager.import_data("bench", "data", v2)
@@ -140,7 +144,7 @@ def run(records: int, seed: int) -> dict[str, Any]:
         assert latest.record_count == len(v2)
         del latest
         figures["file size after v1 bytes"] = size_v1
-        size_v2 = path.stat().st_size + _wal(path)
+        size_v2 = manager.data_size("bench", "data")
         figures["bytes added by v2"] = size_v2 - size_v1
         figures["bytes added by v2 %"] = 100 * (size_v2 - size_v1) / size_v1
         manager.close()
@@ -150,9 +154,23 @@ def run(records: int, seed: int) -> dict[str, Any]:
     return figures
 
 
-def _wal(path: Path) -> int:
-    wal = path.with_name(path.name + "-wal")
-    return wal.stat().st_size if wal.exists() else 0
+@contextlib.contextmanager
+def database(backend: str, url: str | None) -> Iterator[str | None]:
+    """None for SQLite; for PostgreSQL a new database on the server at `url`'s, or on a
+    throwaway durable server."""
+    if backend == "sqlite":
+        yield None
+    elif url is not None:
+        yield url
+    else:
+        with PostgresServer(durable=True) as server:
+            yield server.create_database(unique_database_name("bench"))
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.3f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
 
 
 def main() -> None:
@@ -160,15 +178,28 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=1, help="runs; medians are printed")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--backend", nargs="+", choices=("sqlite", "postgresql"), default=["sqlite"]
+    )
+    parser.add_argument("--database-url", help="an existing PostgreSQL database to use")
     args = parser.parse_args()
-    runs = [run(args.records, args.seed + i) for i in range(args.repeat)]
+    columns: dict[str, list[dict[str, Any]]] = {}
+    for backend in args.backend:
+        with database(backend, args.database_url) as url:
+            columns[backend] = [run(args.records, args.seed + i, url) for i in range(args.repeat)]
     print(f"records: {args.records:,}  runs: {args.repeat} (medians)")
-    for name, value in runs[0].items():
+    print(f"{'figure':<52}" + "".join(f"{backend:>24}" for backend in columns))
+    for name, value in next(iter(columns.values()))[0].items():
+        cells = []
+        for runs in columns.values():
+            if isinstance(value, dict):
+                cells.append(str(runs[0][name]))
+            else:
+                cells.append(_shown(statistics.median(r[name] for r in runs)))
         if isinstance(value, dict):
-            print(f"{name}: {value}")
+            print(f"{name}: " + " | ".join(cells))
         else:
-            median = statistics.median(r[name] for r in runs)
-            print(f"{name}: {median:,.3f}" if isinstance(median, float) else f"{name}: {median:,}")
+            print(f"{name:<52}" + "".join(f"{cell:>24}" for cell in cells))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,167 @@
+"""What only the PostgreSQL engine has to show: sources that never wait on each other, space
+that comes back when a source goes, a schema per source readable with plain SQL, and a worker
+that needs nothing on its local disk but the database URL."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from manifold_pipelines import SeparatedDatabaseManager
+from manifold_pipelines.backends.postgres import source_schema
+from manifold_pipelines.errors import ConfigError, StorageError
+from manifold_tests.conftest import make_source
+
+pytestmark = pytest.mark.postgresql_only
+
+DAGSTER = str(Path(sys.executable).with_name("dagster"))
+
+
+def _url() -> str:
+    return os.environ["MANIFOLD_DATABASE_URL"]
+
+
+def _sql(query: str, *params: object) -> list[tuple[object, ...]]:
+    with psycopg.connect(_url(), autocommit=True) as conn:
+        cursor = conn.execute(query, params)  # type: ignore[arg-type]
+        return cursor.fetchall() if cursor.description else []
+
+
+def test_a_small_import_finishes_while_a_big_one_runs_into_another_source(
+    manager: SeparatedDatabaseManager, home: Path
+) -> None:
+    make_source(manager, "demo", "big")
+    make_source(manager, "demo", "small")
+    finished: dict[str, float] = {}
+
+    def big_import() -> None:
+        with SeparatedDatabaseManager(home) as other:
+            other.import_data("demo", "big", ({"id": i, "pad": "x" * 50} for i in range(300_000)))
+        finished["big"] = time.monotonic()
+
+    worker = threading.Thread(target=big_import)
+    worker.start()
+    # Wait until the big import holds its source's write lock, then import into the other.
+    deadline = time.monotonic() + 60
+    while not _sql("SELECT 1 FROM pg_locks WHERE locktype = 'advisory'"):
+        assert time.monotonic() < deadline, "the big import never started"
+        time.sleep(0.01)
+    small = manager.import_data("demo", "small", [{"id": i} for i in range(10)])
+    finished["small"] = time.monotonic()
+    worker.join(timeout=300)
+    assert small.version == 1 and small.record_count == 10
+    assert finished["small"] < finished["big"]
+    assert manager.get_latest_data("demo", "big").record_count == 300_000
+
+
+def test_deleting_a_source_gives_its_space_back_at_once(
+    manager: SeparatedDatabaseManager, source: tuple[str, str]
+) -> None:
+    manager.import_data(*source, [{"id": i, "pad": "y" * 500} for i in range(50_000)])
+    schema = source_schema(*source)
+    assert manager.data_location(*source).startswith(f"schema {schema} in postgresql://")
+    held = manager.data_size(*source)
+    assert held > 25_000_000
+    before = _sql("SELECT pg_database_size(current_database())")[0][0]
+    manager.delete_data_source(*source)
+    after = _sql("SELECT pg_database_size(current_database())")[0][0]
+    assert isinstance(before, int) and isinstance(after, int)
+    assert before - after >= held * 0.9
+    assert _sql("SELECT 1 FROM pg_namespace WHERE nspname = %s", schema) == []
+
+
+def test_each_source_is_a_schema_of_its_own_readable_with_plain_sql(
+    manager: SeparatedDatabaseManager, source: tuple[str, str]
+) -> None:
+    manager.import_data(*source, [{"id": 1, "b": 2, "a": 1}, {"id": 2}])
+    manager.import_data(*source, [{"id": 2}, {"id": 3}])
+    (schema,) = _sql(
+        "SELECT schema_name FROM manifold.source_schemas WHERE project_id = %s AND source_id = %s",
+        *source,
+    )[0]
+    assert schema == source_schema(*source)
+    version_1 = _sql(
+        f"SELECT record FROM {schema}.record_history WHERE first_version <= 1"
+        " AND (last_version IS NULL OR last_version >= 1) ORDER BY position"
+    )
+    assert [row[0] for row in version_1] == ['{"id":1,"b":2,"a":1}', '{"id":2}']
+    latest = _sql(f"SELECT record FROM {schema}.latest_records")
+    assert [row[0] for row in latest] == ['{"id":2}', '{"id":3}']
+    tables = {
+        row[0] for row in _sql("SELECT tablename FROM pg_tables WHERE schemaname = %s", schema)
+    }
+    assert {"data_versions", "schema_versions", "import_logs", "quality_metrics"} <= tables
+
+
+def test_a_newer_source_schema_is_refused_not_misread(
+    manager: SeparatedDatabaseManager, source: tuple[str, str]
+) -> None:
+    manager.import_data(*source, [{"id": 1}])
+    _sql(f"UPDATE {source_schema(*source)}.manifold_format SET version = 99")
+    with pytest.raises(StorageError, match="format version 99, newer than this Manifold"):
+        manager.get_latest_data(*source)
+
+
+def test_a_project_data_path_is_refused_with_what_to_do(
+    manager: SeparatedDatabaseManager, tmp_path: Path
+) -> None:
+    with pytest.raises(ConfigError, match="keeps its data in PostgreSQL.*Leave data_path unset"):
+        manager.create_project(name="P", id="p", data_path=tmp_path / "elsewhere")
+    assert manager.list_projects() == []
+
+
+def test_a_wrong_password_names_the_server_without_the_password(home: Path) -> None:
+    url = _url().replace("manifold@", "nobody:s3cret-pw@")
+    with pytest.raises(StorageError) as caught:
+        SeparatedDatabaseManager(home, database_url=url)
+    assert "Cannot connect to the PostgreSQL database" in str(caught.value)
+    assert "s3cret-pw" not in str(caught.value) and "nobody:***@" in str(caught.value)
+
+
+@pytest.mark.slow
+def test_a_worker_with_an_empty_folder_and_only_the_url_materializes(
+    manager: SeparatedDatabaseManager, tmp_path: Path
+) -> None:
+    make_source(manager, "demo", "api")
+    manager.update_data_source(
+        "demo", "api", config={"script": "return [{id: 1, at: 'worker'}, {id: 2}];"}
+    )
+    worker = tmp_path / "worker"
+    worker.mkdir()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("MANIFOLD_", "DAGSTER_"))
+    }
+    env |= {"MANIFOLD_DATABASE_URL": _url(), "HOME": str(worker)}
+    script = textwrap.dedent(
+        f"""
+        import subprocess, sys
+        done = subprocess.run([{DAGSTER!r}, "asset", "materialize", "-m",
+            "manifold_pipelines.definitions", "--select", "demo/api"], capture_output=True,
+            text=True)
+        sys.stderr.write(done.stderr[-3000:])
+        sys.exit(done.returncode)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=worker,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "RUN_SUCCESS" in done.stderr
+    assert manager.get_latest_data("demo", "api").data == [{"id": 1, "at": "worker"}, {"id": 2}]
+    left = {p.name for p in worker.iterdir()}
+    assert not any(name.endswith(".db") or name == "manifold_home" for name in left), left
