@@ -49,9 +49,13 @@ def test_a_small_import_finishes_while_a_big_one_runs_into_another_source(
 
     worker = threading.Thread(target=big_import)
     worker.start()
-    # Wait until the big import holds its source's write lock, then import into the other.
+    # Wait until the big import's transaction has held its source's write lock for a while
+    # (not the moment its pending log entry takes it), then import into the other source.
     deadline = time.monotonic() + 60
-    while not _sql("SELECT 1 FROM pg_locks WHERE locktype = 'advisory'"):
+    while not _sql(
+        "SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+        " WHERE l.locktype = 'advisory' AND now() - a.xact_start > interval '300 ms'"
+    ):
         assert time.monotonic() < deadline, "the big import never started"
         time.sleep(0.01)
     small = manager.import_data("demo", "small", [{"id": i} for i in range(10)])
@@ -113,7 +117,7 @@ def test_a_newer_source_schema_is_refused_not_misread(
 def test_a_project_data_path_is_refused_with_what_to_do(
     manager: SeparatedDatabaseManager, tmp_path: Path
 ) -> None:
-    with pytest.raises(ConfigError, match="keeps its data in PostgreSQL.*Leave data_path unset"):
+    with pytest.raises(ConfigError, match=r"keeps its data in PostgreSQL.*Leave data_path unset"):
         manager.create_project(name="P", id="p", data_path=tmp_path / "elsewhere")
     assert manager.list_projects() == []
 
