@@ -3,12 +3,11 @@ is, and removing or archiving a data file with its WAL companions."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from manifold_pipelines.core.models import Project
-from manifold_pipelines.db.sqlite import connect, database_size
+from manifold_pipelines.db.sqlite import SqliteDatabase, copy_database
 from manifold_pipelines.errors import ConfigError, PathNotAllowedError
 from manifold_pipelines.paths import resolve_allowed
 from manifold_pipelines.settings import Settings
@@ -113,11 +112,11 @@ def data_file_size(path: Path, label: str) -> int:
     first import. `label` ("Data source 'demo/api'") names it if it is damaged."""
     if not path.exists():
         return 0
-    conn = connect(path, what=f"data file of {label}", create=False)
+    db = SqliteDatabase(path, what=f"data file of {label}", create=False)
     try:
-        return database_size(conn)
+        return db.size()
     finally:
-        conn.close()
+        db.close()
 
 
 def archive_file(settings: Settings, path: Path, project_id: str, source_id: str) -> Path | None:
@@ -129,18 +128,6 @@ def archive_file(settings: Settings, path: Path, project_id: str, source_id: str
     target = archive_target(settings, project_id, f"{source_id}-{stamp}.db")
     copy_database(path, target)
     return target
-
-
-def copy_database(path: Path, target: Path) -> None:
-    """A consistent copy through SQLite's backup API, committed WAL pages included."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    source = sqlite3.connect(path)
-    destination = sqlite3.connect(target)
-    try:
-        source.backup(destination)
-    finally:
-        destination.close()
-        source.close()
 
 
 def remove_files(path: Path) -> None:

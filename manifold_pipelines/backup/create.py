@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from manifold_pipelines.backup.manifest import MANIFEST, BackupEntry, BackupManifest, read_manifest
-from manifold_pipelines.files import copy_database, existing_files
+from manifold_pipelines.db.sqlite import copy_database
+from manifold_pipelines.files import existing_files
 from manifold_pipelines.timestamps import now_text, utc_now
 
 if TYPE_CHECKING:

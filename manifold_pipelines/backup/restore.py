@@ -32,14 +32,14 @@ from manifold_pipelines.core.permissions import acting_user, authorize_instance
 from manifold_pipelines.core.tables import CORE_FORMAT
 from manifold_pipelines.core.users import UserDirectory
 from manifold_pipelines.db.migrations import migrate
-from manifold_pipelines.db.sqlite import SqliteDatabase
+from manifold_pipelines.db.sqlite import SqliteDatabase, copy_database
 from manifold_pipelines.errors import (
     AlreadyExistsError,
     ConfigError,
     DatabaseError,
     StorageError,
 )
-from manifold_pipelines.files import check_data_folder, copy_database, remove_files
+from manifold_pipelines.files import check_data_folder, remove_files
 from manifold_pipelines.paths import resolve_allowed, validate_id
 from manifold_pipelines.settings import Settings
 from manifold_pipelines.versions.tables import DATA_FORMAT

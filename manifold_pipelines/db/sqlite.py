@@ -100,6 +100,19 @@ def transaction(
             raise StorageError(f"Could not commit to the {what}: {exc}.") from exc
 
 
+def copy_database(path: Path, target: Path) -> None:
+    """A consistent copy through SQLite's backup API, committed WAL pages included: a file
+    copy of a WAL database can miss committed pages still in the -wal file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    source = sqlite3.connect(path)
+    destination = sqlite3.connect(target)
+    try:
+        source.backup(destination)
+    finally:
+        destination.close()
+        source.close()
+
+
 class SqliteDatabase(Database):
     """One SQLite file. Driver errors surface as DatabaseError (ConstraintError for a broken
     UNIQUE or foreign key), so nothing above needs to know the driver."""
