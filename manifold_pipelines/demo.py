@@ -111,7 +111,7 @@ def main() -> None:
         ensure_demo(manager)
         if args.setup:
             print(
-                f"Demo project ready in {manager.settings.home}: demo/api, demo/stores,"
+                f"Demo project ready in {manager.backend.describe()}: demo/api, demo/stores,"
                 " demo/report. Start Dagster and open http://127.0.0.1:3000"
             )
             return
@@ -121,7 +121,7 @@ def main() -> None:
         print(
             f"Ran demo/api twice in the JavaScript sandbox: versions {a.version} and {b.version}."
         )
-        print(f"Data file: {manager.data_file_path('demo', 'api')}")
+        print(f"Stored in: {manager.data_location('demo', 'api')}")
         print(f"Import log of version {b.version}:")
         print(manager.get_import_logs("demo", "api")[0].log)
         print(f"Diff {a.version} -> {b.version}:")

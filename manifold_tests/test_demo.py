@@ -31,9 +31,10 @@ def test_demo_runs_twice_and_prints_the_diff(tmp_path: Path) -> None:
 
 
 def _readme_command(starts: str) -> str:
-    """A command from the README's bash blocks, its `.venv/bin/` pointed at this venv."""
+    """The command of the README's bash blocks that `starts` so, its `.venv/bin/` pointed at
+    this venv."""
     blocks = re.findall(r"```bash\n(.*?)```", README.read_text(), re.S)
-    (line,) = [line for block in blocks for line in block.splitlines() if starts in line]
+    (line,) = [line for block in blocks for line in block.splitlines() if line.startswith(starts)]
     return line.replace(".venv/bin/", f"{Path(sys.executable).parent}/")
 
 
@@ -50,7 +51,8 @@ def test_the_readme_commands_set_up_the_demo_and_materialize_every_source(
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MANIFOLD_", "DAGSTER_"))}
     assert "http://127.0.0.1:3000" in _run(["bash", "-c", setup], env, tmp_path).stdout
-    done = _run(["bash", "-c", _readme_command("dagster asset materialize")], env, tmp_path)
+    materialize = _readme_command('MANIFOLD_HOME="$PWD/manifold_home" DAGSTER_HOME')
+    done = _run(["bash", "-c", materialize], env, tmp_path)
     assert "RUN_SUCCESS" in done.stderr
     from manifold_pipelines import SeparatedDatabaseManager
 
@@ -60,3 +62,42 @@ def test_the_readme_commands_set_up_the_demo_and_materialize_every_source(
         assert [r["id"] for r in report] == [r["id"] for r in api]
         assert {r["store"] for r in report} >= {"Baixa", "Grünerløkka", "Ikoyi"}
         assert manager.get_latest_data("demo", "stores").record_count == 3
+
+
+README_DATABASE_URL = "postgresql://manifold:change-me@127.0.0.1:5432/manifold"
+
+
+@pytest.mark.slow
+@pytest.mark.postgresql_only
+def test_the_readme_scale_out_steps_move_the_demo_to_postgresql_and_materialize(
+    tmp_path: Path, engine: str
+) -> None:
+    """The README's "PostgreSQL: scale out" steps as written, from `manifold transfer` on,
+    with the test's own database in place of the README's URL: the steps before install and
+    start a server and create its database, which the test's fixture does."""
+    url = os.environ["MANIFOLD_DATABASE_URL"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MANIFOLD_", "DAGSTER_"))}
+    (tmp_path / "dagster_home").mkdir()
+    run_it = _readme_command("python3.11 -m venv")
+    setup = run_it[
+        run_it.index("export MANIFOLD_HOME") : run_it.index(" && ", run_it.index("--setup"))
+    ]
+    _run(["bash", "-c", setup], env, tmp_path)
+    steps = [
+        _readme_command(start).replace(README_DATABASE_URL, url)
+        for start in (
+            ".venv/bin/manifold --home ./manifold_home transfer",
+            "export MANIFOLD_DATABASE_URL",
+            ".venv/bin/dagster asset materialize",
+        )
+    ]
+    assert all(url in step for step in steps[:2])
+    done = _run(["bash", "-c", " && ".join(steps)], env, tmp_path)
+    assert "RUN_SUCCESS" in done.stderr
+    from manifold_pipelines import SeparatedDatabaseManager
+
+    with SeparatedDatabaseManager(tmp_path / "elsewhere", database_url=url) as manager:
+        report = manager.get_latest_data("demo", "report").data
+        assert {r["store"] for r in report} >= {"Baixa", "Grünerløkka", "Ikoyi"}
+        assert [v.version for v in manager.list_versions("demo", "api")] == [1]
+    assert not (tmp_path / "elsewhere").exists()
