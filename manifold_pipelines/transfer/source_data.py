@@ -11,6 +11,8 @@ a source found whole is verified and left alone.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from manifold_pipelines.backends.base import Backend
 from manifold_pipelines.core.models import Project
@@ -33,11 +35,11 @@ def copy_source(
     started = time.perf_counter()
     name = f"{project.id}/{source_id}"
     target = project.model_copy(update={"data_path": None})
-    if not origin.has_data(project, source_id):
-        if destination.has_data(target, source_id):
-            destination.drop_data(target, source_id)
-        return SourceCopy(source=name, outcome="no data", versions=0, record_rows=0, seconds=0)
-    with origin.versions(project, source_id) as ours:
+    with _opened(origin, project, source_id) as ours:
+        if ours is None:
+            if destination.has_data(target, source_id):
+                destination.drop_data(target, source_id)
+            return SourceCopy(source=name, outcome="no data", versions=0, record_rows=0, seconds=0)
         if destination.has_data(target, source_id):
             with destination.versions(target, source_id) as theirs:
                 expected, found = _summaries(ours, theirs)
@@ -47,6 +49,21 @@ def copy_source(
         with destination.versions(target, source_id) as theirs:
             copied = _copy(ours, theirs, destination.describe())
     return _outcome(name, "copied", copied, started)
+
+
+@contextmanager
+def _opened(origin: Backend, project: Project, source_id: str) -> Iterator[VersionStore | None]:
+    """The source's store, or None when it holds nothing: never imported (a store opened to
+    read one is made empty, and an empty one is no data worth a store of its own there)."""
+    if not origin.has_data(project, source_id):
+        yield None
+        return
+    with origin.versions(project, source_id) as store:
+        holds_rows = any(
+            store.db.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone()  # noqa: S608 (our own tables)
+            for table in SOURCE_TABLES
+        )
+        yield store if holds_rows else None
 
 
 def _summaries(ours: VersionStore, theirs: VersionStore) -> tuple[SourceSummary, SourceSummary]:
