@@ -64,8 +64,8 @@ SourceKey = tuple[str, str]
 
 @dataclass
 class KeyedRows:
-    """A table keyed by name on both sides, whole: ours (as the destination must hold it) and
-    theirs, by key."""
+    """Rows of a table on both sides (a whole table keyed by name, or a batch of one keyed by
+    number), by key: ours as the destination must hold them, and theirs."""
 
     table: CatalogueTable
     columns: tuple[str, ...]
