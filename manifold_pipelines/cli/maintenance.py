@@ -1,4 +1,5 @@
-"""Backups, archives of old versions, and the migration from the legacy single-file layout."""
+"""Backups, transfers to another engine or place, archives of old versions, and the migration
+from the legacy single-file layout."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from manifold_pipelines.cli.context import CliContext, echo_json, pass_cli, spli
 from manifold_pipelines.cli.terminal import echo, echo_rows
 from manifold_pipelines.legacy import migrate_legacy
 from manifold_pipelines.settings import Settings
+from manifold_pipelines.transfer import transfer as transfer_to
 
 
 @click.command("backup")
@@ -48,6 +50,29 @@ def restore_backup_(cli: CliContext, backup_folder: Path, force: bool) -> None:
     home = Settings.load(cli.home).home
     restored = restore_backup(backup_folder, home, force=force, user=cli.user)
     echo(f"Restored core.db and {len(restored)} data file(s) into {home}.")
+
+
+@click.command("transfer")
+@click.argument("destination")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_cli
+def transfer(cli: CliContext, destination: str, as_json: bool) -> None:
+    """Copy everything into DESTINATION: a folder, or a postgresql:// URL.
+
+    Projects, sources, users, roles, settings, the audit log, import history, alerts and every
+    version, each verified against the original. Safe to run again: after a stop it finishes
+    the job, and it never copies anything twice. Needs an instance admin.
+
+    \b
+    Examples:
+      manifold transfer postgresql://manifold:secret@db.example.com:5432/manifold
+      manifold --database-url postgresql://manifold:secret@db.example.com/manifold transfer ./copy
+    """
+    report = transfer_to(cli.manager, destination, progress=lambda line: echo(line, err=True))
+    if as_json:
+        echo_json(report.model_dump())
+        return
+    echo(report.describe())
 
 
 @click.command("migrate")
@@ -149,4 +174,4 @@ def restore(
     echo(f"Version {result.version} of {name_path} restores archived version {version}.")
 
 
-maintenance_commands = [backup, restore_backup_, migrate, archive, restore]
+maintenance_commands = [backup, restore_backup_, transfer, migrate, archive, restore]

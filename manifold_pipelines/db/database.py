@@ -59,6 +59,20 @@ class Database(ABC):
         """Set the integer `column` of many rows at once, from (value, id) pairs."""
 
     @abstractmethod
+    def after_bulk_ids(self, table: str) -> None:
+        """Rows were written into `table` with their ids given (a transfer keeps them): make
+        the ids the engine hands out next follow the largest, or the next insert collides."""
+
+    @abstractmethod
+    def columns(self, table: str) -> tuple[str, ...]:
+        """The names of the table's columns, in their order."""
+
+    @abstractmethod
+    def place(self) -> str:
+        """Where the store is, the same text through every connection to it, however it was
+        named (a relative path, another host name for the same server)."""
+
+    @abstractmethod
     def in_list(self, column: str, kind: ListKind, param: str = "?") -> str:
         """A condition "column is one of the list given as parameter `param`" (`?` or
         `:name`), whose value is `list_param(values)`."""

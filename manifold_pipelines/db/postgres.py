@@ -162,6 +162,41 @@ class PostgresDatabase(Database):
         except psycopg.Error as exc:
             raise self._fail(exc) from exc
 
+    def after_bulk_ids(self, table: str) -> None:
+        """Move the identity's sequence up to the largest id, never down: a sequence that
+        already handed out larger ids (of rows since deleted) must not hand them out again."""
+        qualified = sql.Identifier(self.schema, table).as_string(self.conn)
+        row = self.execute("SELECT pg_get_serial_sequence(?, 'id')", (qualified,)).fetchone()
+        if row is None or row[0] is None:
+            return
+        statement = sql.SQL(
+            "SELECT setval(CAST(%(seq)s AS regclass), max(id)) FROM {} HAVING max(id)"
+            " > coalesce(pg_sequence_last_value(CAST(%(seq)s AS regclass)), 0)"
+        ).format(sql.Identifier(table))
+        try:
+            self.conn.execute(statement, {"seq": row[0]})
+        except psycopg.Error as exc:
+            raise self._fail(exc) from exc
+
+    def columns(self, table: str) -> tuple[str, ...]:
+        rows = self.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = ?"
+            " AND table_name = ? ORDER BY ordinal_position",
+            (self.schema, table),
+        )
+        return tuple(row[0] for row in rows)
+
+    def place(self) -> str:
+        """The server by its port and start time (the same through any host name or socket
+        that reaches it), the database and the schema."""
+        row = self.execute(
+            "SELECT current_setting('port'), pg_postmaster_start_time(), current_database()"
+        ).fetchone()
+        return (
+            f"PostgreSQL server on port {row[0]} started {row[1]}, database {row[2]},"
+            f" schema {self.schema}"
+        )
+
     def in_list(self, column: str, kind: ListKind, param: str = "?") -> str:
         return f"{column} = ANY(CAST({param} AS {_ARRAY_TYPES[kind]}))"
 

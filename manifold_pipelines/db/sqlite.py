@@ -149,6 +149,15 @@ class SqliteDatabase(Database):
     def update_by_id(self, table: str, column: str, pairs: Sequence[tuple[int, int]]) -> None:
         self.executemany(f"UPDATE {table} SET {column} = ? WHERE id = ?", pairs)
 
+    def after_bulk_ids(self, table: str) -> None:
+        """An INTEGER PRIMARY KEY already continues after the largest id."""
+
+    def columns(self, table: str) -> tuple[str, ...]:
+        return tuple(row[1] for row in self.execute("SELECT * FROM pragma_table_info(?)", (table,)))
+
+    def place(self) -> str:
+        return f"SQLite file {self.path.resolve()}"
+
     def in_list(self, column: str, kind: ListKind, param: str = "?") -> str:
         return f"{column} IN (SELECT value FROM json_each({param}))"
 
