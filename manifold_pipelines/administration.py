@@ -13,7 +13,7 @@ from manifold_pipelines.core.global_settings import redact_settings, validate_se
 from manifold_pipelines.core.models import AuditEntry, Role, User
 from manifold_pipelines.core.permissions import is_instance_admin, projects_with
 from manifold_pipelines.errors import ConfigError
-from manifold_pipelines.paths import validate_id
+from manifold_pipelines.paths import validate_id, validate_text
 from manifold_pipelines.source_graph import SourceGraph
 from manifold_pipelines.versions.diff import check_limit, no_limit_as_sql
 
@@ -24,6 +24,8 @@ class Administration(SourceGraph):
     @requires("admin", "create users", scope="any_project")
     def create_user(self, user_id: str, name: str | None = None, email: str | None = None) -> User:
         validate_id(user_id, "User")
+        validate_text(name, "User name")
+        validate_text(email, "User email")
         with self.core.writing():
             self.core.users.insert(user_id, name, email)
             self.core.audit("create", "user", user_id, after={"name": name, "email": email})

@@ -37,7 +37,7 @@ from manifold_pipelines.core.store import CoreStore
 from manifold_pipelines.core.users import UserDirectory
 from manifold_pipelines.errors import AlreadyExistsError, ConfigError, PathNotAllowedError
 from manifold_pipelines.files import check_data_folder, manifold_owned
-from manifold_pipelines.paths import resolve_allowed, validate_id
+from manifold_pipelines.paths import resolve_allowed, validate_id, validate_text
 from manifold_pipelines.reload import reload_target, request_reload
 from manifold_pipelines.settings import Settings
 from manifold_pipelines.sources.files import resolve_file_path
@@ -104,6 +104,8 @@ class Catalog:
         description: str | None = None,
         data_path: str | os.PathLike[str] | None = None,
     ) -> Project:
+        validate_text(name, "Project name")
+        validate_text(description, "Project description")
         project_id = validate_id(id if id is not None else _slug(name), "Project")
         resolved = self._checked_data_path(data_path, project_id)
         with self.core.writing():
@@ -136,6 +138,8 @@ class Catalog:
         data_path: str | os.PathLike[str] | None = None,
     ) -> Project:
         project = self._project(project_id)
+        validate_text(name, "Project name")
+        validate_text(description, "Project description")
         changes: dict[str, Any] = {}
         if name is not None:
             changes["name"] = name
@@ -201,6 +205,7 @@ class Catalog:
         enabled: bool = True,
     ) -> DataSource:
         project = self._project(project_id)
+        validate_text(name, "Data source name")
         source_id = validate_id(id if id is not None else _slug(name), "Data source")
         label = source_label(project.id, source_id)
         check_config_size(config or {}, where=label)
@@ -271,6 +276,7 @@ class Catalog:
         """Change a source; `config` replaces the whole config and is validated first."""
         source = self._source(project_id, source_id)
         label = source_label(*source.key)
+        validate_text(name, "Data source name")
         changes: dict[str, Any] = {}
         if name is not None:
             changes["name"] = name

@@ -73,11 +73,20 @@ MAX_ERROR_CHARS = 16 * 1024
 _NOTE_ROOM = 64
 
 
+def without_nul(text: str) -> str:
+    """A log or error text with each NUL character written as the escape `\\u0000`: a
+    script may print one, and PostgreSQL's text cannot hold it, so both engines store it
+    alike, visibly."""
+    return text.replace("\x00", "\\u0000") if "\x00" in text else text
+
+
 def cap_error_text(text: str) -> str:
     """An error as it is stored and shown: at most MAX_ERROR_CHARS, its end replaced by a note
-    of how much was cut. Its text may come from a script or from records, at any size; kept
-    whole it would be written to the data file and core.db at every failure and printed
-    whole. Capping a capped text changes nothing, so each place that records errors caps."""
+    of how much was cut, NUL characters escaped. Its text may come from a script or from
+    records, at any size; kept whole it would be written to the data file and core.db at
+    every failure and printed whole. Capping a capped text changes nothing, so each place
+    that records errors caps."""
+    text = without_nul(text)
     if len(text) <= MAX_ERROR_CHARS:
         return text
     kept = MAX_ERROR_CHARS - _NOTE_ROOM

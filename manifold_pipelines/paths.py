@@ -27,6 +27,17 @@ def validate_id(value: object, what: str) -> str:
     return value
 
 
+def validate_text(value: object, what: str) -> None:
+    """Names, descriptions and emails are free text but for NUL, which PostgreSQL's text
+    cannot hold and a terminal ends a string at: refused on both engines alike. Other control
+    characters are kept and escaped wherever they are printed."""
+    if value is not None and (not isinstance(value, str) or "\x00" in value):
+        raise InvalidIdError(
+            f"{what} {value!r} is not text Manifold can store: give a string without NUL"
+            " characters."
+        )
+
+
 def resolve_allowed(path: str | os.PathLike[str], roots: Iterable[Path], what: str) -> Path:
     """Resolve `path` (symlinks followed) and require it to lie inside one of `roots`."""
     resolved = Path(path).expanduser().resolve()

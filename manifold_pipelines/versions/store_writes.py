@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from manifold_pipelines.db.database import Database, Rows
+from manifold_pipelines.errors import without_nul
 from manifold_pipelines.quality.models import QualityMetric
 from manifold_pipelines.timestamps import now_text
 
@@ -179,7 +180,7 @@ class VersionWrites:
         self.db.execute(
             "UPDATE import_logs SET status = 'failed', finished_at = ?, duration_ms = ?,"
             " error = ?, log = ? WHERE id = ?",
-            (now_text(), duration_ms, error, log, log_id),
+            (now_text(), duration_ms, error, log and without_nul(log), log_id),
         )
 
     def complete_log(
@@ -188,7 +189,7 @@ class VersionWrites:
         self.db.execute(
             "UPDATE import_logs SET status = 'completed', version = ?, finished_at = ?,"
             " duration_ms = ?, records_processed = ?, log = ? WHERE id = ?",
-            (version, at, duration_ms, records, log, log_id),
+            (version, at, duration_ms, records, log and without_nul(log), log_id),
         )
 
     # Retention and history

@@ -6,11 +6,17 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from manifold_pipelines import ManifoldError, SeparatedDatabaseManager
-from manifold_pipelines.errors import AlreadyExistsError, ConfigError, NotFoundError
+from manifold_pipelines.errors import (
+    AlreadyExistsError,
+    ConfigError,
+    InvalidIdError,
+    NotFoundError,
+)
 from manifold_tests.conftest import make_source
 
 
@@ -242,3 +248,23 @@ def test_a_source_status_follows_its_runs_and_its_enabled_flag(
     assert manager.get_data_source(*source).status == "disabled"
     manager.update_data_source(*source, enabled=True)
     assert manager.get_data_source(*source).status == "idle"
+
+
+@pytest.mark.parametrize(
+    ("make", "what"),
+    [
+        (lambda m: m.create_project(name="a\x00b", id="p2"), "Project name"),
+        (lambda m: m.update_project("demo", description="\x00"), "Project description"),
+        (lambda m: m.update_data_source("demo", "api", name="api\x00"), "Data source name"),
+        (lambda m: m.create_user("u", email="u\x00@example.com"), "User email"),
+    ],
+)
+def test_a_nul_character_in_a_name_is_refused_alike_on_both_engines(
+    manager: SeparatedDatabaseManager, source: tuple, make: Any, what: str
+) -> None:
+    """PostgreSQL's text cannot hold NUL; SQLite's can. Both refuse it up front, the same
+    way, instead of one storing it and the other failing inside the database."""
+    before = (manager.list_projects(), manager.list_data_sources(), manager.list_users())
+    with pytest.raises(InvalidIdError, match=f"{what} .* without NUL characters"):
+        make(manager)
+    assert (manager.list_projects(), manager.list_data_sources(), manager.list_users()) == before

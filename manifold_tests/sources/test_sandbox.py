@@ -170,6 +170,25 @@ def test_console_output_is_capped(manager: SeparatedDatabaseManager) -> None:
     assert lines[-2:] == ["[info] line 999", "[warn] (console output truncated)"]
 
 
+def test_nul_characters_in_output_records_and_errors_are_kept_visibly(
+    manager: SeparatedDatabaseManager,
+) -> None:
+    """A NUL a script prints is stored as the escape \\u0000 on both engines (a PostgreSQL
+    text cannot hold it); a NUL inside a record is data and reads back exact; a script that
+    throws one fails and is logged as failed on both."""
+    make_source(manager, script='console.log("a\\u0000b"); return [{id: 1, v: "x\\u0000y"}];')
+    manager.run_data_source("demo", "api")
+    assert manager.get_import_logs("demo", "api")[0].log == "[info] a\\u0000b"
+    assert manager.get_latest_data("demo", "api").data == [{"id": 1, "v": "x\x00y"}]
+    make_source(manager, "demo", "thrower", script='throw new Error("bad\\u0000thing");')
+    with pytest.raises(SourceRunError, match="bad"):
+        manager.run_data_source("demo", "thrower")
+    failed = manager.get_import_logs("demo", "thrower")[0]
+    # The sandbox ends an error's text at a NUL, as C strings do; the failure is recorded.
+    assert failed.status == "failed" and (failed.error or "").endswith("threw Error: bad")
+    assert manager.import_history("demo", "thrower")[0].status == "failed"
+
+
 @pytest.mark.slow
 def test_a_million_records_stream_through_the_sandbox(manager: SeparatedDatabaseManager) -> None:
     make_source(
