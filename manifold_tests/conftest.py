@@ -20,10 +20,16 @@ ENGINES = ("sqlite", "postgresql")
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Every test that stores data (it uses `home`, `manager` or `engine`) runs on both
-    engines; one marked `sqlite_only` reads SQLite files directly and runs on SQLite alone."""
+    engines; one marked `sqlite_only` reads SQLite files directly and runs on SQLite alone;
+    one marked `postgresql_only` checks what PostgreSQL alone does, or with its own means what
+    a sqlite_only test checks, and runs on PostgreSQL alone."""
     if "engine" in metafunc.fixturenames:
-        only_sqlite = metafunc.definition.get_closest_marker("sqlite_only") is not None
-        metafunc.parametrize("engine", ENGINES[:1] if only_sqlite else ENGINES, indirect=True)
+        engines = ENGINES
+        if metafunc.definition.get_closest_marker("sqlite_only") is not None:
+            engines = ("sqlite",)
+        if metafunc.definition.get_closest_marker("postgresql_only") is not None:
+            engines = ("postgresql",)
+        metafunc.parametrize("engine", engines, indirect=True)
 
 
 @pytest.fixture(autouse=True)

@@ -125,6 +125,13 @@ class PostgresDatabase(Database):
                 f"The {self.what} stayed locked by another writer for {LOCK_TIMEOUT} ({exc})."
                 " Wait for the other import to finish and try again."
             )
+        if isinstance(exc, psycopg.errors.UndefinedTable | psycopg.errors.UndefinedColumn):
+            # Manifold's statements name only tables its migrations made: one is gone.
+            return DatabaseError(
+                f"The {self.what} is damaged ({exc.diag.message_primary}): a table Manifold"
+                " made is missing or was changed by hand. Restore the schema from a pg_dump, or"
+                f" move it aside (ALTER SCHEMA {self.schema} RENAME TO ...)."
+            )
         return DatabaseError(f"{self.what}: {exc}")
 
     def execute(self, sql_text: str, params: Params = ()) -> Rows:
