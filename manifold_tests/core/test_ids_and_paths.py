@@ -76,7 +76,7 @@ def test_a_data_path_is_refused_where_there_are_no_data_files(
 ) -> None:
     """On PostgreSQL every source has a schema, so no folder would ever be used."""
     (home / "data").mkdir()
-    with pytest.raises(ConfigError, match="data_path places SQLite data files.*Leave data_path"):
+    with pytest.raises(ConfigError, match=r"data_path places SQLite data files.*Leave data_path"):
         manager.create_project(name="X", id="x", data_path=home / "data")
     manager.create_project(name="X", id="x")
     with pytest.raises(ConfigError, match="data_path places SQLite data files"):
