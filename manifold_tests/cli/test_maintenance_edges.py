@@ -16,6 +16,7 @@ from manifold_pipelines.errors import ConfigError, StorageError
 from manifold_tests.cli.conftest import Invoke
 from manifold_tests.conftest import make_source
 
+
 def _backup(manager: SeparatedDatabaseManager, destination: Path) -> Path:
     return Path(create_backup(manager, destination).folder)
 
