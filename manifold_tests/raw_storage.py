@@ -126,6 +126,19 @@ def source_tables(home: Path, project_id: str, source_id: str) -> set[str]:
         return {name for (name,) in rows}
 
 
+def stored_state(home: Path, project_id: str, source_id: str) -> object:
+    """All a source's store holds, to compare before and after: its data file's bytes, or
+    every row of its schema's tables."""
+    if _url() is None:
+        return _data_file(home, project_id, source_id).read_bytes()
+    tables = sorted(source_tables(home, project_id, source_id))
+    with source_sql(home, project_id, source_id) as conn:
+        return {
+            table: sorted(conn.execute(f'SELECT * FROM "{table}"').fetchall(), key=repr)
+            for table in tables
+        }
+
+
 def set_catalogue_version(home: Path, version: int) -> None:
     """Record another format version in the catalogue, as a newer Manifold would."""
     with catalogue_sql(home) as conn:

@@ -81,14 +81,16 @@ class PostgresDatabase(Database):
         try:
             self.conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
             self.conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(LOCK_TIMEOUT)))
-            # Two processes opening a new source at once must not both create its schema.
-            if create:
+            if create and not self.schema_exists():
                 self.create_schema()
         except psycopg.Error as exc:
             self.conn.close()
             raise DatabaseError(f"{what}: {exc}") from exc
 
     def create_schema(self) -> None:
+        """Under the store's write lock: two processes opening a new source at once must not
+        both create its schema. Only when it is missing, since an import holds that lock
+        throughout and a reader must not wait for it."""
         with self.conn.transaction():
             self._lock()
             self.conn.execute(
