@@ -121,7 +121,7 @@ def main() -> None:
         print(
             f"Ran demo/api twice in the JavaScript sandbox: versions {a.version} and {b.version}."
         )
-        print(f"Data file: {manager.data_file_path('demo', 'api')}")
+        print(f"Stored in: {manager.data_location('demo', 'api')}")
         print(f"Import log of version {b.version}:")
         print(manager.get_import_logs("demo", "api")[0].log)
         print(f"Diff {a.version} -> {b.version}:")

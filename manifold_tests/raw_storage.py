@@ -35,6 +35,8 @@ class Sql(Protocol):
 
 
 class _Postgres:
+    """A psycopg connection that takes the `?` parameters a sqlite3 one does."""
+
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self.conn = conn
 
@@ -116,6 +118,7 @@ def source_format(home: Path, project_id: str, source_id: str) -> tuple[int, int
 
 
 def source_tables(home: Path, project_id: str, source_id: str) -> set[str]:
+    """The names of the tables in a source's data file, or in its schema."""
     with source_sql(home, project_id, source_id) as conn:
         if _url() is None:
             rows = conn.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")
