@@ -21,8 +21,9 @@ _LEFT_OUT_BY = {"sqlite": "postgresql_only", "postgresql": "sqlite_only"}
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Every test that stores data (it uses `home`, `manager` or `engine`) runs on both
-    engines; one marked `sqlite_only` reads SQLite files directly and runs on SQLite alone,
-    one marked `postgresql_only` shows what only that engine has."""
+    engines; one marked `sqlite_only` reads SQLite files directly and runs on SQLite alone;
+    one marked `postgresql_only` checks what PostgreSQL alone does, or with its own means what
+    a sqlite_only test checks, and runs on PostgreSQL alone."""
     if "engine" in metafunc.fixturenames:
         marked = metafunc.definition.get_closest_marker
         engines = [name for name in ENGINES if marked(_LEFT_OUT_BY[name]) is None]

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from manifold_tests.raw_storage import source_data_exists
+
 README = Path(__file__).parents[1] / "README.md"
 
 
@@ -19,15 +21,17 @@ def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Complete
     )
 
 
-def test_demo_runs_twice_and_prints_the_diff(tmp_path: Path) -> None:
+def test_demo_runs_twice_and_prints_the_diff(tmp_path: Path, engine: str) -> None:
     env = {"MANIFOLD_HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin"}
+    if engine == "postgresql":
+        env["MANIFOLD_DATABASE_URL"] = os.environ["MANIFOLD_DATABASE_URL"]
     outputs = [
         _run([sys.executable, "-m", "manifold_pipelines.demo"], env, tmp_path).stdout
         for _ in range(2)
     ]
     assert "versions 1 and 2" in outputs[0] and "versions 3 and 4" in outputs[1]
     assert '"totalChanges"' in outputs[0] and "[info] fetched 40 items" in outputs[0]
-    assert (tmp_path / "home" / "data-sources" / "demo" / "api.db").exists()
+    assert source_data_exists(tmp_path / "home", "demo", "api")
 
 
 def _readme_command(starts: str) -> str:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from manifold_pipelines.backup.manifest import MANIFEST, BackupEntry, BackupManifest, read_manifest
+from manifold_pipelines.backup.sqlite_home import require_sqlite_home
 from manifold_pipelines.db.sqlite import copy_database
 from manifold_pipelines.files import existing_files
 from manifold_pipelines.timestamps import now_text, utc_now
@@ -47,6 +48,12 @@ def _latest_manifest(destination: Path) -> BackupManifest | None:
 
 
 def create_backup(manager: SeparatedDatabaseManager, destination: Path) -> BackupReport:
+    require_sqlite_home(
+        manager.settings,
+        "manifold backup",
+        "Back the database up with pg_dump, or copy everything into a folder with"
+        " `manifold transfer DEST_FOLDER`.",
+    )
     manager._authorize_every_project("back up its data")
     previous = _latest_manifest(destination)
     folder = destination / utc_now().strftime("%Y%m%dT%H%M%S%fZ")

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from manifold_pipelines.access import Access
 from manifold_pipelines.backup.manifest import BackupManifest, read_manifest
+from manifold_pipelines.backup.sqlite_home import require_sqlite_home
 from manifold_pipelines.backup.staging import check_format, stage_file
 from manifold_pipelines.catalog import Catalog
 from manifold_pipelines.core.permissions import acting_user, authorize_instance
@@ -55,7 +56,12 @@ class RestorePlan:
 
 
 def restore_backup(
-    backup_folder: Path, home: Path, *, force: bool = False, user: str | None = None
+    backup_folder: Path,
+    home: Path,
+    *,
+    force: bool = False,
+    user: str | None = None,
+    database_url: str | None = None,
 ) -> list[str]:
     """Put a backup back into `home`: core.db and every source's file; returns the sources
     whose data was restored.
@@ -65,12 +71,20 @@ def restore_backup(
     never written to; restoring into the same home keeps a data path only inside its allowed
     roots and in a folder of the project's own. With `force`, an existing home is replaced
     and its data files that the backup does not know are removed. `user` defaults to
-    MANIFOLD_USER, else the local admin; an empty or malformed name is refused.
+    MANIFOLD_USER, else the local admin; an empty or malformed name is refused. A home whose
+    data is in PostgreSQL (`database_url`, else MANIFOLD_DATABASE_URL) is refused.
     """
     user = acting_user(user)
     folder = backup_folder.resolve()
     manifest = read_manifest(folder)
-    settings = Settings.load(home)
+    settings = Settings.load(home, database_url)
+    require_sqlite_home(
+        settings,
+        "manifold restore-backup",
+        "Restore a pg_dump of the database with pg_restore; or restore this backup into a"
+        " home folder with no database URL set, and copy it into the database from there with"
+        " `manifold transfer`.",
+    )
     with tempfile.TemporaryDirectory(prefix=".restore-", dir=settings.home) as staging:
         with _target(settings, user, force) as current:
             plan = _stage(folder, manifest, settings, user, Path(staging), current)

@@ -22,6 +22,8 @@ from manifold_pipelines.transfer import transfer as transfer_to
 def backup(cli: CliContext, destination: Path, as_json: bool) -> None:
     """Back up core.db and the data files changed since the last backup into DESTINATION.
 
+    A SQLite home only: back a PostgreSQL database up with pg_dump.
+
     \b
     Example:
       manifold backup /mnt/backups/manifold
@@ -43,12 +45,16 @@ def backup(cli: CliContext, destination: Path, as_json: bool) -> None:
 def restore_backup_(cli: CliContext, backup_folder: Path, force: bool) -> None:
     """Put a backup (one folder made by `manifold backup`) back into MANIFOLD_HOME.
 
+    A SQLite home only: restore a PostgreSQL database from pg_dump with pg_restore.
+
     \b
     Example:
       manifold --home ./restored restore-backup /mnt/backups/manifold/20261128T101500000000Z
     """
     home = Settings.load(cli.home).home
-    restored = restore_backup(backup_folder, home, force=force, user=cli.user)
+    restored = restore_backup(
+        backup_folder, home, force=force, user=cli.user, database_url=cli.database_url
+    )
     echo(f"Restored core.db and {len(restored)} data file(s) into {home}.")
 
 

@@ -30,7 +30,9 @@ _INITIAL = Migration(
             name TEXT NOT NULL,
             type TEXT NOT NULL,
             config TEXT NOT NULL,
+            -- Named as SQLite's trigger words it: a writer that breaks it reads the rule.
             status TEXT NOT NULL DEFAULT 'idle'
+                CONSTRAINT "status must be idle, running, failed or disabled"
                 CHECK (status IN ('idle', 'running', 'failed', 'disabled')),
             enabled INTEGER NOT NULL DEFAULT 1,
             sync_interval INTEGER,

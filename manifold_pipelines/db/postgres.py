@@ -27,6 +27,9 @@ LOCK_TIMEOUT = "30s"
 
 _TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|::|:([A-Za-z_]\w*)|\?|%")
 _ARRAY_TYPES = {"int": "bigint[]", "text": "text[]"}
+_LOCK_KEY = "hashtextextended(%s, 0)"
+"""A store's advisory lock key, from its schema's name: the same whether a transaction or a
+session holds it, so the two kinds queue on each other."""
 
 
 @lru_cache(maxsize=1024)
@@ -78,14 +81,16 @@ class PostgresDatabase(Database):
         try:
             self.conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
             self.conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(LOCK_TIMEOUT)))
-            # Two processes opening a new source at once must not both create its schema.
-            if create:
+            if create and not self.schema_exists():
                 self.create_schema()
         except psycopg.Error as exc:
             self.conn.close()
             raise DatabaseError(f"{what}: {exc}") from exc
 
     def create_schema(self) -> None:
+        """Under the store's write lock: two processes opening a new source at once must not
+        both create its schema. Only when it is missing, since an import holds that lock
+        throughout and a reader must not wait for it."""
         with self.conn.transaction():
             self._lock()
             self.conn.execute(
@@ -112,7 +117,7 @@ class PostgresDatabase(Database):
             raise self._fail(exc) from exc
 
     def _lock(self) -> None:
-        self.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (self.schema,))
+        self.conn.execute(f"SELECT pg_advisory_xact_lock({_LOCK_KEY})", (self.schema,))
 
     def _fail(self, exc: psycopg.Error) -> DatabaseError:
         if isinstance(exc, psycopg.errors.IntegrityError):
@@ -121,6 +126,13 @@ class PostgresDatabase(Database):
             return DatabaseError(
                 f"The {self.what} stayed locked by another writer for {LOCK_TIMEOUT} ({exc})."
                 " Wait for the other import to finish and try again."
+            )
+        if isinstance(exc, psycopg.errors.UndefinedTable | psycopg.errors.UndefinedColumn):
+            # Manifold's statements name only tables its migrations made: one is gone.
+            return DatabaseError(
+                f"The {self.what} is damaged ({exc.diag.message_primary}): a table Manifold"
+                " made is missing or was changed by hand. Restore the schema from a pg_dump, or"
+                f" move it aside (ALTER SCHEMA {self.schema} RENAME TO ...)."
             )
         return DatabaseError(f"{self.what}: {exc}")
 
@@ -263,8 +275,33 @@ class PostgresDatabase(Database):
         return int(row[0]) if row else 0
 
     def reclaim_space(self) -> None:
-        """Autovacuum reuses the space of deleted rows; a source's whole space comes back
-        when its schema is dropped."""
+        """VACUUM FULL of the schema's tables: a DELETE, even vacuumed, leaves a table its
+        size, and retention promises the space back as SQLite's incremental vacuum gives it.
+        The rewrite makes this store's readers wait while it runs (about a second per 200 MB).
+        VACUUM cannot run in a transaction, so the store's write lock is taken for the session:
+        it queues behind an import as another import would. Should a reader hold a table past
+        the lock timeout, the space stays in the tables, reused by the next imports, and the
+        next cleanup hands it back."""
+        tables = [
+            sql.Identifier(self.schema, name)
+            for (name,) in self.conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = %s", (self.schema,)
+            )
+        ]
+        if not tables:
+            return
+        try:
+            self.conn.execute(f"SELECT pg_advisory_lock({_LOCK_KEY})", (self.schema,))
+        except psycopg.Error as exc:
+            raise self._fail(exc) from exc
+        try:
+            self.conn.execute(sql.SQL("VACUUM (FULL) {}").format(sql.SQL(", ").join(tables)))
+        except psycopg.errors.LockNotAvailable:
+            return
+        except psycopg.Error as exc:
+            raise self._fail(exc) from exc
+        finally:
+            self.conn.execute(f"SELECT pg_advisory_unlock({_LOCK_KEY})", (self.schema,))
 
     def integrity_check(self) -> str:
         return "ok"

@@ -32,6 +32,9 @@ _INITIAL = Migration(
             created_at TEXT NOT NULL,
             published_at TEXT
         )""",
+        "COMMENT ON COLUMN data_versions.data IS 'Always NULL: a version''s records are the"
+        " record_history rows with first_version <= version AND (last_version IS NULL OR"
+        " last_version >= version), ordered by position.'",
         "CREATE INDEX data_versions_created_at ON data_versions(created_at)",
         "CREATE INDEX data_versions_status ON data_versions(status, version)",
         """CREATE TABLE record_history (

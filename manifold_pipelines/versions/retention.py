@@ -80,7 +80,8 @@ def prune_before(
         versions = store.version_numbers()
         pruned = [version for version in versions if version < keep_from]
         rows_deleted = store.delete_before(keep_from)
-    store.db.reclaim_space()
+    if pruned:  # on PostgreSQL reclaiming rewrites the tables: never for nothing
+        store.db.reclaim_space()
     return CleanupResult(
         pruned_versions=pruned,
         kept_versions=[v for v in versions if v >= keep_from],

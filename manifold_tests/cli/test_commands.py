@@ -94,7 +94,7 @@ def test_source_commands(cli: Invoke, home: Path, tmp_path: Path) -> None:
         assert [r.upstream for r in manager.list_relationships()] == [("demo", "api")]
     cli("source", "link", "demo/api", "demo/shaped", "--remove")
     deleted = cli("source", "delete", "demo/paged", "--yes", "--archive").output
-    (archived,) = (home / "archive" / "demo").glob("paged-*.db")
+    (archived,) = (home / "archive" / "demo").glob("paged-*")  # a .db copy, or a .jsonl.gz
     assert deleted == f"Deleted data source demo/paged. Archived to {archived}.\n"
     with SeparatedDatabaseManager(home) as manager:
         assert manager.list_relationships() == []
@@ -315,7 +315,7 @@ def test_users_audit_and_stats(demo_cli: Invoke, home: Path, tmp_path: Path) -> 
     assert "QUALITY counts imports as pass/warning/fail" in stats_text
 
 
-def test_archive_restore_and_backups(demo_cli: Invoke, home: Path, tmp_path: Path) -> None:
+def test_archive_and_restore(demo_cli: Invoke, home: Path, tmp_path: Path) -> None:
     for round_ in range(4):
         _import(demo_cli, tmp_path, [{"id": 1, "round": round_}], f"r{round_}.json")
     out = demo_cli("archive", "demo/api", "--before", "3").output
@@ -334,14 +334,23 @@ def test_archive_restore_and_backups(demo_cli: Invoke, home: Path, tmp_path: Pat
     )
     refused = demo_cli("archive", "demo/api", "--before", "9", code=1).output
     assert "version 5 is the latest published one and must stay" in refused
+
+
+# Backups copy a SQLite home's files; PostgreSQL's refusal is in test_maintenance_edges.py.
+@pytest.mark.sqlite_only
+def test_backups_copy_what_changed_and_restore_into_a_new_home(
+    demo_cli: Invoke, tmp_path: Path
+) -> None:
+    for round_ in range(3):
+        _import(demo_cli, tmp_path, [{"id": 1, "round": round_}], f"r{round_}.json")
     first = json.loads(demo_cli("backup", str(tmp_path / "bk"), "--json").output)
     assert first["copied"] == ["demo/api"]
     second = json.loads(demo_cli("backup", str(tmp_path / "bk"), "--json").output)
     assert second["copied"] == [] and second["unchanged"] == ["demo/api"]
     demo_cli("--home", str(tmp_path / "elsewhere"), "restore-backup", second["folder"])
     with SeparatedDatabaseManager(tmp_path / "elsewhere") as restored:
-        assert [v.version for v in restored.list_versions("demo", "api")] == [3, 4, 5]
-        assert restored.get_latest_data("demo", "api").data == [{"id": 1, "round": 0}]
+        assert [v.version for v in restored.list_versions("demo", "api")] == [1, 2, 3]
+        assert restored.get_latest_data("demo", "api").data == [{"id": 1, "round": 2}]
     refused = demo_cli(
         "--home", str(tmp_path / "elsewhere"), "restore-backup", second["folder"], code=1
     )

@@ -37,7 +37,6 @@ def _manifold(home: Path, *args: str, code: int = 0) -> str:
 def test_a_file_run_by_a_csv_source_and_imported_into_it_gives_the_same_version(
     home: Path, settings: dict[str, Any], content: bytes
 ) -> None:
-    home.mkdir()
     (home / "data.csv").write_bytes(content)
     with SeparatedDatabaseManager(home) as manager:
         manager.create_project(name="P", id="p")

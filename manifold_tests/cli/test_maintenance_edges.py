@@ -21,6 +21,7 @@ def _backup(manager: SeparatedDatabaseManager, destination: Path) -> Path:
     return Path(create_backup(manager, destination).folder)
 
 
+@pytest.mark.sqlite_only  # backups copy a SQLite home; PostgreSQL refuses them (below)
 def test_restoring_elsewhere_never_writes_to_the_original_data_path(
     manager: SeparatedDatabaseManager, home: Path, tmp_path: Path
 ) -> None:
@@ -38,6 +39,7 @@ def test_restoring_elsewhere_never_writes_to_the_original_data_path(
         assert restored.data_file_path("ext", "s").is_relative_to((tmp_path / "restored").resolve())
 
 
+@pytest.mark.sqlite_only  # backups copy a SQLite home; PostgreSQL refuses them (below)
 def test_an_incomplete_backup_touches_nothing(
     manager: SeparatedDatabaseManager, home: Path, tmp_path: Path
 ) -> None:
@@ -53,6 +55,7 @@ def test_an_incomplete_backup_touches_nothing(
     assert manager.get_latest_data("demo", "api").data == [{"id": 1}]
 
 
+@pytest.mark.sqlite_only  # backups copy a SQLite home; PostgreSQL refuses them (below)
 def test_force_restore_removes_data_the_backup_does_not_know(
     manager: SeparatedDatabaseManager, home: Path, tmp_path: Path
 ) -> None:
@@ -67,6 +70,7 @@ def test_force_restore_removes_data_the_backup_does_not_know(
         assert restored.list_versions("demo", "later") == []
 
 
+@pytest.mark.sqlite_only  # backups copy a SQLite home; PostgreSQL refuses them (below)
 def test_publishing_or_recreating_a_source_is_a_change_for_the_next_backup(
     manager: SeparatedDatabaseManager, tmp_path: Path
 ) -> None:
@@ -82,6 +86,7 @@ def test_publishing_or_recreating_a_source_is_a_change_for_the_next_backup(
     assert create_backup(manager, tmp_path / "bk").copied == ["demo/api"]
 
 
+@pytest.mark.sqlite_only  # backups copy a SQLite home; PostgreSQL refuses them (below)
 def test_backups_need_admin_on_every_project_and_restores_an_instance_admin(
     manager: SeparatedDatabaseManager, home: Path, tmp_path: Path, cli: Invoke
 ) -> None:
@@ -96,6 +101,30 @@ def test_backups_need_admin_on_every_project_and_restores_an_instance_admin(
     folder = _backup(manager, tmp_path / "bk")
     refused = cli("--user", "vera", "restore-backup", str(folder), "--force", code=1)
     assert "cannot replace this home from a backup: that needs an instance admin" in refused.output
+
+
+@pytest.mark.postgresql_only
+def test_backups_on_postgresql_are_refused_with_the_tools_that_do_it(
+    manager: SeparatedDatabaseManager, tmp_path: Path, cli: Invoke
+) -> None:
+    """No copy of a database's tables is a backup a restore could trust: pg_dump is the
+    database's, and `manifold transfer` copies everything into a folder."""
+    make_source(manager)
+    manager.import_data("demo", "api", [{"id": 1}])
+    with pytest.raises(ConfigError, match=r"backup` works on the SQLite files.*pg_dump"):
+        create_backup(manager, tmp_path / "bk")
+    refused = cli("backup", str(tmp_path / "bk"), code=1).output
+    assert "manifold transfer DEST_FOLDER" in refused
+    assert not (tmp_path / "bk").exists()
+    (tmp_path / "old-backup").mkdir()
+    (tmp_path / "old-backup" / "manifest.json").write_text(
+        '{"createdAt": "2026-01-01T00:00:00+00:00", "home": "/h", "core": "old-backup/core.db",'
+        ' "sources": {}}'
+    )
+    restored = cli("restore-backup", str(tmp_path / "old-backup"), "--force", code=1).output
+    assert "`manifold restore-backup` works on the SQLite files" in restored
+    assert "pg_restore" in restored and "manifold transfer" in restored
+    assert manager.get_latest_data("demo", "api").data == [{"id": 1}]
 
 
 def _legacy(path: Path, snapshots: list[tuple], sources: list[tuple] | None = None) -> None:

@@ -1,5 +1,6 @@
-"""Files carry their format and kind, a damaged file fails alone with a clear message, and
-core.db mirrors import history so nobody has to open every data file."""
+"""Stores carry their format and kind (a SQLite file in its header, a PostgreSQL schema in
+its manifold_format table), a damaged source fails alone with a clear message, and the
+catalogue mirrors import history so nobody has to open every source's store."""
 
 from __future__ import annotations
 
@@ -9,10 +10,30 @@ from pathlib import Path
 import pytest
 
 from manifold_pipelines import SeparatedDatabaseManager
+from manifold_pipelines.core.postgres_tables import CATALOGUE_FORMAT
 from manifold_pipelines.core.tables import CORE_FORMAT
+from manifold_pipelines.db.migrations import FileFormat
 from manifold_pipelines.errors import StorageError
+from manifold_pipelines.versions.postgres_tables import SOURCE_FORMAT
 from manifold_pipelines.versions.tables import DATA_FORMAT
 from manifold_tests.conftest import make_source
+from manifold_tests.raw_storage import (
+    INTEGRITY_ERRORS,
+    catalogue_format,
+    catalogue_sql,
+    damage_source,
+    make_empty_catalogue,
+    make_foreign_catalogue,
+    set_catalogue_version,
+    source_format,
+    source_tables,
+)
+
+FORMATS: dict[str, tuple[FileFormat, FileFormat]] = {
+    "sqlite": (CORE_FORMAT, DATA_FORMAT),
+    "postgresql": (CATALOGUE_FORMAT, SOURCE_FORMAT),
+}
+"""Per engine, the format of the catalogue and of a source's store."""
 
 
 def _header(path: Path) -> tuple[int, int]:
@@ -23,59 +44,64 @@ def _header(path: Path) -> tuple[int, int]:
         )
 
 
-def test_files_record_their_kind_format_and_journal(
+def test_stores_record_their_kind_and_format(
+    manager: SeparatedDatabaseManager, source: tuple, home: Path, engine: str
+) -> None:
+    manager.import_data(*source, [{"id": 1}])
+    catalogue, data = FORMATS[engine]
+    assert catalogue_format(home) == (catalogue.application_id, catalogue.latest)
+    assert source_format(home, *source) == (data.application_id, data.latest)
+    tables = {"data_versions", "record_history", "schema_versions", "import_logs"}
+    assert tables | {"quality_metrics"} <= source_tables(home, *source)
+
+
+# Where a data file lies, its journal and its vacuum mode are SQLite's own.
+@pytest.mark.sqlite_only
+def test_data_files_lie_in_the_home_in_wal_mode_with_incremental_vacuum(
     manager: SeparatedDatabaseManager, source: tuple, home: Path
 ) -> None:
     manager.import_data(*source, [{"id": 1}])
     data = manager.data_file_path(*source)
     assert data == home.resolve() / "data-sources" / "demo" / "api.db"
-    assert _header(home / "core.db") == (CORE_FORMAT.application_id, CORE_FORMAT.latest)
-    assert _header(data) == (DATA_FORMAT.application_id, DATA_FORMAT.latest)
     with sqlite3.connect(data) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         assert conn.execute("PRAGMA auto_vacuum").fetchone() == (2,)
-        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_schema")}
-    assert {"data_versions", "schema_versions", "import_logs", "quality_metrics"} <= tables
 
 
-def test_a_newer_core_db_is_refused_not_misread(home: Path) -> None:
+def test_a_newer_catalogue_is_refused_not_misread(home: Path) -> None:
     SeparatedDatabaseManager(home).close()
-    with sqlite3.connect(home / "core.db") as conn:
-        conn.execute("PRAGMA user_version = 99")
+    set_catalogue_version(home, 99)
     with pytest.raises(StorageError, match=r"format version 99, newer than this Manifold"):
         SeparatedDatabaseManager(home)
 
 
-def test_a_foreign_sqlite_file_is_refused_as_core_db(home: Path) -> None:
-    home.mkdir()
-    with sqlite3.connect(home / "core.db") as conn:
-        conn.execute("CREATE TABLE mine (x)")
-    with pytest.raises(StorageError, match=r"is not a Manifold core\.db"):
+def test_a_catalogue_of_another_application_is_refused(home: Path) -> None:
+    make_foreign_catalogue(home)
+    with pytest.raises(StorageError, match=r"is not a Manifold (core\.db|catalogue schema)"):
         SeparatedDatabaseManager(home)
 
 
-def test_a_corrupt_data_file_fails_alone(manager: SeparatedDatabaseManager, source: tuple) -> None:
+def test_a_damaged_source_fails_alone(
+    manager: SeparatedDatabaseManager, source: tuple, home: Path
+) -> None:
     make_source(manager, source_id="healthy")
     manager.import_data(*source, [{"id": 1}])
     manager.import_data("demo", "healthy", [{"id": 1}])
-    path = manager.data_file_path(*source)
-    with sqlite3.connect(path) as conn:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    path.write_bytes(b"this is not a database" * 500)
-    with pytest.raises(StorageError, match=r"data file of Data source 'demo/api'.*move it aside"):
+    damage_source(home, *source)
+    with pytest.raises(StorageError, match=r"of Data source 'demo/api'.*move it aside"):
         manager.import_data(*source, [{"id": 2}])
-    with pytest.raises(StorageError, match=r"data file of Data source 'demo/api'"):
+    with pytest.raises(StorageError, match=r"of Data source 'demo/api'.*move it aside"):
         manager.get_latest_data(*source)
     assert manager.import_data("demo", "healthy", [{"id": 2}]).version == 2
 
 
-def test_old_core_db_is_upgraded_in_place(home: Path) -> None:
-    """A core.db of format 0 (created empty by an older tool) is migrated, not recreated."""
-    home.mkdir()
-    sqlite3.connect(home / "core.db").close()
+def test_an_empty_catalogue_is_upgraded_in_place(home: Path, engine: str) -> None:
+    """An empty core.db (made by an older tool) or an empty schema `manifold` (made by a
+    database administrator) is migrated, not recreated."""
+    make_empty_catalogue(home)
     with SeparatedDatabaseManager(home) as manager:
         manager.create_project(name="Demo", id="demo")
-    assert _header(home / "core.db")[1] == CORE_FORMAT.latest
+    assert catalogue_format(home)[1] == FORMATS[engine][0].latest
 
 
 def test_import_history_is_mirrored_and_healed_after_a_crash(
@@ -90,7 +116,7 @@ def test_import_history_is_mirrored_and_healed_after_a_crash(
     ]
     assert (history[0].version_status, history[0].quality_status) == ("published", "warning")
     assert manager.get_data_source(*source).last_sync_at is not None
-    # A crash between the data file's commit and core.db's loses the mirror row...
+    # A crash between the source's commit and the catalogue's loses the mirror row...
     manager.core.conn.execute("DELETE FROM import_history WHERE version = 2")
     manager.import_data(*source, [{"id": 3}])
     # ...and the next import of the source puts it back.
@@ -111,8 +137,9 @@ def test_reads_and_changes_are_audited(manager: SeparatedDatabaseManager, source
     assert manager.audit_log(object_id="demo")[-1].object_type == "project"
 
 
+# Golden core.db files of older formats: the migrations of SQLite files.
+@pytest.mark.sqlite_only
 def test_a_format_1_core_db_is_upgraded_and_keeps_everything(home: Path) -> None:
-    home.mkdir()
     golden = Path(__file__).parents[1] / "cases" / "core_db" / "format-1.db"
     (home / "core.db").write_bytes(golden.read_bytes())
     assert _header(home / "core.db") == (CORE_FORMAT.application_id, 1)
@@ -126,10 +153,10 @@ def test_a_format_1_core_db_is_upgraded_and_keeps_everything(home: Path) -> None
     assert _header(home / "core.db") == (CORE_FORMAT.application_id, CORE_FORMAT.latest)
 
 
+@pytest.mark.sqlite_only
 def test_a_format_2_core_db_gains_instance_admins_and_audit_projects(home: Path) -> None:
     """Format 3 keeps each audit entry's project so that reading the log can be limited to
     the projects a user administers: entries written before it are backfilled."""
-    home.mkdir()
     golden = Path(__file__).parents[1] / "cases" / "core_db" / "format-2.db"
     (home / "core.db").write_bytes(golden.read_bytes())
     assert _header(home / "core.db") == (CORE_FORMAT.application_id, 2)
@@ -150,17 +177,19 @@ def test_a_format_2_core_db_gains_instance_admins_and_audit_projects(home: Path)
     assert _header(home / "core.db") == (CORE_FORMAT.application_id, CORE_FORMAT.latest)
 
 
-def test_a_source_status_outside_its_four_values_is_refused_by_the_file(
+def test_a_source_status_outside_its_four_values_is_refused_by_the_catalogue(
     manager: SeparatedDatabaseManager, source: tuple, home: Path
 ) -> None:
-    """core.db itself keeps `data_sources.status` to idle, running, failed or disabled, so a
-    writer that forgets it (the old column default was 'active') fails loudly."""
-    with sqlite3.connect(home / "core.db") as conn:
-        with pytest.raises(sqlite3.IntegrityError, match="must be idle, running, failed"):
+    """The catalogue itself keeps `data_sources.status` to idle, running, failed or disabled,
+    so a writer that sets another value (core.db's old column default was 'active', and it is
+    still the default there) fails loudly."""
+    with catalogue_sql(home) as conn:
+        with pytest.raises(INTEGRITY_ERRORS, match="must be idle, running, failed"):
             conn.execute("UPDATE data_sources SET status = 'active'")
-        with pytest.raises(sqlite3.IntegrityError, match="must be idle, running, failed"):
+        with pytest.raises(INTEGRITY_ERRORS, match="must be idle, running, failed"):
             conn.execute(
                 "INSERT INTO data_sources (id, project_id, name, type, config, created_at,"
-                " updated_at) VALUES ('x', 'demo', 'x', 'javascript', '{}', 'now', 'now')"
+                " updated_at, status) VALUES ('x', 'demo', 'x', 'javascript', '{}', 'now', 'now',"
+                " 'active')"
             )
     assert manager.get_data_source(*source).status == "idle"

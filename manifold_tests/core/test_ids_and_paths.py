@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from manifold_pipelines import SeparatedDatabaseManager
-from manifold_pipelines.errors import InvalidIdError, PathNotAllowedError
+from manifold_pipelines.errors import ConfigError, InvalidIdError, PathNotAllowedError
+from manifold_tests.raw_storage import source_data_exists
 
 BAD_IDS = [
     "",
@@ -57,16 +58,34 @@ def test_bad_source_id_is_refused_before_any_file_is_touched(
     assert _files(home) == before
 
 
-def test_longest_allowed_id_works(manager: SeparatedDatabaseManager) -> None:
+def test_longest_allowed_id_works(manager: SeparatedDatabaseManager, home: Path) -> None:
+    """Two ids of 64 characters make a file name, or a schema name of at most 63 bytes."""
     long_id = "a" * 64
     manager.create_project(name="Long", id=long_id)
     manager.create_data_source(
         long_id, name="s", type="javascript", id=long_id, config={"script": "return []"}
     )
     assert manager.import_data(long_id, long_id, [{"id": 1}]).version == 1
-    assert manager.data_file_path(long_id, long_id).name == f"{long_id}.db"
+    assert source_data_exists(home, long_id, long_id)
+    assert manager.get_latest_data(long_id, long_id).data == [{"id": 1}]
 
 
+@pytest.mark.postgresql_only
+def test_a_data_path_is_refused_where_there_are_no_data_files(
+    manager: SeparatedDatabaseManager, home: Path
+) -> None:
+    """On PostgreSQL every source has a schema, so no folder would ever be used."""
+    (home / "data").mkdir()
+    with pytest.raises(ConfigError, match=r"data_path places SQLite data files.*Leave data_path"):
+        manager.create_project(name="X", id="x", data_path=home / "data")
+    manager.create_project(name="X", id="x")
+    with pytest.raises(ConfigError, match="data_path places SQLite data files"):
+        manager.update_project("x", data_path=home / "data")
+    assert manager.get_project("x").data_path is None
+
+
+# data_path places SQLite files: PostgreSQL refuses it whole (the test above).
+@pytest.mark.sqlite_only
 def test_data_path_outside_allowed_roots_is_refused(
     manager: SeparatedDatabaseManager, tmp_path: Path
 ) -> None:
@@ -77,6 +96,7 @@ def test_data_path_outside_allowed_roots_is_refused(
     assert manager.list_projects() == []
 
 
+@pytest.mark.sqlite_only  # data_path places SQLite files
 def test_symlink_inside_home_pointing_outside_is_refused(
     manager: SeparatedDatabaseManager, home: Path, tmp_path: Path
 ) -> None:
@@ -158,6 +178,7 @@ def test_a_data_folder_swapped_for_a_symlink_after_creation_is_refused_at_every_
         assert [s.id for s in manager.list_data_sources("p")] == ["s"]
 
 
+@pytest.mark.sqlite_only  # a data file is SQLite's
 def test_a_data_file_that_is_a_symlink_to_outside_is_refused(
     manager: SeparatedDatabaseManager, tmp_path: Path
 ) -> None:

@@ -1,7 +1,8 @@
 """Manifold's own files (core.db with every project's configs and secrets, the data files,
-the archive) lie inside MANIFOLD_HOME, which is an allowed root. A role in one project must
-not reach them through a file source's path or a project's data_path: that would read other
-projects' secrets and records, or let a source named 'core' overwrite core.db."""
+the archive; on PostgreSQL the archive alone) lie inside MANIFOLD_HOME, which is an allowed
+root. A role in one project must not reach them through a file source's path or a project's
+data_path: that would read other projects' secrets and records, or let a source named 'core'
+overwrite core.db."""
 
 from __future__ import annotations
 
@@ -53,13 +54,17 @@ def test_a_file_source_that_reaches_manifolds_files_through_a_link_reads_nothing
     team: Path,
 ) -> None:
     """The path is checked again on what a run opened: a link made after the source was
-    saved, or any SQLite file elsewhere (a backup), is refused, not parsed as CSV."""
+    saved (here to q's archive, which both engines write in the home), or any SQLite file
+    elsewhere (a backup), is refused, not parsed as CSV."""
+    with SeparatedDatabaseManager(team) as admin:
+        admin.import_data("q", "x", [{"id": 2, "secret": "q's newer records"}])
+        archive, _ = admin.archive_versions("q", "x", 2)
     (team / "mine").mkdir()
     (team / "mine" / "data.csv").write_text("id\n1\n")
     with SeparatedDatabaseManager(team, user="ed") as ed:
         ed.create_data_source("p", name="l", type="csv", id="l", config=_csv("mine/data.csv"))
         (team / "mine" / "data.csv").unlink()
-        (team / "mine" / "data.csv").symlink_to(team / "core.db")
+        (team / "mine" / "data.csv").symlink_to(archive)
         with pytest.raises(SourceRunError, match="one of Manifold's own files"):
             ed.preview_data_source("p", "l")
         (team / "mine" / "data.csv").unlink()
@@ -70,6 +75,7 @@ def test_a_file_source_that_reaches_manifolds_files_through_a_link_reads_nothing
         assert ed.list_versions("p", "l") == []
 
 
+@pytest.mark.sqlite_only  # data_path places SQLite files; PostgreSQL refuses it
 @pytest.mark.parametrize(
     ("where", "problem"),
     [
@@ -94,6 +100,7 @@ def test_a_data_path_may_not_hold_or_lie_in_manifolds_own_folders(
     assert (team / "core.db").is_file()
 
 
+@pytest.mark.sqlite_only  # data_path places SQLite files; PostgreSQL refuses it
 def test_two_projects_may_not_share_a_data_folder(
     team: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -109,6 +116,7 @@ def test_two_projects_may_not_share_a_data_folder(
         assert eve.get_project("e").data_path == str((shared / "e").resolve())
 
 
+@pytest.mark.sqlite_only  # data_path places SQLite files; PostgreSQL refuses it
 def test_a_data_path_changed_to_the_home_behind_manifolds_back_is_refused_at_open(
     team: Path,
 ) -> None:
@@ -138,6 +146,7 @@ def test_an_archive_folder_swapped_for_a_symlink_receives_nothing(
     assert list(outside.iterdir()) == []
 
 
+@pytest.mark.sqlite_only  # data_path places SQLite files; PostgreSQL refuses it
 @pytest.mark.parametrize("own_data_path", [False, True])
 def test_a_data_folder_swapped_for_another_projects_folder_gives_nothing_away(
     team: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, own_data_path: bool

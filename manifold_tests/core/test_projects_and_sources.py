@@ -1,9 +1,9 @@
-"""core.db is the catalogue everything else trusts: configs must validate on the way in,
-deletes must cascade to files, and every change must be in the audit log."""
+"""The catalogue is what everything else trusts: configs must validate on the way in,
+deletes must cascade to each source's stored data, and every change must be in the audit
+log."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from manifold_pipelines.errors import (
     NotFoundError,
 )
 from manifold_tests.conftest import make_source
+from manifold_tests.raw_storage import archived_records, source_data_exists
 
 
 def test_project_and_source_round_trip(manager: SeparatedDatabaseManager) -> None:
@@ -124,20 +125,15 @@ def test_missing_objects_say_what_to_do(manager: SeparatedDatabaseManager) -> No
         manager.import_data("demo", "api", [])
 
 
-def _data_files(path: Path) -> list[Path]:
-    return sorted(path.parent.glob(path.name + "*"))
-
-
-def test_deleting_a_source_removes_its_files_and_relationships(
-    manager: SeparatedDatabaseManager, source: tuple
+def test_deleting_a_source_removes_its_data_and_relationships(
+    manager: SeparatedDatabaseManager, source: tuple, home: Path
 ) -> None:
     make_source(manager, source_id="downstream")
     manager.add_relationship("demo/api", "demo/downstream")
     manager.import_data(*source, [{"id": 1}])
-    path = manager.data_file_path(*source)
-    assert _data_files(path)
+    assert source_data_exists(home, *source)
     assert manager.delete_data_source(*source) is None
-    assert _data_files(path) == []
+    assert not source_data_exists(home, *source)
     assert manager.list_relationships() == []
     assert [s.id for s in manager.list_data_sources()] == ["downstream"]
 
@@ -148,35 +144,31 @@ def test_deleting_with_archive_keeps_a_readable_copy(
     manager.import_data(*source, [{"id": 1, "v": "kept"}])
     archived = manager.delete_data_source(*source, archive=True)
     assert archived is not None and archived.parent.name == "demo"
-    with sqlite3.connect(archived) as conn:
-        rows = conn.execute("SELECT record FROM record_history").fetchall()
-    assert rows == [('{"id":1,"v":"kept"}',)]
+    assert archived_records(archived) == [{"id": 1, "v": "kept"}]
 
 
-def test_deleting_a_project_cascades_to_sources_and_files(
-    manager: SeparatedDatabaseManager, source: tuple
+def test_deleting_a_project_cascades_to_sources_and_their_data(
+    manager: SeparatedDatabaseManager, source: tuple, home: Path
 ) -> None:
     make_source(manager, source_id="other")
     manager.import_data(*source, [{"id": 1}])
     manager.import_data("demo", "other", [{"id": 1}])
-    paths = [manager.data_file_path(*source), manager.data_file_path("demo", "other")]
     archived = manager.delete_project("demo", archive=True)
     assert len(archived) == 2
-    assert all(_data_files(path) == [] for path in paths)
+    assert not any(source_data_exists(home, "demo", s) for s in ("api", "other"))
     assert manager.list_data_sources() == []
     with pytest.raises(NotFoundError):
         manager.get_project("demo")
 
 
-def test_a_leftover_data_file_is_not_silently_adopted(
-    manager: SeparatedDatabaseManager, source: tuple
+def test_leftover_data_is_not_silently_adopted(
+    manager: SeparatedDatabaseManager, source: tuple, home: Path
 ) -> None:
     manager.import_data(*source, [{"id": 1}])
-    path = manager.data_file_path(*source)
-    manager.core.conn.execute("DELETE FROM data_sources")  # as if core.db lost the row
+    manager.core.conn.execute("DELETE FROM data_sources")  # as if the catalogue lost the row
     with pytest.raises(AlreadyExistsError, match="data already exists at"):
         make_source(manager)
-    assert path.exists()
+    assert source_data_exists(home, *source)
 
 
 def test_relationships_refuse_loops_to_self_and_duplicates(

@@ -7,6 +7,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -19,6 +20,7 @@ from manifold_pipelines.orchestration.snapshot import read_catalog
 from manifold_pipelines.sources.base import SourceRunError
 from manifold_pipelines.stats import source_stats
 from manifold_tests.orchestration.conftest import add_source
+from manifold_tests.raw_storage import damage_source
 
 NOTHING = "0 alert(s) raised, 0 delivered, 0 waiting for retry"
 DELIVERED_ONE = "1 alert(s) raised, 1 delivered, 0 waiting for retry"
@@ -173,16 +175,20 @@ def test_alerts_are_stored_even_without_a_webhook(manager: SeparatedDatabaseMana
     assert [a.kind for a in list_alerts(manager, undelivered=True)] == ["slow_import"]
 
 
-def test_a_damaged_data_file_does_not_stop_the_storage_alerts_of_the_others(
-    manager: SeparatedDatabaseManager, webhook: tuple[str, Receiver]
+def test_a_damaged_source_does_not_stop_the_storage_alerts_of_the_others(
+    manager: SeparatedDatabaseManager, webhook: tuple[str, Receiver], home: Path, engine: str
 ) -> None:
+    """A damaged data file has no size to read, so it raises no alert; a damaged schema's
+    tables still have one, and it is over the limit like the others."""
     url, receiver = webhook
     _settings(manager, url, storageLimitBytes=1000)
     add_source(manager, "a")
     add_source(manager, "broken")
     manager.run_data_source("shop", "a")
     manager.run_data_source("shop", "broken")
-    manager.data_file_path("shop", "broken").write_bytes(b"garbage " * 4096)
-    assert _tick(manager, "alert_on_storage_limits") == DELIVERED_ONE
-    assert [p["source"] for p in receiver.posts] == ["shop/a"]
+    damage_source(home, "shop", "broken")
+    alerted = ["shop/a"] if engine == "sqlite" else ["shop/a", "shop/broken"]
+    raised = f"{len(alerted)} alert(s) raised, {len(alerted)} delivered, 0 waiting for retry"
+    assert _tick(manager, "alert_on_storage_limits") == raised
+    assert sorted(p["source"] for p in receiver.posts) == alerted
     assert manager.get_latest_data("shop", "a").version == 1

@@ -1,6 +1,6 @@
 """The code location as people run it: the dagster CLI in a subprocess, with twenty sources
-materializing side by side in the multiprocess executor (one SQLite file each: no shared
-database to wait on) and one corrupted data file failing alone."""
+materializing side by side in the multiprocess executor (one SQLite file or PostgreSQL
+schema each: no shared store to wait on) and one damaged source failing alone."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 
 from manifold_pipelines import SeparatedDatabaseManager
 from manifold_tests.orchestration.conftest import add_source
+from manifold_tests.raw_storage import damage_source
 
 DAGSTER = str(Path(sys.executable).with_name("dagster"))
 
@@ -65,7 +66,7 @@ def test_definitions_validate(
 
 
 @pytest.mark.slow
-def test_twenty_sources_in_parallel_and_a_corrupt_one_fails_alone(
+def test_twenty_sources_in_parallel_and_a_damaged_one_fails_alone(
     manager: SeparatedDatabaseManager, home: Path, dagster_home: Path, tmp_path: Path
 ) -> None:
     for number in range(20):
@@ -73,9 +74,7 @@ def test_twenty_sources_in_parallel_and_a_corrupt_one_fails_alone(
         add_source(manager, f"s{number:02d}", rows, project_id="fleet")
     add_source(manager, "broken", project_id="fleet")
     manager.run_data_source("fleet", "broken")
-    manager.data_file_path("fleet", "broken").write_bytes(b"garbage " * 4096)
-    for suffix in ("-wal", "-shm"):
-        Path(str(manager.data_file_path("fleet", "broken")) + suffix).unlink(missing_ok=True)
+    damage_source(home, "fleet", "broken")
     config = tmp_path / "run.yaml"
     config.write_text("execution:\n  config:\n    multiprocess:\n      max_concurrent: 4\n")
     done = subprocess.run(
@@ -95,11 +94,11 @@ def test_twenty_sources_in_parallel_and_a_corrupt_one_fails_alone(
         text=True,
         timeout=400,
     )
-    assert done.returncode != 0  # the corrupt source fails its step, and so the run
+    assert done.returncode != 0  # the damaged source fails its step, and so the run
     assert "STEP_WORKER_STARTED" in done.stderr  # each step ran in its own process
     for number in range(20):
         version = manager.get_latest_data("fleet", f"s{number:02d}")
         assert version.version == 1 and version.record_count == 500
         assert version.data[0] == {"id": 0, "source": number}
-    assert "data file of Data source 'fleet/broken'" in done.stderr
+    assert "of Data source 'fleet/broken'" in done.stderr
     assert "move it aside" in done.stderr

@@ -1,12 +1,11 @@
 """An error's text is the script's (or the records') to choose, so its size is too: a
-40 MB message kept whole would be stored in the data file's import log and in core.db's
+40 MB message kept whole would be stored in the source's import log and in the catalogue's
 import history at every failure, and printed whole by the CLI. Every place an error is
 recorded keeps at most 16 KiB of it, with a note of how much was cut."""
 
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,20 +17,21 @@ from manifold_pipelines.errors import MAX_ERROR_CHARS
 from manifold_pipelines.sources.base import SourceRunError
 from manifold_tests.cli.conftest import run_manifold
 from manifold_tests.conftest import make_source
+from manifold_tests.raw_storage import catalogue_sql, source_sql
 
 HUGE = 40_000_000
 GOOD_VERSION = [{"id": 1, "name": "kept"}]
 
 
-def _stored_errors(home: Path, data_file: Path) -> tuple[list[int], list[int], list[int]]:
-    """Lengths of the failed imports' error and log text in the data file, and of their
-    errors in core.db's import history."""
-    with sqlite3.connect(data_file) as conn:
+def _stored_errors(home: Path) -> tuple[list[int], list[int], list[int]]:
+    """Lengths of demo/api's failed imports' error and log text in its own store, and of
+    their errors in the catalogue's import history."""
+    with source_sql(home, "demo", "api") as conn:
         logs = conn.execute(
             "SELECT length(error), length(coalesce(log, '')) FROM import_logs"
             " WHERE status = 'failed'"
         ).fetchall()
-    with sqlite3.connect(home / "core.db") as conn:
+    with catalogue_sql(home) as conn:
         history = conn.execute(
             "SELECT length(error) FROM import_history WHERE status = 'failed'"
         ).fetchall()
@@ -51,7 +51,7 @@ def test_a_huge_script_error_is_stored_and_printed_cut_to_size(
     assert printed.returncode == 1
     assert printed.stdout == "" and printed.stderr == f"Error: {raised.value}\n"
     assert printed.stderr.startswith("Error: Data source 'demo/api': the script threw Error: xxx")
-    errors, logs, history = _stored_errors(home, manager.data_file_path("demo", "api"))
+    errors, logs, history = _stored_errors(home)
     assert errors == history == [len(str(raised.value))] * 2
     # The log holds the error line (without the source's name) among the run's own lines.
     assert all(MAX_ERROR_CHARS / 2 < size < MAX_ERROR_CHARS + 100 for size in logs)
@@ -73,7 +73,7 @@ def test_a_huge_error_from_the_records_themselves_is_stored_cut_to_size(
     make_source(manager)
     with pytest.raises(HugeRecordsError):
         manager.import_data("demo", "api", records())
-    errors, _, history = _stored_errors(home, manager.data_file_path("demo", "api"))
+    errors, _, history = _stored_errors(home)
     assert errors == history and MAX_ERROR_CHARS - 100 < errors[0] <= MAX_ERROR_CHARS
     (log,) = manager.get_import_logs("demo", "api")
     cut = re.fullmatch(r"(y+)\.\.\. \(([\d,]+) more characters cut\)", log.error or "")

@@ -3,6 +3,8 @@ shows what an edited script would change without writing anything."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from manifold_pipelines import SeparatedDatabaseManager
@@ -10,6 +12,7 @@ from manifold_pipelines.errors import ConfigError, DiffKeyError
 from manifold_pipelines.sources.base import SourceRunError
 from manifold_pipelines.versions.models import DryRunResult, ImportResult
 from manifold_tests.conftest import make_source
+from manifold_tests.raw_storage import stored_state
 
 SCRIPT = "console.log('rows', rows.length); return rows;"
 
@@ -31,11 +34,12 @@ def test_a_run_is_logged_from_start_to_finish(manager: SeparatedDatabaseManager)
     assert manager.get_data_source("demo", "api").last_sync_at is not None
 
 
-def test_dry_run_shows_the_diff_and_writes_nothing(manager: SeparatedDatabaseManager) -> None:
+def test_dry_run_shows_the_diff_and_writes_nothing(
+    manager: SeparatedDatabaseManager, home: Path
+) -> None:
     make_source(manager, script=SCRIPT, variables={"rows": _rows(1, 2)})
     manager.run_data_source("demo", "api")
-    path = manager.data_file_path("demo", "api")
-    before = (path.read_bytes(), manager.list_versions("demo", "api"))
+    before = (stored_state(home, "demo", "api"), manager.list_versions("demo", "api"))
     draft = {"script": SCRIPT, "variables": {"rows": _rows(2, 3, name="y")}}
     preview = manager.preview_data_source("demo", "api", config=draft)
     assert isinstance(preview, DryRunResult)
@@ -43,7 +47,7 @@ def test_dry_run_shows_the_diff_and_writes_nothing(manager: SeparatedDatabaseMan
     assert preview.diff is not None
     assert (preview.diff.added, preview.diff.removed, preview.diff.modified) == (1, 1, 1)
     assert preview.preview.version == 2 and "[info] rows 2" in (preview.log or "")
-    assert (path.read_bytes(), manager.list_versions("demo", "api")) == before
+    assert (stored_state(home, "demo", "api"), manager.list_versions("demo", "api")) == before
     assert len(manager.get_import_logs("demo", "api")) == 1
     assert manager.get_data_source("demo", "api").config.variables == {"rows": _rows(1, 2)}
     again = manager.preview_data_source("demo", "api")

@@ -3,14 +3,16 @@ the promise a versioned store makes, and the row-history layout must keep it."""
 
 from __future__ import annotations
 
-import sqlite3
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from manifold_pipelines import SeparatedDatabaseManager
+from manifold_pipelines.backends.postgres import source_schema
 from manifold_tests.conftest import make_source
+from manifold_tests.raw_storage import catalogue_sql, source_sql
 
 json_scalars = (
     st.none()
@@ -121,28 +123,44 @@ def test_inserting_at_one_spot_again_and_again_keeps_every_version_in_order(
         assert manager.get_data_version(*source, number).data == expected
 
 
+# Per engine: how to read the data column's documentation, and a record's field, in SQL.
+PLAIN_SQL = {
+    "sqlite": (
+        "SELECT sql FROM sqlite_schema WHERE name = 'data_versions'",
+        "json_extract(record, '$.name')",
+    ),
+    "postgresql": (
+        "SELECT col_description('data_versions'::regclass, attnum) FROM pg_attribute"
+        " WHERE attrelid = 'data_versions'::regclass AND attname = 'data'",
+        "record::json ->> 'name'",
+    ),
+}
+
+
 def test_data_column_is_documented_and_records_are_readable_in_plain_sql(
-    manager: SeparatedDatabaseManager, source: tuple
+    manager: SeparatedDatabaseManager, source: tuple, home: Path, engine: str
 ) -> None:
     manager.import_data(*source, [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}])
     manager.import_data(*source, [{"id": 1, "name": "a2"}])
-    with sqlite3.connect(manager.data_file_path(*source)) as conn:
-        schema_sql = conn.execute(
-            "SELECT sql FROM sqlite_schema WHERE name = 'data_versions'"
-        ).fetchone()[0]
-        assert "Always NULL" in schema_sql
+    if engine == "postgresql":  # the catalogue says which schema is the source's
+        with catalogue_sql(home) as conn:
+            assert conn.execute(
+                "SELECT schema_name FROM source_schemas WHERE project_id = ? AND source_id = ?",
+                source,
+            ).fetchone() == (source_schema(*source),)
+    documentation, name = PLAIN_SQL[engine]
+    with source_sql(home, *source) as conn:
+        assert "Always NULL" in conn.execute(documentation).fetchone()[0]
         assert conn.execute("SELECT count(*) FROM data_versions WHERE data IS NULL").fetchone() == (
             2,
         )
         version_1 = conn.execute(
-            "SELECT json_extract(record, '$.name') FROM record_history WHERE first_version <= 1"
+            f"SELECT {name} FROM record_history WHERE first_version <= 1"
             " AND (last_version IS NULL OR last_version >= 1) ORDER BY position"
         ).fetchall()
-        latest = conn.execute(
-            "SELECT json_extract(record, '$.name') FROM latest_records"
-        ).fetchall()
-    assert version_1 == [("a",), ("b",)]
-    assert latest == [("a2",)]
+        latest = conn.execute(f"SELECT {name} FROM latest_records").fetchall()
+    assert [tuple(row) for row in version_1] == [("a",), ("b",)]
+    assert [tuple(row) for row in latest] == [("a2",)]
 
 
 @settings(

@@ -3,21 +3,24 @@ space without breaking the versions it keeps."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from manifold_pipelines import SeparatedDatabaseManager
 from manifold_pipelines.errors import ConfigError
+from manifold_pipelines.timestamps import to_text, utc_now
 from manifold_tests.conftest import make_source
 
 
 def _age(manager: SeparatedDatabaseManager, source: tuple, days_ago: dict[int, int]) -> None:
-    """Backdate versions by whole days, as if they had been imported then."""
+    """Backdate versions by whole days, as if they had been imported then: the time is
+    computed here and written as Manifold writes it, so the same UPDATE runs on both engines."""
     with manager._open(manager.get_data_source(*source)) as store:
         for version, days in days_ago.items():
             store.db.execute(
-                "UPDATE data_versions SET created_at = strftime('%Y-%m-%dT%H:%M:%f000+00:00',"
-                " 'now', ?) WHERE version = ?",
-                (f"-{days} days", version),
+                "UPDATE data_versions SET created_at = ? WHERE version = ?",
+                (to_text(utc_now() - timedelta(days=days)), version),
             )
 
 
