@@ -97,6 +97,11 @@ class RetentionConfig(ConfigModel):
 class SourceConfig(ConfigModel):
     """Keys every source type shares: diffing, quality, retention and how Dagster shows it."""
 
+    mode: Literal["snapshot", "incremental"] = Field(
+        default="snapshot",
+        description="snapshot: a record missing from an import is removed; incremental: records"
+        " are upserts by the diff key and deletions are explicit.",
+    )
     enable_diff: bool = True
     diff_key: str | Annotated[list[str], Field(min_length=1)] = "id"
     keyless_diff: bool = Field(

@@ -54,13 +54,24 @@ class RunContext:
     # Projects' own data folders: with data-sources/, archive/ and core.db, what a file
     # source must not read (files.manifold_owned).
     data_folders: tuple[Path, ...] = ()
+    # The source's committed state ({} at first): what an incremental source resumes from
+    # (a cursor, a page token). The run gets a copy; see SourceRun.final_state.
+    state: Mapping[str, Any] = field(default_factory=dict)
 
 
 class SourceRun(Protocol):
     log: RunLog
+    deleted: list[Any]
+    """Keys the run asked to delete (an incremental source's deletions), as it gave them: key
+    values, or objects holding the key fields. Complete once `records()` is exhausted."""
 
     def records(self) -> Iterator[dict[str, Any]]:
         """Yield records; raise SourceRunError when the source fails."""
+        ...
+
+    def final_state(self) -> dict[str, Any] | None:
+        """The state to commit with the version, once `records()` ran to its end without an
+        error: a JSON object. None leaves the committed state as it is."""
         ...
 
     def close(self) -> None:

@@ -91,6 +91,7 @@ class FileRun:
         self.source = source
         self.context = context
         self.log = RunLog()
+        self.deleted: list[Any] = []
 
     def _fail(self, what: str) -> SourceRunError:
         self.log.add("error", what)
@@ -186,6 +187,10 @@ class FileRun:
             return orjson.loads(text)
         except orjson.JSONDecodeError as exc:
             raise self._fail(f"{where} is not valid JSON: {exc}.") from exc
+
+    def final_state(self) -> dict[str, Any] | None:
+        """A snapshot run leaves the committed state as it is."""
+        return None
 
     def close(self) -> None:
         """Nothing is held open between reading and yielding."""

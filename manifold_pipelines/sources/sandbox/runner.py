@@ -57,6 +57,7 @@ class JavascriptRun:
         self.label = label
         self.config = config
         self.log = RunLog()
+        self.deleted: list[Any] = []
         self.fetcher = HostFetch(config.mock_responses, config.allowed_hosts)
         self._start = {
             "script": config.script,
@@ -192,6 +193,10 @@ class JavascriptRun:
             return self._fail(f"the sandbox process died from signal {signal.Signals(-code).name}.")
         stderr = process.stderr.read().decode("utf-8", "replace")[-500:] if process.stderr else ""
         return self._fail(f"the sandbox process ended without a result (exit {code}). {stderr}")
+
+    def final_state(self) -> dict[str, Any] | None:
+        """A snapshot run leaves the committed state as it is."""
+        return None
 
     def close(self) -> None:
         process, self._process = self._process, None
