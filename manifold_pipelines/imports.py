@@ -20,7 +20,13 @@ from manifold_pipelines.access import Access, enforce, requires
 from manifold_pipelines.administration import Administration
 from manifold_pipelines.core.models import DataSource, SourceStatus, source_label
 from manifold_pipelines.core.source_config import dump_source_config, parse_source_config
-from manifold_pipelines.errors import DatabaseError, ManifoldError, StorageError
+from manifold_pipelines.errors import (
+    ConfigError,
+    DatabaseError,
+    ManifoldError,
+    RecordsError,
+    StorageError,
+)
 from manifold_pipelines.sources.base import RunContext, SourceRun
 from manifold_pipelines.sources.registry import runner_for
 from manifold_pipelines.timestamps import now_text, to_text
@@ -28,6 +34,7 @@ from manifold_pipelines.versions.diff import DiffSettings
 from manifold_pipelines.versions.gc_pause import gc_paused
 from manifold_pipelines.versions.models import (
     DryRunResult,
+    ImportMode,
     ImportResult,
 )
 from manifold_pipelines.versions.records import (
@@ -40,6 +47,7 @@ from manifold_pipelines.versions.store import VersionStore
 from manifold_pipelines.versions.writer import (
     ImportOptions,
     LogText,
+    StateText,
     fail_import,
     preview_version,
     start_import,
@@ -69,12 +77,20 @@ class Imports(Administration):
         *,
         log: str | None = None,
         created_at: datetime | None = None,
+        mode: ImportMode | None = None,
+        deleted: Iterable[Any] | None = None,
+        state: dict[str, Any] | None = None,
     ) -> ImportResult:
         """Import `records` as the next version. On any error nothing is written but the
         failed import's log entry, and the latest good version stays as it was.
-        `created_at` dates the version otherwise than now (migrations keep their times)."""
+        `created_at` dates the version otherwise than now (migrations keep their times).
+        `mode` (the source's by default): "incremental" takes `records` as upserts by the diff
+        key and `deleted` as the keys to remove (key values, or objects holding the key
+        fields); `state` (a JSON object) commits with the version, in either mode."""
         source = self._source(project_id, source_id)
-        options = self._import_options(source, enable_diff, diff_key)
+        options = self._import_options(source, enable_diff, diff_key, mode)
+        if state is not None:
+            check_state(state, source_label(*source.key))
         return self._import(
             source,
             records,
@@ -83,7 +99,34 @@ class Imports(Administration):
             metadata,
             lambda: log,
             created_at=to_text(created_at) if created_at else None,
+            deleted=deleted or (),
+            state=lambda: state,
         )
+
+    @requires("viewer", "read data")
+    def get_source_state(self, project_id: str, source_id: str) -> dict[str, Any]:
+        """The state the source's last import committed ({} before any): an incremental
+        source's cursor. A held version's state counts: its data arrived."""
+        source = self._read_source(project_id, source_id, "state")
+        with self._open(source) as store:
+            return store.committed_state()
+
+    @requires("editor", "change source state")
+    def set_source_state(
+        self, project_id: str, source_id: str, state: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Replace the committed state, to reset or rewind a cursor for a backfill; the next
+        run starts from it. Audited with the state before and after."""
+        source = self._source(project_id, source_id)
+        check_state(state, source_label(*source.key))
+        with self._open(source) as store, store.writing():
+            before = store.committed_state()
+            store.save_state(state, None)
+        with self.core.writing():
+            self.core.audit(
+                "set_state", "data_source", source.qualified_id, before=before, after=state
+            )
+        return state
 
     @requires("editor", "run data sources")
     def run_data_source(
@@ -102,7 +145,16 @@ class Imports(Administration):
             raise
         try:
             options = self._import_options(source, None, None)
-            return self._import(source, run.records(), options, None, None, run.log.text)
+            return self._import(
+                source,
+                run.records(),
+                options,
+                None,
+                None,
+                run.log.text,
+                deleted=run.deleted,
+                state=run.final_state,
+            )
         finally:
             run.close()
 
@@ -119,7 +171,13 @@ class Imports(Administration):
             first: list[Any] = []
             records = _keeping_first(run.records(), first)
             with self._open(source) as store, gc_paused():
-                preview = preview_version(store, records, self._import_options(source, None, None))
+                preview = preview_version(
+                    store,
+                    records,
+                    self._import_options(source, None, None),
+                    run.deleted,
+                    run.final_state,
+                )
             return DryRunResult(preview=preview, records=first, log=run.log.text())
         finally:
             run.close()
@@ -133,10 +191,13 @@ class Imports(Administration):
             draft = parse_source_config(source.type, config, where=label)
             source = source.model_copy(update={"config": draft})
         self._check_env(source.config, label)
+        with self._open(source) as store:
+            committed = store.committed_state()
         context = RunContext(
             settings=self.settings,
             inputs=self._upstream_inputs(source),
             data_folders=tuple(self._data_folders().values()),
+            state=committed,
         )
         return source, runner_for(source.type).start(source, context)
 
@@ -180,6 +241,8 @@ class Imports(Administration):
         metadata: dict[str, Any] | None,
         log: LogText,
         created_at: str | None = None,
+        deleted: Iterable[Any] = (),
+        state: StateText = lambda: None,
     ) -> ImportResult:
         started = time.perf_counter()
         with self._open(source) as store:
@@ -201,6 +264,8 @@ class Imports(Administration):
                         metadata=metadata,
                         log=log,
                         created_at=created_at,
+                        deleted=deleted,
+                        state=state,
                     )
             except DatabaseError as exc:
                 fail_import(store, log_id, f"storage error: {exc}", started, log)
@@ -244,9 +309,19 @@ class Imports(Administration):
             self.core.set_status(source.project_id, source.id, status)
 
     def _import_options(
-        self, source: DataSource, enable_diff: bool | None, diff_key: str | list[str] | None
+        self,
+        source: DataSource,
+        enable_diff: bool | None,
+        diff_key: str | list[str] | None,
+        mode: ImportMode | None = None,
     ) -> ImportOptions:
         config = source.config
+        mode = config.mode if mode is None else mode
+        if mode not in ("snapshot", "incremental"):
+            raise ConfigError(
+                f"{source_label(*source.key)}: mode {mode!r} is not an import mode; use"
+                " 'snapshot' or 'incremental'."
+            )
         report_diff = config.enable_diff if enable_diff is None else enable_diff
         if diff_key is not None:
             config = parse_source_config(
@@ -254,12 +329,14 @@ class Imports(Administration):
                 {**dump_source_config(source.config), "diffKey": diff_key},
                 where=source_label(source.project_id, source.id),
             )
-        keyless = config.keyless_diff or not report_diff
+        # An incremental import matches records by key even when no diff is reported.
+        keyless = config.keyless_diff or (not report_diff and mode == "snapshot")
         return ImportOptions(
             key_spec=KeySpec(None if keyless else config.diff_key_fields),
             report_diff=report_diff,
             diff_settings=_diff_settings(source),
             quality=config.quality,
+            mode=mode,
         )
 
     def _mirror_history(self, store: VersionStore, source: DataSource) -> None:
@@ -307,6 +384,29 @@ class Imports(Administration):
         with self.core.writing():
             self.core.audit("read", "data_source", source.qualified_id, details={what: details})
         return source
+
+
+MAX_STATE_BYTES = 1 << 20
+
+
+def check_state(state: object, where: str) -> None:
+    """A state is a JSON object of at most MAX_STATE_BYTES: it is read and written whole at
+    every import."""
+    if not isinstance(state, dict):
+        raise ConfigError(
+            f"{where}: a state is a JSON object (a dict), not {type(state).__name__}."
+            " Give e.g. {'cursor': '2026-01-01'}, or {} to reset it."
+        )
+    try:
+        require_json(state, "the state", where)
+    except RecordsError as exc:
+        raise ConfigError(str(exc)) from None
+    size = len(orjson.dumps(state))
+    if size > MAX_STATE_BYTES:
+        raise ConfigError(
+            f"{where}: the state is {size:,} bytes of JSON, over the {MAX_STATE_BYTES:,}-byte"
+            " limit. Keep a cursor in it, not data."
+        )
 
 
 def _keeping_first(records: Iterable[Any], first: list[Any]) -> Iterator[Any]:

@@ -118,7 +118,13 @@ with warnings.catch_warnings():
         created_at: datetime
 
 
+ImportMode = Literal["snapshot", "incremental"]
+
+
 class VersionInfo(BaseModel):
+    """One version as listed. An incremental version says what it applied: `upserts` records
+    given, `deletions` rows its deletions ended; `state` is the state committed with it."""
+
     version: int
     status: VersionStatus
     record_count: int
@@ -128,6 +134,10 @@ class VersionInfo(BaseModel):
     created_at: datetime
     published_at: datetime | None
     metadata: dict[str, Any] = {}
+    mode: ImportMode = "snapshot"
+    upserts: int | None = None
+    deletions: int | None = None
+    state: dict[str, Any] | None = None
 
 
 class ImportLog(BaseModel):
@@ -157,6 +167,13 @@ class ImportResult(BaseModel):
     import_log_id: int
     duration_ms: int
     file_size_bytes: int
+    mode: ImportMode = "snapshot"
+    upserts: int | None = None
+    deletions: int | None = None
+    absent_deletions: int | None = None
+    """Deletions of keys the source did not hold (counted, not an error)."""
+    state: dict[str, Any] | None = None
+    """The source's state after the import, committed with it."""
 
 
 class CleanupResult(BaseModel):

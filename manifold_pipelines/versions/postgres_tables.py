@@ -9,7 +9,7 @@ as it was imported. Format 1 here starts where the data file's format 3 is.
 from __future__ import annotations
 
 from manifold_pipelines.db.migrations import FileFormat, Migration
-from manifold_pipelines.versions.tables import DATA_APPLICATION_ID
+from manifold_pipelines.versions.tables import DATA_APPLICATION_ID, INCREMENTAL_STATEMENTS
 
 _INITIAL = Migration(
     version=1,
@@ -95,8 +95,12 @@ _INITIAL = Migration(
     ),
 )
 
+_INCREMENTAL = Migration(
+    version=2, name="incremental imports (data file format 4)", statements=INCREMENTAL_STATEMENTS
+)
+
 SOURCE_FORMAT = FileFormat(
     application_id=DATA_APPLICATION_ID,
     label="source schema",
-    migrations=(_INITIAL,),
+    migrations=(_INITIAL, _INCREMENTAL),
 )

@@ -152,8 +152,8 @@ class VersionStore(VersionWrites):
     def list_versions(self) -> list[VersionInfo]:
         rows = self.db.execute(
             "SELECT version, status, record_count, previous_version, diff_summary,"
-            " schema_version, created_at, published_at, metadata FROM data_versions"
-            " ORDER BY version"
+            " schema_version, created_at, published_at, metadata, mode, upserts, deletions,"
+            " state FROM data_versions ORDER BY version"
         ).fetchall()
         return [
             VersionInfo(
@@ -166,6 +166,10 @@ class VersionStore(VersionWrites):
                 created_at=from_text(row[6]),
                 published_at=from_text(row[7]) if row[7] else None,
                 metadata=orjson.loads(row[8]),
+                mode=row[9],
+                upserts=row[10],
+                deletions=row[11],
+                state=orjson.loads(row[12]) if row[12] is not None else None,
             )
             for row in rows
         ]

@@ -72,6 +72,34 @@ class VersionWrites:
         )
         return {row[0] for row in rows}
 
+    def live_rows_by_key(
+        self, keys: Sequence[str], version: int
+    ) -> dict[str, tuple[int, bytes, int]]:
+        """key -> (id, hash, position) of the rows of the newest version before `version`
+        holding one of `keys`: one lookup in the live rows' key index."""
+        if not keys:
+            return {}
+        rows = self.db.execute(
+            "SELECT key, id, hash, position FROM record_history"  # noqa: S608 (the engine's own list condition)
+            " WHERE last_version IS NULL AND first_version < ?"
+            f" AND {self.db.in_list('key', 'text')}",
+            (version, self.db.list_param(keys)),
+        )
+        return {key: (row_id, bytes(digest), position) for key, row_id, digest, position in rows}
+
+    def top_position(self) -> int:
+        """The greatest position of the newest version's rows (0 when it has none): kept on
+        each incremental version, found by one scan after a snapshot import."""
+        row = self.db.execute(
+            "SELECT top_position FROM data_versions ORDER BY version DESC LIMIT 1"
+        ).fetchone()
+        if row is not None and row[0] is not None:
+            return int(row[0])
+        row = self.db.execute(
+            "SELECT max(position) FROM record_history WHERE last_version IS NULL"
+        ).fetchone()
+        return int(row[0]) if row[0] is not None else 0
+
     def end_rows(self, row_ids: Sequence[int], last_version: int) -> None:
         if row_ids:
             self.db.execute(
@@ -129,9 +157,10 @@ class VersionWrites:
         self.db.execute(
             "INSERT INTO data_versions (version, schema, metadata, record_count,"
             " previous_version, status, diff_key, field_stats, schema_version, import_log_id,"
-            " created_at) VALUES (:version, :schema, :metadata, :record_count,"
-            " :previous_version, 'held', :diff_key, :field_stats, :schema_version,"
-            " :import_log_id, :created_at)",
+            " created_at, mode, upserts, deletions, state, top_position) VALUES (:version,"
+            " :schema, :metadata, :record_count, :previous_version, 'held', :diff_key,"
+            " :field_stats, :schema_version, :import_log_id, :created_at, :mode, :upserts,"
+            " :deletions, :state, :top_position)",
             row,
         )
 
@@ -165,6 +194,23 @@ class VersionWrites:
                 )
                 for m in metrics
             ],
+        )
+
+    # State
+
+    def committed_state(self) -> dict[str, Any]:
+        """The source's state as its last import (or a reset) committed it; {} at first."""
+        row = self.db.execute("SELECT state FROM source_state").fetchone()
+        state: dict[str, Any] = {} if row is None else orjson.loads(row[0])
+        return state
+
+    def save_state(self, state: dict[str, Any], version: int | None) -> None:
+        """Inside the caller's transaction: with the version it came with, or alone (a reset)."""
+        self.db.execute(
+            "INSERT INTO source_state (id, state, version, updated_at) VALUES (1, ?, ?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET state = excluded.state, version = excluded.version,"
+            " updated_at = excluded.updated_at",
+            (orjson.dumps(state).decode(), version, now_text()),
         )
 
     # Import logs

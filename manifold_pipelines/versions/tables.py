@@ -179,8 +179,32 @@ _UNUSED_INDEXES = Migration(
     ),
 )
 
+INCREMENTAL_STATEMENTS = (
+    """ALTER TABLE data_versions ADD COLUMN mode TEXT NOT NULL DEFAULT 'snapshot'
+        CHECK (mode IN ('snapshot', 'incremental'))""",
+    # Records an incremental import upserted, and the rows its deletions ended.
+    "ALTER TABLE data_versions ADD COLUMN upserts BIGINT",
+    "ALTER TABLE data_versions ADD COLUMN deletions BIGINT",
+    # The state committed with this version (NULL: the import left it as it was).
+    "ALTER TABLE data_versions ADD COLUMN state TEXT",
+    # The greatest position of the version's rows, where an incremental import appends new
+    # keys without scanning; NULL after a snapshot import (then found once by a scan).
+    "ALTER TABLE data_versions ADD COLUMN top_position BIGINT",
+    """CREATE TABLE source_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        state TEXT NOT NULL,
+        version INTEGER,
+        updated_at TEXT NOT NULL
+    )""",
+    """CREATE INDEX record_history_live_key ON record_history(key)
+        WHERE last_version IS NULL""",
+)
+"""Shared with the PostgreSQL schema's format 2: the statements mean the same in both."""
+
+_INCREMENTAL = Migration(version=4, name="incremental imports", statements=INCREMENTAL_STATEMENTS)
+
 DATA_FORMAT = FileFormat(
     application_id=DATA_APPLICATION_ID,
     label="data file",
-    migrations=(_INITIAL, _CANONICAL, _UNUSED_INDEXES),
+    migrations=(_INITIAL, _CANONICAL, _UNUSED_INDEXES, _INCREMENTAL),
 )

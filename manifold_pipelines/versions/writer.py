@@ -17,13 +17,14 @@ from typing import Any
 import orjson
 
 from manifold_pipelines.core.source_config import QualityConfig
-from manifold_pipelines.errors import DiffKeyError, cap_error_text
+from manifold_pipelines.errors import ConfigError, DiffKeyError, cap_error_text
 from manifold_pipelines.quality.metrics import blocks_publication, compute_metrics
 from manifold_pipelines.timestamps import now_text
 from manifold_pipelines.versions.baseline import PriorVersion, prior_version, publication_figures
 from manifold_pipelines.versions.diff import DiffSettings, all_added, diff_sides
+from manifold_pipelines.versions.incremental import IncrementalResult, apply_incremental
 from manifold_pipelines.versions.matching import Changes, live_rows, match_keys
-from manifold_pipelines.versions.models import DataDiff, ImportResult, VersionStatus
+from manifold_pipelines.versions.models import DataDiff, ImportMode, ImportResult, VersionStatus
 from manifold_pipelines.versions.placement import place_version
 from manifold_pipelines.versions.records import (
     KeySpec,
@@ -31,7 +32,7 @@ from manifold_pipelines.versions.records import (
     key_records,
     number_copies,
 )
-from manifold_pipelines.versions.scan import scan_records
+from manifold_pipelines.versions.scan import ScanResult, scan_records
 from manifold_pipelines.versions.schema import (
     FieldStats,
     apply_counts,
@@ -51,18 +52,44 @@ class ImportOptions:
     report_diff: bool
     diff_settings: DiffSettings
     quality: QualityConfig
+    mode: ImportMode = "snapshot"
+
+
+@dataclass
+class Applied:
+    """What writing an import's records changed, whichever its mode: the rest of an import
+    (schema, diff, quality, publication) is the same for both."""
+
+    scan: ScanResult
+    changes: Changes
+    ended: list[tuple[Any, ...]]
+    same_keys: bool
+    incremental: IncrementalResult | None = None
 
 
 LogText = Callable[[], str | None]
 """The import log's text, read when the import ends: a streaming run logs as it goes."""
+StateText = Callable[[], dict[str, Any] | None]
+"""The state to commit, read once the records are in: a run's script sets it as it goes."""
 
 
 def preview_version(
-    store: VersionStore, records: Iterable[Any], options: ImportOptions
+    store: VersionStore,
+    records: Iterable[Any],
+    options: ImportOptions,
+    deleted: Iterable[Any] = (),
+    state: StateText = lambda: None,
 ) -> ImportResult:
     """What importing `records` would give (version, diff, quality), with nothing written."""
     return write_version(
-        store, records, options, log_id=0, started=time.perf_counter(), dry_run=True
+        store,
+        records,
+        options,
+        log_id=0,
+        started=time.perf_counter(),
+        dry_run=True,
+        deleted=deleted,
+        state=state,
     )
 
 
@@ -93,35 +120,36 @@ def write_version(
     log: LogText = lambda: None,
     dry_run: bool = False,
     created_at: str | None = None,
+    deleted: Iterable[Any] = (),
+    state: StateText = lambda: None,
 ) -> ImportResult:
     """Import `records` as the next version; on any error nothing of it is written. A dry
-    run computes everything, diff and quality included, then rolls it all back."""
+    run computes everything, diff and quality included, then rolls it all back. In
+    incremental mode `records` are upserts and `deleted` the keys to remove (both read in
+    that order, so a run may fill `deleted` as it yields records); `state()`, read once the
+    records are in (None: unchanged), commits with the version."""
     spec = options.key_spec
     with store.writing(commit=not dry_run):
         previous = prior_version(store, published_only=False)
         version = previous.version + 1 if previous else 1
-        same_keys = previous is not None and previous.key_spec == spec.to_json()
-        scan = scan_records(
-            store,
-            records,
-            spec,
-            live_rows(store, spec) if same_keys else None,
-            version=version,
-            where=store.label,
-            # A list is in memory anyway, and counting at the end is faster; a stream is not,
-            # so it is counted as it passes and not held.
-            first_import=previous is None and not isinstance(records, (list, tuple)),
+        if options.mode == "incremental":
+            applied = _apply_incremental(store, records, deleted, previous, spec, version)
+        else:
+            applied = _apply_snapshot(store, records, deleted, previous, spec, version)
+        scan, changes, ended, same_keys = (
+            applied.scan,
+            applied.changes,
+            applied.ended,
+            applied.same_keys,
         )
-        new_rows, ended = place_version(store, scan, version, same_keys)
-        changes = match_keys(
-            store, new_rows, scan.duplicate_keys, ended, same_keys, version, spec.keyless
-        )
-        if scan.missing_keys or scan.duplicate_keys:
-            raise bad_key_error(spec, store.label, scan.missing_keys, scan.duplicate_keys)
         stats = _field_stats(previous, changes, ended, same_keys, store.label, scan.shapes)
         schema = schema_from_stats(stats, scan.record_count)
         schema_version, schema_changes = _track_schema(store, previous, schema, version)
         now = now_text()
+        incremental = applied.incremental
+        new_state = state()
+        if new_state is not None:
+            store.save_state(new_state, version)
         store.insert_version(
             {
                 "version": version,
@@ -134,6 +162,11 @@ def write_version(
                 "schema_version": schema_version,
                 "import_log_id": log_id,
                 "created_at": created_at or now,
+                "mode": options.mode,
+                "upserts": incremental.upserts if incremental else None,
+                "deletions": incremental.deletions if incremental else None,
+                "state": None if new_state is None else orjson.dumps(new_state).decode(),
+                "top_position": incremental.top_position if incremental else None,
             }
         )
         diff = _diff(store, previous, changes, ended, same_keys, options, version)
@@ -150,7 +183,9 @@ def write_version(
         )
         store.insert_metrics(version, metrics, now)
         duration_ms = _elapsed_ms(started)
-        store.complete_log(log_id, version, now, duration_ms, scan.record_count, log())
+        store.complete_log(
+            log_id, version, now, duration_ms, scan.record_count, _with_counts(log(), applied)
+        )
         result = ImportResult(
             version=version,
             status=status,
@@ -164,8 +199,101 @@ def write_version(
             import_log_id=log_id,
             duration_ms=duration_ms,
             file_size_bytes=store.file_size(),
+            mode=options.mode,
+            upserts=incremental.upserts if incremental else None,
+            deletions=incremental.deletions if incremental else None,
+            absent_deletions=incremental.absent_deletions if incremental else None,
+            state=store.committed_state() if new_state is not None or incremental else None,
         )
     return result
+
+
+def _apply_snapshot(
+    store: VersionStore,
+    records: Iterable[Any],
+    deleted: Iterable[Any],
+    previous: PriorVersion | None,
+    spec: KeySpec,
+    version: int,
+) -> Applied:
+    """Every record of the version: rows it keeps are shared, the rest written anew, and
+    every live row it did not keep ends. Deletions mean nothing here: a record missing from
+    a snapshot is removed already."""
+    same_keys = previous is not None and previous.key_spec == spec.to_json()
+    scan = scan_records(
+        store,
+        records,
+        spec,
+        live_rows(store, spec) if same_keys else None,
+        version=version,
+        where=store.label,
+        # A list is in memory anyway, and counting at the end is faster; a stream is not,
+        # so it is counted as it passes and not held.
+        first_import=previous is None and not isinstance(records, (list, tuple)),
+    )
+    new_rows, ended = place_version(store, scan, version, same_keys)
+    changes = match_keys(
+        store, new_rows, scan.duplicate_keys, ended, same_keys, version, spec.keyless
+    )
+    if scan.missing_keys or scan.duplicate_keys:
+        raise bad_key_error(spec, store.label, scan.missing_keys, scan.duplicate_keys)
+    if any(True for _ in deleted):
+        raise ConfigError(
+            f"{store.label} imports snapshots, where a record missing from an import is removed;"
+            " deletions are for mode 'incremental'. Set the source's mode to incremental, or"
+            " leave the records out instead. Nothing was imported."
+        )
+    return Applied(scan=scan, changes=changes, ended=ended, same_keys=same_keys)
+
+
+def _apply_incremental(
+    store: VersionStore,
+    records: Iterable[Any],
+    deleted: Iterable[Any],
+    previous: PriorVersion | None,
+    spec: KeySpec,
+    version: int,
+) -> Applied:
+    """Upserts and deletions against the version before, which must be keyed the same way:
+    with another key its rows cannot be looked up by this one."""
+    if spec.keyless:
+        raise ConfigError(
+            f"{store.label}: an incremental import needs a diff key to match records by; this"
+            " source has none (keylessDiff or enableDiff false). Set diffKey, or import in"
+            " snapshot mode."
+        )
+    if previous is not None and previous.key_spec != spec.to_json():
+        raise ConfigError(
+            f"{store.label}: version {previous.version} is keyed by"
+            f" {KeySpec.from_json(previous.key_spec).describe()}, not {spec.describe()}: an"
+            " incremental import cannot match records across a change of diff key. Import one"
+            " snapshot with the new key first. Nothing was imported."
+        )
+    incremental = apply_incremental(store, records, deleted, spec, version)
+    count = (previous.record_count if previous else 0) + len(incremental.changes.added)
+    count -= incremental.deletions
+    return Applied(
+        scan=ScanResult(record_count=count, unique_records=count),
+        changes=incremental.changes,
+        ended=incremental.ended,
+        same_keys=previous is not None,
+        incremental=incremental,
+    )
+
+
+def _with_counts(log: str | None, applied: Applied) -> str | None:
+    """An incremental import's log ends with what it applied."""
+    incremental = applied.incremental
+    if incremental is None:
+        return log
+    line = (
+        f"[info] incremental: {incremental.upserts:,} upserts"
+        f" ({len(applied.changes.added):,} added, {len(applied.changes.changed):,} changed,"
+        f" {incremental.unchanged:,} unchanged), {incremental.deletions:,} deletions"
+    )
+    if incremental.absent_deletions:
+        line += f" ({incremental.absent_deletions:,} more named keys the source did not hold)"
+    return line if log is None else f"{log}\n{line}"
 
 
 def _diff(

@@ -41,6 +41,8 @@ CALLS: dict[str, Call] = {
     "data_file_path": lambda m, h: m.data_file_path("demo", "api"),
     "data_location": lambda m, h: m.data_location("demo", "api"),
     "data_size": lambda m, h: m.data_size("demo", "api"),
+    "get_source_state": lambda m, h: m.get_source_state("demo", "api"),
+    "set_source_state": lambda m, h: m.set_source_state("demo", "api", {"cursor": 1}),
     "add_relationship": lambda m, h: m.add_relationship("demo/b", "demo/c"),
     "remove_relationship": lambda m, h: m.remove_relationship("demo/api", "demo/b"),
     "list_relationships": lambda m, h: m.list_relationships(),

@@ -1,0 +1,206 @@
+"""Incremental imports: records are upserts by key, deletions are explicit, and each import is
+still a whole version whose diff is exactly the change it applied. An oracle (the previous
+version as an ordered dict, the upserts and deletions applied to it) says what every version
+must read back as; the state commits with its version and never advances on a failure."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from manifold_pipelines import SeparatedDatabaseManager
+from manifold_pipelines.errors import ConfigError, DiffKeyError, RecordsError
+from manifold_tests.conftest import make_source
+
+Oracle = dict[Any, dict[str, Any]]
+
+
+def _apply(oracle: Oracle, upserts: list[dict[str, Any]], deleted: list[Any]) -> Oracle:
+    """What an incremental import must give: a changed key keeps its place, a new key goes
+    last, a deleted key leaves."""
+    result = dict(oracle)
+    for record in upserts:
+        result[record["id"]] = record
+    for key in deleted:
+        result.pop(key, None)
+    return result
+
+
+@pytest.fixture
+def incremental(manager: SeparatedDatabaseManager) -> tuple[str, str]:
+    make_source(manager, "demo", "feed", mode="incremental")
+    return ("demo", "feed")
+
+
+def test_upserts_replace_in_place_and_deletions_remove(
+    manager: SeparatedDatabaseManager, incremental: tuple[str, str]
+) -> None:
+    first = [{"id": i, "v": i} for i in range(5)]
+    one = manager.import_data(*incremental, first, state={"cursor": 5})
+    assert (one.mode, one.upserts, one.deletions, one.state) == ("incremental", 5, 0, {"cursor": 5})
+    upserts = [{"id": 1, "v": 100}, {"id": 9, "v": 9}, {"id": 2, "v": 2}]
+    two = manager.import_data(*incremental, upserts, deleted=[3, 42], state={"cursor": 9})
+    expected = _apply({r["id"]: r for r in first}, upserts, [3, 42])
+    assert manager.get_latest_data(*incremental).data == list(expected.values())
+    assert manager.get_data_version(*incremental, 1).data == first  # history untouched
+    assert two.diff is not None
+    assert two.diff.summary() == {"added": 1, "removed": 1, "modified": 1, "totalChanges": 3}
+    assert (two.record_count, two.upserts, two.deletions, two.absent_deletions) == (5, 3, 1, 1)
+    log = manager.get_import_logs(*incremental)[0].log or ""
+    assert "3 upserts (1 added, 1 changed, 1 unchanged), 1 deletions" in log
+    assert "1 more named keys the source did not hold" in log
+    assert manager.get_source_state(*incremental) == {"cursor": 9}
+    info = manager.list_versions(*incremental)[-1]
+    assert (info.mode, info.upserts, info.deletions, info.state) == (
+        "incremental",
+        3,
+        1,
+        {"cursor": 9},
+    )
+
+
+def test_an_upsert_equal_to_the_current_record_is_no_change(
+    manager: SeparatedDatabaseManager, incremental: tuple[str, str]
+) -> None:
+    manager.import_data(*incremental, [{"id": 1, "v": 1}, {"id": 2, "v": 2}])
+    same = manager.import_data(*incremental, [{"id": 2, "v": 2}])
+    assert same.diff is not None and same.diff.total_changes == 0
+    assert same.record_count == 2
+    quality = {m.metric: m.value for m in same.quality}
+    assert quality["change_rate"] == 0 and quality["record_count"] == 2
+
+
+def test_quality_counts_deletions_as_removed_and_the_whole_version(
+    manager: SeparatedDatabaseManager, incremental: tuple[str, str]
+) -> None:
+    manager.import_data(*incremental, [{"id": i} for i in range(10)])
+    result = manager.import_data(*incremental, [], deleted=[0, 1])
+    quality = {m.metric: m.value for m in result.quality}
+    assert quality["record_count"] == 8
+    assert quality["removed_rate"] == pytest.approx(0.2)
+    assert quality["change_rate"] == pytest.approx(0.2)
+
+
+@pytest.mark.parametrize(
+    ("upserts", "deleted", "error", "words"),
+    [
+        ([{"id": 1, "v": 9}], [1], RecordsError, "key 1 is both upserted and deleted"),
+        ([{"id": 7}, {"id": 7}], [], DiffKeyError, "another record also has"),
+        ([{"v": 1}], [], DiffKeyError, "missing"),
+        ([], [[1, 2]], RecordsError, "cannot delete"),
+        ([], [{"other": 1}], RecordsError, "cannot delete"),
+        ([{"id": 8}, "not a record"], [], RecordsError, "not an object"),
+    ],
+)
+def test_a_bad_incremental_import_changes_nothing_and_keeps_the_state(
+    manager: SeparatedDatabaseManager,
+    incremental: tuple[str, str],
+    upserts: list[Any],
+    deleted: list[Any],
+    error: type[Exception],
+    words: str,
+) -> None:
+    manager.import_data(*incremental, [{"id": 1, "v": 1}], state={"cursor": 1})
+    with pytest.raises(error, match=words):
+        manager.import_data(*incremental, upserts, deleted=deleted, state={"cursor": 2})
+    assert manager.get_latest_data(*incremental).data == [{"id": 1, "v": 1}]
+    assert [v.version for v in manager.list_versions(*incremental)] == [1]
+    assert manager.get_source_state(*incremental) == {"cursor": 1}
+    assert manager.get_import_logs(*incremental)[0].status == "failed"
+
+
+def test_deletions_in_a_snapshot_import_and_a_changed_key_are_refused(
+    manager: SeparatedDatabaseManager, incremental: tuple[str, str]
+) -> None:
+    manager.import_data(*incremental, [{"id": 1, "code": "a"}])
+    with pytest.raises(ConfigError, match="deletions are for mode 'incremental'"):
+        manager.import_data(*incremental, [{"id": 1}], mode="snapshot", deleted=[1])
+    with pytest.raises(ConfigError, match="cannot match records across a change of diff key"):
+        manager.import_data(*incremental, [{"id": 2, "code": "b"}], diff_key="code")
+    with pytest.raises(ConfigError, match="'sometimes' is not an import mode"):
+        manager.import_data(*incremental, [], mode="sometimes")  # type: ignore[arg-type]
+    assert manager.get_latest_data(*incremental).data == [{"id": 1, "code": "a"}]
+
+
+def test_switching_modes_keeps_the_history_and_diffs_across(
+    manager: SeparatedDatabaseManager, incremental: tuple[str, str]
+) -> None:
+    manager.import_data(*incremental, [{"id": i} for i in range(4)])
+    manager.import_data(*incremental, [{"id": 0}, {"id": 1}], mode="snapshot")
+    manager.import_data(*incremental, [{"id": 5}], deleted=[0])
+    assert manager.get_latest_data(*incremental).data == [{"id": 1}, {"id": 5}]
+    assert [v.mode for v in manager.list_versions(*incremental)] == [
+        "incremental",
+        "snapshot",
+        "incremental",
+    ]
+    diff = manager.get_data_diff(*incremental, 1, 3)
+    assert (diff.added, diff.removed, diff.modified) == (1, 3, 0)
+
+
+def test_a_composite_key_deletes_by_objects(manager: SeparatedDatabaseManager) -> None:
+    make_source(manager, "demo", "pairs", mode="incremental", diffKey=["a", "b"])
+    manager.import_data("demo", "pairs", [{"a": 1, "b": "x"}, {"a": 1, "b": "y"}])
+    manager.import_data("demo", "pairs", [], deleted=[{"a": 1, "b": "x", "extra": 0}])
+    assert manager.get_latest_data("demo", "pairs").data == [{"a": 1, "b": "y"}]
+    with pytest.raises(RecordsError, match=r"an object holding its fields \(a, b\)"):
+        manager.import_data("demo", "pairs", [], deleted=[1])
+
+
+def test_the_state_is_reset_or_rewound_by_an_editor_and_audited(
+    manager: SeparatedDatabaseManager, incremental: tuple[str, str]
+) -> None:
+    assert manager.get_source_state(*incremental) == {}
+    manager.import_data(*incremental, [{"id": 1}], state={"cursor": "2026-02-01"})
+    manager.set_source_state(*incremental, {"cursor": "2026-01-01"})
+    assert manager.get_source_state(*incremental) == {"cursor": "2026-01-01"}
+    entry = next(e for e in manager.audit_log(object_id="demo/feed") if e.action == "set_state")
+    assert (entry.before, entry.after) == ({"cursor": "2026-02-01"}, {"cursor": "2026-01-01"})
+    for bad, words in (([1], "a state is a JSON object"), ({"x": float("nan")}, "state")):
+        with pytest.raises(ConfigError, match=words):
+            manager.set_source_state(*incremental, bad)  # type: ignore[arg-type]
+    assert manager.get_source_state(*incremental) == {"cursor": "2026-01-01"}
+
+
+_KEYS = st.integers(min_value=0, max_value=30)
+_IMPORT = st.tuples(
+    st.dictionaries(_KEYS, st.integers(min_value=0, max_value=3), max_size=12),
+    st.lists(_KEYS, max_size=6),
+)
+_sources = itertools.count()
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(imports=st.lists(_IMPORT, min_size=1, max_size=5))
+def test_random_incremental_imports_read_back_as_the_oracle_says(
+    manager: SeparatedDatabaseManager, imports: list[tuple[dict[int, int], list[int]]]
+) -> None:
+    source_id = f"feed{next(_sources)}"
+    make_source(manager, "demo", source_id, mode="incremental")
+    oracle: Oracle = {}
+    states: list[Oracle] = []
+    for number, (values, deletions) in enumerate(imports, start=1):
+        upserts = [{"id": key, "v": value} for key, value in values.items()]
+        deleted = [key for key in deletions if key not in values]
+        before = oracle
+        oracle = _apply(oracle, upserts, deleted)
+        result = manager.import_data("demo", source_id, upserts, deleted=deleted)
+        states.append(oracle)
+        assert result.version == number and result.record_count == len(oracle)
+        assert result.diff is not None
+        changed = sum(1 for k, r in oracle.items() if k in before and before[k] != r)
+        assert (result.diff.added, result.diff.removed, result.diff.modified) == (
+            len(oracle.keys() - before.keys()),
+            len(before.keys() - oracle.keys()),
+            changed,
+        )
+    for number, expected in enumerate(states, start=1):
+        assert manager.get_data_version("demo", source_id, number).data == list(expected.values())
