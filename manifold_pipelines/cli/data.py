@@ -25,6 +25,7 @@ from manifold_pipelines.cli.context import (
 )
 from manifold_pipelines.cli.lifecycle import lifecycle_commands
 from manifold_pipelines.cli.record_files import read_records
+from manifold_pipelines.cli.state import state
 from manifold_pipelines.cli.terminal import (
     echo,
     echo_rows,
@@ -53,6 +54,12 @@ def _print_result(result: ImportResult, as_json: bool) -> None:
         d = result.diff
         changes = f"{d.added} added, {d.removed} removed, {d.modified} modified"
     echo(f"Version {result.version} ({result.status}): {result.record_count} records, {changes}")
+    if result.mode == "incremental":
+        echo(
+            f"  incremental: {result.upserts} upserts, {result.deletions} deletions"
+            + (f" ({result.absent_deletions} of keys not there)" if result.absent_deletions else "")
+            + f", state {json_text(result.state or {})}"
+        )
     for metric in result.quality:
         if metric.status != "pass":
             field = f"[{metric.field}]" if metric.field else ""
@@ -143,18 +150,32 @@ def versions(cli: CliContext, name_path: str, as_json: bool) -> None:
         echo_json([info.model_dump(mode="json") for info in infos])
         return
     echo_rows(
-        ["VERSION", "STATUS", "RECORDS", "ADDED", "REMOVED", "MODIFIED", "CREATED"],
+        [
+            *("VERSION", "STATUS", "MODE", "RECORDS", "ADDED", "REMOVED", "MODIFIED"),
+            *("UPSERTS", "DELETIONS", "CURSOR", "CREATED"),
+        ],
         (
             [
                 info.version,
                 info.status,
+                info.mode,
                 info.record_count,
                 *((info.diff or {}).get(kind, 0) for kind in ("added", "removed", "modified")),
+                "" if info.upserts is None else info.upserts,
+                "" if info.deletions is None else info.deletions,
+                _cursor(info.state),
                 f"{info.created_at:%Y-%m-%d %H:%M:%S}",
             ]
             for info in infos
         ),
     )
+
+
+def _cursor(state: dict[str, Any] | None) -> str:
+    """A version's committed cursor, or its whole state when it keeps no `cursor`."""
+    if state is None:
+        return ""
+    return json_text(state.get("cursor", state))
 
 
 @click.command("show")
@@ -315,4 +336,4 @@ def _diff_table(changes: DataDiff, config: SourceConfig, title: str) -> None:
     print_table(table)
 
 
-data_commands = [run, import_, versions, show, diff, *lifecycle_commands]
+data_commands = [run, import_, versions, show, diff, state, *lifecycle_commands]

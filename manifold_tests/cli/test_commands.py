@@ -453,3 +453,39 @@ def test_the_cli_starts_without_pandas_or_datacompy() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_an_incremental_source_through_the_cli(cli: Invoke, tmp_path: Path) -> None:
+    """`run` and `versions` show the mode, upserts, deletions and cursor; `state` shows,
+    rewinds and resets the state, and refuses what is not a JSON object."""
+    script = tmp_path / "feed.json"
+    script.write_text(json.dumps({"script": "return [];", "mode": "incremental"}))
+    cli("project", "create", "demo", "--name", "Demo")
+    cli(
+        "source",
+        "create",
+        "demo/feed",
+        "--name",
+        "Feed",
+        "--type",
+        "javascript",
+        "--config",
+        str(script),
+    )
+    data = tmp_path / "v1.jsonl"
+    data.write_text('{"id": 1, "v": 1}\n{"id": 2, "v": 2}\n')
+    imported = cli("import", "demo/feed", str(data)).output
+    assert "incremental: 2 upserts, 0 deletions" in imported
+    assert json.loads(cli("state", "demo/feed").output) == {}
+    assert json.loads(cli("state", "demo/feed", "--set", '{"cursor": 7}').output) == {"cursor": 7}
+    listed = table_rows(cli("versions", "demo/feed").output)
+    assert {k: listed[0][k] for k in ("MODE", "UPSERTS", "DELETIONS")} == {
+        "MODE": "incremental",
+        "UPSERTS": "2",
+        "DELETIONS": "0",
+    }
+    refused = cli("state", "demo/feed", "--set", "[1]", code=1).output
+    assert "a state is a JSON object" in refused
+    assert "is not JSON" in cli("state", "demo/feed", "--set", "{nope", code=1).output
+    assert json.loads(cli("state", "demo/feed", "--reset").output) == {}
+    assert json.loads(cli("state", "demo/feed").output) == {}

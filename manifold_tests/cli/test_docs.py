@@ -36,6 +36,7 @@ def test_there_are_commands_for_everything_the_issue_names() -> None:
         "run",
         "import",
         "versions",
+        "state",
         "show",
         "diff",
         "history",
