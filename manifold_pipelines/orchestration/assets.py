@@ -15,13 +15,14 @@ from manifold_pipelines.manager import SeparatedDatabaseManager
 from manifold_pipelines.orchestration.changes import changes_preview
 from manifold_pipelines.orchestration.checks import build_check_specs, check_results
 from manifold_pipelines.orchestration.config_summary import config_markdown
-from manifold_pipelines.orchestration.markdown import code_block
+from manifold_pipelines.orchestration.markdown import code_block, json_text
 from manifold_pipelines.orchestration.redaction import Secrets, secrets_of
 from manifold_pipelines.orchestration.snapshot import CatalogSnapshot, PinnedSource
 from manifold_pipelines.versions.models import ImportResult
 
 DAGSTER_USER = "dagster"
 LOG_EXCERPT_LINES = 40
+STATE_LINES = 40
 
 
 def dagster_name(*parts: str) -> str:
@@ -78,7 +79,11 @@ def build_source_asset(
         preview = changes_preview(result.diff, qualified, _key_fields(config))
         yield dg.MaterializeResult(
             asset_key=key,
-            metadata={**_metadata(result, schema, log_text, preview), "source_status": status},
+            metadata={
+                **_metadata(result, schema, log_text, preview),
+                **_incremental_metadata(result, secrets),
+                "source_status": status,
+            },
         )
         yield from check_results(key, result.quality, result.version)
 
@@ -133,6 +138,20 @@ def _relay_log(
         else:
             context.log.info(line)
     return text
+
+
+def _incremental_metadata(result: ImportResult, secrets: Secrets) -> dict[str, Any]:
+    """The import's mode; for an incremental one what it applied and the state it committed
+    (secrets hidden: a script may keep a token there)."""
+    if result.mode != "incremental":
+        return {"mode": result.mode}
+    state = secrets.hide(json_text(result.state or {}, indent=2))
+    return {
+        "mode": result.mode,
+        "upserts": result.upserts,
+        "deletions": result.deletions,
+        "state": dg.MetadataValue.md(code_block(state, "json", max_lines=STATE_LINES)),
+    }
 
 
 def _metadata(

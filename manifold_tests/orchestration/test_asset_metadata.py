@@ -186,3 +186,25 @@ def test_sizes_are_described_in_the_singular_for_one(manager: SeparatedDatabaseM
     assert "| 200 | an object with 1 field |" in text.value
     assert "| 200 | a list of 1 item |" in text.value
     assert "| 200 | a string of 1 character |" in text.value
+
+
+def test_an_incremental_materialization_shows_its_mode_upserts_deletions_and_state(
+    manager: SeparatedDatabaseManager,
+) -> None:
+    add_source(manager, "api", [{"id": 1, "v": 1}, {"id": 2, "v": 2}], mode="incremental")
+    add_source(manager, "plain", [{"id": 1}])
+    first = materialization_metadata(manager, "shop/api")
+    assert (first["mode"], first["upserts"], first["deletions"]) == ("incremental", 2, 0)
+    rows = [{"id": 2, "v": 20}, {"id": 3, "v": 3}]
+    manager.update_data_source(
+        "shop",
+        "api",
+        config={"script": "return rows;", "variables": {"rows": rows}, "mode": "incremental"},
+    )
+    manager.set_source_state("shop", "api", {"cursor": "2026-01-02"})
+    second = materialization_metadata(manager, "shop/api")
+    assert (second["upserts"], second["added"], second["modified"]) == (2, 1, 1)
+    assert second["dagster/row_count"] == 3  # id 1 stays: an incremental import only upserts
+    assert '"cursor": "2026-01-02"' in second["state"]
+    plain = materialization_metadata(manager, "shop/plain")
+    assert plain["mode"] == "snapshot" and "upserts" not in plain and "state" not in plain
