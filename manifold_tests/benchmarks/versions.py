@@ -187,7 +187,13 @@ def main() -> None:
     for backend in args.backend:
         with database(backend, args.database_url) as url:
             columns[backend] = [run(args.records, args.seed + i, url) for i in range(args.repeat)]
-    print(f"records: {args.records:,}  runs: {args.repeat} (medians)")
+    print_columns(args.records, args.repeat, columns)
+
+
+def print_columns(records: int, repeat: int, columns: dict[str, list[dict[str, Any]]]) -> None:
+    """Each figure on a line, one column per engine: medians of the runs, or the first run's
+    value for a figure that is a dict (a diff summary)."""
+    print(f"records: {records:,}  runs: {repeat} (medians)")
     print(f"{'figure':<52}" + "".join(f"{backend:>24}" for backend in columns))
     for name, value in next(iter(columns.values()))[0].items():
         cells = []

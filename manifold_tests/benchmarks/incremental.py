@@ -1,0 +1,90 @@
+"""Benchmark of incremental imports: what an import costs when it changes 1% of a source.
+
+    python -m manifold_tests.benchmarks.incremental --records 1000000 --backend sqlite postgresql
+
+A source of N records, then 1% upserts (records changed) and 0.1% deletions, imported
+incrementally; against a snapshot import of the same final data into a source of the same
+N records. Prints figures, one column per engine; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from manifold_pipelines import SeparatedDatabaseManager
+from manifold_tests.benchmarks.memory import PeakRss
+from manifold_tests.benchmarks.versions import database, make_record, print_columns, timed
+
+
+def run(records: int, seed: int, database_url: str | None = None) -> dict[str, Any]:
+    rng = random.Random(seed)
+    v1 = [make_record(rng, i) for i in range(1, records + 1)]
+    changed = rng.sample(range(records), records // 100)
+    upserts = [{**v1[i], "amount": v1[i]["amount"] + 1.5, "active": False} for i in changed]
+    untouched = sorted(set(range(records)) - set(changed))
+    deleted = [v1[i]["id"] for i in rng.sample(untouched, records // 1000)]
+    final = {record["id"]: record for record in v1}
+    final.update((record["id"], record) for record in upserts)
+    for key in deleted:
+        del final[key]
+    figures: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        manager = SeparatedDatabaseManager(Path(tmp) / "home", database_url=database_url)
+        manager.create_project(name="Bench", id="bench")
+        for source_id, mode in (("full", "snapshot"), ("inc", "incremental")):
+            manager.create_data_source(
+                "bench",
+                name=source_id,
+                type="json",
+                id=source_id,
+                config={"path": "x.json", "mode": mode},
+            )
+            manager.import_data("bench", source_id, v1)
+        figures["snapshot v2 of the final data s"], full = timed(
+            lambda: manager.import_data("bench", "full", list(final.values()))
+        )
+        size_before = manager.data_size("bench", "inc")
+        rss = PeakRss()
+        with rss.watch():
+            figures["incremental v2 s (1% upserts, 0.1% deletions)"], inc = timed(
+                lambda: manager.import_data("bench", "inc", upserts, deleted=deleted)
+            )
+        figures["incremental v2 peak RSS rise MB"] = rss.rise_mb
+        figures["incremental / snapshot time"] = (
+            figures["incremental v2 s (1% upserts, 0.1% deletions)"]
+            / figures["snapshot v2 of the final data s"]
+        )
+        assert inc.record_count == full.record_count == len(final)
+        assert inc.diff is not None and full.diff is not None
+        figures["incremental v2 diff"] = inc.diff.summary()
+        figures["snapshot v2 diff"] = full.diff.summary()
+        added = manager.data_size("bench", "inc") - size_before
+        figures["bytes added by the incremental v2"] = added
+        figures["bytes added %"] = 100 * added / size_before
+        manager.close()
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=1, help="runs; medians are printed")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--backend", nargs="+", choices=("sqlite", "postgresql"), default=["sqlite"]
+    )
+    parser.add_argument("--database-url", help="an existing PostgreSQL database to use")
+    args = parser.parse_args()
+    columns: dict[str, list[dict[str, Any]]] = {}
+    for backend in args.backend:
+        with database(backend, args.database_url) as url:
+            columns[backend] = [run(args.records, args.seed + i, url) for i in range(args.repeat)]
+    print_columns(args.records, args.repeat, columns)
+
+
+if __name__ == "__main__":
+    main()
