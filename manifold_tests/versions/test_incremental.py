@@ -6,6 +6,12 @@ must read back as; the state commits with its version and never advances on a fa
 from __future__ import annotations
 
 import itertools
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -204,3 +210,39 @@ def test_random_incremental_imports_read_back_as_the_oracle_says(
         )
     for number, expected in enumerate(states, start=1):
         assert manager.get_data_version("demo", source_id, number).data == list(expected.values())
+
+
+KILLED_WRITER = """
+import sys
+from manifold_pipelines import SeparatedDatabaseManager
+with SeparatedDatabaseManager(sys.argv[1]) as m:
+    for round in range(1, 1000):
+        m.import_data("demo", "feed", [{"id": i, "round": round, "pad": "x" * 200}
+                                       for i in range(round * 100, round * 100 + 20000)],
+                      deleted=[round * 100 - 1], state={"cursor": round})
+        print(round, flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_a_killed_incremental_import_leaves_the_state_with_its_last_whole_version(
+    manager: SeparatedDatabaseManager, incremental: tuple[str, str], home: Path
+) -> None:
+    for attempt in range(4):
+        child = subprocess.Popen(
+            [sys.executable, "-c", KILLED_WRITER, str(home)],
+            stdout=subprocess.PIPE,
+            start_new_session=True,
+        )
+        assert child.stdout is not None
+        child.stdout.readline()  # one import committed; the kill lands in a later one
+        time.sleep(0.1 + 0.1 * attempt)
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+        last = manager.list_versions(*incremental)[-1]
+        assert manager.get_source_state(*incremental) == last.state
+        assert last.state is not None
+        latest = manager.get_latest_data(*incremental)
+        newest_round = max(record["round"] for record in latest.data)
+        assert newest_round == last.state["cursor"]
+        assert sum(1 for r in latest.data if r["round"] == newest_round) == 20000
