@@ -17,7 +17,10 @@ import pytest
 
 from manifold_pipelines import SeparatedDatabaseManager
 from manifold_pipelines.backends.postgres import source_schema
+from manifold_pipelines.db.migrations import FileFormat, migrate
+from manifold_pipelines.db.postgres import PostgresDatabase
 from manifold_pipelines.errors import ConfigError, StorageError
+from manifold_pipelines.versions.postgres_tables import SOURCE_FORMAT
 from manifold_tests.conftest import make_source
 
 pytestmark = pytest.mark.postgresql_only
@@ -169,3 +172,40 @@ def test_a_worker_with_an_empty_folder_and_only_the_url_materializes(
     assert manager.get_latest_data("demo", "api").data == [{"id": 1, "at": "worker"}, {"id": 2}]
     left = {p.name for p in worker.iterdir()}
     assert not any(name.endswith(".db") or name == "manifold_home" for name in left), left
+
+
+def test_an_older_source_schema_is_upgraded_in_place_and_keeps_its_versions(
+    manager: SeparatedDatabaseManager, source: tuple[str, str]
+) -> None:
+    """A schema written at format 1 (before incremental imports) is migrated on open, in one
+    transaction recorded in its manifold_format table, and its versions read as before."""
+    schema = source_schema(*source)
+    first_format = FileFormat(
+        SOURCE_FORMAT.application_id, SOURCE_FORMAT.label, SOURCE_FORMAT.migrations[:1]
+    )
+    db = PostgresDatabase(_url(), schema, what="a format 1 schema")
+    try:
+        migrate(db, first_format)
+        with db.writing():
+            db.execute(
+                "INSERT INTO schema_versions (schema_version, data_version, schema, schema_hash,"
+                " changes, created_at) VALUES (1, 1, '{}', 'h', '{}', '2026-01-01T00:00:00+00:00')"
+            )
+            db.execute(
+                "INSERT INTO data_versions (version, schema, record_count, status, diff_key,"
+                " field_stats, schema_version, created_at) VALUES (1, '{}', 1, 'published',"
+                " '{\"fields\":[\"id\"]}', '{\"id\": {\"integer\": 1}}', 1, '2026-01-01T00:00:00+00:00')"
+            )
+            db.insert_rows(
+                "record_history",
+                ("id", "key", "hash", "record", "position", "first_version"),
+                [(1, "1", b"\0" * 16, '{"id":1,"v":"old"}', 65536, 1)],
+            )
+    finally:
+        db.close()
+    assert _sql(f"SELECT version FROM {schema}.manifold_format") == [(1,)]
+    assert manager.get_latest_data(*source).data == [{"id": 1, "v": "old"}]
+    assert _sql(f"SELECT version FROM {schema}.manifold_format") == [(SOURCE_FORMAT.latest,)]
+    result = manager.import_data(*source, [{"id": 2}], mode="incremental", state={"cursor": 2})
+    assert manager.get_latest_data(*source).data == [{"id": 1, "v": "old"}, {"id": 2}]
+    assert result.version == 2 and manager.get_source_state(*source) == {"cursor": 2}
