@@ -139,6 +139,8 @@ SCRIPT_CONTEXT_NAMES = frozenset(
         "env",
         "inputs",
         "emit",
+        "deleteRecords",
+        "state",
         "fetch",
         "setTimeout",
         "clearTimeout",
