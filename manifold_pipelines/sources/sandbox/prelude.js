@@ -197,12 +197,12 @@
     return text;
   }
 
-  // Encodes `items` in chunks of JSON array text, each item as `encode` gives it, and hands
-  // each chunk to `take`. The length is read once: a Proxy's length trap could answer
+  // Encodes `items` in chunks of JSON array text, each item as `encode` gives it (with its
+  // number: `first` for the first item), and hands each chunk to `take`. The length is read once: a Proxy's length trap could answer
   // differently at every read, or answer what no array's length can be. What the host code
   // collects goes into objects without a prototype: an index written to an array would meet
   // any setter a script put on Array.prototype, and a getter there could answer for it.
-  function eachChunk(reader, items, encode, take) {
+  function eachChunk(reader, items, first, encode, take) {
     reading = reader;
     try {
       const count = items.length;
@@ -212,7 +212,7 @@
       for (let start = 0; start < count; start += CHUNK) {
         const parts = create(null);
         const end = min(count, start + CHUNK);
-        for (let i = start; i < end; i++) parts[i - start] = encode(items[i], i);
+        for (let i = start; i < end; i++) parts[i - start] = encode(items[i], first + i);
         parts.length = end - start;
         take(`[${apply(join, parts, [","])}]`);
       }
@@ -227,9 +227,7 @@
     if (!isArray(records)) {
       throw new TypeError(`expected an array of objects, got ${kindOf(records)}`);
     }
-    const first = box.emitted;
-    const encode = (record, i) => serialise(record, first + i);
-    box.emitted += eachChunk("emit", records, encode, (chunk) => host("emit", chunk));
+    box.emitted += eachChunk("emit", records, box.emitted, serialise, (chunk) => host("emit", chunk));
   }
 
   // Keys are all checked before any is sent, so a refused call deletes nothing, even when the
@@ -240,7 +238,7 @@
     }
     const chunks = create(null);
     let count = 0;
-    eachChunk("deleteRecords", keyList, serialiseKey, (chunk) => {
+    eachChunk("deleteRecords", keyList, 0, serialiseKey, (chunk) => {
       chunks[count++] = chunk;
     });
     for (let i = 0; i < count; i++) host("delete", chunks[i]);
