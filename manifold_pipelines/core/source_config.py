@@ -139,6 +139,8 @@ SCRIPT_CONTEXT_NAMES = frozenset(
         "env",
         "inputs",
         "emit",
+        "deleteRecords",
+        "state",
         "fetch",
         "setTimeout",
         "clearTimeout",
@@ -186,6 +188,15 @@ class FileSourceConfig(SourceConfig):
     timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = Field(
         default=30, description="The most a `url` fetch may take in all, headers and body."
     )
+    cursor_field: Annotated[str, Field(min_length=1)] | None = Field(
+        default=None,
+        description=(
+            "Read only the rows whose value in this field is greater than the state's cursor,"
+            " and make the greatest value seen the new cursor: numbers compare as numbers,"
+            " text as text (ISO dates sort correctly). Meant for mode incremental: in mode"
+            " snapshot the rows left out would be removed."
+        ),
+    )
 
     @model_validator(mode="after")
     def _one_location(self) -> FileSourceConfig:
@@ -207,6 +218,15 @@ class CsvConfig(FileSourceConfig):
             " its own: a value's type never depends on other rows."
         ),
     )
+
+    @model_validator(mode="after")
+    def _comparable_cursor(self) -> CsvConfig:
+        if self.cursor_field is not None and self.columns.get(self.cursor_field) == "boolean":
+            raise ValueError(
+                f"cursorField {self.cursor_field!r} is declared boolean in columns; a cursor"
+                " is a number or text"
+            )
+        return self
 
 
 class JsonConfig(FileSourceConfig):

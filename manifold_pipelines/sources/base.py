@@ -15,6 +15,8 @@ from manifold_pipelines.errors import ManifoldError
 from manifold_pipelines.settings import Settings
 
 MAX_LOG_CHARS = 256 * 1024
+# A state is a cursor or a page token, read and written with every import, never data.
+MAX_STATE_BYTES = 1 << 20
 
 
 class SourceRunError(ManifoldError):

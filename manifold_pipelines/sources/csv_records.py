@@ -22,16 +22,16 @@ class CsvFormatError(RecordsError):
     """A CSV line that does not fit its header, or a value that is not its column's type."""
 
 
-def csv_records(
+def csv_rows(
     text: str,
     *,
     delimiter: str = ",",
     columns: Mapping[str, ColumnType] | None = None,
     infer_types: bool = True,
-) -> Iterator[dict[str, Any]]:
-    """Records of a CSV text with a header row. An empty cell is null; a declared column
-    converts or names the bad value; other values are typed each on its own (`infer_types`)
-    or stay text."""
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Records of a CSV text with a header row, each with the number of the line it ends on.
+    An empty cell is null; a declared column converts or names the bad value; other values
+    are typed each on its own (`infer_types`) or stay text."""
     declared = columns or {}
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
     for row in reader:
@@ -40,17 +40,38 @@ def csv_records(
                 f"CSV line {reader.line_num} has more fields than the header. Check the"
                 f" delimiter ({delimiter!r}) and quoting."
             )
-        yield {
-            name: _cell(value, declared.get(name), infer_types, name, reader.line_num)
-            for name, value in row.items()
-        }
+        yield (
+            reader.line_num,
+            {
+                name: _cell(value, declared.get(name), infer_types, name, reader.line_num)
+                for name, value in row.items()
+            },
+        )
+
+
+def csv_records(
+    text: str,
+    *,
+    delimiter: str = ",",
+    columns: Mapping[str, ColumnType] | None = None,
+    infer_types: bool = True,
+) -> Iterator[dict[str, Any]]:
+    """Records of a CSV text with a header row, read as `csv_rows` reads them."""
+    rows = csv_rows(text, delimiter=delimiter, columns=columns, infer_types=infer_types)
+    return (record for _, record in rows)
+
+
+def csv_source_rows(text: str, config: CsvConfig) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Records of a CSV text, with their line numbers, as the CSV source with `config`
+    reads its file."""
+    return csv_rows(
+        text, delimiter=config.delimiter, columns=config.columns, infer_types=config.infer_types
+    )
 
 
 def csv_source_records(text: str, config: CsvConfig) -> Iterator[dict[str, Any]]:
     """Records of a CSV text read as the CSV source with `config` reads its file."""
-    return csv_records(
-        text, delimiter=config.delimiter, columns=config.columns, infer_types=config.infer_types
-    )
+    return (record for _, record in csv_source_rows(text, config))
 
 
 def _cell(value: str | None, declared: ColumnType | None, infer: bool, name: str, line: int) -> Any:

@@ -19,7 +19,8 @@ from manifold_pipelines.files import manifold_owned
 from manifold_pipelines.paths import resolve_allowed
 from manifold_pipelines.settings import Settings
 from manifold_pipelines.sources.base import RunContext, RunLog, SourceRunError
-from manifold_pipelines.sources.csv_records import CsvFormatError, csv_source_records
+from manifold_pipelines.sources.csv_records import CsvFormatError, csv_source_rows
+from manifold_pipelines.sources.cursor import CursorError, CursorField
 from manifold_pipelines.sources.http import FetchError, HostFetch
 
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -84,6 +85,14 @@ def _opened_path(descriptor: int) -> Path:
     return Path(f"/proc/self/fd/{descriptor}").readlink()
 
 
+# How to fix a cursor field whose rows hold numbers and text, by source type.
+_CURSOR_HINTS = {
+    "csv": "Declare the column's type in 'columns' (\"string\" to compare as text), or fix"
+    " the value.",
+    "json": "Fix the value: a cursor field holds numbers only, or text only.",
+}
+
+
 class FileRun:
     """Reads the whole file, then yields its records; parse errors name line or row."""
 
@@ -92,6 +101,8 @@ class FileRun:
         self.context = context
         self.log = RunLog()
         self.deleted: list[Any] = []
+        self._state: dict[str, Any] | None = None
+        self._finished = False
 
     def _fail(self, what: str) -> SourceRunError:
         self.log.add("error", what)
@@ -148,24 +159,48 @@ class FileRun:
 
     def records(self) -> Iterator[dict[str, Any]]:
         config = self.source.config
-        raw = self._read()
-        if isinstance(config, CsvConfig):
-            yield from self._csv(self._text(raw), config)
+        assert isinstance(config, FileSourceConfig)
+        rows = self._rows(self._text(self._read()))
+        if config.cursor_field is None:
+            for _, record in rows:
+                yield record
         else:
-            assert isinstance(config, JsonConfig)
-            yield from self._json(self._text(raw), config)
+            yield from self._past_cursor(rows, config.cursor_field)
+        self._finished = True
 
-    def _csv(self, text: str, config: CsvConfig) -> Iterator[dict[str, Any]]:
+    def _rows(self, text: str) -> Iterator[tuple[str, Any]]:
+        """Each record with where it is in the file, for errors that name it."""
+        config = self.source.config
+        if isinstance(config, CsvConfig):
+            return self._csv(text, config)
+        assert isinstance(config, JsonConfig)
+        return self._json(text, config)
+
+    def _past_cursor(self, rows: Iterator[tuple[str, Any]], field: str) -> Iterator[Any]:
+        state = self.context.state
         try:
-            yield from csv_source_records(text, config)
+            cursor = CursorField(field, state, _CURSOR_HINTS[self.source.type])
+            for where, record in rows:
+                if cursor.passes(record, where):
+                    yield record
+        except CursorError as exc:
+            raise self._fail(f"{exc} Nothing was imported.") from exc
+        self.log.add("info", cursor.summary())
+        self._state = cursor.final_state(state)
+
+    def _csv(self, text: str, config: CsvConfig) -> Iterator[tuple[str, Any]]:
+        try:
+            for line, record in csv_source_rows(text, config):
+                yield f"CSV line {line}", record
         except CsvFormatError as exc:
             raise self._fail(str(exc)) from exc
 
-    def _json(self, text: str, config: JsonConfig) -> Iterator[dict[str, Any]]:
+    def _json(self, text: str, config: JsonConfig) -> Iterator[tuple[str, Any]]:
         if config.format == "jsonl":
             for number, line in enumerate(text.splitlines(), start=1):
                 if line.strip():
-                    yield self._loads(line, f"line {number}")
+                    where = f"line {number}"
+                    yield where, self._loads(line, where)
             return
         document = self._loads(text, "the document")
         for part in (config.records_path or "").split("."):
@@ -180,7 +215,8 @@ class FileRun:
                 f"expected a JSON array of records, found {type(document).__name__}. Set"
                 " recordsPath to the key that holds the array."
             )
-        yield from document
+        for index, record in enumerate(document):
+            yield f"the record at index {index} of the array", record
 
     def _loads(self, text: str, where: str) -> Any:
         try:
@@ -189,8 +225,11 @@ class FileRun:
             raise self._fail(f"{where} is not valid JSON: {exc}.") from exc
 
     def final_state(self) -> dict[str, Any] | None:
-        """A snapshot run leaves the committed state as it is."""
-        return None
+        """With a cursorField, the state with the greatest value seen as its cursor (the old
+        cursor when no row passed it); without one, None: the committed state stays as it is."""
+        if not self._finished:
+            raise RuntimeError("final_state() is read once records() ran to its end")
+        return self._state
 
     def close(self) -> None:
         """Nothing is held open between reading and yielding."""

@@ -107,6 +107,8 @@ class _Child:
             "console": self.console,
             "fetch": self.fetch,
             "emit": self.emit,
+            "delete": self.delete,
+            "state": self.state,
             "sleep": self.sleep,
             "refuse": self.refuse,
         }
@@ -131,6 +133,13 @@ class _Child:
 
     def emit(self, records_json: str) -> None:
         write_frame(self.out, {"type": "records"}, records_json.encode())
+
+    def delete(self, keys_json: str) -> None:
+        write_frame(self.out, {"type": "deleted"}, keys_json.encode())
+
+    def state(self, state_json: str) -> None:
+        """The script's final state, sent once by the prelude's finish(), after its records."""
+        write_frame(self.out, {"type": "state"}, state_json.encode())
 
     def refuse(self, message: str) -> NoReturn:
         """A rule the script broke from code the host's own code called (a getter or toJSON
@@ -157,6 +166,7 @@ class _Child:
             variables=start["variables"],
             env=start["env"],
             inputs=start.get("inputs", {}),
+            state=start.get("state", {}),
         )
         while True:
             delay = self.eval("__manifold.nextTimerDelay()")

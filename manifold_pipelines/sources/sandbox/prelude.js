@@ -1,5 +1,5 @@
-// The script context (console, JSON, Date, Math, timers, utils, fetch, emit, variables, env,
-// inputs), built over five host functions.
+// The script context (console, JSON, Date, Math, timers, utils, fetch, emit, deleteRecords,
+// state, variables, env, inputs), built over seven host functions.
 // This file is the first evaluation, before any script exists. It keeps dukpy's host
 // function in a closure, and it takes over the two globals that dukpy assigns before every
 // evaluation, so no code of the script can reach the host function at any later moment.
@@ -11,6 +11,7 @@
   // that replaces Array.prototype.sort or Date.now changes its own code, never the host's.
   const apply = Reflect.apply;
   const defineProperty = Object.defineProperty;
+  const create = Object.create;
   const freeze = Object.freeze;
   const keys = Object.keys;
   const isArray = Array.isArray;
@@ -32,19 +33,28 @@
   const MAX_DELAY_MS = 5000;
   const CHUNK = 2000;
   const MAX_CONSOLE_LINES = 1000;
+  const NOTHING = "Nothing was imported.";
   const BOTH = "the script both returned records and called emit()";
-  const ONE_WAY = "Return an array of records, or emit them in batches and return nothing. Nothing was imported.";
-  const EMIT_IN_EMIT =
-    "the script called emit() while an emit() was reading its records (from a getter, toJSON or Proxy trap of a record). Call emit() from the script's own code only. Nothing was imported.";
+  const ONE_WAY = `Return an array of records, or emit them in batches and return nothing. ${NOTHING}`;
+  // What each function that reads the script's values reads, for the refusal of a call made
+  // from inside that reading (read by property: destructuring would call an iterator the
+  // script may have replaced).
+  const READERS = {
+    emit: { call: "an emit()", items: "records", item: "a record" },
+    deleteRecords: { call: "a deleteRecords()", items: "keys", item: "a key" },
+  };
+  const KEY_KINDS = "a key value (a string, number or boolean) or an object holding the key fields";
   const box = { settled: false, value: undefined, error: undefined, emitted: 0, emitCalled: false };
   const timers = Object.create(null);
   let nextTimerId = 1;
   let consoleLines = 0;
   let started = false;
   let delivered = null;
-  // While send() reads records, script code can run inside it (getters, toJSON, Proxy traps);
-  // once finish() has begun, any emit() mixes emitted records into the returned ones.
-  let sending = false;
+  // While emit() or deleteRecords() reads its array, script code can run inside it (getters,
+  // toJSON, Proxy traps): `reading` names which one. Once finish() has begun, an emit() mixes
+  // emitted records into the returned ones, and a deleteRecords() comes after the state the
+  // host already took as final.
+  let reading = null;
   let finishing = false;
 
   // dukpy assigns `dukpy` (this evaluation's values) and `call_python` on the global object
@@ -116,18 +126,29 @@
   function kindOf(value) {
     if (value === null || value === undefined) return toText(value);
     if (isArray(value)) return "an array";
-    return `a ${typeof value}`;
+    const type = typeof value;
+    return type === "object" ? "an object" : `a ${type}`;
   }
 
-  function replacer(key, value) {
-    const type = typeof value;
-    const where = key === "" ? "the record" : `field '${key}'`;
-    if (type === "number" && !isFinite(value)) throw new TypeError(`${where} is ${value}, which JSON cannot hold`);
-    if (type === "bigint") throw new TypeError(`${where} is a BigInt; convert it to a number or string`);
-    if (type === "function" || type === "symbol") throw new TypeError(`${where} is a ${type}, not data`);
-    if (value instanceof MapType || value instanceof SetType) throw new TypeError(`${where} is a ${value.constructor.name}; convert it to an object or array`);
-    return value;
+  // A JSON.stringify replacer refusing what JSON would turn into null or drop without a word;
+  // `whole` names the value itself in the message, and `strict` refuses undefined too (a
+  // record's undefined fields vanish, as JSON.stringify drops them, but a state is saved
+  // exactly as the script holds it).
+  function replacerFor(whole, strict) {
+    return function (key, value) {
+      const type = typeof value;
+      const where = key === "" ? whole : `field '${key}'`;
+      if (type === "number" && !isFinite(value)) throw new TypeError(`${where} is ${value}, which JSON cannot hold`);
+      if (type === "bigint") throw new TypeError(`${where} is a BigInt; convert it to a number or string`);
+      if (type === "function" || type === "symbol") throw new TypeError(`${where} is a ${type}, not data`);
+      if (strict && type === "undefined") throw new TypeError(`${where} is undefined, which JSON cannot hold`);
+      if (value instanceof MapType || value instanceof SetType) throw new TypeError(`${where} is a ${value.constructor.name}; convert it to an object or array`);
+      return value;
+    };
   }
+  const recordReplacer = replacerFor("the record", false);
+  const keyReplacer = replacerFor("the key", true);
+  const stateReplacer = replacerFor("state", true);
 
   function serialise(record, row) {
     if (record === null || typeof record !== "object" || isArray(record)) {
@@ -135,7 +156,7 @@
     }
     let text;
     try {
-      text = stringify(record, replacer);
+      text = stringify(record, recordReplacer);
     } catch (error) {
       throw new TypeError(`row ${row}: ${error && error.message}`);
     }
@@ -147,28 +168,111 @@
     return text;
   }
 
-  // The length is read once: a Proxy's length trap could answer differently at every read,
-  // or answer what no array's length can be.
+  function isScalar(value) {
+    const type = typeof value;
+    return type === "string" || type === "boolean" || (type === "number" && isFinite(value));
+  }
+
+  // A key goes through JSON and is checked as the host will read it: what a getter or toJSON
+  // gave is then plain data, read once.
+  function serialiseKey(key, index) {
+    let text;
+    try {
+      text = stringify(key, keyReplacer);
+    } catch (error) {
+      throw new TypeError(`deleteRecords(): keys[${index}]: ${error && error.message}. Give ${KEY_KINDS}`);
+    }
+    const value = text === undefined ? undefined : parse(text);
+    if (isScalar(value)) return text;
+    if (value === null || typeof value !== "object" || isArray(value)) {
+      throw new TypeError(`deleteRecords(): keys[${index}] is ${kindOf(value)}. Give ${KEY_KINDS}`);
+    }
+    const names = keys(value);
+    if (names.length === 0) throw new TypeError(`deleteRecords(): keys[${index}] is an object without fields. Give ${KEY_KINDS}`);
+    for (let i = 0; i < names.length; i++) {
+      if (!isScalar(value[names[i]])) {
+        throw new TypeError(`deleteRecords(): keys[${index}] field '${names[i]}' is ${kindOf(value[names[i]])}; a key field holds a string, number or boolean`);
+      }
+    }
+    return text;
+  }
+
+  // Encodes `items` in chunks of JSON array text, each item as `encode` gives it (with its
+  // number: `first` for the first item), and hands each chunk to `take`. The length is read once: a Proxy's length trap could answer
+  // differently at every read, or answer what no array's length can be. What the host code
+  // collects goes into objects without a prototype: an index written to an array would meet
+  // any setter a script put on Array.prototype, and a getter there could answer for it.
+  function eachChunk(reader, items, first, encode, take) {
+    reading = reader;
+    try {
+      const count = items.length;
+      if (!isSafeInteger(count) || count < 0) {
+        throw new TypeError(`the array's length is ${toText(count)}, not a count of ${READERS[reader].items}`);
+      }
+      for (let start = 0; start < count; start += CHUNK) {
+        const parts = create(null);
+        const end = min(count, start + CHUNK);
+        for (let i = start; i < end; i++) parts[i - start] = encode(items[i], first + i);
+        parts.length = end - start;
+        take(`[${apply(join, parts, [","])}]`);
+      }
+      return count;
+    } finally {
+      reading = null;
+    }
+  }
+
+  // Records stream: each chunk goes to the host as soon as it is encoded.
   function send(records) {
     if (!isArray(records)) {
       throw new TypeError(`expected an array of objects, got ${kindOf(records)}`);
     }
-    sending = true;
-    try {
-      const count = records.length;
-      if (!isSafeInteger(count) || count < 0) {
-        throw new TypeError(`the array's length is ${toText(count)}, not a count of records`);
-      }
-      for (let start = 0; start < count; start += CHUNK) {
-        const parts = [];
-        const end = min(count, start + CHUNK);
-        for (let i = start; i < end; i++) parts[i - start] = serialise(records[i], box.emitted + i);
-        host("emit", `[${apply(join, parts, [","])}]`);
-      }
-      box.emitted += count;
-    } finally {
-      sending = false;
+    box.emitted += eachChunk("emit", records, box.emitted, serialise, (chunk) => host("emit", chunk));
+  }
+
+  // Keys are all checked before any is sent, so a refused call deletes nothing, even when the
+  // script catches the error and goes on.
+  function sendDeletions(keyList) {
+    if (!isArray(keyList)) {
+      throw new TypeError(`deleteRecords() expects an array of keys, each ${KEY_KINDS}; got ${kindOf(keyList)}`);
     }
+    const chunks = create(null);
+    let count = 0;
+    eachChunk("deleteRecords", keyList, 0, serialiseKey, (chunk) => {
+      chunks[count++] = chunk;
+    });
+    for (let i = 0; i < count; i++) host("delete", chunks[i]);
+  }
+
+  // The state as JSON text, read once from the global the script may have changed or
+  // replaced; the host checks its size and that it parses to an object.
+  function stateText() {
+    let state;
+    try {
+      state = global.state;
+    } catch (error) {
+      throw new Error(`reading the script's state threw ${describe(error)}. ${NOTHING}`);
+    }
+    if (state === null || typeof state !== "object" || isArray(state)) {
+      throw new Error(`the script's state is ${kindOf(state)}, not an object. Change its fields or set it to an object (state = { cursor: ... }). ${NOTHING}`);
+    }
+    let text;
+    try {
+      text = stringify(state, stateReplacer);
+    } catch (error) {
+      throw new Error(`the script's state cannot be saved: ${error && error.message}. Keep state plain JSON (objects, arrays, strings, finite numbers, booleans, null). ${NOTHING}`);
+    }
+    // The strict replacer refused undefined, so `text` is JSON text; a toJSON() may still
+    // have turned the object into something else.
+    if (text[0] !== "{") {
+      throw new Error(`the script's state serialises to ${kindOf(parse(text))}, not an object (made so by a toJSON() method, or a Date or Number object). ${NOTHING}`);
+    }
+    return text;
+  }
+
+  function calledWhileReading(name) {
+    const reader = READERS[reading];
+    return `the script called ${name}() while ${reader.call} was reading its ${reader.items} (from a getter, toJSON or Proxy trap of ${reader.item}). Call ${name}() from the script's own code only. ${NOTHING}`;
   }
 
   // Ends the run in the host at once: an error thrown back into the script's code (a getter,
@@ -262,7 +366,7 @@
     },
   });
 
-  function installGlobals(variables, env, inputs) {
+  function installGlobals(variables, env, inputs, state) {
     for (const [name, value] of Object.entries(variables)) global[name] = value;
     global.console = freeze({ log: log("info"), info: log("info"), warn: log("warn"), error: log("error") });
     global.utils = utils;
@@ -271,9 +375,18 @@
     global.emit = (records) => {
       box.emitCalled = true;
       if (finishing) refuse(`${BOTH} from code the host ran while reading the returned records (a getter, toJSON or Proxy trap). ${ONE_WAY}`);
-      if (sending) refuse(EMIT_IN_EMIT);
+      if (reading !== null) refuse(calledWhileReading("emit"));
       send(records);
     };
+    global.deleteRecords = (keyList) => {
+      if (finishing) {
+        refuse(`the script called deleteRecords() from code the host ran while reading its result (a getter, toJSON or Proxy trap of a returned record or of the state, or a job one queued). Call deleteRecords() before the script ends. ${NOTHING}`);
+      }
+      if (reading !== null) refuse(calledWhileReading("deleteRecords"));
+      sendDeletions(keyList);
+    };
+    // Its own copy (the host's delivery, parsed afresh), which the script may change or replace.
+    global.state = state;
     global.fetch = fetch;
     global.setTimeout = (callback, delay, ...args) => {
       const id = nextTimerId++;
@@ -306,7 +419,7 @@
         const values = fromHost();
         if (started) throw new Error("__manifold.start runs once");
         started = true;
-        installGlobals(values.variables, values.env, values.inputs);
+        installGlobals(values.variables, values.env, values.inputs, values.state);
         // Compiled as the body of an async function: the source is data to the constructor,
         // so no text of the script can close a wrapper written around it.
         const body = new AsyncFunction(values.script);
@@ -340,11 +453,9 @@
           throw new Error("the script never finished: its promise did not settle (an await on something that never resolves?)");
         }
         if (box.error !== undefined) throw new Error(`the script threw ${box.error}`);
-        if (box.emitCalled) {
-          if (box.value === undefined) return;
-          throw new Error(`${BOTH}. ${ONE_WAY}`);
-        }
-        send(box.value);
+        if (!box.emitCalled) send(box.value);
+        else if (box.value !== undefined) throw new Error(`${BOTH}. ${ONE_WAY}`);
+        host("state", stateText());
       },
     }),
   });

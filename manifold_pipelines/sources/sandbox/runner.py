@@ -25,7 +25,7 @@ import orjson
 from manifold_pipelines.core.models import DataSource
 from manifold_pipelines.core.source_config import JavascriptConfig
 from manifold_pipelines.errors import cap_error_text
-from manifold_pipelines.sources.base import RunContext, RunLog, SourceRunError
+from manifold_pipelines.sources.base import MAX_STATE_BYTES, RunContext, RunLog, SourceRunError
 from manifold_pipelines.sources.http import FetchError, HostFetch
 from manifold_pipelines.sources.sandbox import child as protocol
 
@@ -63,11 +63,14 @@ class JavascriptRun:
             "script": config.script,
             "variables": config.variables,
             "inputs": dict(context.inputs),
+            "state": dict(context.state),
             "timeout_seconds": config.timeout_seconds,
             "memory_limit_mb": config.memory_limit_mb,
             "baseline_mb": BASELINE_MB,
         }
         self._output_left = config.max_output_mb * 2**20
+        self._state: dict[str, Any] | None = None
+        self._finished = False
         self._process: subprocess.Popen[bytes] | None = None
         self._workdir: tempfile.TemporaryDirectory[str] | None = None
 
@@ -106,12 +109,17 @@ class JavascriptRun:
                 header, payload = frame
                 kind = header.get("type")
                 if kind == "records":
-                    yield from self._parse(payload)
+                    yield from self._parse(payload, "records")
+                elif kind == "deleted":
+                    self.deleted.extend(self._parse(payload, "keys"))
+                elif kind == "state":
+                    self._state = self._parse_state(payload)
                 elif kind == "console":
                     self.log.add(str(header.get("level")), payload.decode("utf-8", "replace"))
                 elif kind == "fetch":
                     self._answer_fetch(process.stdin, header, soft_deadline)
                 elif kind == "done":
+                    self._finished = True
                     return
                 elif kind == "timeout":
                     raise self._fail(
@@ -152,15 +160,40 @@ class JavascriptRun:
         self._output_left -= frame.size
         return frame.header, frame.payload
 
-    def _parse(self, payload: bytes) -> list[dict[str, Any]]:
+    def _parse(self, payload: bytes, what: str) -> list[Any]:
+        """A batch of records or keys, which the prelude sends as a JSON array."""
         try:
-            records: list[dict[str, Any]] = orjson.loads(payload)
-            return records
+            batch = orjson.loads(payload)
         except orjson.JSONDecodeError as exc:
             raise self._fail(
-                f"the script returned text that is not valid JSON ({exc}); a string with a lone"
+                f"the script sent {what} that are not valid JSON ({exc}); a string with a lone"
                 " surrogate is the usual cause."
             ) from exc
+        if not isinstance(batch, list):
+            raise self._fail(f"the sandbox sent {what} that are not a JSON array")
+        return batch
+
+    def _parse_state(self, payload: bytes) -> dict[str, Any]:
+        """The state the script ended with. The prelude sends it once, as an object; its size
+        is checked here, in bytes, where it is stored."""
+        if self._state is not None:
+            raise self._fail("the sandbox sent the script's state twice")
+        if len(payload) > MAX_STATE_BYTES:
+            raise self._fail(
+                f"the script's state is {len(payload):,} bytes as JSON, more than the"
+                f" {MAX_STATE_BYTES:,} a state may hold. Keep cursors and page tokens in state,"
+                " not data. Nothing was imported."
+            )
+        try:
+            state = orjson.loads(payload)
+        except orjson.JSONDecodeError as exc:
+            raise self._fail(
+                f"the script's state is not valid JSON ({exc}); a string with a lone surrogate"
+                " or nesting over 1,024 levels is the usual cause. Nothing was imported."
+            ) from exc
+        if not isinstance(state, dict):
+            raise self._fail("the sandbox sent a state that is not a JSON object")
+        return state
 
     def _answer_fetch(self, stdin: IO[bytes], header: dict[str, Any], deadline: float) -> None:
         url = str(header.get("url"))
@@ -195,8 +228,11 @@ class JavascriptRun:
         return self._fail(f"the sandbox process ended without a result (exit {code}). {stderr}")
 
     def final_state(self) -> dict[str, Any] | None:
-        """A snapshot run leaves the committed state as it is."""
-        return None
+        """The global `state` as the script left it: the committed state, changed or not (a
+        script that never touches it gives back an equal copy), in either mode."""
+        if not self._finished:
+            raise RuntimeError("final_state() is read once records() ran to its end")
+        return self._state
 
     def close(self) -> None:
         process, self._process = self._process, None

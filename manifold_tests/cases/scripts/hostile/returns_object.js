@@ -1,2 +1,2 @@
-// expect: expected an array of objects, got a object
+// expect: expected an array of objects, got an object
 return { id: 1 };
