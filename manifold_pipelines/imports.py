@@ -27,7 +27,7 @@ from manifold_pipelines.errors import (
     RecordsError,
     StorageError,
 )
-from manifold_pipelines.sources.base import RunContext, SourceRun
+from manifold_pipelines.sources.base import MAX_STATE_BYTES, RunContext, SourceRun
 from manifold_pipelines.sources.registry import runner_for
 from manifold_pipelines.timestamps import now_text, to_text
 from manifold_pipelines.versions.diff import DiffSettings
@@ -384,9 +384,6 @@ class Imports(Administration):
         with self.core.writing():
             self.core.audit("read", "data_source", source.qualified_id, details={what: details})
         return source
-
-
-MAX_STATE_BYTES = 1 << 20
 
 
 def check_state(state: object, where: str) -> None:

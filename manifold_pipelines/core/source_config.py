@@ -16,6 +16,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     create_model,
     field_validator,
     model_validator,
@@ -148,6 +149,16 @@ SCRIPT_CONTEXT_NAMES = frozenset(
 )
 
 
+ADDED_CONTEXT_NAMES = frozenset({"state", "deleteRecords"})
+"""Names the script context gained (with incremental imports) after configs could already
+use them as variables. A stored config holding one keeps loading, since listing sources must
+not fail; its runs are refused until the variable is renamed (`variables_hiding_context`)."""
+
+
+def variables_hiding_context(variables: dict[str, Any]) -> list[str]:
+    return sorted(set(variables) & SCRIPT_CONTEXT_NAMES)
+
+
 class JavascriptConfig(SourceConfig):
     script: Annotated[str, Field(min_length=1)]
     variables: dict[str, Any] = {}
@@ -166,10 +177,12 @@ class JavascriptConfig(SourceConfig):
 
     @field_validator("variables")
     @classmethod
-    def _no_context_names(cls, variables: dict[str, Any]) -> dict[str, Any]:
+    def _no_context_names(cls, variables: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
         """A variable named like part of the script context would be overwritten by it
         (or, for the sandbox's own names, fail every run): refuse it when saved."""
-        taken = sorted(set(variables) & SCRIPT_CONTEXT_NAMES)
+        taken = variables_hiding_context(variables)
+        if info.context and info.context.get("stored"):
+            taken = [name for name in taken if name not in ADDED_CONTEXT_NAMES]
         if taken:
             raise ValueError(
                 f"{', '.join(map(repr, taken))} would hide the script context's own"
@@ -247,8 +260,12 @@ def _known_keys(model: type[BaseModel]) -> list[str]:
     return sorted(field.alias or name for name, field in model.model_fields.items())
 
 
-def parse_source_config(source_type: str, config: dict[str, Any], *, where: str) -> SourceConfig:
-    """Validate `config` for `source_type`, turning pydantic's report into one clear error."""
+def parse_source_config(
+    source_type: str, config: dict[str, Any], *, where: str, stored: bool = False
+) -> SourceConfig:
+    """Validate `config` for `source_type`, turning pydantic's report into one clear error.
+    A `stored` config (read back from the catalogue) may hold a variable named like a later
+    addition to the script context (ADDED_CONTEXT_NAMES)."""
     model = SOURCE_CONFIG_TYPES.get(source_type)
     if model is None:
         raise ConfigError(
@@ -258,7 +275,7 @@ def parse_source_config(source_type: str, config: dict[str, Any], *, where: str)
     if not isinstance(config, dict):
         raise ConfigError(f"{where}: config must be a JSON object, got {type(config).__name__}.")
     try:
-        return model.model_validate(config)
+        return model.model_validate(config, context={"stored": stored})
     except ValidationError as exc:
         problems = []
         for error in exc.errors():

@@ -314,7 +314,7 @@ def _source(row: tuple[Any, ...]) -> DataSource:
         id=row[1],
         name=row[2],
         type=row[3],
-        config=parse_source_config(row[3], orjson.loads(row[4]), where=where),
+        config=parse_source_config(row[3], orjson.loads(row[4]), where=where, stored=True),
         status=row[5],
         enabled=bool(row[6]),
         sync_interval=row[7],

@@ -39,7 +39,9 @@ class PinnedSource(BaseModel):
         return self.project_id, self.id
 
     def parsed_config(self) -> SourceConfig:
-        return parse_source_config(self.type, self.config, where=f"'{self.project_id}/{self.id}'")
+        return parse_source_config(
+            self.type, self.config, where=f"'{self.project_id}/{self.id}'", stored=True
+        )
 
 
 class CatalogSnapshot(BaseModel):

@@ -4,14 +4,16 @@ every record the import does not mention stays as it was.
 It costs what it changes: each batch of upserted keys, and the deleted keys, are looked up
 with one indexed query (the live rows' key index), never by scanning the source. A record
 equal to its live row is no change; a changed one is written as a new row in the old one's
-place; a new key goes after the last row. What this hands back (the changes and the ended
-rows) is what a snapshot import's scan and placement hand back, so the diff, schema, quality
-and publication that follow are the same code for both modes.
+place; a new key goes after the last row. A key upserted twice in one import takes its last
+record, as applying the upserts in order would (a change feed or an append-only export
+repeats a record it changed twice), in the place of its first. What this hands back (the
+changes and the ended rows) is what a snapshot import's scan and placement hand back, so the
+diff, schema, quality and publication that follow are the same code for both modes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
@@ -45,6 +47,8 @@ class IncrementalResult:
     """Deletions of keys the source did not hold: not an error (change feeds repeat
     themselves), but counted in the import log."""
     unchanged: int = 0
+    repeated: int = 0
+    """Records whose key an earlier record of the same import had: the last one counts."""
     top_position: int = 0
     """The greatest position of the new version's rows, where the next one appends."""
     upserted_keys: set[str] = field(default_factory=set)
@@ -65,24 +69,26 @@ def apply_incremental(
     next_id = store.next_row_id()
     ended_ids: list[int] = []
     missing: list[int] = []
-    duplicates: list[int] = []
-    row = 0
-    for batch in _batches(records):
-        encoded = []
-        for record in batch:
-            blob = encode(record, row, where)
-            key = key_of(record)
-            if key is None:
-                missing.append(row)
-            elif key in result.upserted_keys:
-                duplicates.append(row)
-            else:
-                result.upserted_keys.add(key)
-                encoded.append((key, record, blob))
-            row += 1
-        live = store.live_rows_by_key([key for key, _, _ in encoded], version)
+    upserts: dict[str, tuple[Any, bytes]] = {}
+    row = -1
+    for row, record in enumerate(records):
+        blob = encode(record, row, where)
+        key = key_of(record)
+        if key is None:
+            missing.append(row)
+            continue
+        if key in upserts:
+            result.repeated += 1
+        upserts[key] = (record, blob)
+    result.upserts = row + 1
+    if missing:
+        raise bad_key_error(spec, where, missing, [])
+    result.upserted_keys = set(upserts)
+    pending = iter(upserts.items())
+    while batch := list(islice(pending, BATCH)):
+        live = store.live_rows_by_key([key for key, _ in batch], version)
         rows = []
-        for key, record, blob in encoded:
+        for key, (record, blob) in batch:
             digest = xxhash.xxh3_128_digest(blob)
             hit = live.get(key)
             if hit is not None and hit[1] == digest:
@@ -99,10 +105,7 @@ def apply_incremental(
             rows.append((next_id, key, digest, blob.decode(), position, version))
             next_id += 1
         store.insert_rows(rows)
-    result.upserts = row
     result.top_position = top
-    if missing or duplicates:
-        raise bad_key_error(spec, where, missing, duplicates)
     deleted_ids = _deleted_rows(store, deleted, spec, version, result)
     ended_ids += deleted_ids
     stored = store.load_rows(ended_ids)
@@ -112,12 +115,6 @@ def apply_incremental(
         (row_id, key, loads(text), position) for row_id, key, _, text, position in stored
     ]
     return result
-
-
-def _batches(records: Iterable[Any]) -> Iterator[list[Any]]:
-    iterator = iter(records)
-    while batch := list(islice(iterator, BATCH)):
-        yield batch
 
 
 def _deleted_rows(

@@ -293,6 +293,8 @@ def _with_counts(log: str | None, applied: Applied) -> str | None:
     )
     if incremental.absent_deletions:
         line += f" ({incremental.absent_deletions:,} more named keys the source did not hold)"
+    if incremental.repeated:
+        line += f"; {incremental.repeated:,} records repeated a key, the last of each counts"
     return line if log is None else f"{log}\n{line}"
 
 

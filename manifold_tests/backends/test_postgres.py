@@ -193,8 +193,9 @@ def test_an_older_source_schema_is_upgraded_in_place_and_keeps_its_versions(
             )
             db.execute(
                 "INSERT INTO data_versions (version, schema, record_count, status, diff_key,"
-                " field_stats, schema_version, created_at) VALUES (1, '{}', 1, 'published',"
-                " '{\"fields\":[\"id\"]}', '{\"id\": {\"integer\": 1}}', 1, '2026-01-01T00:00:00+00:00')"
+                " field_stats, schema_version, created_at)"
+                " VALUES (1, '{}', 1, 'published', ?, ?, 1, '2026-01-01T00:00:00+00:00')",
+                ('{"fields":["id"]}', '{"id": {"integer": 1}}'),
             )
             db.insert_rows(
                 "record_history",

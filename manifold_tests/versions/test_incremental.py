@@ -95,7 +95,6 @@ def test_quality_counts_deletions_as_removed_and_the_whole_version(
     ("upserts", "deleted", "error", "words"),
     [
         ([{"id": 1, "v": 9}], [1], RecordsError, "key 1 is both upserted and deleted"),
-        ([{"id": 7}, {"id": 7}], [], DiffKeyError, "another record also has"),
         ([{"v": 1}], [], DiffKeyError, "missing"),
         ([], [[1, 2]], RecordsError, "cannot delete"),
         ([], [{"other": 1}], RecordsError, "cannot delete"),
@@ -246,3 +245,19 @@ def test_a_killed_incremental_import_leaves_the_state_with_its_last_whole_versio
         newest_round = max(record["round"] for record in latest.data)
         assert newest_round == last.state["cursor"]
         assert sum(1 for r in latest.data if r["round"] == newest_round) == 20000
+
+
+def test_a_key_upserted_twice_in_one_import_takes_its_last_record(
+    manager: SeparatedDatabaseManager, incremental: tuple[str, str]
+) -> None:
+    """As applying the upserts in order would: a change feed repeats a record it changed
+    twice. The key keeps the place of its first record."""
+    manager.import_data(*incremental, [{"id": 1, "v": 1}])
+    result = manager.import_data(
+        *incremental, [{"id": 2, "v": "a"}, {"id": 1, "v": 5}, {"id": 2, "v": "b"}]
+    )
+    assert manager.get_latest_data(*incremental).data == [{"id": 1, "v": 5}, {"id": 2, "v": "b"}]
+    assert (result.upserts, result.record_count) == (3, 2)
+    assert "1 records repeated a key, the last of each counts" in (
+        manager.get_import_logs(*incremental)[0].log or ""
+    )

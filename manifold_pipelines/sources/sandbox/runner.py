@@ -23,7 +23,7 @@ from typing import IO, Any
 import orjson
 
 from manifold_pipelines.core.models import DataSource
-from manifold_pipelines.core.source_config import JavascriptConfig
+from manifold_pipelines.core.source_config import JavascriptConfig, variables_hiding_context
 from manifold_pipelines.errors import cap_error_text
 from manifold_pipelines.sources.base import MAX_STATE_BYTES, RunContext, RunLog, SourceRunError
 from manifold_pipelines.sources.http import FetchError, HostFetch
@@ -39,6 +39,14 @@ class JavascriptRunner:
     def start(self, source: DataSource, context: RunContext) -> JavascriptRun:
         config = source.config
         assert isinstance(config, JavascriptConfig)
+        hidden = variables_hiding_context(config.variables)
+        if hidden:
+            raise SourceRunError(
+                f"Data source '{source.qualified_id}': variable(s) {', '.join(hidden)} now"
+                " name part of the script context (state and deleteRecords came with"
+                " incremental imports), which would hide them. Rename the variable(s) in the"
+                " source's config. Nothing was imported."
+            )
         return JavascriptRun(source.qualified_id, config, context)
 
 
