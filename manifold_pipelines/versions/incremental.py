@@ -52,6 +52,8 @@ class IncrementalResult:
     top_position: int = 0
     """The greatest position of the new version's rows, where the next one appends."""
     upserted_keys: set[str] = field(default_factory=set)
+    written: list[tuple[int, str, Any]] = field(default_factory=list)
+    """(position, key, record) of every row the import wrote."""
 
 
 def apply_incremental(
@@ -103,6 +105,7 @@ def apply_incremental(
                 position = top
                 result.changes.added.append((key, record))
             rows.append((next_id, key, digest, blob.decode(), position, version))
+            result.written.append((position, key, record))
             next_id += 1
         store.insert_rows(rows)
     result.top_position = top

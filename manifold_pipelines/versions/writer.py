@@ -169,7 +169,7 @@ def write_version(
                 "top_position": incremental.top_position if incremental else None,
             }
         )
-        diff = _diff(store, previous, changes, ended, same_keys, options, version)
+        diff = _diff(store, previous, applied, options, version)
         figures = publication_figures(
             store, previous, diff, scan, stats, schema, spec, options.diff_settings
         )
@@ -301,19 +301,28 @@ def _with_counts(log: str | None, applied: Applied) -> str | None:
 def _diff(
     store: VersionStore,
     previous: PriorVersion | None,
-    changes: Changes,
-    ended: list[tuple[Any, ...]],
-    same_keys: bool,
+    applied: Applied,
     options: ImportOptions,
     version: int,
 ) -> DataDiff:
     """The diff against the previous version. With the same key it is the store's own diff
-    of the two versions, so it lists details exactly as `get_data_diff` does."""
+    of the two versions, so it lists details exactly as `get_data_diff` does; an incremental
+    import has every row that changed in hand already, in the store's order."""
     settings = options.diff_settings
+    changes, ended = applied.changes, applied.ended
     if previous is None:
         kept = [record for _, record in changes.added if record is not None]
         return all_added(kept, version, total=len(changes.added))
-    if same_keys:
+    if applied.incremental is not None:
+        return diff_sides(
+            [(key, record) for _, key, record, _ in ended],
+            [(key, record) for _, key, record in sorted(applied.incremental.written)],
+            settings,
+            from_version=previous.version,
+            to_version=version,
+            key_fields=options.key_spec.fields or (),
+        )
+    if applied.same_keys:
         return store.diff_in_snapshot(previous.version, version, options.key_spec, settings)
     # The diff key changed: re-key the previous version; if it cannot be keyed the new way,
     # every old record counts as removed.
