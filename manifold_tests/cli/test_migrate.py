@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from manifold_pipelines import SeparatedDatabaseManager
 from manifold_tests.cli.conftest import Invoke
 
@@ -59,6 +61,7 @@ def make_legacy(path: Path) -> dict[str, list[list[dict]]]:
     return expected
 
 
+@pytest.mark.slow
 def test_migration_killed_half_way_resumes_and_verifies(
     cli: Invoke, home: Path, tmp_path: Path
 ) -> None:

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import dagster as dg
+import pytest
 
 from manifold_pipelines import SeparatedDatabaseManager
 from manifold_pipelines.orchestration.definitions import build_definitions
@@ -31,6 +32,7 @@ def set_rows(manager: SeparatedDatabaseManager, rows: list[dict[str, Any]]) -> N
     )
 
 
+@pytest.mark.slow
 def test_file_size_grows_with_each_version_and_matches_manifold_stats(
     manager: SeparatedDatabaseManager,
 ) -> None:

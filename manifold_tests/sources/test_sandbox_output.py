@@ -58,6 +58,7 @@ def test_a_script_that_emits_without_end_is_stopped_at_its_output_limit(
         assert log.status == "completed", "a preview leaves no import log"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["run", "preview"])
 def test_a_large_streamed_run_holds_little_of_it_in_the_host(
     manager: SeparatedDatabaseManager, how: str

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from manifold_pipelines import SeparatedDatabaseManager
 from manifold_pipelines.transfer import transfer
 from manifold_tests.transfer.conftest import (
@@ -17,6 +19,7 @@ from manifold_tests.transfer.conftest import (
 )
 
 
+@pytest.mark.slow
 def test_sqlite_to_postgresql_to_sqlite_keeps_everything(
     original: SeparatedDatabaseManager, postgres_url: str, tmp_path: Path
 ) -> None:

@@ -166,6 +166,7 @@ def test_data_column_is_documented_and_records_are_readable_in_plain_sql(
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
+@pytest.mark.slow
 @given(st.lists(records_by_id, min_size=1, max_size=6))
 def test_any_sequence_of_imports_reads_back_version_by_version(
     manager: SeparatedDatabaseManager, imports: list[dict[int, dict]]
@@ -181,6 +182,7 @@ def test_any_sequence_of_imports_reads_back_version_by_version(
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
+@pytest.mark.slow
 @given(st.lists(records_by_id, min_size=2, max_size=5), st.data())
 def test_diff_from_a_to_b_applied_to_a_gives_b(
     manager: SeparatedDatabaseManager, imports: list[dict[int, dict]], data: st.DataObject
@@ -214,6 +216,7 @@ def test_diff_from_a_to_b_applied_to_a_gives_b(
     ),
     st.booleans(),
 )
+@pytest.mark.slow
 def test_every_version_reads_back_in_import_order_and_lists_its_diff_as_get_data_diff_does(
     manager: SeparatedDatabaseManager, imports: list[list[tuple[int, int]]], keyless: bool
 ) -> None:
