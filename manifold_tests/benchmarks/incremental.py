@@ -9,7 +9,6 @@ N records. Prints figures, one column per engine; asserts nothing.
 
 from __future__ import annotations
 
-import argparse
 import random
 import tempfile
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 
 from manifold_pipelines import SeparatedDatabaseManager
 from manifold_tests.benchmarks.memory import PeakRss
-from manifold_tests.benchmarks.versions import database, make_record, print_columns, timed
+from manifold_tests.benchmarks.versions import bench_main, make_record, timed
 
 
 def run(records: int, seed: int, database_url: str | None = None) -> dict[str, Any]:
@@ -70,20 +69,7 @@ def run(records: int, seed: int, database_url: str | None = None) -> dict[str, A
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", type=int, default=100_000)
-    parser.add_argument("--repeat", type=int, default=1, help="runs; medians are printed")
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument(
-        "--backend", nargs="+", choices=("sqlite", "postgresql"), default=["sqlite"]
-    )
-    parser.add_argument("--database-url", help="an existing PostgreSQL database to use")
-    args = parser.parse_args()
-    columns: dict[str, list[dict[str, Any]]] = {}
-    for backend in args.backend:
-        with database(backend, args.database_url) as url:
-            columns[backend] = [run(args.records, args.seed + i, url) for i in range(args.repeat)]
-    print_columns(args.records, args.repeat, columns)
+    bench_main(__doc__ or "", run)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from manifold_tests.benchmarks import incremental
 from manifold_tests.benchmarks.versions import run
 
 
@@ -10,3 +11,10 @@ def test_benchmark_runs_and_reports_every_figure() -> None:
     assert figures["v2 diff"] == {"added": 10, "removed": 10, "modified": 20, "totalChanges": 40}
     assert 0 < figures["bytes added by v2"] < figures["file size after v1 bytes"]
     assert figures["whole-array"]["bytes added by v2"] > figures["bytes added by v2"]
+
+
+def test_the_incremental_benchmark_runs_and_its_two_imports_agree() -> None:
+    figures = incremental.run(2000, seed=1)
+    assert figures["incremental v2 diff"] == figures["snapshot v2 diff"]
+    assert figures["incremental v2 diff"]["modified"] == 20
+    assert figures["bytes added by the incremental v2"] > 0

@@ -174,7 +174,15 @@ def _shown(value: Any) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    bench_main(__doc__ or "", run)
+
+
+Run = Callable[[int, int, "str | None"], dict[str, Any]]
+
+
+def bench_main(doc: str, run: Run) -> None:
+    """Parse a benchmark's arguments, run it on each engine asked for, print the columns."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=1, help="runs; medians are printed")
     parser.add_argument("--seed", type=int, default=7)
