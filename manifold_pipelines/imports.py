@@ -91,6 +91,14 @@ class Imports(Administration):
         options = self._import_options(source, enable_diff, diff_key, mode)
         if state is not None:
             check_state(state, source_label(*source.key))
+        if deleted is not None and (
+            isinstance(deleted, (dict, str, bytes)) or not isinstance(deleted, Iterable)
+        ):
+            raise RecordsError(
+                f"{source_label(*source.key)}: deleted must be a list of keys, got"
+                f" {type(deleted).__name__}. Wrap a single key in a list: [key]. Nothing was"
+                " imported."
+            )
         return self._import(
             source,
             records,

@@ -94,6 +94,7 @@ class VersionMaintenance(Imports):
                         "restoredFrom": archive.name,
                         "restoredVersion": version,
                     },
+                    mode="snapshot",  # the whole archived version, whatever the source's mode
                 )
         raise NotFoundError(f"{archive.name} holds no version {version}.")
 

@@ -103,6 +103,7 @@ class SeparatedDatabaseManager(VersionMaintenance):
             old.data,
             schema=old.schema,
             metadata={**old.metadata, "rollbackOf": version},
+            mode="snapshot",  # the whole old version, also for an incremental source
         )
 
     @requires("viewer", "read data")

@@ -13,7 +13,7 @@ from manifold_pipelines.backends.base import Backend
 from manifold_pipelines.core.models import Project, source_label
 from manifold_pipelines.core.postgres_tables import CATALOGUE_FORMAT, CATALOGUE_SCHEMA
 from manifold_pipelines.core.store import CoreStore
-from manifold_pipelines.db.postgres import PostgresDatabase, redact_url
+from manifold_pipelines.db.postgres import PostgresDatabase, check_url, redact_url
 from manifold_pipelines.errors import ConfigError
 from manifold_pipelines.files import archive_target
 from manifold_pipelines.settings import Settings
@@ -35,11 +35,14 @@ class PostgresBackend(Backend):
         super().__init__(settings)
         self.url = url
         if not url.startswith(("postgresql://", "postgres://")):
+            scheme = url.partition("://")[0] if "://" in url else "no scheme"
             raise ConfigError(
-                f"Database URL {redact_url(url)!r} is not a PostgreSQL URL. Give one of the form"
+                f"The database URL ({scheme[:40]!r}; the rest is not shown, it may hold a"
+                " password) is not a PostgreSQL URL. Give one of the form"
                 " postgresql://user:password@host:port/dbname, or unset MANIFOLD_DATABASE_URL"
                 " to keep the data in SQLite files under MANIFOLD_HOME."
             )
+        check_url(url)
 
     def describe(self) -> str:
         return f"PostgreSQL at {redact_url(self.url)}"

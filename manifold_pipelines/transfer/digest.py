@@ -1,7 +1,7 @@
 """What a source's stored versions are, as digests: enough to tell whether two stores hold the
 same versions, and which version differs first.
 
-Every row of the source's five tables goes in, read in id order from either engine: each
+Every row of the source's six tables goes in, read in id order from either engine: each
 version's row and its quality metrics, the record rows each version started (a version's
 records are the rows started at or before it and not ended before it, so equal rows give equal
 versions, order and content), the schema history and the import logs. A version's record
@@ -27,10 +27,15 @@ SOURCE_TABLES = (
     "schema_versions",
     "import_logs",
     "quality_metrics",
+    "source_state",
 )
 """A source's tables, each keyed by an integer id; versions before the metrics that name them."""
 
-_WHOLE_TABLES = {"schema_versions": "the schema history", "import_logs": "the import logs"}
+_WHOLE_TABLES = {
+    "schema_versions": "the schema history",
+    "import_logs": "the import logs",
+    "source_state": "the committed state (an incremental source's cursor)",
+}
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,6 @@ class IncrementalResult:
     absent_deletions: int = 0
     """Deletions of keys the source did not hold: not an error (change feeds repeat
     themselves), but counted in the import log."""
-    unchanged: int = 0
     repeated: int = 0
     """Records whose key an earlier record of the same import had: the last one counts."""
     top_position: int = 0
@@ -94,8 +93,7 @@ def apply_incremental(
             digest = xxhash.xxh3_128_digest(blob)
             hit = live.get(key)
             if hit is not None and hit[1] == digest:
-                result.unchanged += 1
-                continue
+                continue  # the same record, byte for byte: nothing to write
             if hit is not None:
                 position = hit[2]
                 ended_ids.append(hit[0])
@@ -150,17 +148,18 @@ def deletion_key(item: Any, spec: KeySpec, where: str) -> str:
     """The key text of one deletion: a key value (a single-field key), or an object holding
     the key fields (any key)."""
     fields = spec.fields or ()
-    if isinstance(item, dict):
-        key = key_function(spec)(item)
-    elif len(fields) == 1 and not isinstance(item, (list, dict)):
-        key = key_of_value(item)
-    else:
+    key: str | None = None
+    try:
+        if isinstance(item, dict):
+            key = key_function(spec)(item)
+        elif len(fields) == 1 and not isinstance(item, list):
+            key = key_of_value(item)
+    except (TypeError, orjson.JSONEncodeError):  # a lone surrogate: no JSON text holds it
         key = None
     if key is None:
         raise RecordsError(
-            f"{where}: cannot delete {orjson.dumps(item, default=str).decode()[:200]}: a"
-            f" deletion is a value of the key {spec.describe()}, or an object holding its field"
-            f"{'s' if len(fields) > 1 else ''} ({', '.join(fields)}), each a string, number or"
-            " boolean. Nothing was imported."
+            f"{where}: cannot delete {ascii(item)[:200]}: a deletion is a value of the key"
+            f" {spec.describe()}, or an object holding its field{'s' if len(fields) > 1 else ''}"
+            f" ({', '.join(fields)}), each a string or a number. Nothing was imported."
         )
     return key

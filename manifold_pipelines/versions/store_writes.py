@@ -182,14 +182,14 @@ class VersionWrites:
                 (
                     version,
                     m.metric,
-                    m.field,
+                    m.field and without_nul(m.field),  # a field name may hold one
                     m.value,
                     m.direction,
                     m.warn_threshold,
                     m.fail_threshold,
                     m.status,
                     int(m.blocking),
-                    m.description,
+                    without_nul(m.description),
                     now,
                 )
                 for m in metrics

@@ -184,7 +184,7 @@ def write_version(
         store.insert_metrics(version, metrics, now)
         duration_ms = _elapsed_ms(started)
         store.complete_log(
-            log_id, version, now, duration_ms, scan.record_count, _with_counts(log(), applied)
+            log_id, version, now, duration_ms, scan.record_count, _with_counts(log(), applied, diff)
         )
         result = ImportResult(
             version=version,
@@ -281,15 +281,17 @@ def _apply_incremental(
     )
 
 
-def _with_counts(log: str | None, applied: Applied) -> str | None:
-    """An incremental import's log ends with what it applied."""
+def _with_counts(log: str | None, applied: Applied, diff: DataDiff) -> str | None:
+    """An incremental import's log ends with what it applied, counted as its diff counts
+    (a record rewritten only in its field order, or within tolerance, is unchanged)."""
     incremental = applied.incremental
     if incremental is None:
         return log
+    unchanged = len(incremental.upserted_keys) - diff.added - diff.modified
     line = (
-        f"[info] incremental: {incremental.upserts:,} upserts"
-        f" ({len(applied.changes.added):,} added, {len(applied.changes.changed):,} changed,"
-        f" {incremental.unchanged:,} unchanged), {incremental.deletions:,} deletions"
+        f"[info] incremental: {incremental.upserts:,} upserts ({diff.added:,} added,"
+        f" {diff.modified:,} modified, {unchanged:,} unchanged), {incremental.deletions:,}"
+        " deletions"
     )
     if incremental.absent_deletions:
         line += f" ({incremental.absent_deletions:,} more named keys the source did not hold)"

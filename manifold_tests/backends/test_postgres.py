@@ -210,3 +210,20 @@ def test_an_older_source_schema_is_upgraded_in_place_and_keeps_its_versions(
     result = manager.import_data(*source, [{"id": 2}], mode="incremental", state={"cursor": 2})
     assert manager.get_latest_data(*source).data == [{"id": 1, "v": "old"}, {"id": 2}]
     assert result.version == 2 and manager.get_source_state(*source) == {"cursor": 2}
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("postgresql://m:zq9@secret@127.0.0.1/db", "password holds a raw '@'"),
+        ("mysql://m:zq9secret@127.0.0.1/db", "'mysql'; the rest is not shown"),
+        ("host=127.0.0.1 password=zq9secret", "'no scheme'; the rest is not shown"),
+        ("postgresql://m@127.0.0.1:1/db?password=zq9secret", "Cannot connect"),
+        ("postgresql://m:zq9%zzsecret@127.0.0.1/db", "Cannot connect"),
+    ],
+)
+def test_a_bad_database_url_is_named_without_its_password(home: Path, url: str, words: str) -> None:
+    with pytest.raises((ConfigError, StorageError)) as caught:
+        SeparatedDatabaseManager(home, database_url=url)
+    assert words in str(caught.value)
+    assert "zq9" not in str(caught.value) and "secret" not in str(caught.value)

@@ -489,3 +489,11 @@ def test_an_incremental_source_through_the_cli(cli: Invoke, tmp_path: Path) -> N
     assert "is not JSON" in cli("state", "demo/feed", "--set", "{nope", code=1).output
     assert json.loads(cli("state", "demo/feed", "--reset").output) == {}
     assert json.loads(cli("state", "demo/feed").output) == {}
+
+
+def test_a_state_with_an_integer_beyond_64_bits_is_refused_not_rounded(
+    demo_cli: Invoke,
+) -> None:
+    refused = demo_cli("state", "demo/api", "--set", '{"a": 18446744073709551616}', code=1)
+    assert "64" in refused.output and "1.8446744073709552e+19" not in refused.output
+    assert json.loads(demo_cli("state", "demo/api").output) == {}

@@ -73,3 +73,24 @@ def test_imports_after_a_transfer_to_postgresql_continue_the_numbering(
         moved.create_project(name="After", id="after")
         assert moved.audit_log(limit=1)[0].object_id == "after"
         assert len(moved.import_history(limit=None)) == len(original.import_history(limit=None)) + 4
+
+
+def test_the_committed_state_goes_with_each_source(
+    original: SeparatedDatabaseManager, postgres_url: str, tmp_path: Path
+) -> None:
+    """An incremental source's cursor is part of its data: a transfer that lost it would make
+    the next run start over, and a feed that cannot replay would lose changes."""
+    original.set_source_state("demo", "api", {"cursor": "2025-12-01"})
+    original.create_data_source(
+        "demo", name="Fresh", type="javascript", id="fresh", config={"script": "return [];"}
+    )
+    original.set_source_state("demo", "fresh", {"page": 3})  # its only write
+    transfer(original, postgres_url)
+    with SeparatedDatabaseManager(tmp_path / "unused", database_url=postgres_url) as moved:
+        assert moved.get_source_state("demo", "api") == {"cursor": "2025-12-01"}
+        assert moved.get_source_state("demo", "fresh") == {"page": 3}
+        moved.set_source_state("demo", "api", {"cursor": "2026-01-01"})
+        back = transfer(moved, str(tmp_path / "copy"))
+        assert "demo/api" in back.sources_with("copied")
+    with SeparatedDatabaseManager(tmp_path / "copy") as copy:
+        assert copy.get_source_state("demo", "api") == {"cursor": "2026-01-01"}

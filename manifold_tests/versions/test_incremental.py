@@ -57,7 +57,7 @@ def test_upserts_replace_in_place_and_deletions_remove(
     assert two.diff.summary() == {"added": 1, "removed": 1, "modified": 1, "totalChanges": 3}
     assert (two.record_count, two.upserts, two.deletions, two.absent_deletions) == (5, 3, 1, 1)
     log = manager.get_import_logs(*incremental)[0].log or ""
-    assert "3 upserts (1 added, 1 changed, 1 unchanged), 1 deletions" in log
+    assert "3 upserts (1 added, 1 modified, 1 unchanged), 1 deletions" in log
     assert "1 more named keys the source did not hold" in log
     assert manager.get_source_state(*incremental) == {"cursor": 9}
     info = manager.list_versions(*incremental)[-1]
@@ -264,3 +264,57 @@ def test_a_key_upserted_twice_in_one_import_takes_its_last_record(
     assert "1 records repeated a key, the last of each counts" in (
         manager.get_import_logs(*incremental)[0].log or ""
     )
+
+
+def test_rolling_back_an_incremental_source_restores_the_whole_old_version(
+    manager: SeparatedDatabaseManager, incremental: tuple[str, str]
+) -> None:
+    """A rollback is the old version whole, not upserts on top of the current one: keys
+    added since must go."""
+    manager.import_data(*incremental, [{"id": 1, "v": "a"}])
+    manager.import_data(*incremental, [{"id": 2, "v": "b"}])
+    manager.import_data(*incremental, [{"id": 1, "v": "c"}])
+    back = manager.rollback(*incremental, 1)
+    assert manager.get_latest_data(*incremental).data == [{"id": 1, "v": "a"}]
+    assert back.mode == "snapshot" and back.diff is not None
+    assert (back.diff.removed, back.diff.modified) == (1, 1)
+    assert manager.get_data_diff(*incremental, 1, back.version).total_changes == 0
+
+
+def test_an_upsert_in_another_field_order_is_unchanged_in_the_diff_and_the_log(
+    manager: SeparatedDatabaseManager, incremental: tuple[str, str]
+) -> None:
+    manager.import_data(*incremental, [{"id": 1, "a": 1, "b": 2}])
+    again = manager.import_data(*incremental, [{"b": 2, "a": 1, "id": 1}])
+    assert again.diff is not None and again.diff.total_changes == 0
+    log = manager.get_import_logs(*incremental)[0].log or ""
+    assert "1 upserts (0 added, 0 modified, 1 unchanged)" in log
+    assert manager.get_latest_data(*incremental).data == [{"b": 2, "a": 1, "id": 1}]
+
+
+@pytest.mark.parametrize(
+    ("deleted", "words"),
+    [
+        ("ab", "deleted must be a list of keys, got str"),
+        ({"id": 1}, "deleted must be a list of keys, got dict"),
+        (5, "deleted must be a list of keys, got int"),
+        (["\ud800"], "cannot delete"),
+        ([True], "each a string or a number"),
+    ],
+)
+def test_deletions_that_are_not_a_list_of_keys_are_refused(
+    manager: SeparatedDatabaseManager, incremental: tuple[str, str], deleted: Any, words: str
+) -> None:
+    manager.import_data(*incremental, [{"id": "a"}, {"id": "b"}])
+    with pytest.raises(RecordsError, match=words):
+        manager.import_data(*incremental, [], deleted=deleted)
+    assert manager.get_latest_data(*incremental).data == [{"id": "a"}, {"id": "b"}]
+
+
+def test_a_nul_in_a_field_name_is_stored_alike_on_both_engines(
+    manager: SeparatedDatabaseManager, incremental: tuple[str, str]
+) -> None:
+    manager.import_data(*incremental, [{"id": 1, "a\x00b": 1}])
+    assert manager.get_latest_data(*incremental).data == [{"id": 1, "a\x00b": 1}]
+    fields = {m.field for m in manager.get_quality_metrics(*incremental) if m.field}
+    assert "a\\u0000b" in fields

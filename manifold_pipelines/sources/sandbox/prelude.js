@@ -43,7 +43,7 @@
     emit: { call: "an emit()", items: "records", item: "a record" },
     deleteRecords: { call: "a deleteRecords()", items: "keys", item: "a key" },
   };
-  const KEY_KINDS = "a key value (a string, number or boolean) or an object holding the key fields";
+  const KEY_KINDS = "a key value (a string or number) or an object holding the key fields";
   const box = { settled: false, value: undefined, error: undefined, emitted: 0, emitCalled: false };
   const timers = Object.create(null);
   let nextTimerId = 1;
@@ -183,7 +183,8 @@
       throw new TypeError(`deleteRecords(): keys[${index}]: ${error && error.message}. Give ${KEY_KINDS}`);
     }
     const value = text === undefined ? undefined : parse(text);
-    if (isScalar(value)) return text;
+    // A key is a string or a number; true is no key (it is not the number 1).
+    if (typeof value === "string" || (typeof value === "number" && isFinite(value))) return text;
     if (value === null || typeof value !== "object" || isArray(value)) {
       throw new TypeError(`deleteRecords(): keys[${index}] is ${kindOf(value)}. Give ${KEY_KINDS}`);
     }
