@@ -4,9 +4,8 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from manifold_pipelines.orchestration.definitions import build_definitions
 from manifold_pipelines.orchestration.snapshot import read_catalog
 from manifold_pipelines.sources.base import SourceRunError
 from manifold_pipelines.stats import source_stats
+from manifold_tests.http_serving import serving
 from manifold_tests.orchestration.conftest import add_source
 from manifold_tests.raw_storage import damage_source
 
@@ -49,13 +49,8 @@ def webhook() -> Iterator[tuple[str, Receiver]]:
                 self.send_response(204)
             self.end_headers()
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hook", receiver
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as base:
+        yield f"{base}/hook", receiver
 
 
 def _tick(manager: SeparatedDatabaseManager, name: str) -> str:

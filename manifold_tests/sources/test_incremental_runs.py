@@ -5,9 +5,8 @@ the feed says was deleted; a failed run leaves the cursor where it was."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -17,6 +16,7 @@ import pytest
 from manifold_pipelines import SeparatedDatabaseManager
 from manifold_pipelines.sources.base import SourceRunError
 from manifold_tests.conftest import make_source
+from manifold_tests.http_serving import serving
 
 SCRIPT = (Path(__file__).parents[1] / "cases" / "scripts" / "change_feed.js").read_text()
 PAGE_SIZE = 3
@@ -75,14 +75,8 @@ def feed() -> Iterator[tuple[Feed, str]]:
             self.end_headers()
             self.wfile.write(body)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield state, f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as base:
+        yield state, base
 
 
 def test_a_script_follows_a_change_feed_over_several_runs(
