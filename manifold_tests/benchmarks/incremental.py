@@ -4,13 +4,16 @@
 
 A source of N records, then 1% upserts (records changed) and 0.1% deletions, imported
 incrementally; against a snapshot import of the same final data into a source of the same
-N records. Prints figures, one column per engine; asserts nothing.
+N records, and against the floor of the rows alone: ending as many random rows and writing
+as many new ones, in one committed transaction of the same store, with nothing else done.
+Prints figures, one column per engine; asserts nothing.
 """
 
 from __future__ import annotations
 
 import random
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +37,11 @@ def run(records: int, seed: int, database_url: str | None = None) -> dict[str, A
     with tempfile.TemporaryDirectory() as tmp:
         manager = SeparatedDatabaseManager(Path(tmp) / "home", database_url=database_url)
         manager.create_project(name="Bench", id="bench")
-        for source_id, mode in (("full", "snapshot"), ("inc", "incremental")):
+        for source_id, mode in (
+            ("full", "snapshot"),
+            ("inc", "incremental"),
+            ("floor", "snapshot"),
+        ):
             manager.create_data_source(
                 "bench",
                 name=source_id,
@@ -57,6 +64,13 @@ def run(records: int, seed: int, database_url: str | None = None) -> dict[str, A
             figures["incremental v2 s (1% upserts, 0.1% deletions)"]
             / figures["snapshot v2 of the final data s"]
         )
+        figures["floor: the same row writes alone s"] = _row_write_floor(
+            manager, rng, len(upserts) + len(deleted), len(upserts)
+        )
+        figures["floor / snapshot time"] = (
+            figures["floor: the same row writes alone s"]
+            / figures["snapshot v2 of the final data s"]
+        )
         assert inc.record_count == full.record_count == len(final)
         assert inc.diff is not None and full.diff is not None
         figures["incremental v2 diff"] = inc.diff.summary()
@@ -66,6 +80,27 @@ def run(records: int, seed: int, database_url: str | None = None) -> dict[str, A
         figures["bytes added %"] = 100 * added / size_before
         manager.close()
     return figures
+
+
+def _row_write_floor(
+    manager: SeparatedDatabaseManager, rng: random.Random, ended: int, written: int
+) -> float:
+    """End `ended` random live rows of the floor source and write `written` new ones, in one
+    transaction, committed: what any import of that change must write, timed alone."""
+    with manager._open(manager.get_data_source("bench", "floor")) as store:
+        live = [row[1] for row in store.live_rows()]
+        ids = rng.sample(live, ended)
+        rows = store.load_rows(ids[:written])
+        first = store.next_row_id()
+        new = [
+            (first + n, key, digest, text, position, 2)
+            for n, (_, key, digest, text, position) in enumerate(rows)
+        ]
+        started = time.perf_counter()
+        with store.writing():
+            store.end_rows(ids, 1)
+            store.insert_rows(new)
+        return time.perf_counter() - started
 
 
 def main() -> None:
