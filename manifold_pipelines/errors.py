@@ -53,6 +53,10 @@ class ConstraintError(DatabaseError):
     """A write that a UNIQUE or foreign key constraint refused: usually an id already taken."""
 
 
+class StateConflictError(ManifoldError):
+    """A run whose source's state another import moved on while it ran."""
+
+
 class VersionStatusError(ManifoldError):
     """A version operation that its current status does not allow."""
 

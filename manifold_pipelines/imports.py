@@ -147,7 +147,7 @@ class Imports(Administration):
         read) is logged as a failed import too, so status, history and alerts see it."""
         saved = self._source(project_id, source_id)
         try:
-            source, run = self._start_run(project_id, source_id, config)
+            source, run, started_from = self._start_run(project_id, source_id, config)
         except ManifoldError as exc:
             self._fail_before_run(saved, str(exc))
             raise
@@ -162,6 +162,7 @@ class Imports(Administration):
                 run.log.text,
                 deleted=run.deleted,
                 state=run.final_state,
+                state_base=started_from,
             )
         finally:
             run.close()
@@ -174,7 +175,7 @@ class Imports(Administration):
         diff against the latest version, the record count and the first records, so an edited
         script can be checked before it is saved. It runs the script for real, so it needs the
         editor role."""
-        source, run = self._start_run(project_id, source_id, config)
+        source, run, _ = self._start_run(project_id, source_id, config)
         try:
             first: list[Any] = []
             records = _keeping_first(run.records(), first)
@@ -192,7 +193,9 @@ class Imports(Administration):
 
     def _start_run(
         self, project_id: str, source_id: str, config: dict[str, Any] | None
-    ) -> tuple[DataSource, SourceRun]:
+    ) -> tuple[DataSource, SourceRun, dict[str, Any]]:
+        """The source (with a draft config), its run started, and the committed state the run
+        starts from."""
         source = self._source(project_id, source_id)
         label = source_label(*source.key)
         if config is not None:
@@ -207,7 +210,7 @@ class Imports(Administration):
             data_folders=tuple(self._data_folders().values()),
             state=committed,
         )
-        return source, runner_for(source.type).start(source, context)
+        return source, runner_for(source.type).start(source, context), committed
 
     def _upstream_inputs(self, source: DataSource) -> dict[str, list[dict[str, Any]]]:
         """Latest published data of each upstream source, by source id, for `inputs.<id>`.
@@ -251,6 +254,7 @@ class Imports(Administration):
         created_at: str | None = None,
         deleted: Iterable[Any] = (),
         state: StateText = lambda: None,
+        state_base: dict[str, Any] | None = None,
     ) -> ImportResult:
         started = time.perf_counter()
         with self._open(source) as store:
@@ -274,6 +278,7 @@ class Imports(Administration):
                         created_at=created_at,
                         deleted=deleted,
                         state=state,
+                        state_base=state_base,
                     )
             except DatabaseError as exc:
                 fail_import(store, log_id, f"storage error: {exc}", started, log)

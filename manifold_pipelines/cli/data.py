@@ -41,6 +41,16 @@ from manifold_pipelines.versions.models import DataDiff, DiffDetails, ImportResu
 SOURCE = click.argument("name_path", metavar="PROJECT/SOURCE")
 
 
+def _print_incremental(result: ImportResult) -> None:
+    """What an incremental import applied, and the state it commits."""
+    if result.mode == "incremental":
+        echo(
+            f"  incremental: {result.upserts} upserts, {result.deletions} deletions"
+            + (f" ({result.absent_deletions} of keys not there)" if result.absent_deletions else "")
+            + f", state {json_text(result.state or {})}"
+        )
+
+
 def _print_result(result: ImportResult, as_json: bool) -> None:
     if as_json:
         echo_json(
@@ -54,12 +64,7 @@ def _print_result(result: ImportResult, as_json: bool) -> None:
         d = result.diff
         changes = f"{d.added} added, {d.removed} removed, {d.modified} modified"
     echo(f"Version {result.version} ({result.status}): {result.record_count} records, {changes}")
-    if result.mode == "incremental":
-        echo(
-            f"  incremental: {result.upserts} upserts, {result.deletions} deletions"
-            + (f" ({result.absent_deletions} of keys not there)" if result.absent_deletions else "")
-            + f", state {json_text(result.state or {})}"
-        )
+    _print_incremental(result)
     for metric in result.quality:
         if metric.status != "pass":
             field = f"[{metric.field}]" if metric.field else ""
@@ -84,20 +89,28 @@ def run(cli: CliContext, name_path: str, dry_run: bool, as_json: bool) -> None:
         _print_result(cli.manager.run_data_source(project_id, source_id), as_json)
         return
     result = cli.manager.preview_data_source(project_id, source_id)
-    version = result.preview.version
+    preview = result.preview
+    version = preview.version
     if as_json:
         echo_json(
             {
                 "records": result.record_count,
                 "version": version,
+                "status": preview.status,
+                "mode": preview.mode,
+                "upserts": preview.upserts,
+                "deletions": preview.deletions,
+                "absent_deletions": preview.absent_deletions,
+                "state": preview.state,
                 "diff": result.diff.to_dict() if result.diff else None,
             }
         )
         return
     echo(
-        f"Dry run: {result.record_count} records would become version {version}."
-        " Nothing was written."
+        f"Dry run: {result.record_count} records would become version {version}"
+        f" ({preview.status}). Nothing was written."
     )
+    _print_incremental(preview)
     if result.diff is not None:
         config = cli.manager.get_data_source(project_id, source_id).config
         before = result.diff.from_version

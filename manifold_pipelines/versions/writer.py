@@ -17,7 +17,12 @@ from typing import Any
 import orjson
 
 from manifold_pipelines.core.source_config import QualityConfig
-from manifold_pipelines.errors import ConfigError, DiffKeyError, cap_error_text
+from manifold_pipelines.errors import (
+    ConfigError,
+    DiffKeyError,
+    StateConflictError,
+    cap_error_text,
+)
 from manifold_pipelines.quality.metrics import blocks_publication, compute_metrics
 from manifold_pipelines.timestamps import now_text
 from manifold_pipelines.versions.baseline import PriorVersion, prior_version, publication_figures
@@ -122,14 +127,23 @@ def write_version(
     created_at: str | None = None,
     deleted: Iterable[Any] = (),
     state: StateText = lambda: None,
+    state_base: dict[str, Any] | None = None,
 ) -> ImportResult:
     """Import `records` as the next version; on any error nothing of it is written. A dry
     run computes everything, diff and quality included, then rolls it all back. In
     incremental mode `records` are upserts and `deleted` the keys to remove (both read in
     that order, so a run may fill `deleted` as it yields records); `state()`, read once the
-    records are in (None: unchanged), commits with the version."""
+    records are in (None: unchanged), commits with the version. `state_base` is the state a
+    run started from: if another import committed another state since, the run read its
+    source from a stale cursor and is refused."""
     spec = options.key_spec
     with store.writing(commit=not dry_run):
+        if state_base is not None and store.committed_state() != state_base:
+            raise StateConflictError(
+                f"{store.label}: another import committed a new state while this run was"
+                " running, so this run started from a stale state (a cursor already moved on)."
+                " Nothing was imported; run the source again to go on from the new state."
+            )
         previous = prior_version(store, published_only=False)
         version = previous.version + 1 if previous else 1
         if options.mode == "incremental":
@@ -147,9 +161,7 @@ def write_version(
         schema_version, schema_changes = _track_schema(store, previous, schema, version)
         now = now_text()
         incremental = applied.incremental
-        new_state = state()
-        if new_state is not None:
-            store.save_state(new_state, version)
+        kept_state = _commit_state(store, state(), version, incremental is not None)
         store.insert_version(
             {
                 "version": version,
@@ -165,7 +177,7 @@ def write_version(
                 "mode": options.mode,
                 "upserts": incremental.upserts if incremental else None,
                 "deletions": incremental.deletions if incremental else None,
-                "state": None if new_state is None else orjson.dumps(new_state).decode(),
+                "state": None if kept_state is None else orjson.dumps(kept_state).decode(),
                 "top_position": incremental.top_position if incremental else None,
             }
         )
@@ -203,9 +215,22 @@ def write_version(
             upserts=incremental.upserts if incremental else None,
             deletions=incremental.deletions if incremental else None,
             absent_deletions=incremental.absent_deletions if incremental else None,
-            state=store.committed_state() if new_state is not None or incremental else None,
+            state=kept_state,
         )
     return result
+
+
+def _commit_state(
+    store: VersionStore, new_state: dict[str, Any] | None, version: int, incremental: bool
+) -> dict[str, Any] | None:
+    """Save a state that changed, with the version; return the state the version records:
+    an incremental version the state it leaves (given or carried over), a snapshot version
+    only a state it changed."""
+    committed = store.committed_state()
+    if new_state is not None and new_state != committed:
+        store.save_state(new_state, version)
+        return new_state
+    return committed if incremental else None
 
 
 def _apply_snapshot(

@@ -269,7 +269,7 @@ def test_run_and_dry_run(demo_cli: Invoke, tmp_path: Path) -> None:
     config.write_text(json.dumps({"script": "return [{id: 1}, {id: 2}]"}))
     demo_cli("source", "update", "demo/api", "--config", str(config))
     dry_table = demo_cli("run", "demo/api", "--dry-run").output
-    assert "2 records would become version 1. Nothing was written" in dry_table
+    assert "2 records would become version 1 (published). Nothing was written" in dry_table
     assert "nothing -> v1 (dry run)" in dry_table and "added" in dry_table
     assert table_rows(demo_cli("versions", "demo/api").output) == []
     assert demo_cli("run", "demo/api").output == (

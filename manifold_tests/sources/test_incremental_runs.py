@@ -14,7 +14,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from manifold_pipelines import SeparatedDatabaseManager
+from manifold_pipelines.errors import StateConflictError
 from manifold_pipelines.sources.base import SourceRunError
+from manifold_tests.cli.conftest import run_manifold
 from manifold_tests.conftest import make_source
 from manifold_tests.http_serving import serving
 
@@ -171,3 +173,68 @@ def test_a_csv_source_with_a_cursor_field_imports_only_the_rows_past_it(
     manager.set_source_state("shop", "orders", {"cursor": "2026-11-01"})  # backfill
     again = manager.run_data_source("shop", "orders")
     assert again.upserts == 4 and again.diff is not None and again.diff.total_changes == 0
+
+
+def test_a_run_whose_state_another_import_moved_on_is_refused_and_changes_nothing(
+    manager: SeparatedDatabaseManager, home: Path
+) -> None:
+    """Two runs of one source at once (a schedule and a manual run) both start from the same
+    cursor; the second to commit would write an older cursor and re-import what the first
+    did. It is refused instead, and the next run goes on from the first's state."""
+    make_source(
+        manager,
+        "shop",
+        "counter",
+        mode="incremental",
+        script="state.n = (state.n || 0) + 1; return [{id: state.n}];",
+    )
+    manager.run_data_source("shop", "counter")
+    saved = manager.get_data_source("shop", "counter")
+    source, run, started_from = manager._start_run("shop", "counter", None)
+    assert started_from == {"n": 1}
+    try:
+        with SeparatedDatabaseManager(home) as other:  # another process's run, meanwhile
+            other.run_data_source("shop", "counter")
+        with pytest.raises(StateConflictError, match="started from a stale state"):
+            manager._import(
+                source,
+                run.records(),
+                manager._import_options(saved, None, None),
+                None,
+                None,
+                run.log.text,
+                deleted=run.deleted,
+                state=run.final_state,
+                state_base=started_from,
+            )
+    finally:
+        run.close()
+    assert manager.get_source_state("shop", "counter") == {"n": 2}
+    assert [r["id"] for r in manager.get_latest_data("shop", "counter").data] == [1, 2]
+    assert manager.run_data_source("shop", "counter").state == {"n": 3}
+
+
+def test_a_dry_run_shows_what_an_incremental_run_would_commit(
+    manager: SeparatedDatabaseManager, home: Path
+) -> None:
+    make_source(
+        manager,
+        "shop",
+        "feed",
+        mode="incremental",
+        script="deleteRecords([9]); state.cursor = 5; return [{id: 1}];",
+    )
+    done = run_manifold(home, "run", "shop/feed", "--dry-run")
+    assert done.returncode == 0, done.stderr
+    assert "would become version 1 (published). Nothing was written." in done.stdout
+    assert 'incremental: 1 upserts, 0 deletions (1 of keys not there), state {"cursor":5}' in (
+        done.stdout
+    )
+    as_json = json.loads(run_manifold(home, "run", "shop/feed", "--dry-run", "--json").stdout)
+    assert (as_json["mode"], as_json["upserts"], as_json["state"]) == (
+        "incremental",
+        1,
+        {"cursor": 5},
+    )
+    assert manager.get_source_state("shop", "feed") == {}
+    assert manager.list_versions("shop", "feed") == []

@@ -318,3 +318,13 @@ def test_a_nul_in_a_field_name_is_stored_alike_on_both_engines(
     assert manager.get_latest_data(*incremental).data == [{"id": 1, "a\x00b": 1}]
     fields = {m.field for m in manager.get_quality_metrics(*incremental) if m.field}
     assert "a\\u0000b" in fields
+
+
+def test_an_incremental_version_records_the_state_it_leaves_even_when_carried_over(
+    manager: SeparatedDatabaseManager, incremental: tuple[str, str]
+) -> None:
+    manager.import_data(*incremental, [{"id": 1}], state={"cursor": 1})
+    manager.import_data(*incremental, [{"id": 2}])
+    manager.import_data(*incremental, [{"id": 3}], mode="snapshot")
+    states = [v.state for v in manager.list_versions(*incremental)]
+    assert states == [{"cursor": 1}, {"cursor": 1}, None]
