@@ -8,13 +8,10 @@ time, audit log).
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
-
-import orjson
 
 from manifold_pipelines.access import Access, enforce, requires
 from manifold_pipelines.administration import Administration
@@ -27,10 +24,10 @@ from manifold_pipelines.errors import (
     RecordsError,
     StorageError,
 )
-from manifold_pipelines.sources.base import MAX_STATE_BYTES, RunContext, SourceRun
+from manifold_pipelines.import_inputs import check_state, diff_settings, keeping_first
+from manifold_pipelines.sources.base import RunContext, SourceRun
 from manifold_pipelines.sources.registry import runner_for
 from manifold_pipelines.timestamps import now_text, to_text
-from manifold_pipelines.versions.diff import DiffSettings
 from manifold_pipelines.versions.gc_pause import gc_paused
 from manifold_pipelines.versions.models import (
     DryRunResult,
@@ -39,7 +36,6 @@ from manifold_pipelines.versions.models import (
 )
 from manifold_pipelines.versions.records import (
     KeySpec,
-    dumps_record,
     require_json,
     require_record_list,
 )
@@ -53,9 +49,6 @@ from manifold_pipelines.versions.writer import (
     start_import,
     write_version,
 )
-
-PREVIEW_RECORDS = 1_000
-PREVIEW_BYTES = 16 * 2**20
 
 
 class Imports(Administration):
@@ -178,7 +171,7 @@ class Imports(Administration):
         source, run, _ = self._start_run(project_id, source_id, config)
         try:
             first: list[Any] = []
-            records = _keeping_first(run.records(), first)
+            records = keeping_first(run.records(), first)
             with self._open(source) as store, gc_paused():
                 preview = preview_version(
                     store,
@@ -347,7 +340,7 @@ class Imports(Administration):
         return ImportOptions(
             key_spec=KeySpec(None if keyless else config.diff_key_fields),
             report_diff=report_diff,
-            diff_settings=_diff_settings(source),
+            diff_settings=diff_settings(source),
             quality=config.quality,
             mode=mode,
         )
@@ -397,44 +390,3 @@ class Imports(Administration):
         with self.core.writing():
             self.core.audit("read", "data_source", source.qualified_id, details={what: details})
         return source
-
-
-def check_state(state: object, where: str) -> None:
-    """A state is a JSON object of at most MAX_STATE_BYTES: it is read and written whole at
-    every import."""
-    if not isinstance(state, dict):
-        raise ConfigError(
-            f"{where}: a state is a JSON object (a dict), not {type(state).__name__}."
-            " Give e.g. {'cursor': '2026-01-01'}, or {} to reset it."
-        )
-    try:
-        require_json(state, "the state", where)
-    except RecordsError as exc:
-        raise ConfigError(str(exc)) from None
-    size = len(orjson.dumps(state))
-    if size > MAX_STATE_BYTES:
-        raise ConfigError(
-            f"{where}: the state is {size:,} bytes of JSON, over the {MAX_STATE_BYTES:,}-byte"
-            " limit. Keep a cursor in it, not data."
-        )
-
-
-def _keeping_first(records: Iterable[Any], first: list[Any]) -> Iterator[Any]:
-    """Every record, passed on as it comes, and the first ones kept in `first`: at most
-    PREVIEW_RECORDS of them, and PREVIEW_BYTES of JSON. A preview's diff and counts cover the
-    whole run, but keeping every record would hold a source of any size in memory."""
-    size = 0
-    for record in records:
-        if len(first) < PREVIEW_RECORDS and size < PREVIEW_BYTES:
-            # A record that is not JSON is kept unmeasured: the import names what is wrong.
-            with contextlib.suppress(TypeError, orjson.JSONEncodeError):
-                size += len(dumps_record(record))
-            first.append(record)
-        yield record
-
-
-def _diff_settings(source: DataSource) -> DiffSettings:
-    return DiffSettings(
-        ignore_fields=frozenset(source.config.diff_ignore_fields),
-        tolerance=dict(source.config.diff_tolerance),
-    )

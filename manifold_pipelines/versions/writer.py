@@ -18,26 +18,22 @@ import orjson
 
 from manifold_pipelines.core.source_config import QualityConfig
 from manifold_pipelines.errors import (
-    ConfigError,
     DiffKeyError,
     StateConflictError,
     cap_error_text,
 )
 from manifold_pipelines.quality.metrics import blocks_publication, compute_metrics
 from manifold_pipelines.timestamps import now_text
+from manifold_pipelines.versions.apply import Applied, apply_incremental_records, apply_snapshot
 from manifold_pipelines.versions.baseline import PriorVersion, prior_version, publication_figures
 from manifold_pipelines.versions.diff import DiffSettings, all_added, diff_sides
-from manifold_pipelines.versions.incremental import IncrementalResult, apply_incremental
-from manifold_pipelines.versions.matching import Changes, live_rows, match_keys
+from manifold_pipelines.versions.matching import Changes
 from manifold_pipelines.versions.models import DataDiff, ImportMode, ImportResult, VersionStatus
-from manifold_pipelines.versions.placement import place_version
 from manifold_pipelines.versions.records import (
     KeySpec,
-    bad_key_error,
     key_records,
     number_copies,
 )
-from manifold_pipelines.versions.scan import ScanResult, scan_records
 from manifold_pipelines.versions.schema import (
     FieldStats,
     apply_counts,
@@ -58,18 +54,6 @@ class ImportOptions:
     diff_settings: DiffSettings
     quality: QualityConfig
     mode: ImportMode = "snapshot"
-
-
-@dataclass
-class Applied:
-    """What writing an import's records changed, whichever its mode: the rest of an import
-    (schema, diff, quality, publication) is the same for both."""
-
-    scan: ScanResult
-    changes: Changes
-    ended: list[tuple[Any, ...]]
-    same_keys: bool
-    incremental: IncrementalResult | None = None
 
 
 LogText = Callable[[], str | None]
@@ -147,9 +131,9 @@ def write_version(
         previous = prior_version(store, published_only=False)
         version = previous.version + 1 if previous else 1
         if options.mode == "incremental":
-            applied = _apply_incremental(store, records, deleted, previous, spec, version)
+            applied = apply_incremental_records(store, records, deleted, previous, spec, version)
         else:
-            applied = _apply_snapshot(store, records, deleted, previous, spec, version)
+            applied = apply_snapshot(store, records, deleted, previous, spec, version)
         scan, changes, ended, same_keys = (
             applied.scan,
             applied.changes,
@@ -231,79 +215,6 @@ def _commit_state(
         store.save_state(new_state, version)
         return new_state
     return committed if incremental else None
-
-
-def _apply_snapshot(
-    store: VersionStore,
-    records: Iterable[Any],
-    deleted: Iterable[Any],
-    previous: PriorVersion | None,
-    spec: KeySpec,
-    version: int,
-) -> Applied:
-    """Every record of the version: rows it keeps are shared, the rest written anew, and
-    every live row it did not keep ends. Deletions mean nothing here: a record missing from
-    a snapshot is removed already."""
-    same_keys = previous is not None and previous.key_spec == spec.to_json()
-    scan = scan_records(
-        store,
-        records,
-        spec,
-        live_rows(store, spec) if same_keys else None,
-        version=version,
-        where=store.label,
-        # A list is in memory anyway, and counting at the end is faster; a stream is not,
-        # so it is counted as it passes and not held.
-        first_import=previous is None and not isinstance(records, (list, tuple)),
-    )
-    new_rows, ended = place_version(store, scan, version, same_keys)
-    changes = match_keys(
-        store, new_rows, scan.duplicate_keys, ended, same_keys, version, spec.keyless
-    )
-    if scan.missing_keys or scan.duplicate_keys:
-        raise bad_key_error(spec, store.label, scan.missing_keys, scan.duplicate_keys)
-    if any(True for _ in deleted):
-        raise ConfigError(
-            f"{store.label} imports snapshots, where a record missing from an import is removed;"
-            " deletions are for mode 'incremental'. Set the source's mode to incremental, or"
-            " leave the records out instead. Nothing was imported."
-        )
-    return Applied(scan=scan, changes=changes, ended=ended, same_keys=same_keys)
-
-
-def _apply_incremental(
-    store: VersionStore,
-    records: Iterable[Any],
-    deleted: Iterable[Any],
-    previous: PriorVersion | None,
-    spec: KeySpec,
-    version: int,
-) -> Applied:
-    """Upserts and deletions against the version before, which must be keyed the same way:
-    with another key its rows cannot be looked up by this one."""
-    if spec.keyless:
-        raise ConfigError(
-            f"{store.label}: an incremental import needs a diff key to match records by; this"
-            " source has none (keylessDiff or enableDiff false). Set diffKey, or import in"
-            " snapshot mode."
-        )
-    if previous is not None and previous.key_spec != spec.to_json():
-        raise ConfigError(
-            f"{store.label}: version {previous.version} is keyed by"
-            f" {KeySpec.from_json(previous.key_spec).describe()}, not {spec.describe()}: an"
-            " incremental import cannot match records across a change of diff key. Import one"
-            " snapshot with the new key first. Nothing was imported."
-        )
-    incremental = apply_incremental(store, records, deleted, spec, version)
-    count = (previous.record_count if previous else 0) + len(incremental.changes.added)
-    count -= incremental.deletions
-    return Applied(
-        scan=ScanResult(record_count=count, unique_records=count),
-        changes=incremental.changes,
-        ended=incremental.ended,
-        same_keys=previous is not None,
-        incremental=incremental,
-    )
 
 
 def _with_counts(log: str | None, applied: Applied, diff: DataDiff) -> str | None:

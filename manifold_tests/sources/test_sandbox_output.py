@@ -13,7 +13,7 @@ import pytest
 
 from manifold_pipelines import SeparatedDatabaseManager
 from manifold_pipelines.errors import ConfigError
-from manifold_pipelines.imports import PREVIEW_RECORDS
+from manifold_pipelines.import_inputs import PREVIEW_RECORDS
 from manifold_pipelines.sources.base import SourceRunError
 from manifold_tests.benchmarks.memory import PeakRss
 from manifold_tests.conftest import make_source

@@ -1,0 +1,101 @@
+"""Applying an import's records to the store, in either mode: what the rest of an import
+(schema, diff, quality, publication) needs to know of what changed is the same for both."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from manifold_pipelines.errors import ConfigError
+from manifold_pipelines.versions.baseline import PriorVersion
+from manifold_pipelines.versions.incremental import IncrementalResult, apply_incremental
+from manifold_pipelines.versions.matching import Changes, live_rows, match_keys
+from manifold_pipelines.versions.placement import place_version
+from manifold_pipelines.versions.records import KeySpec, bad_key_error
+from manifold_pipelines.versions.scan import ScanResult, scan_records
+from manifold_pipelines.versions.store import VersionStore
+
+
+@dataclass
+class Applied:
+    """What writing an import's records changed, whichever its mode."""
+
+    scan: ScanResult
+    changes: Changes
+    ended: list[tuple[Any, ...]]
+    same_keys: bool
+    incremental: IncrementalResult | None = None
+
+
+def apply_snapshot(
+    store: VersionStore,
+    records: Iterable[Any],
+    deleted: Iterable[Any],
+    previous: PriorVersion | None,
+    spec: KeySpec,
+    version: int,
+) -> Applied:
+    """Every record of the version: rows it keeps are shared, the rest written anew, and
+    every live row it did not keep ends. Deletions mean nothing here: a record missing from
+    a snapshot is removed already."""
+    same_keys = previous is not None and previous.key_spec == spec.to_json()
+    scan = scan_records(
+        store,
+        records,
+        spec,
+        live_rows(store, spec) if same_keys else None,
+        version=version,
+        where=store.label,
+        # A list is in memory anyway, and counting at the end is faster; a stream is not,
+        # so it is counted as it passes and not held.
+        first_import=previous is None and not isinstance(records, (list, tuple)),
+    )
+    new_rows, ended = place_version(store, scan, version, same_keys)
+    changes = match_keys(
+        store, new_rows, scan.duplicate_keys, ended, same_keys, version, spec.keyless
+    )
+    if scan.missing_keys or scan.duplicate_keys:
+        raise bad_key_error(spec, store.label, scan.missing_keys, scan.duplicate_keys)
+    if any(True for _ in deleted):
+        raise ConfigError(
+            f"{store.label} imports snapshots, where a record missing from an import is removed;"
+            " deletions are for mode 'incremental'. Set the source's mode to incremental, or"
+            " leave the records out instead. Nothing was imported."
+        )
+    return Applied(scan=scan, changes=changes, ended=ended, same_keys=same_keys)
+
+
+def apply_incremental_records(
+    store: VersionStore,
+    records: Iterable[Any],
+    deleted: Iterable[Any],
+    previous: PriorVersion | None,
+    spec: KeySpec,
+    version: int,
+) -> Applied:
+    """Upserts and deletions against the version before, which must be keyed the same way:
+    with another key its rows cannot be looked up by this one."""
+    if spec.keyless:
+        raise ConfigError(
+            f"{store.label}: an incremental import needs a diff key to match records by; this"
+            " source has none (keylessDiff or enableDiff false). Set diffKey, or import in"
+            " snapshot mode."
+        )
+    if previous is not None and previous.key_spec != spec.to_json():
+        raise ConfigError(
+            f"{store.label}: version {previous.version} is keyed by"
+            f" {KeySpec.from_json(previous.key_spec).describe()}, not {spec.describe()}: an"
+            " incremental import cannot match records across a change of diff key. Import one"
+            " snapshot with the new key first. Nothing was imported."
+        )
+    incremental = apply_incremental(store, records, deleted, spec, version)
+    count = (previous.record_count if previous else 0) + len(incremental.changes.added)
+    count -= incremental.deletions
+    return Applied(
+        scan=ScanResult(record_count=count, unique_records=count),
+        changes=incremental.changes,
+        ended=incremental.ended,
+        same_keys=previous is not None,
+        incremental=incremental,
+    )
