@@ -76,16 +76,21 @@ class VersionWrites:
         self, keys: Sequence[str], version: int
     ) -> dict[str, tuple[int, bytes, int]]:
         """key -> (id, hash, position) of the rows of the newest version before `version`
-        holding one of `keys`: one lookup in the live rows' key index."""
+        holding one of `keys`: one lookup in the live rows' key index. Rows `version` wrote
+        itself are dropped here, not in SQL: a version condition there makes PostgreSQL
+        combine an index that matches every row with the key index (4x slower)."""
         if not keys:
             return {}
         rows = self.db.execute(
-            "SELECT key, id, hash, position FROM record_history"  # noqa: S608 (the engine's own list condition)
-            " WHERE last_version IS NULL AND first_version < ?"
-            f" AND {self.db.in_list('key', 'text')}",
-            (version, self.db.list_param(keys)),
+            "SELECT key, id, hash, position, first_version FROM record_history"  # noqa: S608 (the engine's own list condition)
+            f" WHERE last_version IS NULL AND {self.db.in_list('key', 'text')}",
+            (self.db.list_param(keys),),
         )
-        return {key: (row_id, bytes(digest), position) for key, row_id, digest, position in rows}
+        return {
+            key: (row_id, bytes(digest), position)
+            for key, row_id, digest, position, first in rows
+            if first < version
+        }
 
     def top_position(self) -> int:
         """The greatest position of the newest version's rows (0 when it has none): kept on
