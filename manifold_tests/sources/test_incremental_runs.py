@@ -5,6 +5,8 @@ the feed says was deleted; a failed run leaves the cursor where it was."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -175,43 +177,66 @@ def test_a_csv_source_with_a_cursor_field_imports_only_the_rows_past_it(
     assert again.upserts == 4 and again.diff is not None and again.diff.total_changes == 0
 
 
+@pytest.mark.slow
 def test_a_run_whose_state_another_import_moved_on_is_refused_and_changes_nothing(
     manager: SeparatedDatabaseManager, home: Path
 ) -> None:
     """Two runs of one source at once (a schedule and a manual run) both start from the same
     cursor; the second to commit would write an older cursor and re-import what the first
-    did. It is refused instead, and the next run goes on from the first's state."""
-    make_source(
-        manager,
-        "shop",
-        "counter",
-        mode="incremental",
-        script="state.n = (state.n || 0) + 1; return [{id: state.n}];",
-    )
-    manager.run_data_source("shop", "counter")
-    saved = manager.get_data_source("shop", "counter")
-    source, run, started_from = manager._start_run("shop", "counter", None)
-    assert started_from == {"n": 1}
-    try:
-        with SeparatedDatabaseManager(home) as other:  # another process's run, meanwhile
-            other.run_data_source("shop", "counter")
-        with pytest.raises(StateConflictError, match="started from a stale state"):
-            manager._import(
-                source,
-                run.records(),
-                manager._import_options(saved, None, None),
-                None,
-                None,
-                run.log.text,
-                deleted=run.deleted,
-                state=run.final_state,
-                state_base=started_from,
-            )
-    finally:
-        run.close()
-    assert manager.get_source_state("shop", "counter") == {"n": 2}
-    assert [r["id"] for r in manager.get_latest_data("shop", "counter").data] == [1, 2]
-    assert manager.run_data_source("shop", "counter").state == {"n": 3}
+    did. It is refused instead, and the next run goes on from the first's state. The first
+    run waits at a gate on a real server, holding the source's write lock, while the second
+    starts from the same state and queues for the lock."""
+    first_waits, release = threading.Event(), threading.Event()
+
+    class Gate(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            """Quiet: the test output is for failures."""
+
+        def do_GET(self) -> None:
+            if not first_waits.is_set():  # only the first run waits
+                first_waits.set()
+                release.wait(timeout=60)
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+    outcomes: dict[str, object] = {}
+
+    def run(name: str) -> None:
+        try:
+            with SeparatedDatabaseManager(home) as own:
+                outcomes[name] = own.run_data_source("shop", "counter")
+        except BaseException as exc:
+            outcomes[name] = exc
+
+    with serving(Gate) as base:
+        make_source(
+            manager,
+            "shop",
+            "counter",
+            mode="incremental",
+            variables={"base": base},
+            allowedHosts=[base.removeprefix("http://")],
+            timeoutSeconds=60,
+            script="state.n = (state.n || 0) + 1; await fetch(`${base}/gate`);"
+            " return [{id: state.n}];",
+        )
+        first = threading.Thread(target=run, args=("first",))
+        first.start()
+        assert first_waits.wait(timeout=60), "the first run never reached the gate"
+        second = threading.Thread(target=run, args=("second",))
+        second.start()
+        time.sleep(2)  # the second reads the state at once, then waits for the lock
+        release.set()
+        first.join(timeout=60)
+        second.join(timeout=60)
+    assert getattr(outcomes["first"], "state", None) == {"n": 1}
+    assert isinstance(outcomes["second"], StateConflictError)
+    assert "started from a stale state" in str(outcomes["second"])
+    assert manager.get_source_state("shop", "counter") == {"n": 1}
+    assert [r["id"] for r in manager.get_latest_data("shop", "counter").data] == [1]
+    assert manager.get_import_logs("shop", "counter")[0].status == "failed"
 
 
 def test_a_dry_run_shows_what_an_incremental_run_would_commit(
