@@ -41,8 +41,9 @@ class PinnedSource(BaseModel):
 
     @classmethod
     def of(cls, source: DataSource) -> PinnedSource:
-        """The source as pinned; its config, already parsed, is not parsed again to build."""
-        pinned = cls(
+        """The source as pinned: its fields were validated when read, and its config, already
+        parsed, is not parsed again to build the asset."""
+        pinned = cls.model_construct(
             project_id=source.project_id,
             id=source.id,
             name=source.name,
@@ -92,13 +93,13 @@ def read_catalog(
     enabled = {s.key for s in sources if s.enabled}
     feeding = [r for r in manager.list_relationships() if r.downstream in enabled]
     elsewhere = {r.upstream[0] for r in feeding if r.upstream not in enabled}
-    upstream = {s.key for p in elsewhere for s in manager.list_data_sources(p) if s.enabled}
+    upstream = enabled | {
+        s.key for p in elsewhere for s in manager.list_data_sources(p) if s.enabled
+    }
     return CatalogSnapshot(
         home=str(manager.settings.home),
         sources=[PinnedSource.of(s) for s in sources if s.enabled],
-        relationships=[
-            (r.upstream, r.downstream) for r in feeding if r.upstream in enabled | upstream
-        ],
+        relationships=[(r.upstream, r.downstream) for r in feeding if r.upstream in upstream],
         instance_wide=instance_wide,
     )
 
