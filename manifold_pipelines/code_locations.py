@@ -58,7 +58,7 @@ def plan_locations(
     runs: list[list[str]] = [[]]
     filled = 0
     for project in sorted(sources_by_project):
-        size = sources_by_project[project]
+        size = max(sources_by_project[project], 1)  # an empty project soon has sources
         if runs[-1] and filled + size > sources_per_location:
             runs.append([])
             filled = 0
