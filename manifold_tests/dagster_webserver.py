@@ -16,6 +16,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from dagster_graphql import DagsterGraphQLClient
+
 from manifold_tests.postgres_server import free_port
 
 WEBSERVER = str(Path(sys.executable).with_name("dagster-webserver"))
@@ -165,3 +167,21 @@ class DagsterWebserver:
             for node in repository["assetNodes"]
             if not node["isAutoCreatedStub"]
         ]
+
+    def materialize(
+        self, location: str, key: list[str], job: str = "__ASSET_JOB"
+    ) -> tuple[str, str]:
+        """Launch a run of `job` in `location` for one asset, as the UI's Materialize does;
+        (run id, SUCCESS or FAILURE) once it has finished."""
+        client = DagsterGraphQLClient("127.0.0.1", port_number=self.port)
+        run_id = client.submit_job_execution(
+            job,
+            repository_location_name=location,
+            repository_name="__repository__",
+            asset_selection=[key],
+        )
+        deadline = time.monotonic() + 120
+        while (status := client.get_run_status(run_id).value) not in ("SUCCESS", "FAILURE"):
+            assert time.monotonic() < deadline, f"run {run_id} is stuck in {status}"
+            time.sleep(0.5)
+        return run_id, status
