@@ -21,6 +21,7 @@ import orjson
 
 from manifold_pipelines.code_locations import locations_of
 from manifold_pipelines.core.global_settings import DagsterSettings, load_setting
+from manifold_pipelines.errors import ConfigError
 
 _MUTATION = """
 mutation Reload($name: String!) {
@@ -37,7 +38,10 @@ _NOT_FOUND = "RepositoryLocationNotFound"
 
 def reload_target(settings: dict[str, Any]) -> tuple[str, DagsterSettings] | None:
     """(webserver URL, the `dagster` setting), or None when no webserver is configured."""
-    dagster = load_setting(settings, "dagster")
+    try:
+        dagster = load_setting(settings, "dagster")
+    except ConfigError:  # stored before settings were validated: never fail the change
+        dagster = DagsterSettings()
     url = os.environ.get("MANIFOLD_DAGSTER_URL") or dagster.webserver_url
     return (url.rstrip("/"), dagster) if url else None
 
