@@ -1,4 +1,5 @@
-"""The catalogue read from core.db at load time, pinned for every run of that load.
+"""The catalogue read from core.db at load time, pinned for every run of that load: the whole
+catalogue, or the slice of one code location (its projects' sources, code_locations.py).
 
 Dagster re-imports the code location in each run worker. Re-reading core.db there would run
 a newer config than the UI showed, and fail on a source deleted since. Dagster's remedy is
