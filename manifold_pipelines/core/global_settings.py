@@ -21,6 +21,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from manifold_pipelines.errors import ConfigError
+from manifold_pipelines.paths import ID_PATTERN
 
 HIDDEN = "(hidden: only instance admins see it)"
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
@@ -56,7 +57,7 @@ class AlertSettings(SettingModel):
 
 
 LOCATION_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,199}$"
-PROJECT_ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+PROJECT_ID = f"^{ID_PATTERN.pattern}$"
 
 
 class DagsterSettings(SettingModel):
