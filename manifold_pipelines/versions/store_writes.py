@@ -20,6 +20,9 @@ from manifold_pipelines.timestamps import now_text
 ROW_COLUMNS = ("id", "key", "hash", "record", "position", "first_version")
 """A record row as the scan writes it: (id, key, hash, record JSON, position, first version)."""
 
+_LIVE = "NOT EXISTS (SELECT 1 FROM record_ends e WHERE e.id = r.id)"
+"""A row `r` of `record_rows` that no version ended: part of the newest version."""
+
 
 class VersionWrites:
     db: Database
@@ -29,26 +32,25 @@ class VersionWrites:
 
     def next_row_id(self) -> int:
         return int(
-            self.db.execute("SELECT coalesce(max(id), 0) + 1 FROM record_history").fetchone()[0]
+            self.db.execute("SELECT coalesce(max(id), 0) + 1 FROM record_rows").fetchone()[0]
         )
 
     def insert_rows(self, rows: Sequence[Sequence[Any]]) -> None:
         """Rows in ROW_COLUMNS order, in one bulk statement."""
         if rows:
-            self.db.insert_rows("record_history", ROW_COLUMNS, rows)
+            self.db.insert_rows("record_rows", ROW_COLUMNS, rows)
 
     def live_rows(self) -> Rows:
         """(hash, id, position) of every row of the newest version."""
-        return self.db.execute(
-            "SELECT hash, id, position FROM record_history WHERE last_version IS NULL"
-        )
+        live = f"SELECT hash, id, position FROM record_rows r WHERE {_LIVE}"  # noqa: S608 (constant SQL)
+        return self.db.execute(live)
 
     def load_rows(self, row_ids: Sequence[int]) -> list[tuple[Any, ...]]:
         """(id, key, hash, record JSON, position) of the given rows, in position order."""
         if not row_ids:
             return []
         rows = self.db.execute(
-            "SELECT id, key, hash, record, position FROM record_history"  # noqa: S608 (the engine's own list condition)
+            "SELECT id, key, hash, record, position FROM record_rows"  # noqa: S608 (the engine's own list condition)
             f" WHERE {self.db.in_list('id', 'int')} ORDER BY position",
             (self.db.list_param(row_ids),),
         )
@@ -58,7 +60,7 @@ class VersionWrites:
         """Rows of the newest version written before `version`: all of them, when the diff
         key changed and nothing was matched against them."""
         rows = self.db.execute(
-            "SELECT id FROM record_history WHERE last_version IS NULL AND first_version < ?",
+            f"SELECT id FROM record_rows r WHERE {_LIVE} AND first_version < ?",  # noqa: S608 (constant SQL)
             (version,),
         )
         return [row[0] for row in rows]
@@ -66,7 +68,7 @@ class VersionWrites:
     def live_keys_before(self, keys: Sequence[str], version: int) -> set[str]:
         """Which of `keys` a row of the newest version written before `version` holds."""
         rows = self.db.execute(
-            "SELECT key FROM record_history WHERE last_version IS NULL AND first_version < ?"  # noqa: S608 (the engine's own list condition)
+            f"SELECT key FROM record_rows r WHERE {_LIVE} AND first_version < ?"  # noqa: S608 (the engine's own list condition)
             f" AND {self.db.in_list('key', 'text')}",
             (version, self.db.list_param(keys)),
         )
@@ -82,8 +84,8 @@ class VersionWrites:
         if not keys:
             return {}
         rows = self.db.execute(
-            "SELECT key, id, hash, position, first_version FROM record_history"  # noqa: S608 (the engine's own list condition)
-            f" WHERE last_version IS NULL AND {self.db.in_list('key', 'text')}",
+            "SELECT key, id, hash, position, first_version FROM record_rows r"  # noqa: S608 (the engine's own list condition)
+            f" WHERE {self.db.in_list('key', 'text')} AND {_LIVE}",
             (self.db.list_param(keys),),
         )
         return {
@@ -100,22 +102,24 @@ class VersionWrites:
         ).fetchone()
         if row is not None and row[0] is not None:
             return int(row[0])
-        row = self.db.execute(
-            "SELECT max(position) FROM record_history WHERE last_version IS NULL"
-        ).fetchone()
+        top = f"SELECT max(position) FROM record_rows r WHERE {_LIVE}"  # noqa: S608 (constant SQL)
+        row = self.db.execute(top).fetchone()
         return int(row[0]) if row[0] is not None else 0
 
     def end_rows(self, row_ids: Sequence[int], last_version: int) -> None:
+        """The rows' last version is `last_version`: appended to the narrow `record_ends`,
+        in id order, so the pages of the records themselves are not rewritten."""
         if row_ids:
-            self.db.execute(
-                f"UPDATE record_history SET last_version = ? WHERE {self.db.in_list('id', 'int')}",  # noqa: S608 (the engine's own list condition)
-                (last_version, self.db.list_param(row_ids)),
+            self.db.insert_rows(
+                "record_ends",
+                ("id", "last_version"),
+                [(row_id, last_version) for row_id in sorted(row_ids)],
             )
 
     def set_positions(self, pairs: Sequence[tuple[int, int]]) -> None:
         """(position, id) of new rows, once the whole import's order is known."""
         if pairs:
-            self.db.update_by_id("record_history", "position", pairs)
+            self.db.update_by_id("record_rows", "position", pairs)
 
     # Versions
 
@@ -259,8 +263,11 @@ class VersionWrites:
         schemas superseded before it (the one in force at `keep_from` stays); returns the
         number of rows deleted."""
         deleted = self.db.execute(
-            "DELETE FROM record_history WHERE last_version < ?", (keep_from,)
+            "DELETE FROM record_rows WHERE id IN"
+            " (SELECT id FROM record_ends WHERE last_version < ?)",
+            (keep_from,),
         ).rowcount
+        self.db.execute("DELETE FROM record_ends WHERE last_version < ?", (keep_from,))
         self.db.execute("DELETE FROM data_versions WHERE version < ?", (keep_from,))
         self.db.execute(
             "DELETE FROM schema_versions WHERE schema_version < (SELECT max(schema_version)"
@@ -272,8 +279,8 @@ class VersionWrites:
     def key_rows(self, key: str) -> list[tuple[int, int | None, str]]:
         """(first version, last version, record JSON) of every state of one key."""
         rows = self.db.execute(
-            "SELECT first_version, last_version, record FROM record_history WHERE key = ?"
-            " ORDER BY first_version",
+            "SELECT r.first_version, e.last_version, r.record FROM record_rows r"
+            " LEFT JOIN record_ends e ON e.id = r.id WHERE r.key = ? ORDER BY r.first_version",
             (key,),
         )
         return [tuple(row) for row in rows]
