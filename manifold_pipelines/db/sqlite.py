@@ -43,6 +43,9 @@ def connect(path: Path, *, what: str, create: bool = True) -> sqlite3.Connection
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
+        # 64 MiB of pages instead of SQLite's 2 MiB: an import of a million records re-read
+        # index pages from the OS on every insert (1.9 s of system time, now 1.0 s).
+        conn.execute("PRAGMA cache_size = -65536")
     except sqlite3.DatabaseError as exc:
         raise StorageError(
             f"The {what} at {str(path)!r} cannot be opened: {exc}. It is damaged or not a SQLite"

@@ -45,21 +45,29 @@ class ServerCpu:
     def __init__(self, url: str) -> None:
         with psycopg.connect(url) as conn:
             row = conn.execute("SELECT pg_backend_pid()").fetchone()
-        assert row is not None
-        postmaster = psutil.Process(row[0]).parent()
+            assert row is not None
+            postmaster = psutil.Process(row[0]).parent()  # while the backend is alive
         assert postmaster is not None, "the backend's postmaster is not visible from here"
         self.postmaster = postmaster
 
     def seconds(self) -> float:
+        """Read again when a backend was reaped while we looked: its time would otherwise
+        be in neither sum (gone from the children, not yet in the postmaster's)."""
+        while True:
+            before = self._own()
+            live = 0.0
+            for child in self.postmaster.children():
+                try:
+                    times = child.cpu_times()
+                except psutil.NoSuchProcess:
+                    continue
+                live += times.user + times.system
+            if self._own() == before:
+                return before + live
+
+    def _own(self) -> float:
         times = self.postmaster.cpu_times()
-        total = times.user + times.system + times.children_user + times.children_system
-        for child in self.postmaster.children():
-            try:
-                child_times = child.cpu_times()
-            except psutil.NoSuchProcess:  # ended and reaped while we looked: counted above
-                continue
-            total += child_times.user + child_times.system
-        return float(total)
+        return float(times.user + times.system + times.children_user + times.children_system)
 
 
 @dataclass(frozen=True)
