@@ -162,16 +162,16 @@ def run(records: int, seed: int, database_url: str | None = None) -> dict[str, A
 
 
 @contextlib.contextmanager
-def database(backend: str, url: str | None) -> Iterator[str | None]:
-    """None for SQLite; for PostgreSQL a new database on the server at `url`'s, or on a
-    throwaway durable server."""
+def databases(backend: str, url: str | None) -> Iterator[Callable[[], str | None]]:
+    """Where each run stores: None for SQLite (a folder of its own); for PostgreSQL a new
+    database per run on a throwaway durable server, or the database `url` names."""
     if backend == "sqlite":
-        yield None
+        yield lambda: None
     elif url is not None:
-        yield url
+        yield lambda: url
     else:
         with PostgresServer(durable=True) as server:
-            yield server.create_database(unique_database_name("bench"))
+            yield lambda: server.create_database(unique_database_name("bench"))
 
 
 def main() -> None:
@@ -192,10 +192,14 @@ def bench_main(doc: str, run: Run) -> None:
     )
     parser.add_argument("--database-url", help="an existing PostgreSQL database to use")
     args = parser.parse_args()
+    if args.database_url and args.repeat > 1:
+        parser.error("--repeat above 1 needs a database per run: leave out --database-url")
     columns: dict[str, list[dict[str, Any]]] = {}
     for backend in args.backend:
-        with database(backend, args.database_url) as url:
-            columns[backend] = [run(args.records, args.seed + i, url) for i in range(args.repeat)]
+        with databases(backend, args.database_url) as new_database:
+            columns[backend] = [
+                run(args.records, args.seed + i, new_database()) for i in range(args.repeat)
+            ]
     print_columns(args.records, args.repeat, columns)
 
 
