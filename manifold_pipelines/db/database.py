@@ -78,6 +78,11 @@ class Database(ABC):
         `:name`), whose value is `list_param(values)`."""
 
     @abstractmethod
+    def list_table(self, kind: ListKind, alias: str, param: str = "?") -> str:
+        """A FROM item: the list given as parameter `param` as a table `alias` whose one
+        column is `value`; the parameter's value is `list_param(values)`."""
+
+    @abstractmethod
     def list_param(self, values: Sequence[Any]) -> Any:
         """The parameter value for an `in_list` condition."""
 

@@ -252,6 +252,9 @@ class PostgresDatabase(Database):
     def in_list(self, column: str, kind: ListKind, param: str = "?") -> str:
         return f"{column} = ANY(CAST({param} AS {_ARRAY_TYPES[kind]}))"
 
+    def list_table(self, kind: ListKind, alias: str, param: str = "?") -> str:
+        return f"unnest(CAST({param} AS {_ARRAY_TYPES[kind]})) AS {alias}(value)"
+
     def list_param(self, values: Sequence[Any]) -> Any:
         return list(values)
 

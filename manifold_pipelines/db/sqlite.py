@@ -164,6 +164,9 @@ class SqliteDatabase(Database):
     def in_list(self, column: str, kind: ListKind, param: str = "?") -> str:
         return f"{column} IN (SELECT value FROM json_each({param}))"
 
+    def list_table(self, kind: ListKind, alias: str, param: str = "?") -> str:
+        return f"json_each({param}) AS {alias}"
+
     def list_param(self, values: Sequence[Any]) -> Any:
         return orjson.dumps(list(values)).decode()
 

@@ -21,7 +21,7 @@ ROW_COLUMNS = ("id", "key", "hash", "record", "position", "first_version")
 """A record row as the scan writes it: (id, key, hash, record JSON, position, first version)."""
 
 ROW_INDEXES = {
-    "record_rows_key": "record_rows(key)",
+    "record_rows_key": "record_rows(key, id)",
     "record_history_first_version": "record_rows(first_version)",
 }
 """The indexes of `record_rows` as the latest format has them (test_format_migration checks
@@ -88,32 +88,36 @@ class VersionWrites:
 
     def live_keys_before(self, keys: Sequence[str], version: int) -> set[str]:
         """Which of `keys` a row of the newest version written before `version` holds."""
-        rows = self.db.execute(
-            f"SELECT key FROM record_rows r WHERE {_LIVE} AND first_version < ?"  # noqa: S608 (the engine's own list condition)
-            f" AND {self.db.in_list('key', 'text')}",
-            (version, self.db.list_param(keys)),
-        )
-        return {row[0] for row in rows}
+        return {key for key, *_ in self._live_rows_before(keys, version)}
 
     def live_rows_by_key(
         self, keys: Sequence[str], version: int
     ) -> dict[str, tuple[int, bytes, int]]:
-        """key -> (id, hash, position) of the rows of the newest version before `version`
-        holding one of `keys`: one lookup in the live rows' key index. Rows `version` wrote
-        itself are dropped here, not in SQL: a version condition there makes PostgreSQL
-        combine an index that matches every row with the key index (4x slower)."""
-        if not keys:
-            return {}
-        rows = self.db.execute(
-            "SELECT key, id, hash, position, first_version FROM record_rows r"  # noqa: S608 (the engine's own list condition)
-            f" WHERE {self.db.in_list('key', 'text')} AND {_LIVE}",
-            (self.db.list_param(keys),),
-        )
+        """key -> (id, hash, position) of the rows of the newest version written before
+        `version` holding one of `keys`."""
         return {
             key: (row_id, bytes(digest), position)
-            for key, row_id, digest, position, first in rows
-            if first < version
+            for key, row_id, digest, position in self._live_rows_before(keys, version)
         }
+
+    def _live_rows_before(self, keys: Sequence[str], version: int) -> list[tuple[Any, ...]]:
+        """(key, id, hash, position) of the live rows holding `keys` written before `version`:
+        one index descent per key. Of those rows a key has at most one, and it is the newest
+        (a row for a key is only written once the one before it ended), so only that row is
+        looked at, however many states the key went through."""
+        if not keys:
+            return []
+        newest = (
+            "SELECT (SELECT max(id) FROM record_rows"  # noqa: S608 (the engine's own list table)
+            " WHERE key = k.value AND first_version < :version) AS id"
+            f" FROM {self.db.list_table('text', 'k', ':keys')}"
+        )
+        rows = self.db.execute(
+            "SELECT r.key, r.id, r.hash, r.position"  # noqa: S608 (the engine's own list table)
+            f" FROM ({newest}) AS newest JOIN record_rows r ON r.id = newest.id WHERE {_LIVE}",
+            {"keys": self.db.list_param(keys), "version": version},
+        )
+        return [tuple(row) for row in rows]
 
     def top_position(self) -> int:
         """The greatest position of the newest version's rows (0 when it has none): kept on

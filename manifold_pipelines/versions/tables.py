@@ -222,8 +222,9 @@ def row_ends_statements(id_type: str) -> tuple[str, ...]:
         "DROP INDEX record_history_live_key",
         "ALTER TABLE record_history DROP COLUMN last_version",
         "ALTER TABLE record_history RENAME TO record_rows",
-        # Every state of a key: an incremental import's lookup, and a record's history.
-        "CREATE INDEX record_rows_key ON record_rows(key)",
+        # Every state of a key, newest last: an incremental import looks up a key's newest
+        # row (the only one that can be live), and a record's history reads them all.
+        "CREATE INDEX record_rows_key ON record_rows(key, id)",
         "CREATE INDEX record_ends_last_version ON record_ends(last_version)",
         """CREATE VIEW record_history AS
             SELECT r.id, r.key, r.hash, r.record, r.position, r.first_version, e.last_version
