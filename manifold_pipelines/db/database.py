@@ -78,9 +78,11 @@ class Database(ABC):
         `:name`), whose value is `list_param(values)`."""
 
     @abstractmethod
-    def list_table(self, kind: ListKind, alias: str, param: str = "?") -> str:
-        """A FROM item: the list given as parameter `param` as a table `alias` whose one
-        column is `value`; the parameter's value is `list_param(values)`."""
+    def newest_per_value(self, kind: ListKind, table: str, column: str, condition: str) -> str:
+        """A FROM clause: for each value of the list parameter `:values` (`list_param`), the
+        newest row (greatest id) of `table` whose `column` is that value and that meets
+        `condition`, as `r`: one index descent per value where an index on (column, id)
+        exists. PostgreSQL needs LATERAL for that; SQLite joins on a correlated max(id)."""
 
     @abstractmethod
     def list_param(self, values: Sequence[Any]) -> Any:

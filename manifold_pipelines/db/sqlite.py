@@ -164,8 +164,11 @@ class SqliteDatabase(Database):
     def in_list(self, column: str, kind: ListKind, param: str = "?") -> str:
         return f"{column} IN (SELECT value FROM json_each({param}))"
 
-    def list_table(self, kind: ListKind, alias: str, param: str = "?") -> str:
-        return f"json_each({param}) AS {alias}"
+    def newest_per_value(self, kind: ListKind, table: str, column: str, condition: str) -> str:
+        return (
+            f"json_each(:values) AS k JOIN {table} r ON r.id ="
+            f" (SELECT max(id) FROM {table} WHERE {column} = k.value AND {condition})"
+        )
 
     def list_param(self, values: Sequence[Any]) -> Any:
         return orjson.dumps(list(values)).decode()

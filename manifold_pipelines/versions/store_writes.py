@@ -107,15 +107,10 @@ class VersionWrites:
         looked at, however many states the key went through."""
         if not keys:
             return []
-        newest = (
-            "SELECT (SELECT max(id) FROM record_rows"  # noqa: S608 (the engine's own list table)
-            " WHERE key = k.value AND first_version < :version) AS id"
-            f" FROM {self.db.list_table('text', 'k', ':keys')}"
-        )
+        newest = self.db.newest_per_value("text", "record_rows", "key", "first_version < :version")
         rows = self.db.execute(
-            "SELECT r.key, r.id, r.hash, r.position"  # noqa: S608 (the engine's own list table)
-            f" FROM ({newest}) AS newest JOIN record_rows r ON r.id = newest.id WHERE {_LIVE}",
-            {"keys": self.db.list_param(keys), "version": version},
+            f"SELECT r.key, r.id, r.hash, r.position FROM {newest} WHERE {_LIVE}",  # noqa: S608 (the engine's own clause)
+            {"values": self.db.list_param(keys), "version": version},
         )
         return [tuple(row) for row in rows]
 
