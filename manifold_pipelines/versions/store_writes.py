@@ -107,10 +107,18 @@ class VersionWrites:
         looked at, however many states the key went through."""
         if not keys:
             return []
-        newest = self.db.newest_per_value("text", "record_rows", "key", "first_version < :version")
+        # Rows `version` wrote have the greatest ids: a bound on the id keeps the descent in
+        # the (key, id) index, where a condition on first_version would read each row.
+        first_new = self.db.execute(
+            "SELECT min(id) FROM record_rows WHERE first_version >= ?", (version,)
+        ).fetchone()[0]
+        newest = self.db.newest_per_value("text", "record_rows", "key", "id < :below")
         rows = self.db.execute(
             f"SELECT r.key, r.id, r.hash, r.position FROM {newest} WHERE {_LIVE}",  # noqa: S608 (the engine's own clause)
-            {"values": self.db.list_param(keys), "version": version},
+            {
+                "values": self.db.list_param(keys),
+                "below": self.next_row_id() if first_new is None else first_new,
+            },
         )
         return [tuple(row) for row in rows]
 
