@@ -5,6 +5,7 @@ and runs launched by the dagster CLI with MANIFOLD_EXECUTOR=celery."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -100,16 +101,14 @@ class CeleryCluster:
         return started
 
     def stop_workers(self) -> None:
-        """A warm shutdown (SIGTERM), then SIGKILL for whatever is left, pool included."""
+        """Kill each worker's session, pool included, at once: a worker holds nothing that
+        must survive it (that is the point), and Celery's own shutdown takes seconds even
+        when idle."""
         for worker in self.workers:
-            if worker.process.poll() is None:
-                worker.process.send_signal(signal.SIGTERM)
-        for worker in self.workers:
-            try:
-                worker.process.wait(timeout=STOP_TIMEOUT_SECONDS)
-            except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(worker.process.pid, signal.SIGKILL)
-                worker.process.wait()
+        for worker in self.workers:
+            worker.process.wait(timeout=STOP_TIMEOUT_SECONDS)
         self.workers = []
 
     def launch(self, *arguments: str) -> subprocess.Popen[str]:
@@ -142,6 +141,8 @@ class CeleryCluster:
         log = self.root / f"{name}.log"
         command = [str(BIN / "celery"), "-A", WORKER_APP, "worker", "-n", f"{name}@%h"]
         command += ["--concurrency", str(concurrency), "--loglevel", "INFO"]
+        # Workers on one machine need not find each other at start: that search costs a second.
+        command += ["--without-mingle", "--without-gossip"]
         with log.open("wb") as output:
             process = subprocess.Popen(
                 command,
