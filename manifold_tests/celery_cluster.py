@@ -27,6 +27,7 @@ DEPLOYMENT_INSTANCE = REPOSITORY / "dagster_home" / "deployments" / "dagster.yam
 BIN = Path(sys.executable).parent
 WORKER_APP = "manifold_pipelines.orchestration.celery_worker"
 CODE_LOCATION = "manifold_pipelines.definitions"
+DATABASE_URL_VARIABLE = "MANIFOLD_DATABASE_URL"
 START_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 20
 
@@ -71,7 +72,7 @@ class CeleryCluster:
         """All a worker is given: no MANIFOLD_HOME, no DAGSTER_HOME, nothing else."""
         return {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "MANIFOLD_DATABASE_URL": self.database_url,
+            DATABASE_URL_VARIABLE: self.database_url,
             "MANIFOLD_CELERY_BROKER": self.broker_url,
         }
 
@@ -130,9 +131,19 @@ class CeleryCluster:
 
     @contextmanager
     def instance(self) -> Iterator[dg.DagsterInstance]:
-        """The Dagster instance the runs wrote to; needs MANIFOLD_DATABASE_URL in this
-        process's environment, as in every process of the deployment."""
-        with dg.DagsterInstance.from_config(str(self.dagster_home)) as instance:
+        """The Dagster instance the runs wrote to. The shipped dagster.yaml names its database
+        by MANIFOLD_DATABASE_URL, as in every process of the deployment, so that is set while
+        the instance is loaded (it reads the variable then, and only then)."""
+        previous = os.environ.get(DATABASE_URL_VARIABLE)
+        os.environ[DATABASE_URL_VARIABLE] = self.database_url
+        try:
+            loaded = dg.DagsterInstance.from_config(str(self.dagster_home))
+        finally:
+            if previous is None:
+                del os.environ[DATABASE_URL_VARIABLE]
+            else:
+                os.environ[DATABASE_URL_VARIABLE] = previous
+        with loaded as instance:
             yield instance
 
     def _start_worker(self, name: str, concurrency: int) -> Worker:

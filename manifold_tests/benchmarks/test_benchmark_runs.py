@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from manifold_tests.benchmarks import incremental
+import pytest
+
+from manifold_tests.benchmarks import incremental, scale_out
 from manifold_tests.benchmarks.versions import run
 
 
@@ -18,3 +20,11 @@ def test_the_incremental_benchmark_runs_and_its_two_imports_agree() -> None:
     assert figures["incremental v2 diff"] == figures["snapshot v2 diff"]
     assert figures["incremental v2 diff"]["modified"] == 20
     assert figures["bytes added by the incremental v2"] > 0
+
+
+@pytest.mark.slow
+@pytest.mark.scale_out
+def test_the_scale_out_benchmark_runs_on_celery_workers() -> None:
+    (figures,) = scale_out.run(2, [1], durable=False).values()
+    assert figures["run recorded by Dagster s"] <= figures["command wall s"]
+    assert figures["sources per minute"] > 0
