@@ -71,7 +71,7 @@ class CeleryCluster:
     def worker_environment(self) -> dict[str, str]:
         """All a worker is given: no MANIFOLD_HOME, no DAGSTER_HOME, nothing else."""
         return {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "PATH": "/usr/bin:/bin",
             DATABASE_URL_VARIABLE: self.database_url,
             "MANIFOLD_CELERY_BROKER": self.broker_url,
         }
