@@ -13,7 +13,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -129,7 +128,7 @@ class CeleryCluster:
         stdout, stderr = process.communicate(timeout=timeout)
         return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
-    @contextmanager
+    @contextlib.contextmanager
     def instance(self) -> Iterator[dg.DagsterInstance]:
         """The Dagster instance the runs wrote to. The shipped dagster.yaml names its database
         by MANIFOLD_DATABASE_URL, as in every process of the deployment, so that is set while

@@ -42,9 +42,8 @@ def celery_variables() -> tuple[str, str]:
             f"example redis://127.0.0.1:6379/0), and it is not set. Set it to the broker the "
             f"workers listen to, or set {EXECUTOR_VARIABLE}=multiprocess."
         )
-    return BROKER_VARIABLE, BACKEND_VARIABLE if os.environ.get(
-        BACKEND_VARIABLE
-    ) else BROKER_VARIABLE
+    backend = BACKEND_VARIABLE if os.environ.get(BACKEND_VARIABLE) else BROKER_VARIABLE
+    return BROKER_VARIABLE, backend
 
 
 def build_executor() -> dg.ExecutorDefinition:
