@@ -8,7 +8,7 @@ import os
 import psycopg
 import pytest
 
-from manifold_tests.benchmarks import incremental
+from manifold_tests.benchmarks import incremental, scale_out
 from manifold_tests.benchmarks.measure import ServerCpu, measured, spread
 from manifold_tests.benchmarks.versions import run
 
@@ -60,3 +60,11 @@ def test_the_servers_cpu_is_counted_on_postgresql(postgres_url: str) -> None:
     cost, _ = measured(busy_query, server)
     assert cost.server_cpu is not None and cost.server_cpu > 0.1
     assert cost.user + cost.system < cost.server_cpu
+
+
+@pytest.mark.slow
+@pytest.mark.scale_out
+def test_the_scale_out_benchmark_runs_on_celery_workers() -> None:
+    (figures,) = scale_out.run(2, [1], durable=False).values()
+    assert figures["run recorded by Dagster s"] <= figures["command wall s"]
+    assert figures["sources per minute"] > 0
