@@ -131,7 +131,7 @@ def test_the_readme_scale_out_steps_run_the_demo_on_two_stateless_celery_workers
         _readme_command(start)
         .replace(README_DATABASE_URL, postgres_url)
         .replace(README_BROKER_URL, redis_url)
-        .replace("/tmp/", f"{tmp_path}/")
+        .replace("/tmp/manifold-worker", f"{tmp_path}/manifold-worker")
         for start in (
             "export MANIFOLD_CELERY_BROKER",
             ".venv/bin/python -m manifold_pipelines.demo --setup",
