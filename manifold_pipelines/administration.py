@@ -6,10 +6,20 @@ how each method declares it), what reaches every project, and who did what.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from manifold_pipelines.access import ACCESS, requires
-from manifold_pipelines.core.global_settings import redact_settings, validate_setting
+from manifold_pipelines.code_locations import (
+    DEFAULT_SOURCES_PER_LOCATION,
+    LocationPlan,
+    plan_locations,
+)
+from manifold_pipelines.core.global_settings import (
+    load_setting,
+    redact_settings,
+    validate_setting,
+)
 from manifold_pipelines.core.models import AuditEntry, Role, User
 from manifold_pipelines.core.permissions import is_instance_admin, projects_with
 from manifold_pipelines.errors import ConfigError
@@ -88,6 +98,23 @@ class Administration(SourceGraph):
         with self.core.writing():
             self.core.users.put_global_setting(key, stored)
             self.core.audit("set_setting", "settings", key, after=stored)
+
+    @requires("admin", "change global settings", scope="instance")
+    def plan_code_locations(
+        self, sources_per_location: int = DEFAULT_SOURCES_PER_LOCATION
+    ) -> LocationPlan:
+        """Spread the projects over Dagster code locations of at most `sources_per_location`
+        enabled sources each (1: one per project) and store the layout in the `dagster`
+        setting, where every location and every reload reads it. `workspace_yaml(plan)` is
+        the workspace file that lists them."""
+        dagster = dict(self._settings().get("dagster") or {})
+        home = load_setting({"dagster": dagster}, "dagster").location_name
+        sources = Counter(s.project_id for s in self.core.list_sources() if s.enabled)
+        plan = plan_locations(
+            {p.id: sources[p.id] for p in self.core.list_projects()}, sources_per_location, home
+        )
+        self.set_setting("dagster", {**dagster, "locations": plan.locations})
+        return plan
 
     @requires(
         "admin", "read global settings", scope="filtered", shows="secrets to instance admins only"

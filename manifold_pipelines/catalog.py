@@ -8,9 +8,10 @@ a source's stored data only after the catalogue agrees.
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -38,7 +39,7 @@ from manifold_pipelines.core.users import UserDirectory
 from manifold_pipelines.errors import AlreadyExistsError, ConfigError, PathNotAllowedError
 from manifold_pipelines.files import check_data_folder, manifold_owned
 from manifold_pipelines.paths import resolve_allowed, validate_id, validate_text
-from manifold_pipelines.reload import reload_target, request_reload
+from manifold_pipelines.reload import reload_target, request_reloads
 from manifold_pipelines.settings import Settings
 from manifold_pipelines.sources.files import resolve_file_path
 from manifold_pipelines.timestamps import to_text
@@ -52,14 +53,21 @@ def _slug(name: str) -> str:
 
 
 def reloads_dagster(method: Callable[P, T]) -> Callable[P, T]:
-    """Catalogue changes that change the Dagster definitions end with a reload request.
-    ParamSpec keeps the wrapped method's signature for type checkers and editors."""
+    """Catalogue changes that change the Dagster definitions end with a reload of the code
+    locations that load what changed: the project the call names (the argument its access
+    rule reads) and the projects its sources feed, whose dependencies on them change too. Those
+    are read before the change, since deleting a source deletes its relationships. ParamSpec
+    keeps the wrapped method's signature for type checkers and editors."""
+    argument = method.__manifold_access__.argument  # type: ignore[attr-defined]
+    signature = inspect.signature(method)
 
     @functools.wraps(method)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        result = method(*args, **kwargs)
         catalog: Catalog = args[0]  # type: ignore[assignment]
-        catalog.reload_dagster()
+        named = str(signature.bind(*args, **kwargs).arguments[argument])
+        changed = catalog._projects_fed_by(named.partition("/")[0])
+        result = method(*args, **kwargs)
+        catalog.reload_dagster(changed)
         return result
 
     return wrapper
@@ -379,14 +387,23 @@ class Catalog:
         enforce(self.core, self.user, access, named, roles=roles)
 
     @requires(None, "reload the Dagster code location", scope="own")
-    def reload_dagster(self) -> str | None:
-        """Reload the Dagster code location when a webserver is configured; says what
-        happened, or None when none is configured. Called after every catalogue change."""
+    def reload_dagster(self, projects: Collection[str] | None = None) -> str | None:
+        """Reload the Dagster code locations that load `projects` (None: every one) when a
+        webserver is configured; says what happened, or None when none is configured. Called
+        after every catalogue change."""
         target = reload_target(self._settings())
         if target is None:
             return None
-        self.last_reload = request_reload(*target)
+        self.last_reload = request_reloads(*target, projects)
         return self.last_reload
+
+    def _projects_fed_by(self, project_id: str) -> set[str]:
+        """`project_id` and the projects its sources feed, when a webserver would be told."""
+        if reload_target(self._settings()) is None:
+            return {project_id}
+        return {project_id} | {
+            r.downstream[0] for r in self.core.relationships.list() if r.upstream[0] == project_id
+        }
 
     def _settings(self) -> dict[str, Any]:
         return self.core.users.global_settings()

@@ -1,9 +1,12 @@
-"""Telling a running Dagster webserver to reload the code location after core.db changed.
+"""Telling a running Dagster webserver to reload the code locations after core.db changed.
 
 Nothing watches core.db; a reload makes new and changed sources appear. It is a plain
 GraphQL call (the library never imports Dagster), made only when a webserver URL is
 configured (`dagster` setting or MANIFOLD_DAGSTER_URL), and a webserver that is not there
-is reported, never an error: the change itself is already committed.
+is reported, never an error: the change itself is already committed. With the projects
+spread over several locations (code_locations.py), only the locations that load the changed
+projects reload; a webserver that runs the single-location workspace.yaml does not know them,
+and reloads its one location instead.
 """
 
 from __future__ import annotations
@@ -11,11 +14,15 @@ from __future__ import annotations
 import os
 import urllib.error
 import urllib.request
+from collections.abc import Collection
 from typing import Any
 
 import orjson
 
-DEFAULT_LOCATION = "manifold_pipelines"
+from manifold_pipelines.code_locations import locations_of
+from manifold_pipelines.core.global_settings import DagsterSettings, load_setting
+from manifold_pipelines.errors import ConfigError
+
 _MUTATION = """
 mutation Reload($name: String!) {
   reloadRepositoryLocation(repositoryLocationName: $name) {
@@ -26,19 +33,45 @@ mutation Reload($name: String!) {
   }
 }
 """
+_NOT_FOUND = "RepositoryLocationNotFound"
 
 
-def reload_target(settings: dict[str, Any]) -> tuple[str, str] | None:
-    """(webserver URL, location name), or None when no webserver is configured."""
-    dagster = settings.get("dagster") or {}
-    url = os.environ.get("MANIFOLD_DAGSTER_URL") or dagster.get("webserverUrl")
-    if not url:
-        return None
-    return url.rstrip("/"), dagster.get("locationName", DEFAULT_LOCATION)
+def reload_target(settings: dict[str, Any]) -> tuple[str, DagsterSettings] | None:
+    """(webserver URL, the `dagster` setting), or None when no webserver is configured."""
+    try:
+        dagster = load_setting(settings, "dagster")
+    except ConfigError:  # stored before settings were validated: never fail the change
+        dagster = DagsterSettings()
+    url = os.environ.get("MANIFOLD_DAGSTER_URL") or dagster.webserver_url
+    return (url.rstrip("/"), dagster) if url else None
 
 
-def request_reload(url: str, location: str, timeout: float = 30.0) -> str:
-    """Ask the webserver to reload `location`; returns what happened, in words."""
+def request_reloads(
+    url: str, dagster: DagsterSettings, projects: Collection[str] | None, timeout: float = 30.0
+) -> str:
+    """Reload the locations that load `projects` (None: every location); returns what
+    happened, in words, one location after the other."""
+    if projects is None:
+        names = [dagster.location_name, *sorted(dagster.locations)]
+    else:
+        names = locations_of(dagster, projects)
+    said = []
+    missing = False
+    for name in names:
+        kind, text = _reload(url, name, timeout)
+        if kind == "Unreachable":
+            return text
+        if kind == _NOT_FOUND and name != dagster.location_name:
+            missing = True
+        else:
+            said.append(text)
+    if missing and dagster.location_name not in names:
+        said.append(_reload(url, dagster.location_name, timeout)[1])
+    return "; ".join(said)
+
+
+def _reload(url: str, location: str, timeout: float) -> tuple[str, str]:
+    """(the answer's type, what happened in words)."""
     body = orjson.dumps({"query": _MUTATION, "variables": {"name": location}})
     request = urllib.request.Request(
         f"{url}/graphql", data=body, method="POST", headers={"Content-Type": "application/json"}
@@ -46,9 +79,15 @@ def request_reload(url: str, location: str, timeout: float = 30.0) -> str:
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             answer = orjson.loads(response.read())
+    except TimeoutError:
+        return "Timeout", (
+            f"the Dagster webserver at {url} did not finish reloading {location!r} within"
+            f" {timeout:.0f} s; it goes on reloading"
+        )
     except (urllib.error.URLError, OSError, orjson.JSONDecodeError) as exc:
-        return f"could not reach the Dagster webserver at {url}: {exc}"
+        return "Unreachable", f"could not reach the Dagster webserver at {url}: {exc}"
     result = (answer.get("data") or {}).get("reloadRepositoryLocation") or {}
-    if result.get("__typename") == "WorkspaceLocationEntry":
-        return f"reloaded code location {location!r} ({result.get('loadStatus')})"
-    return f"reload of {location!r} failed: {result.get('message') or answer.get('errors')}"
+    kind = result.get("__typename") or "Error"
+    if kind == "WorkspaceLocationEntry":
+        return kind, f"reloaded code location {location!r} ({result.get('loadStatus')})"
+    return kind, f"reload of {location!r} failed: {result.get('message') or answer.get('errors')}"

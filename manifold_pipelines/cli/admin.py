@@ -1,15 +1,17 @@
-"""Setting Manifold up and looking after it: init, users, settings, audit, stats, backup,
-migrate."""
+"""Setting Manifold up and looking after it: init, users, settings, the Dagster workspace,
+audit, stats, backup, migrate."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
 from manifold_pipelines.cli.context import CliContext, echo_json, pass_cli, split_source
 from manifold_pipelines.cli.maintenance import maintenance_commands
 from manifold_pipelines.cli.terminal import echo, echo_rows
+from manifold_pipelines.code_locations import DEFAULT_SOURCES_PER_LOCATION, workspace_yaml
 from manifold_pipelines.core.global_settings import SETTING_MODELS
 from manifold_pipelines.demo import ensure_demo
 from manifold_pipelines.stats import all_stats, source_stats
@@ -167,6 +169,37 @@ def settings_set(cli: CliContext, key: str, value: str) -> None:
     echo(f"Setting {key} saved.")
 
 
+@click.command("workspace")
+@click.argument("output", type=click.Path(dir_okay=False, path_type=Path), required=False)
+@click.option(
+    "--sources-per-location",
+    type=click.IntRange(min=1),
+    default=DEFAULT_SOURCES_PER_LOCATION,
+    show_default=True,
+    help="Most enabled sources a code location loads; 1 gives each project its own.",
+)
+@pass_cli
+def workspace(cli: CliContext, output: Path | None, sources_per_location: int) -> None:
+    """Spread the projects over Dagster code locations and write the workspace file that
+    lists them (to stdout without OUTPUT). Each location loads only its projects, so each
+    reloads fast however large the catalogue; needs an instance admin.
+
+    \b
+    Example:
+      manifold workspace locations.yaml && dagster dev -w locations.yaml
+    """
+    plan = cli.manager.plan_code_locations(sources_per_location)
+    if output is None:
+        echo(workspace_yaml(plan), nl=False)
+        return
+    output.write_text(workspace_yaml(plan))
+    echo_rows(
+        ["LOCATION", "PROJECTS", "SOURCES"],
+        ([name, len(projects), plan.sources[name]] for name, projects in plan.projects.items()),
+    )
+    echo(f"Wrote {output}: start Dagster with `dagster dev -w {output}`.")
+
+
 @click.command("audit")
 @click.option("--source", "source_name", help="Only this project or PROJECT/SOURCE.")
 @click.option("--user", "actor", help="Only what this user did.")
@@ -243,4 +276,4 @@ def stats(cli: CliContext, name_path: str | None, as_json: bool) -> None:
     )
 
 
-admin_commands = [init, user, settings, audit, stats, *maintenance_commands]
+admin_commands = [init, user, settings, workspace, audit, stats, *maintenance_commands]

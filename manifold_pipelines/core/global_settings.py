@@ -10,10 +10,18 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from manifold_pipelines.errors import ConfigError
+from manifold_pipelines.paths import ID_PATTERN
 
 HIDDEN = "(hidden: only instance admins see it)"
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
@@ -48,11 +56,40 @@ class AlertSettings(SettingModel):
     total_storage_limit_bytes: Annotated[int, Field(gt=0)] | None = None
 
 
+LOCATION_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,199}$"
+PROJECT_ID = f"^{ID_PATTERN.pattern}$"
+
+
 class DagsterSettings(SettingModel):
-    """The webserver that catalogue changes ask to reload the code location."""
+    """The webserver that catalogue changes ask to reload, and how the projects are spread over
+    code locations. `location_name` holds the alert sensors, the retention job and every
+    project that `locations` (location name -> project ids, written by `manifold workspace`)
+    does not list."""
 
     webserver_url: HttpUrl | None = None
     location_name: Annotated[str, Field(min_length=1, max_length=200)] = "manifold_pipelines"
+    locations: dict[
+        Annotated[str, Field(pattern=LOCATION_NAME)],
+        list[Annotated[str, Field(pattern=PROJECT_ID)]],
+    ] = {}
+
+    @model_validator(mode="after")
+    def _each_project_in_one_location(self) -> DagsterSettings:
+        if self.location_name in self.locations:
+            raise ValueError(
+                f"{self.location_name!r} is the locationName (alerts, retention, unlisted"
+                " projects); it cannot also be one of the locations"
+            )
+        seen: dict[str, str] = {}
+        for location, projects in self.locations.items():
+            for project in projects:
+                if project in seen:
+                    raise ValueError(
+                        f"project {project!r} is in two locations, {seen[project]!r} and"
+                        f" {location!r}; a project's assets load in exactly one"
+                    )
+                seen[project] = location
+        return self
 
 
 class SandboxSettings(SettingModel):

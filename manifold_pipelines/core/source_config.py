@@ -7,6 +7,7 @@ known ones: a typo such as `difKey` must not silently fall back to a default.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from itertools import chain
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -78,7 +79,10 @@ else:
         __base__=QualityThresholds,
         __doc__="Thresholds per metric (camelCase keys), per-field completeness, blocking.",
         **{
-            metric.name: (Threshold, Threshold(warn=metric.warn, fail=metric.fail))
+            metric.name: (
+                Threshold,
+                Field(default_factory=partial(Threshold, warn=metric.warn, fail=metric.fail)),
+            )
             for metric in METRICS
         },
     )
@@ -110,8 +114,10 @@ class SourceConfig(ConfigModel):
     )
     diff_ignore_fields: list[str] = []
     diff_tolerance: dict[str, Annotated[float, Field(ge=0)]] = {}
-    quality: QualityConfig = QualityConfig()
-    retention: RetentionConfig = RetentionConfig()
+    # Factories, not default instances: pydantic deep-copies a default model for every config
+    # it validates, and the catalogue validates every source's config at each Dagster load.
+    quality: QualityConfig = Field(default_factory=QualityConfig)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
     description: str | None = None
     owners: list[Annotated[str, Field(pattern=r"^(team:[A-Za-z0-9_.-]+|[^@\s]+@[^@\s]+)$")]] = []
     tags: dict[

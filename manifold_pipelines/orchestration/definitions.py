@@ -1,4 +1,4 @@
-"""build_definitions: the whole Dagster surface from one catalogue snapshot."""
+"""build_definitions: the Dagster surface of one catalogue snapshot (a code location's slice)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,14 @@ from manifold_pipelines.orchestration.snapshot import CatalogSnapshot
 
 
 def build_definitions(snapshot: CatalogSnapshot) -> dg.Definitions:
+    """Assets, checks and sync schedules of the snapshot's sources; the alert sensors and the
+    retention job too when the snapshot is the instance-wide one, so that across code
+    locations each exists once."""
     schedules, sync_sensors = build_sync_schedules(snapshot)
+    if not snapshot.instance_wide:
+        return dg.Definitions(
+            assets=build_source_assets(snapshot), schedules=schedules, sensors=sync_sensors
+        )
     retention_job, retention_schedule = build_retention(snapshot.home)
     return dg.Definitions(
         assets=build_source_assets(snapshot),

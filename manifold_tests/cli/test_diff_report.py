@@ -4,28 +4,11 @@ headless Chromium renders it, a screenshot is taken, and the changed values are 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
+from manifold_tests.chromium import CHROMIUM_FLAGS, chromium, rendered_dom
 from manifold_tests.cli.conftest import Invoke
-
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def _chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert found, "Chromium is needed for this test: .ci/run installs Debian's chromium package"
-    return found
 
 
 def test_html_diff_report_renders_in_chromium(demo_cli: Invoke, tmp_path: Path) -> None:
@@ -48,12 +31,11 @@ def test_html_diff_report_renders_in_chromium(demo_cli: Invoke, tmp_path: Path) 
     assert wrote.output == f"Wrote the HTML diff report to {report}; open it in a browser.\n"
     html = report.read_text()
     assert "<script" not in html and "http" not in html.split("<body>")[1]  # self-contained
-    chromium = _chromium()
     profile = tmp_path / "profile"
     screenshot = tmp_path / "diff.png"
     subprocess.run(
         [
-            chromium,
+            chromium(),
             *CHROMIUM_FLAGS,
             f"--user-data-dir={profile}",
             f"--screenshot={screenshot}",
@@ -66,13 +48,7 @@ def test_html_diff_report_renders_in_chromium(demo_cli: Invoke, tmp_path: Path) 
     )
     assert screenshot.stat().st_size > 10_000
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    dom = subprocess.run(
-        [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom", report.as_uri()],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    ).stdout
+    dom = rendered_dom(report.as_uri(), profile)
     for text in (
         "demo/api: version 1 -&gt; 2",
         ">1</b>added",

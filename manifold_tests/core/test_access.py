@@ -55,6 +55,7 @@ CALLS: dict[str, Call] = {
     "get_user_setting": lambda m, h: m.get_user_setting("theme"),
     "reload_dagster": lambda m, h: m.reload_dagster(),
     "set_setting": lambda m, h: m.set_setting("alerts", {"consecutiveFailures": 2}),
+    "plan_code_locations": lambda m, h: m.plan_code_locations(),
     "get_settings": lambda m, h: m.get_settings(),
     "audit_log": lambda m, h: m.audit_log(),
     "import_data": lambda m, h: m.import_data("demo", "api", [{"id": 9}]),

@@ -6,115 +6,48 @@ scheduled asset's page names the schedule or sensor that runs it."""
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import dagster as dg
 import pytest
-from dagster_graphql import DagsterGraphQLClient
 
 from manifold_pipelines import SeparatedDatabaseManager
+from manifold_tests.dagster_webserver import DagsterWebserver, graphql
 from manifold_tests.orchestration.conftest import add_source
 
 REPO = Path(__file__).parents[2]
-WEBSERVER = str(Path(sys.executable).with_name("dagster-webserver"))
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _graphql(url: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-    body = json.dumps({"query": query, "variables": variables or {}}).encode()
-    request = urllib.request.Request(
-        f"{url}/graphql", data=body, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())["data"]
 
 
 def _asset_keys(url: str) -> set[str]:
-    data = _graphql(url, "{ assetNodes { assetKey { path } } }")
+    data = graphql(url, "{ assetNodes { assetKey { path } } }")
     return {"/".join(node["assetKey"]["path"]) for node in data["assetNodes"]}
 
 
 @pytest.fixture
-def webserver(home: Path, dagster_home: Path) -> Iterator[str]:
-    port = _free_port()
-    process = subprocess.Popen(
-        [WEBSERVER, "-w", str(REPO / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
-        env={**os.environ, "MANIFOLD_HOME": str(home), "DAGSTER_HOME": str(dagster_home)},
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                data = _graphql(
-                    url,
-                    "{ workspaceOrError { ... on Workspace {"
-                    " locationEntries { name loadStatus } } } }",
-                )
-                entries = data["workspaceOrError"]["locationEntries"]
-                if entries and all(e["loadStatus"] == "LOADED" for e in entries):
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "the webserver did not load the code location"
-            assert process.poll() is None, "the webserver exited"
-            time.sleep(0.5)
-        yield url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
-def _run(client: DagsterGraphQLClient, key: list[str], job: str = "__ASSET_JOB") -> tuple[str, str]:
-    run_id = client.submit_job_execution(
-        job, repository_location_name="manifold_pipelines", asset_selection=[key]
-    )
-    deadline = time.monotonic() + 120
-    while (status := client.get_run_status(run_id).value) not in ("SUCCESS", "FAILURE"):
-        assert time.monotonic() < deadline, f"run {run_id} is stuck in {status}"
-        time.sleep(0.5)
-    return run_id, status
+def webserver(home: Path, dagster_home: Path) -> Iterator[DagsterWebserver]:
+    env = {**os.environ, "MANIFOLD_HOME": str(home), "DAGSTER_HOME": str(dagster_home)}
+    with DagsterWebserver(REPO / "workspace.yaml", env, load_timeout=120) as server:
+        yield server
 
 
 @pytest.mark.slow
 def test_webserver_launches_and_reports_materializations(
     manager: SeparatedDatabaseManager,
     dagster_home: Path,
-    webserver: str,
+    webserver: DagsterWebserver,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     add_source(manager, "api", [{"id": 1}, {"id": 2}], project_id="demo")
     add_source(manager, "gone", project_id="demo")
     manager.reload_dagster()  # no webserver configured yet: nothing happens
     assert manager.last_reload is None
-    monkeypatch.setenv("MANIFOLD_DAGSTER_URL", webserver)
+    monkeypatch.setenv("MANIFOLD_DAGSTER_URL", webserver.url)
     assert "reloaded code location 'manifold_pipelines' (LOADED)" in (
         manager.reload_dagster() or ""
     )
-    assert _asset_keys(webserver) == {"demo/api", "demo/gone"}
+    assert _asset_keys(webserver.url) == {"demo/api", "demo/gone"}
 
     # Changed and deleted after the load, without a reload: runs use what was loaded.
     monkeypatch.delenv("MANIFOLD_DAGSTER_URL")
@@ -122,13 +55,12 @@ def test_webserver_launches_and_reports_materializations(
         "demo", "api", config={"script": "return rows;", "variables": {"rows": [{"id": 9}]}}
     )
     manager.delete_data_source("demo", "gone")
-    client = DagsterGraphQLClient("127.0.0.1", port_number=int(webserver.rsplit(":", 1)[1]))
-    run_id, status = _run(client, ["demo", "api"])
+    run_id, status = webserver.materialize("manifold_pipelines", ["demo", "api"])
     assert status == "SUCCESS"
     assert manager.get_latest_data("demo", "api").data == [{"id": 1}, {"id": 2}]
 
-    data = _graphql(
-        webserver,
+    data = graphql(
+        webserver.url,
         """
       query ($runId: ID!) { runOrError(runId: $runId) { ... on Run { status
         assetMaterializations { assetKey { path } metadataEntries { label
@@ -142,8 +74,8 @@ def test_webserver_launches_and_reports_materializations(
     assert entries["version"] == 1 and entries["dagster/row_count"] == 2
     assert entries["added"] == 2 and entries["changes"].startswith("**2 added** (first version)")
     assert "- `id` = `1`\n- `id` = `2`" in entries["changes"]
-    node = _graphql(
-        webserver,
+    node = graphql(
+        webserver.url,
         '{ assetNodeOrError(assetKey: {path: ["demo", "api"]}) { ... on AssetNode {'
         " metadataEntries { label ... on MarkdownMetadataEntry { mdStr } } } } }",
     )["assetNodeOrError"]
@@ -165,7 +97,7 @@ def test_webserver_launches_and_reports_materializations(
             "removed_rate_within_threshold",
             "schema_is_stable",
         }
-        gone_run, gone_status = _run(client, ["demo", "gone"])
+        gone_run, gone_status = webserver.materialize("manifold_pipelines", ["demo", "gone"])
         assert gone_status == "FAILURE"
         failures = [
             r.dagster_event.step_failure_data.user_failure_data.description
@@ -174,20 +106,20 @@ def test_webserver_launches_and_reports_materializations(
         assert len(failures) == 1 and "Data source 'demo/gone' does not exist" in failures[0]
 
     # A change through the API with the webserver configured reloads the code location.
-    manager.set_setting("dagster", {"webserverUrl": webserver})
+    manager.set_setting("dagster", {"webserverUrl": webserver.url})
     add_source(manager, "fresh", project_id="demo")
     assert "reloaded" in (manager.last_reload or "")
-    assert _asset_keys(webserver) == {"demo/api", "demo/fresh"}
+    assert _asset_keys(webserver.url) == {"demo/api", "demo/fresh"}
 
 
 @pytest.mark.slow
 def test_every_scheduled_asset_page_shows_what_runs_it(
-    catalog_manager: SeparatedDatabaseManager, webserver: str
+    catalog_manager: SeparatedDatabaseManager, webserver: DagsterWebserver
 ) -> None:
     """The UI's "Automation" on an asset page is its `targetingInstigators`: the interval's
     schedule, or the odd-interval sensor. An unscheduled source is run by nothing."""
-    data = _graphql(
-        webserver,
+    data = graphql(
+        webserver.url,
         "{ assetNodes { assetKey { path } targetingInstigators {"
         " ... on Schedule { name } ... on Sensor { name } } } }",
     )
@@ -205,7 +137,9 @@ def test_every_scheduled_asset_page_shows_what_runs_it(
         "shop/manual": [],
     }
     # What a tick of that schedule launches: its job, run for the one source it requests.
-    client = DagsterGraphQLClient("127.0.0.1", port_number=int(webserver.rsplit(":", 1)[1]))
-    assert _run(client, ["shop", "orders"], "sources_every_15_minutes")[1] == "SUCCESS"
+    run = webserver.materialize(
+        "manifold_pipelines", ["shop", "orders"], "sources_every_15_minutes"
+    )
+    assert run[1] == "SUCCESS"
     assert catalog_manager.get_latest_data("shop", "orders").version == 1
     assert catalog_manager.list_versions("shop", "customers") == []
