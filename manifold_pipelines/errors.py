@@ -61,6 +61,11 @@ class VersionStatusError(ManifoldError):
     """A version operation that its current status does not allow."""
 
 
+class DeploymentError(ManifoldError):
+    """A deployment setting in the environment (which executor, which broker) that is
+    missing or names nothing Manifold knows."""
+
+
 def describe_validation(exc: ValidationError) -> str:
     """Pydantic's report as one line a user can act on: each problem with where it is."""
     problems = []

@@ -1,5 +1,5 @@
-"""Shared fixtures: a real MANIFOLD_HOME in tmp_path with one project and one source, and a
-real PostgreSQL server with a fresh database per test."""
+"""Shared fixtures: a real MANIFOLD_HOME in tmp_path with one project and one source, a real
+PostgreSQL server with a fresh database per test, and a real Redis server (a Celery broker)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 
 from manifold_pipelines import SeparatedDatabaseManager
 from manifold_tests.postgres_server import PostgresServer, unique_database_name
+from manifold_tests.redis_server import RedisServer
 
 SCRIPT = "return [];"
 
@@ -84,6 +85,14 @@ def postgres_url(postgres_server: PostgresServer, request: pytest.FixtureRequest
     name = unique_database_name(request.node.name)
     yield postgres_server.create_database(name)
     postgres_server.drop_database(name)
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """The URL of a throwaway Redis server of this test's own: it starts in milliseconds, and
+    a broker shared between tests would hand one test's tasks to another's workers."""
+    with RedisServer() as server:
+        yield server.url
 
 
 def make_source(

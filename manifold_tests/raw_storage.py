@@ -129,6 +129,28 @@ def source_tables(home: Path, project_id: str, source_id: str) -> set[str]:
         return {name for (name,) in rows}
 
 
+def row_indexes(home: Path, project_id: str, source_id: str) -> dict[str, tuple[str, ...]]:
+    """The indexes of a source's `record_rows` (its primary key aside), by name, with the
+    columns each holds."""
+    with source_sql(home, project_id, source_id) as conn:
+        if _url() is None:
+            names = [row[1] for row in conn.execute("PRAGMA index_list(record_rows)")]
+            return {
+                name: tuple(row[2] for row in conn.execute(f"PRAGMA index_info({name})"))
+                for name in names
+            }
+        rows = conn.execute(
+            "SELECT i.relname, array_agg(a.attname ORDER BY k.ordinality) FROM pg_index x"
+            " JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid"
+            " CROSS JOIN unnest(x.indkey) WITH ORDINALITY AS k(attnum, ordinality)"
+            " JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum"
+            " WHERE t.relname = 'record_rows' AND NOT x.indisprimary"
+            " AND t.relnamespace = current_schema()::regnamespace"
+            " GROUP BY i.relname"
+        )
+        return {name: tuple(columns) for name, columns in rows}
+
+
 def stored_state(home: Path, project_id: str, source_id: str) -> object:
     """All a source's store holds, to compare before and after: its data file's bytes, or
     every row of its schema's tables."""

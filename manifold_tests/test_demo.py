@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import dagster as dg
+import psutil
 import pytest
 
+from manifold_tests.celery_cluster import DEPLOYMENT_INSTANCE
 from manifold_tests.raw_storage import source_data_exists
 
 README = Path(__file__).parents[1] / "README.md"
@@ -92,7 +97,7 @@ def test_the_readme_scale_out_steps_move_the_demo_to_postgresql_and_materialize(
         for start in (
             ".venv/bin/manifold --home ./manifold_home transfer",
             "export MANIFOLD_DATABASE_URL",
-            ".venv/bin/dagster asset materialize",
+            ".venv/bin/dagster asset materialize -m manifold_pipelines.definitions --select 'key",
         )
     ]
     assert all(url in step for step in steps[:2])
@@ -105,3 +110,63 @@ def test_the_readme_scale_out_steps_move_the_demo_to_postgresql_and_materialize(
         assert {r["store"] for r in report} >= {"Baixa", "Grünerløkka", "Ikoyi"}
         assert [v.version for v in manager.list_versions("demo", "api")] == [1]
     assert not (tmp_path / "elsewhere").exists()
+
+
+README_BROKER_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.mark.slow
+@pytest.mark.scale_out
+def test_the_readme_scale_out_steps_run_the_demo_on_two_stateless_celery_workers(
+    tmp_path: Path, postgres_url: str, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's "Scale out" steps as written, from setting the URLs on, with the test's
+    own database and broker in place of the README's and its folder in place of /tmp: the
+    steps before install and start the servers, which the fixtures do, and `dagster dev` is
+    covered by the webserver tests."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MANIFOLD_", "DAGSTER_"))}
+    shutil.copytree(DEPLOYMENT_INSTANCE.parent, tmp_path / "dagster_home" / "deployments")
+    materialize = ".venv/bin/dagster asset materialize -m manifold_pipelines.definitions --select"
+    steps = [
+        _readme_command(start)
+        .replace(README_DATABASE_URL, postgres_url)
+        .replace(README_BROKER_URL, redis_url)
+        .replace("/tmp/manifold-worker", f"{tmp_path}/manifold-worker")
+        for start in (
+            "export MANIFOLD_CELERY_BROKER",
+            ".venv/bin/python -m manifold_pipelines.demo --setup",
+            "for n in 1 2;",
+            'export DAGSTER_HOME="$PWD/dagster_home/scale-out"',
+            f"{materialize} demo/api",
+        )
+    ]
+    assert postgres_url in steps[0] and redis_url in steps[0]
+    try:
+        done = _run(["bash", "-c", " && ".join(steps)], env, tmp_path)
+        assert "RUN_SUCCESS" in done.stderr
+        workers = [
+            psutil.Process(int((tmp_path / f"manifold-worker-{n}.pid").read_text())) for n in (1, 2)
+        ]
+        pools = {child.pid for worker in workers for child in worker.children()}
+    finally:
+        _stop_detached_workers(tmp_path)
+    monkeypatch.setenv("MANIFOLD_DATABASE_URL", postgres_url)  # as the instance's yaml reads it
+    with dg.DagsterInstance.from_config(str(tmp_path / "dagster_home" / "scale-out")) as instance:
+        event = instance.get_latest_materialization_event(dg.AssetKey(["demo", "api"]))
+    assert event is not None and event.asset_materialization is not None
+    assert event.asset_materialization.metadata["worker_pid"].value in pools
+    from manifold_pipelines import SeparatedDatabaseManager
+
+    with SeparatedDatabaseManager(tmp_path / "elsewhere") as manager:
+        assert [v.version for v in manager.list_versions("demo", "api")] == [1]
+    for n in (1, 2):
+        assert list((tmp_path / f"manifold-worker-{n}").iterdir()) == []
+
+
+def _stop_detached_workers(folder: Path) -> None:
+    """Kill each worker the README started, pool included: a detached worker leads a process
+    group of its own, named by its pid file."""
+    for pid_file in folder.glob("manifold-worker-*.pid"):
+        pid = int(pid_file.read_text())
+        if psutil.pid_exists(pid):
+            os.killpg(os.getpgid(pid), signal.SIGKILL)

@@ -172,8 +172,8 @@ def restore(
             echo_json([entry.model_dump(mode="json") for entry in entries])
             return
         echo_rows(
-            ["VERSION", "STATUS", "RECORDS", "CREATED"],
-            ([e.version, e.status, e.record_count, e.created_at] for e in entries),
+            ["VERSION", "STATUS", "MODE", "RECORDS", "CREATED"],
+            ([e.version, e.status, e.mode, e.record_count, e.created_at] for e in entries),
         )
         return
     result = cli.manager.restore_archived(*split_source(name_path), archive_file, version)

@@ -78,6 +78,13 @@ class Database(ABC):
         `:name`), whose value is `list_param(values)`."""
 
     @abstractmethod
+    def newest_per_value(self, kind: ListKind, table: str, column: str, condition: str) -> str:
+        """A FROM clause: for each value of the list parameter `:values` (`list_param`), the
+        newest row (greatest id) of `table` whose `column` is that value and that meets
+        `condition`, as `r`: one index descent per value where an index on (column, id)
+        exists. PostgreSQL needs LATERAL for that; SQLite joins on a correlated max(id)."""
+
+    @abstractmethod
     def list_param(self, values: Sequence[Any]) -> Any:
         """The parameter value for an `in_list` condition."""
 

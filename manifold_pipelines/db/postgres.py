@@ -252,6 +252,14 @@ class PostgresDatabase(Database):
     def in_list(self, column: str, kind: ListKind, param: str = "?") -> str:
         return f"{column} = ANY(CAST({param} AS {_ARRAY_TYPES[kind]}))"
 
+    def newest_per_value(self, kind: ListKind, table: str, column: str, condition: str) -> str:
+        # Without LATERAL the planner hashes the whole table to join on a subquery's max(id).
+        return (
+            f"unnest(CAST(:values AS {_ARRAY_TYPES[kind]})) AS k(value) CROSS JOIN LATERAL"
+            f" (SELECT * FROM {table} WHERE {column} = k.value AND {condition}"
+            " ORDER BY id DESC LIMIT 1) AS r"
+        )
+
     def list_param(self, values: Sequence[Any]) -> Any:
         return list(values)
 

@@ -20,6 +20,10 @@ from manifold_pipelines.db.database import Database, ListKind, Params, Rows
 from manifold_pipelines.errors import ConstraintError, DatabaseError, StorageError
 
 BUSY_TIMEOUT_SECONDS = 30.0
+PAGE_CACHE_MIB = 32
+"""Pages a connection keeps, instead of SQLite's 2 MiB: an import of a million records
+re-read index pages from the OS on every insert (1.9 s of system time, now 1.0 s; 64 MiB
+gained nothing more). An import holds this much on top of what it keeps of its records."""
 
 
 def connect(path: Path, *, what: str, create: bool = True) -> sqlite3.Connection:
@@ -43,6 +47,7 @@ def connect(path: Path, *, what: str, create: bool = True) -> sqlite3.Connection
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute(f"PRAGMA cache_size = -{PAGE_CACHE_MIB * 1024}")
     except sqlite3.DatabaseError as exc:
         raise StorageError(
             f"The {what} at {str(path)!r} cannot be opened: {exc}. It is damaged or not a SQLite"
@@ -160,6 +165,12 @@ class SqliteDatabase(Database):
 
     def in_list(self, column: str, kind: ListKind, param: str = "?") -> str:
         return f"{column} IN (SELECT value FROM json_each({param}))"
+
+    def newest_per_value(self, kind: ListKind, table: str, column: str, condition: str) -> str:
+        return (
+            f"json_each(:values) AS k JOIN {table} r ON r.id ="
+            f" (SELECT max(id) FROM {table} WHERE {column} = k.value AND {condition})"
+        )
 
     def list_param(self, values: Sequence[Any]) -> Any:
         return orjson.dumps(list(values)).decode()

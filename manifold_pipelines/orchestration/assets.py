@@ -3,7 +3,9 @@ a version, then reports the version's figures as metadata and its quality as che
 
 import contextlib
 import hashlib
+import os
 import re
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -83,6 +85,7 @@ def build_source_asset(
                 **_metadata(result, schema, log_text, preview),
                 **_incremental_metadata(result, secrets),
                 "source_status": status,
+                **_worker_metadata(),
             },
         )
         yield from check_results(key, result.quality, result.version)
@@ -114,11 +117,17 @@ def _failure(
 ) -> dg.Failure:
     """The error and the source's status after the run (`failed` once the run got as far as
     importing) on the failure event: a failed run has no materialization to carry them."""
-    metadata = {"error": error}
+    metadata: dict[str, Any] = {"error": error, **_worker_metadata()}
     with contextlib.suppress(ManifoldError):  # e.g. the source is gone entirely
         _relay_log(context, manager, source, secrets)
         metadata["source_status"] = manager.get_data_source(*source.key).status
     return dg.Failure(description=error, metadata=metadata)
+
+
+def _worker_metadata() -> dict[str, Any]:
+    """The machine and process that ran the step: any worker may take it under Celery, and
+    this is how a run shows which one did."""
+    return {"worker_host": socket.gethostname(), "worker_pid": os.getpid()}
 
 
 def _relay_log(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from manifold_pipelines.orchestration.assets import build_source_assets
+from manifold_pipelines.orchestration.executor import build_executor
 from manifold_pipelines.orchestration.retention import build_retention
 from manifold_pipelines.orchestration.schedules import build_sync_schedules
 from manifold_pipelines.orchestration.sensors import build_alert_sensors
@@ -26,4 +27,5 @@ def build_definitions(snapshot: CatalogSnapshot) -> dg.Definitions:
         schedules=[*schedules, retention_schedule],
         sensors=[*sync_sensors, *build_alert_sensors(snapshot.home)],
         jobs=[retention_job],
+        executor=build_executor(),
     )

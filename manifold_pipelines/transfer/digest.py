@@ -1,12 +1,12 @@
 """What a source's stored versions are, as digests: enough to tell whether two stores hold the
 same versions, and which version differs first.
 
-Every row of the source's six tables goes in, read in id order from either engine: each
-version's row and its quality metrics, the record rows each version started (a version's
-records are the rows started at or before it and not ended before it, so equal rows give equal
-versions, order and content), the schema history and the import logs. A version's record
-count is counted from the rows, not read from its row, so a record lost on the way shows as a
-count that differs.
+Every row of the source's tables goes in, read in id order from either engine: each
+version's row and its quality metrics, the record rows each version started and where rows
+end (a version's records are the rows started at or before it and not ended before it, so
+equal rows give equal versions, order and content), the schema history and the import logs.
+A version's record count is counted from the rows, not read from its row, so a record lost on
+the way shows as a count that differs.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from manifold_pipelines.transfer.rows import Row, id_batches, row_bytes
 
 SOURCE_TABLES = (
     "data_versions",
-    "record_history",
+    "record_rows",
+    "record_ends",
     "schema_versions",
     "import_logs",
     "quality_metrics",
@@ -32,6 +33,7 @@ SOURCE_TABLES = (
 """A source's tables, each keyed by an integer id; versions before the metrics that name them."""
 
 _WHOLE_TABLES = {
+    "record_ends": "the versions where record rows end",
     "schema_versions": "the schema history",
     "import_logs": "the import logs",
     "source_state": "the committed state (an incremental source's cursor)",
@@ -90,13 +92,15 @@ class SourceDigest:
         self._tables = {table: xxhash.xxh3_128() for table in _WHOLE_TABLES}
 
     def add(self, table: str, columns: Sequence[str], rows: Sequence[Row]) -> None:
-        if table == "record_history":
-            first, last = columns.index("first_version"), columns.index("last_version")
+        if table == "record_rows":
+            first = columns.index("first_version")
             for row in rows:
                 self._records.setdefault(row[first], xxhash.xxh3_128()).update(row_bytes(row))
                 self._started[row[first]] += 1
-                if row[last] is not None:
-                    self._ended[row[last]] += 1
+        elif table == "record_ends":
+            last = columns.index("last_version")
+            self._ended.update(row[last] for row in rows)
+            self._tables[table].update(b"".join(row_bytes(row) for row in rows))
         elif table == "data_versions":
             at = columns.index("version")
             self._rows.update((row[at], xxhash.xxh3_128_hexdigest(row_bytes(row))) for row in rows)

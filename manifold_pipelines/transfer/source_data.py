@@ -1,4 +1,4 @@
-"""Copying one source's versions: every row of its five tables (ids, positions, hashes,
+"""Copying one source's versions: every row of its tables (ids, positions, hashes,
 statuses and times kept, so versions, diffs, logs and publication read back the same), read in
 one snapshot of the origin and written in one transaction of the destination's, which commits
 only once every version read back from the destination matches the origin (digest.py).

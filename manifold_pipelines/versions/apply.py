@@ -40,6 +40,9 @@ def apply_snapshot(
     every live row it did not keep ends. Deletions mean nothing here: a record missing from
     a snapshot is removed already."""
     same_keys = previous is not None and previous.key_spec == spec.to_json()
+    bulk = previous is None and store.holds_no_rows()
+    if bulk:
+        store.drop_row_indexes()
     scan = scan_records(
         store,
         records,
@@ -52,6 +55,8 @@ def apply_snapshot(
         first_import=previous is None and not isinstance(records, (list, tuple)),
     )
     new_rows, ended = place_version(store, scan, version, same_keys)
+    if bulk:
+        store.build_row_indexes()
     changes = match_keys(
         store, new_rows, scan.duplicate_keys, ended, same_keys, version, spec.keyless
     )

@@ -13,7 +13,7 @@ import zlib
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -37,6 +37,10 @@ class ArchivedVersionInfo(BaseModel):
     status: str
     created_at: str
     record_count: int
+    mode: Literal["snapshot", "incremental"]
+    upserts: int | None
+    deletions: int | None
+    state: dict[str, Any] | None
 
 
 class ArchivedVersion(BaseModel):
@@ -54,6 +58,11 @@ class ArchivedVersion(BaseModel):
     records: list[dict[str, Any]]
     # Missing in archives written before sources were told apart by their creation time.
     source_created_at: str | None = Field(default=None, alias="sourceCreatedAt")
+    # Missing in archives written before incremental imports: those were all snapshots.
+    mode: Literal["snapshot", "incremental"] = "snapshot"
+    upserts: int | None = Field(default=None, ge=0)
+    deletions: int | None = Field(default=None, ge=0)
+    state: dict[str, Any] | None = None
 
     @field_validator("created_at", "source_created_at")
     @classmethod
@@ -69,6 +78,10 @@ class ArchivedVersion(BaseModel):
             status=self.status,
             created_at=self.created_at,
             record_count=self.record_count,
+            mode=self.mode,
+            upserts=self.upserts,
+            deletions=self.deletions,
+            state=self.state,
         )
 
 
@@ -93,11 +106,13 @@ def archive_versions(
 def write_archive(
     store: VersionStore, versions: list[int], target: Path, source_created_at: str
 ) -> None:
-    """The given versions, whole, one JSON line each, gzip'd."""
+    """The given versions, whole, one JSON line each, gzip'd, with how each was imported
+    (mode, upserts, deletions, the state it committed)."""
+    infos = {info.version: info for info in store.list_versions()}
     target.parent.mkdir(parents=True, exist_ok=True)
     with gzip.open(target, "wb") as out:
         for number in versions:
-            version = store.read_version(number)
+            version, info = store.read_version(number), infos[number]
             line = ArchivedVersion(
                 source=store.label,
                 version=version.version,
@@ -108,6 +123,10 @@ def write_archive(
                 recordCount=version.record_count,
                 records=version.data,
                 sourceCreatedAt=source_created_at,
+                mode=info.mode,
+                upserts=info.upserts,
+                deletions=info.deletions,
+                state=info.state,
             )
             out.write(orjson.dumps(line.model_dump(by_alias=True)) + b"\n")
 

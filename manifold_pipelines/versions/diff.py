@@ -15,7 +15,13 @@ from typing import Any
 import orjson
 
 from manifold_pipelines.errors import ConfigError
-from manifold_pipelines.versions.models import DataDiff, DiffDetails, FieldChange, ModifiedRecord
+from manifold_pipelines.versions.models import (
+    DataDiff,
+    DiffDetails,
+    FieldChange,
+    ModifiedRecord,
+    built,
+)
 
 
 @dataclass(frozen=True)
@@ -52,26 +58,45 @@ def _canonical(value: Any) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
+_PLAIN = frozenset({str, int, bool, type(None)})
+"""Types whose values are the same exactly when Python's == says so and the types match."""
+_MISSING = object()
+
+
 def field_changes(
     old: dict[str, Any], new: dict[str, Any], settings: DiffSettings
 ) -> dict[str, FieldChange]:
+    """The fields that differ. Runs once per changed record of every import, so the common
+    case (no tolerance, values of a plain type) is decided inline, without `_same`."""
     ignore = settings.ignore_fields
+    plain = _PLAIN if not settings.tolerance else frozenset()
     changes: dict[str, FieldChange] = {}
+    matched = 0
     for name, new_value in new.items():
+        old_value = old.get(name, _MISSING)
+        if old_value is _MISSING:
+            if name not in ignore:
+                changes[name] = built(
+                    FieldChange, {"type": "added", "old_value": None, "new_value": new_value}
+                )
+            continue
+        matched += 1  # when every old field is matched, none was removed
         if name in ignore:
             continue
-        if name not in old:
-            changes[name] = FieldChange.model_construct(
-                type="added", old_value=None, new_value=new_value
-            )
-        elif not _same(name, old[name], new_value, settings):
-            changes[name] = FieldChange.model_construct(
-                type="modified", old_value=old[name], new_value=new_value
-            )
+        if new_value.__class__ is old_value.__class__ and new_value.__class__ in plain:
+            if old_value == new_value:
+                continue
+        elif _same(name, old_value, new_value, settings):
+            continue
+        changes[name] = built(
+            FieldChange, {"type": "modified", "old_value": old_value, "new_value": new_value}
+        )
+    if matched == len(old):
+        return changes
     for name, old_value in old.items():
         if name not in new and name not in ignore:
-            changes[name] = FieldChange.model_construct(
-                type="removed", old_value=old_value, new_value=None
+            changes[name] = built(
+                FieldChange, {"type": "removed", "old_value": old_value, "new_value": None}
             )
     return changes
 
@@ -101,7 +126,7 @@ def diff_sides(
             continue
         changes = field_changes(old, new, settings)
         if changes:
-            modified.append(ModifiedRecord.model_construct(old=old, new=new, changes=changes))
+            modified.append(built(ModifiedRecord, {"old": old, "new": new, "changes": changes}))
     removed = list(old_by_key.values())
     return DataDiff.model_construct(
         from_version=from_version,

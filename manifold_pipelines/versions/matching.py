@@ -56,6 +56,10 @@ def match_keys(
     if keyless:  # keys are content hashes: copies are counted, never refused
         every = [(key, record) for _, key, _, record, _ in new_rows]
         return Changes(added=every, changed=[])  # type: ignore[arg-type]
+    if not same_keys:
+        keys = [key for _, key, _, _, _ in new_rows]
+        if len(set(keys)) == len(keys):  # no key repeats: every row is added (a first import)
+            return Changes(added=[(row[1], row[3]) for row in new_rows], changed=[])  # type: ignore[misc]
     old_keys = {key for _, key, _, _ in ended} if same_keys else set()
     seen: set[str] = set()
     added: list[tuple[int, str, dict[str, Any]]] = []

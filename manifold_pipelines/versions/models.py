@@ -8,13 +8,27 @@ from __future__ import annotations
 
 import warnings
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from manifold_pipelines.quality.models import QualityMetric
 
 VersionStatus = Literal["published", "held"]
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def built(cls: type[Model], values: dict[str, Any]) -> Model:
+    """`cls.model_construct(**values)` for a model given every one of its fields: the same
+    instance, without the per-call work on defaults and aliases. A diff builds one per field
+    changed and per record modified, tens of thousands an import: 0.55 us each instead of
+    3.3 us (pydantic 2.14). test_diff checks the two stay equal."""
+    instance = object.__new__(cls)
+    object.__setattr__(instance, "__dict__", values)
+    object.__setattr__(instance, "__pydantic_fields_set__", set(values))
+    object.__setattr__(instance, "__pydantic_extra__", None)
+    object.__setattr__(instance, "__pydantic_private__", None)
+    return instance
 
 
 class FieldChange(BaseModel):

@@ -9,7 +9,11 @@ as it was imported. Format 1 here starts where the data file's format 3 is.
 from __future__ import annotations
 
 from manifold_pipelines.db.migrations import FileFormat, Migration
-from manifold_pipelines.versions.tables import DATA_APPLICATION_ID, INCREMENTAL_STATEMENTS
+from manifold_pipelines.versions.tables import (
+    DATA_APPLICATION_ID,
+    INCREMENTAL_STATEMENTS,
+    row_ends_statements,
+)
 
 _INITIAL = Migration(
     version=1,
@@ -99,8 +103,14 @@ _INCREMENTAL = Migration(
     version=2, name="incremental imports (data file format 4)", statements=INCREMENTAL_STATEMENTS
 )
 
+_ROW_ENDS = Migration(
+    version=3,
+    name="row ends in their own table (data file format 5)",
+    statements=row_ends_statements("BIGINT"),
+)
+
 SOURCE_FORMAT = FileFormat(
     application_id=DATA_APPLICATION_ID,
     label="source schema",
-    migrations=(_INITIAL, _INCREMENTAL),
+    migrations=(_INITIAL, _INCREMENTAL, _ROW_ENDS),
 )

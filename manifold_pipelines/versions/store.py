@@ -38,17 +38,19 @@ from manifold_pipelines.versions.records import KeySpec, key_records, number_cop
 from manifold_pipelines.versions.store_writes import VersionWrites
 
 _ROWS_OF_VERSION = (
-    "SELECT position, record FROM record_history"
-    " WHERE first_version <= :v AND (last_version IS NULL OR last_version >= :v)"
+    "SELECT r.position, r.record FROM record_rows r LEFT JOIN record_ends e ON e.id = r.id"
+    " WHERE r.first_version <= :v AND (e.last_version IS NULL OR e.last_version >= :v)"
 )
 # Rows valid at `lo` but not at `hi` (lo < hi), and the reverse: exactly what changed between.
 _ROWS_ONLY_AT_LOW = (
-    "SELECT key, record FROM record_history"
-    " WHERE last_version >= :lo AND last_version < :hi AND first_version <= :lo ORDER BY position"
+    "SELECT r.key, r.record FROM record_ends e JOIN record_rows r ON r.id = e.id"
+    " WHERE e.last_version >= :lo AND e.last_version < :hi AND r.first_version <= :lo"
+    " ORDER BY r.position"
 )
 _ROWS_ONLY_AT_HIGH = (
-    "SELECT key, record FROM record_history WHERE first_version > :lo AND first_version <= :hi"
-    " AND (last_version IS NULL OR last_version >= :hi) ORDER BY position"
+    "SELECT r.key, r.record FROM record_rows r LEFT JOIN record_ends e ON e.id = r.id"
+    " WHERE r.first_version > :lo AND r.first_version <= :hi"
+    " AND (e.last_version IS NULL OR e.last_version >= :hi) ORDER BY r.position"
 )
 
 

@@ -203,8 +203,47 @@ INCREMENTAL_STATEMENTS = (
 
 _INCREMENTAL = Migration(version=4, name="incremental imports", statements=INCREMENTAL_STATEMENTS)
 
+
+def row_ends_statements(id_type: str) -> tuple[str, ...]:
+    """Format 5 (data file) and 3 (PostgreSQL schema): where a row ends moves out of its row.
+
+    Ending a row used to rewrite the wide page that holds its record: 11,000 rows ended at
+    random in a source of a million touched 9,000 of its 31,000 pages, 96 MB through the
+    write-ahead log for a 1% change. The end is now a row of its own in the narrow
+    `record_ends` (18 MB for the same change). `record_history` stays, as a view with the
+    same columns, so the published SQL reads as before; the rows are in `record_rows`.
+    """
+    return (
+        f"CREATE TABLE record_ends (id {id_type} PRIMARY KEY, last_version INTEGER NOT NULL)",
+        "INSERT INTO record_ends (id, last_version)"
+        " SELECT id, last_version FROM record_history WHERE last_version IS NOT NULL",
+        "DROP VIEW latest_records",
+        "DROP INDEX record_history_last_version",
+        "DROP INDEX record_history_live_key",
+        "ALTER TABLE record_history DROP COLUMN last_version",
+        "ALTER TABLE record_history RENAME TO record_rows",
+        # Every state of a key, newest last: an incremental import looks up a key's newest
+        # row (the only one that can be live), and a record's history reads them all.
+        "CREATE INDEX record_rows_key ON record_rows(key, id)",
+        "CREATE INDEX record_ends_last_version ON record_ends(last_version)",
+        """CREATE VIEW record_history AS
+            SELECT r.id, r.key, r.hash, r.record, r.position, r.first_version, e.last_version
+            FROM record_rows r LEFT JOIN record_ends e ON e.id = r.id""",
+        """CREATE VIEW latest_records AS
+            SELECT record_history.key, record_history.record FROM record_history,
+                (SELECT max(version) AS v FROM data_versions WHERE status = 'published') AS latest
+            WHERE record_history.first_version <= latest.v
+              AND (record_history.last_version IS NULL OR record_history.last_version >= latest.v)
+            ORDER BY record_history.position""",
+    )
+
+
+_ROW_ENDS = Migration(
+    version=5, name="row ends in their own table", statements=row_ends_statements("INTEGER")
+)
+
 DATA_FORMAT = FileFormat(
     application_id=DATA_APPLICATION_ID,
     label="data file",
-    migrations=(_INITIAL, _CANONICAL, _UNUSED_INDEXES, _INCREMENTAL),
+    migrations=(_INITIAL, _CANONICAL, _UNUSED_INDEXES, _INCREMENTAL, _ROW_ENDS),
 )

@@ -177,8 +177,9 @@ def test_a_worker_with_an_empty_folder_and_only_the_url_materializes(
 def test_an_older_source_schema_is_upgraded_in_place_and_keeps_its_versions(
     manager: SeparatedDatabaseManager, source: tuple[str, str]
 ) -> None:
-    """A schema written at format 1 (before incremental imports) is migrated on open, in one
-    transaction recorded in its manifold_format table, and its versions read as before."""
+    """A schema written at format 1 (before incremental imports, with where a row ends in the
+    row itself) is migrated on open, in one transaction recorded in its manifold_format table,
+    and its versions read as before."""
     schema = source_schema(*source)
     first_format = FileFormat(
         SOURCE_FORMAT.application_id, SOURCE_FORMAT.label, SOURCE_FORMAT.migrations[:1]
@@ -191,25 +192,35 @@ def test_an_older_source_schema_is_upgraded_in_place_and_keeps_its_versions(
                 "INSERT INTO schema_versions (schema_version, data_version, schema, schema_hash,"
                 " changes, created_at) VALUES (1, 1, '{}', 'h', '{}', '2026-01-01T00:00:00+00:00')"
             )
-            db.execute(
+            db.executemany(
                 "INSERT INTO data_versions (version, schema, record_count, status, diff_key,"
                 " field_stats, schema_version, created_at)"
-                " VALUES (1, '{}', 1, 'published', ?, ?, 1, '2026-01-01T00:00:00+00:00')",
-                ('{"fields":["id"]}', '{"id": {"integer": 1}}'),
+                " VALUES (?, '{}', 1, 'published', ?, ?, 1, '2026-01-01T00:00:00+00:00')",
+                [(v, '{"fields":["id"]}', '{"id": {"integer": 1}}') for v in (1, 2)],
             )
             db.insert_rows(
                 "record_history",
-                ("id", "key", "hash", "record", "position", "first_version"),
-                [(1, "1", b"\0" * 16, '{"id":1,"v":"old"}', 65536, 1)],
+                ("id", "key", "hash", "record", "position", "first_version", "last_version"),
+                [
+                    (1, "1", b"\0" * 16, '{"id":1,"v":"old"}', 65536, 1, 1),
+                    (2, "1", b"\1" * 16, '{"id":1,"v":"new"}', 65536, 2, None),
+                ],
             )
     finally:
         db.close()
     assert _sql(f"SELECT version FROM {schema}.manifold_format") == [(1,)]
-    assert manager.get_latest_data(*source).data == [{"id": 1, "v": "old"}]
+    assert manager.get_data_version(*source, 1).data == [{"id": 1, "v": "old"}]
+    assert manager.get_latest_data(*source).data == [{"id": 1, "v": "new"}]
     assert _sql(f"SELECT version FROM {schema}.manifold_format") == [(SOURCE_FORMAT.latest,)]
+    # The published table name still reads as it did: now a view over rows and their ends.
+    assert _sql(f"SELECT id, last_version FROM {schema}.record_history ORDER BY id") == [
+        (1, 1),
+        (2, None),
+    ]
     result = manager.import_data(*source, [{"id": 2}], mode="incremental", state={"cursor": 2})
-    assert manager.get_latest_data(*source).data == [{"id": 1, "v": "old"}, {"id": 2}]
-    assert result.version == 2 and manager.get_source_state(*source) == {"cursor": 2}
+    assert manager.get_latest_data(*source).data == [{"id": 1, "v": "new"}, {"id": 2}]
+    assert result.version == 3 and manager.get_source_state(*source) == {"cursor": 2}
+    assert manager.get_data_version(*source, 1).data == [{"id": 1, "v": "old"}]
 
 
 @pytest.mark.parametrize(

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import random
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 from manifold_pipelines import SeparatedDatabaseManager
-from manifold_tests.benchmarks.memory import PeakRss
-from manifold_tests.benchmarks.versions import bench_main, make_record, timed
+from manifold_tests.benchmarks.measure import Cost, ServerCpu, measured
+from manifold_tests.benchmarks.versions import bench_main, make_record
 
 
 def run(records: int, seed: int, database_url: str | None = None) -> dict[str, Any]:
@@ -33,6 +32,7 @@ def run(records: int, seed: int, database_url: str | None = None) -> dict[str, A
     final.update((record["id"], record) for record in upserts)
     for key in deleted:
         del final[key]
+    server = ServerCpu(database_url) if database_url else None
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         manager = SeparatedDatabaseManager(Path(tmp) / "home", database_url=database_url)
@@ -50,27 +50,24 @@ def run(records: int, seed: int, database_url: str | None = None) -> dict[str, A
                 config={"path": "x.json", "mode": mode},
             )
             manager.import_data("bench", source_id, v1)
-        figures["snapshot v2 of the final data s"], full = timed(
-            lambda: manager.import_data("bench", "full", list(final.values()))
+        full_cost, full = measured(
+            lambda: manager.import_data("bench", "full", list(final.values())), server
         )
         size_before = manager.data_size("bench", "inc")
-        rss = PeakRss()
-        with rss.watch():
-            figures["incremental v2 s (1% upserts, 0.1% deletions)"], inc = timed(
-                lambda: manager.import_data("bench", "inc", upserts, deleted=deleted)
-            )
-        figures["incremental v2 peak RSS rise MB"] = rss.rise_mb
-        figures["incremental / snapshot time"] = (
-            figures["incremental v2 s (1% upserts, 0.1% deletions)"]
-            / figures["snapshot v2 of the final data s"]
+        inc_cost, inc = measured(
+            lambda: manager.import_data("bench", "inc", upserts, deleted=deleted), server
         )
-        figures["floor: the same row writes alone s"] = _row_write_floor(
-            manager, rng, len(upserts) + len(deleted), len(upserts)
-        )
-        figures["floor / snapshot time"] = (
-            figures["floor: the same row writes alone s"]
-            / figures["snapshot v2 of the final data s"]
-        )
+        floor_cost = _row_write_floor(manager, rng, len(upserts) + len(deleted), len(upserts))
+        costs = {
+            "snapshot v2 of the final data": full_cost,
+            "incremental v2 (1% upserts, 0.1% deletions)": inc_cost,
+            "floor: the same row writes alone": floor_cost,
+        }
+        for label, cost in costs.items():
+            figures.update(cost.figures(label))
+        figures["incremental / snapshot time"] = inc_cost.wall / full_cost.wall
+        figures["floor / snapshot time"] = floor_cost.wall / full_cost.wall
+        figures["incremental / snapshot, CPU time"] = _cpu(inc_cost) / _cpu(full_cost)
         assert inc.record_count == full.record_count == len(final)
         assert inc.diff is not None and full.diff is not None
         figures["incremental v2 diff"] = inc.diff.summary()
@@ -82,11 +79,16 @@ def run(records: int, seed: int, database_url: str | None = None) -> dict[str, A
     return figures
 
 
+def _cpu(cost: Cost) -> float:
+    """What the step's processes computed (the server's too), free of waiting for cores."""
+    return cost.user + cost.system + (cost.server_cpu or 0.0)
+
+
 def _row_write_floor(
     manager: SeparatedDatabaseManager, rng: random.Random, ended: int, written: int
-) -> float:
+) -> Cost:
     """End `ended` random live rows of the floor source and write `written` new ones, in one
-    transaction, committed: what any import of that change must write, timed alone."""
+    transaction, committed: what any import of that change must write, measured alone."""
     with manager._open(manager.get_data_source("bench", "floor")) as store:
         live = [row[1] for row in store.live_rows()]
         ids = rng.sample(live, ended)
@@ -96,11 +98,13 @@ def _row_write_floor(
             (first + n, key, digest, text, position, 2)
             for n, (_, key, digest, text, position) in enumerate(rows)
         ]
-        started = time.perf_counter()
-        with store.writing():
-            store.end_rows(ids, 1)
-            store.insert_rows(new)
-        return time.perf_counter() - started
+
+        def write() -> None:
+            with store.writing():
+                store.end_rows(ids, 1)
+                store.insert_rows(new)
+
+        return measured(write)[0]
 
 
 def main() -> None:

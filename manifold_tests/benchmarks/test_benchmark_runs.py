@@ -1,20 +1,70 @@
-"""The benchmark script is how speed is measured; a tiny run keeps it from rotting."""
+"""The benchmark script is how speed is measured; a tiny run keeps it from rotting, and its
+measuring must measure: CPU, faults and memory of the step, and the server's CPU."""
 
 from __future__ import annotations
 
-from manifold_tests.benchmarks import incremental
+import os
+
+import psycopg
+import pytest
+
+from manifold_tests.benchmarks import incremental, scale_out
+from manifold_tests.benchmarks.measure import ServerCpu, measured, spread
 from manifold_tests.benchmarks.versions import run
 
 
-def test_benchmark_runs_and_reports_every_figure() -> None:
-    figures = run(2000, seed=1)
+def _url(engine: str) -> str | None:
+    """The engine fixture names a fresh PostgreSQL database in the environment."""
+    return os.environ["MANIFOLD_DATABASE_URL"] if engine == "postgresql" else None
+
+
+def test_benchmark_runs_and_reports_every_figure(engine: str) -> None:
+    figures = run(2000, seed=1, database_url=_url(engine))
     assert figures["v2 diff"] == {"added": 10, "removed": 10, "modified": 20, "totalChanges": 40}
     assert 0 < figures["bytes added by v2"] < figures["file size after v1 bytes"]
     assert figures["whole-array"]["bytes added by v2"] > figures["bytes added by v2"]
+    for step in ("v1 import", "v2 import (incl. diff)", "read latest"):
+        assert figures[f"{step} cpu s (user+sys)"] > 0
+        assert figures[f"{step} / floor"] > 0
+    # SQLite runs in this process; PostgreSQL's work is its server's
+    assert ("v1 import server cpu s" in figures) == (engine == "postgresql")
 
 
-def test_the_incremental_benchmark_runs_and_its_two_imports_agree() -> None:
-    figures = incremental.run(2000, seed=1)
+def test_the_incremental_benchmark_runs_and_its_two_imports_agree(engine: str) -> None:
+    figures = incremental.run(2000, seed=1, database_url=_url(engine))
     assert figures["incremental v2 diff"] == figures["snapshot v2 diff"]
     assert figures["incremental v2 diff"]["modified"] == 20
     assert figures["bytes added by the incremental v2"] > 0
+
+
+def test_a_step_is_charged_its_own_cpu_and_memory_not_what_came_before() -> None:
+    held = b"x" * (64 * 2**20)  # a peak before the step: not the step's
+    del held
+    cost, total = measured(lambda: sum(i * i for i in range(300_000)))
+    assert total > 0 and cost.user + cost.system > 0
+    assert cost.peak_rise_mb < 8
+    cost, size = measured(lambda: len(b"x" * (48 * 2**20)))
+    assert size == 48 * 2**20 and cost.minor_faults > 48 * 2**20 // 4096 // 2
+    assert 40 < cost.peak_rise_mb < 64
+    assert spread([3.0, 1.0, 2.0]) == "2.000 [1.000-3.000]" and spread([7]) == "7"
+
+
+@pytest.mark.postgresql_only
+def test_the_servers_cpu_is_counted_on_postgresql(postgres_url: str) -> None:
+    server = ServerCpu(postgres_url)
+
+    def busy_query() -> None:
+        with psycopg.connect(postgres_url) as conn:  # a backend that ends with the step
+            conn.execute("SELECT count(*) FROM generate_series(1, 3000000)").fetchone()
+
+    cost, _ = measured(busy_query, server)
+    assert cost.server_cpu is not None and cost.server_cpu > 0.1
+    assert cost.user + cost.system < cost.server_cpu
+
+
+@pytest.mark.slow
+@pytest.mark.scale_out
+def test_the_scale_out_benchmark_runs_on_celery_workers() -> None:
+    (figures,) = scale_out.run(2, [1], durable=False).values()
+    assert figures["run recorded by Dagster s"] <= figures["command wall s"]
+    assert figures["sources per minute"] > 0

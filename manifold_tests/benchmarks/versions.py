@@ -15,7 +15,6 @@ import argparse
 import contextlib
 import random
 import sqlite3
-import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -27,7 +26,7 @@ import psutil
 import xxhash
 
 from manifold_pipelines import SeparatedDatabaseManager
-from manifold_tests.benchmarks.memory import PeakRss
+from manifold_tests.benchmarks.measure import ServerCpu, measured, spread
 from manifold_tests.postgres_server import PostgresServer, unique_database_name
 
 CITIES = ["Lisbon", "Oslo", "Lagos", "Quito", "Hanoi", "Perth", "Cusco", "Turku"]
@@ -71,12 +70,10 @@ def timed(action: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - started, value
 
 
-def floor(v2_json: bytes) -> float:
-    def parse_and_hash() -> None:
-        for record in orjson.loads(v2_json):
-            xxhash.xxh3_128_digest(orjson.dumps(record, option=orjson.OPT_SORT_KEYS))
-
-    return timed(parse_and_hash)[0]
+def floor(v2_json: bytes) -> None:
+    """What any diffing importer must do with v2: parse it and hash every record."""
+    for record in orjson.loads(v2_json):
+        xxhash.xxh3_128_digest(orjson.dumps(record, option=orjson.OPT_SORT_KEYS))
 
 
 def whole_array(folder: Path, v1: list[dict[str, Any]], v2: list[dict[str, Any]]) -> dict:
@@ -114,6 +111,7 @@ def run(records: int, seed: int, database_url: str | None = None) -> dict[str, A
     v1 = [make_record(rng, i) for i in range(1, records + 1)]
     v2 = derive_v2(rng, v1)
     v2_json = orjson.dumps(v2)
+    server = ServerCpu(database_url) if database_url else None
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -126,51 +124,54 @@ def run(records: int, seed: int, database_url: str | None = None) -> dict[str, A
             id="data",
             config={"path": "unused.json"},
         )
-        rss = PeakRss()
-        with rss.watch():
-            figures["v1 import s"], first = timed(lambda: manager.import_data("bench", "data", v1))
-        figures["v1 import peak RSS rise MB"] = rss.rise_mb
+        v1_cost, first = measured(lambda: manager.import_data("bench", "data", v1), server)
         del first
         size_v1 = manager.data_size("bench", "data")
-        with rss.watch():
-            figures["v2 import s (incl. diff)"], second = timed(
-                lambda: manager.import_data("bench", "data", v2)
-            )
-        figures["v2 import peak RSS rise MB"] = rss.rise_mb
+        v2_cost, second = measured(lambda: manager.import_data("bench", "data", v2), server)
         figures["v2 diff"] = second.diff.summary()
         del second
-        figures["diff-details s"], _ = timed(lambda: manager.get_data_diff("bench", "data", 1, 2))
-        figures["read-latest s"], latest = timed(lambda: manager.get_latest_data("bench", "data"))
+        diff_cost, _ = measured(lambda: manager.get_data_diff("bench", "data", 1, 2), server)
+        read_cost, latest = measured(lambda: manager.get_latest_data("bench", "data"), server)
         assert latest.record_count == len(v2)
         del latest
-        figures["file size after v1 bytes"] = size_v1
         size_v2 = manager.data_size("bench", "data")
+        manager.close()
+        floor_cost, _ = measured(lambda: floor(v2_json))
+        costs = {
+            "v1 import": v1_cost,
+            "v2 import (incl. diff)": v2_cost,
+            "diff details": diff_cost,
+            "read latest": read_cost,
+            "floor (parse + hash v2)": floor_cost,
+        }
+        for label, cost in costs.items():
+            figures.update(cost.figures(label))
+        floor_cpu = floor_cost.user + floor_cost.system
+        for label in ("v1 import", "v2 import (incl. diff)", "read latest"):
+            cost = costs[label]
+            figures[f"{label} / floor"] = cost.wall / floor_cost.wall
+            # What the step's processes computed, free of waiting for a busy machine's cores.
+            cpu = cost.user + cost.system + (cost.server_cpu or 0.0)
+            figures[f"{label} / floor, CPU time"] = cpu / floor_cpu
+        figures["file size after v1 bytes"] = size_v1
         figures["bytes added by v2"] = size_v2 - size_v1
         figures["bytes added by v2 %"] = 100 * (size_v2 - size_v1) / size_v1
-        manager.close()
-        figures["floor s (orjson parse + xxh3-128 canonical hash)"] = floor(v2_json)
         figures["whole-array"] = whole_array(folder, v1, v2)
     figures["process peak RSS MB"] = psutil.Process().memory_info().rss / 2**20
     return figures
 
 
 @contextlib.contextmanager
-def database(backend: str, url: str | None) -> Iterator[str | None]:
-    """None for SQLite; for PostgreSQL a new database on the server at `url`'s, or on a
-    throwaway durable server."""
+def databases(backend: str, url: str | None) -> Iterator[Callable[[], str | None]]:
+    """Where each run stores: None for SQLite (a folder of its own); for PostgreSQL a new
+    database per run on a throwaway durable server, or the database `url` names."""
     if backend == "sqlite":
-        yield None
+        yield lambda: None
     elif url is not None:
-        yield url
+        yield lambda: url
     else:
         with PostgresServer(durable=True) as server:
-            yield server.create_database(unique_database_name("bench"))
-
-
-def _shown(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:,.3f}"
-    return f"{value:,}" if isinstance(value, int) else str(value)
+            yield lambda: server.create_database(unique_database_name("bench"))
 
 
 def main() -> None:
@@ -191,29 +192,33 @@ def bench_main(doc: str, run: Run) -> None:
     )
     parser.add_argument("--database-url", help="an existing PostgreSQL database to use")
     args = parser.parse_args()
+    if args.database_url and args.repeat > 1:
+        parser.error("--repeat above 1 needs a database per run: leave out --database-url")
     columns: dict[str, list[dict[str, Any]]] = {}
     for backend in args.backend:
-        with database(backend, args.database_url) as url:
-            columns[backend] = [run(args.records, args.seed + i, url) for i in range(args.repeat)]
+        with databases(backend, args.database_url) as new_database:
+            columns[backend] = [
+                run(args.records, args.seed + i, new_database()) for i in range(args.repeat)
+            ]
     print_columns(args.records, args.repeat, columns)
 
 
 def print_columns(records: int, repeat: int, columns: dict[str, list[dict[str, Any]]]) -> None:
-    """Each figure on a line, one column per engine: medians of the runs, or the first run's
-    value for a figure that is a dict (a diff summary)."""
-    print(f"records: {records:,}  runs: {repeat} (medians)")
-    print(f"{'figure':<52}" + "".join(f"{backend:>24}" for backend in columns))
-    for name, value in next(iter(columns.values()))[0].items():
-        cells = []
-        for runs in columns.values():
-            if isinstance(value, dict):
-                cells.append(str(runs[0][name]))
-            else:
-                cells.append(_shown(statistics.median(r[name] for r in runs)))
-        if isinstance(value, dict):
-            print(f"{name}: " + " | ".join(cells))
-        else:
-            print(f"{name:<52}" + "".join(f"{cell:>24}" for cell in cells))
+    """Each figure on a line, one column per engine: the median of the runs and their range,
+    or the first run's value for a figure that is a dict (a diff summary)."""
+    print(f"records: {records:,}  runs: {repeat} (medians [min-max])")
+    print(f"{'figure':<56}" + "".join(f"{backend:>30}" for backend in columns))
+    names = list(dict.fromkeys(name for runs in columns.values() for name in runs[0]))
+    for name in names:
+        firsts = [runs[0].get(name) for runs in columns.values()]
+        if any(isinstance(value, dict) for value in firsts):
+            print(f"{name}: " + " | ".join(str(value) for value in firsts))
+            continue
+        cells = [
+            spread([run[name] for run in runs]) if name in runs[0] else "-"
+            for runs in columns.values()
+        ]
+        print(f"{name:<56}" + "".join(f"{cell:>30}" for cell in cells))
 
 
 if __name__ == "__main__":

@@ -322,12 +322,15 @@ def test_archive_and_restore(demo_cli: Invoke, home: Path, tmp_path: Path) -> No
     assert "Archived 2 version(s)" in out
     archive = next((home / "archive" / "demo").glob("api-before-v3-*.jsonl.gz"))
     listed = table_rows(demo_cli("restore", "demo/api", str(archive)).output)
-    assert [(r["VERSION"], r["STATUS"], r["RECORDS"]) for r in listed] == [
-        ("1", "published", "1"),
-        ("2", "published", "1"),
+    assert [(r["VERSION"], r["STATUS"], r["MODE"], r["RECORDS"]) for r in listed] == [
+        ("1", "published", "snapshot", "1"),
+        ("2", "published", "snapshot", "1"),
     ]
     as_json = json.loads(demo_cli("restore", "demo/api", str(archive), "--json").output)
-    assert [(e["version"], e["record_count"]) for e in as_json] == [(1, 1), (2, 1)]
+    assert [(e["version"], e["record_count"], e["mode"]) for e in as_json] == [
+        (1, 1, "snapshot"),
+        (2, 1, "snapshot"),
+    ]
     assert (
         "Version 5 of demo/api restores archived version 1"
         in demo_cli("restore", "demo/api", str(archive), "--version", "1").output

@@ -51,7 +51,7 @@ def test_stores_record_their_kind_and_format(
     catalogue, data = FORMATS[engine]
     assert catalogue_format(home) == (catalogue.application_id, catalogue.latest)
     assert source_format(home, *source) == (data.application_id, data.latest)
-    tables = {"data_versions", "record_history", "schema_versions", "import_logs"}
+    tables = {"data_versions", "record_rows", "record_ends", "schema_versions", "import_logs"}
     assert tables | {"quality_metrics"} <= source_tables(home, *source)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from manifold_pipelines import SeparatedDatabaseManager
+from manifold_pipelines.db.sqlite import PAGE_CACHE_MIB
 from manifold_pipelines.errors import ConfigError
 from manifold_pipelines.import_inputs import PREVIEW_RECORDS
 from manifold_pipelines.sources.base import SourceRunError
@@ -67,7 +68,9 @@ def test_a_large_streamed_run_holds_little_of_it_in_the_host(
     make_source(manager, script=BIG_RECORDS, variables={"total": total})
     with PeakRss().watch() as peak:
         result = _run(manager, how)
-    assert peak.rise_mb < 100, f"the host grew by {peak.rise_mb:.0f} MB"
+    # What it keeps of the records, and SQLite's page cache, bounded whatever the data's size.
+    limit = 100 + PAGE_CACHE_MIB
+    assert peak.rise_mb < limit, f"the host grew by {peak.rise_mb:.0f} MB"
     imported = result if how == "run" else result.preview
     assert imported.record_count == total and imported.diff.added == total
     assert 0 < len(imported.diff.details.added) < total

@@ -105,3 +105,24 @@ def test_a_good_archive_still_restores_its_version(
     assert [entry.version for entry in read_archive(archive)] == [1, 2]
     result = manager.restore_archived("demo", "api", archive, 2)
     assert manager.get_data_version("demo", "api", result.version).data == [{"id": 1, "r": 1}]
+
+
+def test_an_archive_keeps_how_each_version_was_imported(
+    manager: SeparatedDatabaseManager,
+) -> None:
+    """Mode, upserts, deletions and the state committed go with each archived version; an
+    archive written before incremental imports reads as snapshots."""
+    make_source(manager, source_id="feed", mode="incremental")
+    manager.import_data("demo", "feed", [{"id": 1}, {"id": 2}], state={"cursor": 1})
+    manager.import_data("demo", "feed", [{"id": 3}], deleted=[1], state={"cursor": 2})
+    manager.import_data("demo", "feed", [{"id": 4}])
+    path, _ = manager.archive_versions("demo", "feed", 3)
+    listed = manager.list_archived("demo", "feed", path)
+    assert [(e.mode, e.upserts, e.deletions, e.state) for e in listed] == [
+        ("incremental", 2, 0, {"cursor": 1}),
+        ("incremental", 1, 1, {"cursor": 2}),
+    ]
+    _rewrite(path, lambda line: _without("state")(_without("mode")(line)))
+    assert [(e.mode, e.state) for e in read_archive(path)] == [("snapshot", None)] * 2
+    result = manager.restore_archived("demo", "feed", path, 2)
+    assert manager.get_data_version("demo", "feed", result.version).data == [{"id": 2}, {"id": 3}]

@@ -10,6 +10,8 @@ import pytest
 
 from manifold_pipelines import SeparatedDatabaseManager
 from manifold_pipelines.errors import ConfigError, DiffKeyError
+from manifold_pipelines.versions.diff import DiffSettings, field_changes
+from manifold_pipelines.versions.models import FieldChange, ModifiedRecord, built
 from manifold_tests.conftest import make_source
 
 FIELDS = ["name", "city", "amount", "active", "note"]
@@ -318,3 +320,28 @@ def test_keyless_diff_ignores_field_order_but_versions_keep_it(
     assert third.diff is not None
     assert (third.diff.added, third.diff.removed) == (1, 2)
     assert third.diff.details.added == [{"c": []}]
+
+
+def test_field_changes_are_the_models_model_construct_would_build() -> None:
+    """The diff builds its change models without model_construct's per-call work; they must
+    be the same models: equal, dumped alike, with the same fields set, copyable."""
+    old = {"id": 1, "a": 1, "b": 2.5, "gone": "x", "skip": 1, "nested": {"k": 1}}
+    new = {"id": 1.0, "a": True, "b": 2.5, "fresh": None, "skip": 2, "nested": {"k": 1.0}}
+    settings = DiffSettings(ignore_fields=frozenset({"skip", "id"}))
+    changes = field_changes(old, new, settings)
+    assert changes == {
+        "a": FieldChange.model_construct(type="modified", old_value=1, new_value=True),
+        "fresh": FieldChange.model_construct(type="added", old_value=None, new_value=None),
+        "nested": FieldChange.model_construct(
+            type="modified", old_value={"k": 1}, new_value={"k": 1.0}
+        ),
+        "gone": FieldChange.model_construct(type="removed", old_value="x", new_value=None),
+    }
+    change = changes["a"]
+    reference = FieldChange.model_construct(type="modified", old_value=1, new_value=True)
+    assert change.model_dump(by_alias=True) == reference.model_dump(by_alias=True)
+    assert change.model_fields_set == reference.model_fields_set
+    assert change.model_copy(update={"new_value": 2}).new_value == 2
+    record = built(ModifiedRecord, {"old": old, "new": new, "changes": changes})
+    assert record == ModifiedRecord.model_construct(old=old, new=new, changes=changes)
+    assert field_changes(old, dict(old), settings) == {}

@@ -44,6 +44,9 @@ def test_a_format_1_data_file_is_upgraded_and_diffs_as_a_new_one(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(GOLDEN.read_bytes())
     assert _header(path) == (DATA_FORMAT.application_id, 1)
+    history = "SELECT id, key, record, first_version, last_version FROM record_history ORDER BY id"
+    with closing(sqlite3.connect(path)) as conn:
+        rows_before = conn.execute(history).fetchall()
     source = ("old", "legacy")
     assert manager.get_data_version(*source, 1).data == [
         {"id": 1.0, "v": "a"},
@@ -51,6 +54,15 @@ def test_a_format_1_data_file_is_upgraded_and_diffs_as_a_new_one(
         {"id": 3, "v": "c"},
     ]
     assert _header(path) == (DATA_FORMAT.application_id, DATA_FORMAT.latest)
+    with closing(sqlite3.connect(path)) as conn:
+        # Where rows end moved to a table of its own (format 5); the published name reads the
+        # same rows, the keys made canonical by format 2 aside.
+        assert [(i, r, f, last) for i, _, r, f, last in conn.execute(history)] == [
+            (i, r, f, last) for i, _, r, f, last in rows_before
+        ]
+        assert conn.execute("SELECT count(*) FROM record_ends").fetchone()[0] == sum(
+            1 for row in rows_before if row[4] is not None
+        )
     # Versions written before keep the order format 1 gave them: key 1 was new then.
     assert manager.get_data_version(*source, 2).data == [{"id": 3, "v": "c"}, {"id": 1, "v": "a"}]
     first = manager.get_data_diff(*source, 1, 2)

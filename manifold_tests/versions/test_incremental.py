@@ -218,7 +218,9 @@ KILLED_WRITER = """
 import sys
 from manifold_pipelines import SeparatedDatabaseManager
 with SeparatedDatabaseManager(sys.argv[1]) as m:
-    for round in range(1, 1000):
+    # Each run goes on from the cursor the last one committed, as a real source would.
+    start = m.get_source_state("demo", "feed").get("cursor", 0) + 1
+    for round in range(start, start + 1000):
         m.import_data("demo", "feed", [{"id": i, "round": round, "pad": "x" * 200}
                                        for i in range(round * 100, round * 100 + 20000)],
                       deleted=[round * 100 - 1], state={"cursor": round})

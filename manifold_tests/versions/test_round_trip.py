@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 
 from manifold_pipelines import SeparatedDatabaseManager
 from manifold_pipelines.backends.postgres import source_schema
+from manifold_pipelines.errors import DiffKeyError
 from manifold_tests.conftest import make_source
-from manifold_tests.raw_storage import catalogue_sql, source_sql
+from manifold_tests.raw_storage import catalogue_sql, row_indexes, source_sql
 
 json_scalars = (
     st.none()
@@ -265,3 +266,25 @@ def test_a_large_first_import_keeps_exact_counts_but_bounded_details(
     completeness = next(m for m in result.quality if m.field == "v")
     assert completeness.value == pytest.approx(2625 / 10_500)
     assert manager.get_latest_data(*source).data == rows
+
+
+def test_a_first_import_builds_the_row_indexes_once_its_rows_are_in(
+    manager: SeparatedDatabaseManager, source: tuple[str, str], home: Path
+) -> None:
+    """A first import drops the row indexes and builds them after its rows (cheaper than
+    keeping them in order row by row): the store ends with exactly the indexes a new store
+    has, and a first import that is refused leaves them as they were."""
+    make_source(manager, "demo", "empty")
+    manager.list_versions("demo", "empty")  # a store as its migrations made it
+    expected = row_indexes(home, "demo", "empty")
+    assert expected == {
+        "record_rows_key": ("key", "id"),
+        "record_history_first_version": ("first_version",),
+    }
+    with pytest.raises(DiffKeyError, match="another record also has"):
+        manager.import_data(*source, [{"id": 1}, {"id": 2}, {"id": 1}])
+    assert row_indexes(home, *source) == expected
+    manager.import_data(*source, [{"id": i, "v": i} for i in range(50)])
+    assert row_indexes(home, *source) == expected
+    manager.import_data(*source, [{"id": 7, "v": "changed"}], mode="incremental")
+    assert manager.get_latest_data(*source).data[7] == {"id": 7, "v": "changed"}

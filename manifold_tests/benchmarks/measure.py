@@ -1,0 +1,131 @@
+"""What one benchmark step costs: wall time, this process's CPU (user and system), page faults
+and peak memory, and, on PostgreSQL, the server's CPU.
+
+Wall time alone moves with whatever else the machine runs; CPU time moves far less, so a
+figure is printed with both, and a step whose wall time is well above its CPU time (plus the
+server's) spent that time waiting: on the disk, on a lock, or for a core. Peak memory is the
+kernel's own high-water mark (VmHWM), reset before the step, not a sampling thread that would
+compete with the step for the interpreter.
+"""
+
+from __future__ import annotations
+
+import re
+import resource
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import psutil
+import psycopg
+
+T = TypeVar("T")
+
+_STATUS = Path("/proc/self/status")
+
+
+def _status_kb(field: str) -> int:
+    found = re.search(rf"^{field}:\s+(\d+) kB", _STATUS.read_text(), re.MULTILINE)
+    return int(found.group(1)) if found else 0
+
+
+def _reset_peak() -> None:
+    """Linux resets VmHWM to the current RSS when "5" is written to clear_refs."""
+    Path("/proc/self/clear_refs").write_text("5")
+
+
+class ServerCpu:
+    """CPU seconds a PostgreSQL server on this machine has used: its postmaster, the backends
+    alive now, and those that ended (the postmaster reaps them, so theirs is in its
+    children's times). The server must serve nothing but the benchmark."""
+
+    def __init__(self, url: str) -> None:
+        with psycopg.connect(url) as conn:
+            row = conn.execute("SELECT pg_backend_pid()").fetchone()
+            assert row is not None
+            postmaster = psutil.Process(row[0]).parent()  # while the backend is alive
+        assert postmaster is not None, "the backend's postmaster is not visible from here"
+        self.postmaster = postmaster
+
+    def seconds(self) -> float:
+        """Read again when a backend was reaped while we looked: its time would otherwise
+        be in neither sum (gone from the children, not yet in the postmaster's)."""
+        while True:
+            before = self._own()
+            live = 0.0
+            for child in self.postmaster.children():
+                try:
+                    times = child.cpu_times()
+                except psutil.NoSuchProcess:
+                    continue
+                live += times.user + times.system
+            if self._own() == before:
+                return before + live
+
+    def _own(self) -> float:
+        times = self.postmaster.cpu_times()
+        return float(times.user + times.system + times.children_user + times.children_system)
+
+
+@dataclass(frozen=True)
+class Cost:
+    wall: float
+    user: float
+    system: float
+    minor_faults: int
+    major_faults: int
+    peak_rise_mb: float
+    server_cpu: float | None
+
+    def figures(self, label: str) -> dict[str, float | int]:
+        shown: dict[str, float | int] = {
+            f"{label} s": self.wall,
+            f"{label} cpu s (user+sys)": self.user + self.system,
+            f"{label} sys s": self.system,
+            f"{label} minor page faults": self.minor_faults,
+            f"{label} peak RSS rise MB": self.peak_rise_mb,
+        }
+        if self.major_faults:
+            shown[f"{label} major page faults"] = self.major_faults
+        if self.server_cpu is not None:
+            shown[f"{label} server cpu s"] = self.server_cpu
+        return shown
+
+
+def measured(action: Callable[[], T], server: ServerCpu | None = None) -> tuple[Cost, T]:
+    """Run `action` once and say what it cost."""
+    _reset_peak()
+    rss_before = _status_kb("VmRSS")
+    server_before = server.seconds() if server is not None else 0.0
+    usage_before = resource.getrusage(resource.RUSAGE_SELF)
+    started = time.perf_counter()
+    value = action()
+    wall = time.perf_counter() - started
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cost = Cost(
+        wall=wall,
+        user=usage.ru_utime - usage_before.ru_utime,
+        system=usage.ru_stime - usage_before.ru_stime,
+        minor_faults=usage.ru_minflt - usage_before.ru_minflt,
+        major_faults=usage.ru_majflt - usage_before.ru_majflt,
+        peak_rise_mb=(_status_kb("VmHWM") - rss_before) / 1024,
+        server_cpu=server.seconds() - server_before if server is not None else None,
+    )
+    return cost, value
+
+
+def spread(values: list[Any]) -> str:
+    """The median of repeated runs, with their range when there are several."""
+    median = statistics.median(values)
+    if len(values) == 1:
+        return _number(median)
+    return f"{_number(median)} [{_number(min(values))}-{_number(max(values))}]"
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.3f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
