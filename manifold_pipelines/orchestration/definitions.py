@@ -13,19 +13,20 @@ from manifold_pipelines.orchestration.snapshot import CatalogSnapshot
 
 
 def build_definitions(snapshot: CatalogSnapshot) -> dg.Definitions:
-    """Assets, checks and sync schedules of the snapshot's sources; the alert sensors and the
-    retention job too when the snapshot is the instance-wide one, so that across code
-    locations each exists once."""
-    schedules, sync_sensors = build_sync_schedules(snapshot)
-    if not snapshot.instance_wide:
-        return dg.Definitions(
-            assets=build_source_assets(snapshot), schedules=schedules, sensors=sync_sensors
-        )
-    retention_job, retention_schedule = build_retention(snapshot.home)
+    """Assets, checks and sync schedules of the snapshot's sources, on the environment's
+    executor; the alert sensors and the retention job too when the snapshot is the
+    instance-wide one, so that across code locations each exists once."""
+    schedules, sensors = build_sync_schedules(snapshot)
+    jobs: list[dg.JobDefinition] = []
+    if snapshot.instance_wide:
+        retention_job, retention_schedule = build_retention(snapshot.home)
+        schedules.append(retention_schedule)
+        sensors += build_alert_sensors(snapshot.home)
+        jobs.append(retention_job)
     return dg.Definitions(
         assets=build_source_assets(snapshot),
-        schedules=[*schedules, retention_schedule],
-        sensors=[*sync_sensors, *build_alert_sensors(snapshot.home)],
-        jobs=[retention_job],
+        schedules=schedules,
+        sensors=sensors,
+        jobs=jobs,
         executor=build_executor(),
     )

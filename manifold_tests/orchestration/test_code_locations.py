@@ -110,3 +110,13 @@ def test_the_module_answers_each_location_and_defs_stays_the_whole_catalogue(
     assert _defined(entry_point.defs()) == {"a/x", "a/y", "b/z", "b/w", "c/v"}
     with pytest.raises(AttributeError):
         entry_point.anything_else  # type: ignore[attr-defined]  # noqa: B018
+
+
+def test_every_location_runs_on_the_environments_executor(
+    planned: SeparatedDatabaseManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MANIFOLD_EXECUTOR", "celery")
+    monkeypatch.setenv("MANIFOLD_CELERY_BROKER", "redis://127.0.0.1:6399/0")
+    for name in ("manifold_pipelines", "b"):
+        job = _location(planned, name).resolve_implicit_global_asset_job_def()
+        assert job.executor_def.name == "celery"
