@@ -7,13 +7,11 @@ a source's stored data only after the catalogue agrees.
 
 from __future__ import annotations
 
-import functools
-import inspect
 import os
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 from manifold_pipelines.access import Access, enforce, requires
 from manifold_pipelines.backends import open_backend
@@ -39,38 +37,14 @@ from manifold_pipelines.core.users import UserDirectory
 from manifold_pipelines.errors import AlreadyExistsError, ConfigError, PathNotAllowedError
 from manifold_pipelines.files import check_data_folder, manifold_owned
 from manifold_pipelines.paths import resolve_allowed, validate_id, validate_text
-from manifold_pipelines.reload import reload_target, request_reloads
+from manifold_pipelines.reload import reload_target, reloads_dagster, request_reloads
 from manifold_pipelines.settings import Settings
 from manifold_pipelines.sources.files import resolve_file_path
 from manifold_pipelines.timestamps import to_text
 
-P = ParamSpec("P")
-T = TypeVar("T")
-
 
 def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", name.strip()).strip("-_").lower()[:64]
-
-
-def reloads_dagster(method: Callable[P, T]) -> Callable[P, T]:
-    """Catalogue changes that change the Dagster definitions end with a reload of the code
-    locations that load what changed: the project the call names (the argument its access
-    rule reads) and the projects its sources feed, whose dependencies on them change too. Those
-    are read before the change, since deleting a source deletes its relationships. ParamSpec
-    keeps the wrapped method's signature for type checkers and editors."""
-    argument = method.__manifold_access__.argument  # type: ignore[attr-defined]
-    signature = inspect.signature(method)
-
-    @functools.wraps(method)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        catalog: Catalog = args[0]  # type: ignore[assignment]
-        named = str(signature.bind(*args, **kwargs).arguments[argument])
-        changed = catalog._projects_fed_by(named.partition("/")[0])
-        result = method(*args, **kwargs)
-        catalog.reload_dagster(changed)
-        return result
-
-    return wrapper
 
 
 class Catalog:

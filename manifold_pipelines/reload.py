@@ -11,17 +11,25 @@ and reloads its one location instead.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 import urllib.error
 import urllib.request
-from collections.abc import Collection
-from typing import Any
+from collections.abc import Callable, Collection
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import orjson
 
 from manifold_pipelines.code_locations import locations_of
 from manifold_pipelines.core.global_settings import DagsterSettings, load_setting
 from manifold_pipelines.errors import ConfigError
+
+if TYPE_CHECKING:
+    from manifold_pipelines.catalog import Catalog
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 _MUTATION = """
 mutation Reload($name: String!) {
@@ -91,3 +99,24 @@ def _reload(url: str, location: str, timeout: float) -> tuple[str, str]:
     if kind == "WorkspaceLocationEntry":
         return kind, f"reloaded code location {location!r} ({result.get('loadStatus')})"
     return kind, f"reload of {location!r} failed: {result.get('message') or answer.get('errors')}"
+
+
+def reloads_dagster(method: Callable[P, T]) -> Callable[P, T]:
+    """Catalogue changes that change the Dagster definitions end with a reload of the code
+    locations that load what changed: the project the call names (the argument its access
+    rule reads) and the projects its sources feed, whose dependencies on them change too. Those
+    are read before the change, since deleting a source deletes its relationships. ParamSpec
+    keeps the wrapped method's signature for type checkers and editors."""
+    argument = method.__manifold_access__.argument  # type: ignore[attr-defined]
+    signature = inspect.signature(method)
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        catalog: Catalog = args[0]  # type: ignore[assignment]
+        named = str(signature.bind(*args, **kwargs).arguments[argument])
+        changed = catalog._projects_fed_by(named.partition("/")[0])
+        result = method(*args, **kwargs)
+        catalog.reload_dagster(changed)
+        return result
+
+    return wrapper

@@ -6,10 +6,11 @@ the graph must stay free of cycles and each end must be readable by whoever link
 from __future__ import annotations
 
 from manifold_pipelines.access import Access, requires
-from manifold_pipelines.catalog import Catalog, reloads_dagster
+from manifold_pipelines.catalog import Catalog
 from manifold_pipelines.core.models import Relationship
 from manifold_pipelines.core.relationships import reaches
 from manifold_pipelines.errors import ConfigError
+from manifold_pipelines.reload import reloads_dagster
 
 
 class SourceGraph(Catalog):
