@@ -16,11 +16,12 @@ import socket
 import subprocess
 import tempfile
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import psycopg
 from psycopg import sql
+
+from manifold_tests.stopping import Stoppable
 
 DEBIAN_ROOT = Path("/usr/lib/postgresql")
 SERVER_OS_USER = "postgres"
@@ -100,7 +101,7 @@ def _server_environment() -> dict[str, str]:
     return {key: value for key, value in os.environ.items() if not key.startswith("PG")}
 
 
-class PostgresServer:
+class PostgresServer(Stoppable):
     """A running cluster whose superuser `manifold` connects without a password over TCP on
     127.0.0.1. Creating one starts it; `stop()`, or leaving a `with` block, removes it.
     `durable` keeps fsync and the disk: what a benchmark must measure."""
@@ -120,17 +121,6 @@ class PostgresServer:
         except BaseException:
             self.stop()
             raise
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def url(self, database: str) -> str:
         return f"postgresql://{SUPERUSER}@{HOST}:{self.port}/{database}"

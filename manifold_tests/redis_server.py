@@ -10,10 +10,9 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 from manifold_tests.postgres_server import HOST, free_port
+from manifold_tests.stopping import Stoppable
 
 START_TIMEOUT_SECONDS = 15
 
@@ -33,7 +32,7 @@ def find_redis_server() -> str:
     return found
 
 
-class RedisServer:
+class RedisServer(Stoppable):
     """A running redis-server; creating one starts it, `stop()` or leaving `with` ends it."""
 
     def __init__(self) -> None:
@@ -54,17 +53,6 @@ class RedisServer:
     @property
     def url(self) -> str:
         return f"redis://{HOST}:{self.port}/0"
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def stop(self) -> None:
         if self.process.poll() is None:
