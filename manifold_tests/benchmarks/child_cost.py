@@ -4,7 +4,8 @@ largest child.
 
 The children's CPU comes from the kernel once they have been waited for (RUSAGE_CHILDREN);
 their peak from their own high-water mark (VmHWM), read every 20 ms while they live, which
-costs the interpreter far less than sampling RSS would.
+costs the interpreter far less than sampling RSS would. The last reading of each child
+counts: one taken between its fork and its exec is the parent's.
 """
 
 from __future__ import annotations
@@ -63,17 +64,16 @@ def measured_with_children(action: Callable[[], T]) -> tuple[TreeCost, T]:
     Children alive before it (a test server) are not its own."""
     me = psutil.Process()
     earlier = {child.pid for child in me.children(recursive=True)}
-    peak_kb = 0
+    latest_kb: dict[int, int] = {}
     done = threading.Event()
 
     def sample() -> None:
-        nonlocal peak_kb
         while not done.wait(SAMPLE_SECONDS):
             for child in me.children(recursive=True):
                 if child.pid in earlier:
                     continue
                 with contextlib.suppress(psutil.Error, OSError):  # it may just have ended
-                    peak_kb = max(peak_kb, _high_water_kb(child))
+                    latest_kb[child.pid] = _high_water_kb(child)
 
     sampler = threading.Thread(target=sample, daemon=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -88,6 +88,6 @@ def measured_with_children(action: Callable[[], T]) -> tuple[TreeCost, T]:
         own=own,
         child_user=after.ru_utime - before.ru_utime,
         child_system=after.ru_stime - before.ru_stime,
-        child_peak_mb=peak_kb / 1024,
+        child_peak_mb=max(latest_kb.values(), default=0) / 1024,
     )
     return cost, value

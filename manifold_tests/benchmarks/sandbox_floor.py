@@ -64,9 +64,10 @@ def quickjs_floor(
         orjson.dumps([make_record(i) for i in range(start, min(records, start + batch_size))])
         for start in range(0, records, batch_size)
     ]
-    first = _BareEngine().evaluate(
-        _in_engine(script, min(records, batch_size), "(batch) => { result = JSON.stringify(batch); }")
+    first_batch = _in_engine(
+        script, min(records, batch_size), "(batch) => { result = JSON.stringify(batch); }"
     )
+    first = _BareEngine().evaluate(first_batch)
     assert first == texts[0].decode(), "the engine's JSON is not the benchmark's"
     assert sum(len(text) for text in texts) == size
     parsed, _ = measured(lambda: [len(orjson.loads(text)) for text in texts])

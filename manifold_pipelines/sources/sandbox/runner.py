@@ -8,6 +8,7 @@ the one a script cannot swallow.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 import select
@@ -33,6 +34,10 @@ CHILD = Path(protocol.__file__)
 HARD_KILL_GRACE_SECONDS = 2.0
 # Address space the child needs before the script allocates anything (Python, dukpy, QuickJS).
 BASELINE_MB = 48
+# Pipe buffers the size Linux lets any user ask for (fs.pipe-max-size), instead of 64 KiB: the
+# child serialises its next records while the host imports the last, instead of waiting for
+# the host to read every 64 KiB of a chunk.
+PIPE_BYTES = 2**20
 
 
 class JavascriptRunner:
@@ -100,6 +105,11 @@ class JavascriptRun:
             bufsize=0,
         )
         self._process = process
+        assert process.stdin is not None and process.stdout is not None
+        for stream in (process.stdin, process.stdout):
+            # Refused once the user's pipes hold more than fs.pipe-user-pages-soft.
+            with contextlib.suppress(OSError):
+                fcntl.fcntl(stream.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
         return process
 
     def records(self) -> Iterator[dict[str, Any]]:
@@ -118,6 +128,8 @@ class JavascriptRun:
                 kind = header.get("type")
                 if kind == "records":
                     yield from self._parse(payload, "records")
+                elif kind == "fetched":
+                    yield from self._fetched_records(header, payload)
                 elif kind == "deleted":
                     self.deleted.extend(self._parse(payload, "keys"))
                 elif kind == "state":
@@ -180,6 +192,20 @@ class JavascriptRun:
         if not isinstance(batch, list):
             raise self._fail(f"the sandbox sent {what} that are not a JSON array")
         return batch
+
+    def _fetched_records(self, header: dict[str, Any], body: bytes) -> list[Any]:
+        """Records the script passed untouched from a fetched body to emit(): the body, as
+        fetched, and where in it they are (sandbox/fetched.py)."""
+        records: Any = None
+        try:
+            records = orjson.loads(body)
+            for key in header["path"]:
+                records = records[key]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            records = None
+        if not (isinstance(records, list) and len(records) == header["count"]):
+            raise self._fail("the sandbox sent a fetched body without the records it named")
+        return records
 
     def _parse_state(self, payload: bytes) -> dict[str, Any]:
         """The state the script ended with. The prelude sends it once, as an object; its size
