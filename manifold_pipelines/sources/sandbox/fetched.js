@@ -52,12 +52,14 @@
       const handler = create(null);
       function fill() {
         if (!state.untouched) return;
-        state.untouched = false;
-        for (let i = 0; i < TRAPS.length; i++) delete handler[TRAPS[i]];
         let records = parse(text);
         for (let i = 0; i < path.length; i++) records = records[path[i]];
+        state.untouched = false;
+        for (let i = 0; i < TRAPS.length; i++) delete handler[TRAPS[i]];
+        const element = dataProperty(undefined);
         for (let i = 0; i < count; i++) {
-          defineProperty(target, i, dataProperty(records[i]));
+          element.value = records[i];
+          defineProperty(target, i, element);
         }
       }
       for (let i = 0; i < TRAPS.length; i++) {

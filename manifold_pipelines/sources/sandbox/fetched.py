@@ -34,7 +34,8 @@ class RecordList(NamedTuple):
 
 class FetchedBodies:
     """The bodies a run fetched, the latest within `budget` bytes, and the record lists
-    found in them."""
+    found in them. The records of the latest envelope stay parsed until the next one: the
+    script usually emits them before it asks for another body's JSON."""
 
     def __init__(self, budget: int) -> None:
         self.budget = budget
@@ -42,6 +43,7 @@ class FetchedBodies:
         self._held = 0
         self._fetches = 0
         self._lists: list[RecordList] = []
+        self._parsed: dict[int, list[Any]] = {}
 
     def keep(self, body: bytes) -> int:
         """Hold `body`, dropping the oldest past the budget; the number the script gets."""
@@ -55,38 +57,62 @@ class FetchedBodies:
 
     def envelope(self, fetch: int) -> dict[str, Any] | None:
         """The body's JSON with null for each of its record lists, and each list's number,
-        path and length; None when the body takes the ordinary path."""
+        path and length; None when the body takes the ordinary path. Only the envelope is
+        checked here: the records are checked if they are sent (`taken`)."""
         body = self._bodies.get(fetch)
         if body is None:
             return None
+        self._parsed = {}
         try:
             value = orjson.loads(body)
-            if not _same_in_javascript(value):
+            found = _take_record_lists(value)
+            whole = bool(found) and found[0][0] == ()
+            if not found or not (whole or _same_in_javascript(value)):
                 return None
-        except (orjson.JSONDecodeError, RecursionError):
+        except (orjson.JSONDecodeError, RecursionError, MemoryError):
             return None
         lists = []
-        for path in _record_list_paths(value):
-            holder = value
-            for key in path[:-1]:
-                holder = holder[key]
-            found = RecordList(fetch, path, len(holder[path[-1]] if path else value))
-            self._lists.append(found)
-            lists.append([len(self._lists), list(path), found.length])
-            if path:
-                holder[path[-1]] = None
-        if not lists:
-            return None
-        return {"value": None if lists[0][1] == [] else value, "lists": lists}
+        for path, records in found:
+            self._lists.append(RecordList(fetch, path, len(records)))
+            self._parsed[len(self._lists)] = records
+            lists.append([len(self._lists), list(path), len(records)])
+        return {"value": None if whole else value, "lists": lists}
 
     def taken(self, number: int) -> tuple[RecordList, bytes] | None:
-        """The list numbered `number` and the body holding it; None once the body was
-        dropped (the script's own copy of the records is then sent instead)."""
+        """The list numbered `number` and the body holding it, when JavaScript would send
+        its records as orjson reads them; None otherwise, or once the body was dropped (the
+        script's own copy of the records is then sent instead)."""
         if not 0 < number <= len(self._lists):
             raise ValueError(f"no record list numbered {number}")
         found = self._lists[number - 1]
         body = self._bodies.get(found.fetch)
-        return None if body is None else (found, body)
+        if body is None:
+            return None
+        try:
+            records = self._parsed.get(number)
+            if records is None:
+                records = orjson.loads(body)
+                for key in found.path:
+                    records = records[key]
+            return (found, body) if _same_in_javascript(records) else None
+        except (RecursionError, MemoryError):
+            return None
+
+
+def _take_record_lists(value: Any) -> list[tuple[tuple[str, ...], list[Any]]]:
+    """Each list of objects in `value` (the value itself, or a value of an object one or two
+    levels deep) with its path, left out of `value` (null in its place)."""
+    paths = _record_list_paths(value)
+    if paths == [()]:
+        return [((), value)]
+    found = []
+    for path in paths:
+        holder = value
+        for key in path[:-1]:
+            holder = holder[key]
+        found.append((path, holder[path[-1]]))
+        holder[path[-1]] = None
+    return found
 
 
 def _record_list_paths(value: Any) -> list[tuple[str, ...]]:

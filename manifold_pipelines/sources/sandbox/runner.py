@@ -71,6 +71,9 @@ class JavascriptRun:
         self.config = config
         self.log = RunLog()
         self.deleted: list[Any] = []
+        self.records_from_bodies = 0
+        """Records the host took from fetched bodies (those a script passed untouched from a
+        body's r.json() to emit()), among all it yielded."""
         self.fetcher = HostFetch(config.mock_responses, config.allowed_hosts)
         self._start = {
             "script": config.script,
@@ -205,6 +208,7 @@ class JavascriptRun:
             records = None
         if not (isinstance(records, list) and len(records) == header["count"]):
             raise self._fail("the sandbox sent a fetched body without the records it named")
+        self.records_from_bodies += len(records)
         return records
 
     def _parse_state(self, payload: bytes) -> dict[str, Any]:
