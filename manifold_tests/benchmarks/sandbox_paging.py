@@ -22,6 +22,9 @@ from urllib.request import urlopen
 import orjson
 
 from manifold_pipelines import SeparatedDatabaseManager
+from manifold_pipelines.sources.base import RunContext
+from manifold_pipelines.sources.registry import runner_for
+from manifold_pipelines.sources.sandbox.runner import JavascriptRun
 from manifold_tests.benchmarks.child_cost import measured_with_children
 from manifold_tests.benchmarks.measure import measured
 
@@ -89,7 +92,8 @@ def serving_pages(pages: int, per_page: int) -> Iterator[str]:
 
 
 def run(pages: int, per_page: int) -> dict[str, Any]:
-    """One run: parse the pages, import their records directly, then run the script."""
+    """One run: parse the pages, import their records directly, run the script through the
+    sandbox alone, then run the source to its first version."""
     records = pages * per_page
     with serving_pages(pages, per_page) as base, tempfile.TemporaryDirectory() as tmp:
         bodies = [urlopen(f"{base}/items?page={page}").read() for page in range(pages)]
@@ -113,15 +117,28 @@ def run(pages: int, per_page: int) -> dict[str, Any]:
                 },
             )
         import_cost, imported = measured(lambda: manager.import_data("bench", "direct", direct))
-        direct.clear()  # the run below imports with these freed
+        direct.clear()  # the runs below import with these freed
+        source = manager.get_data_source("bench", "paged")
+
+        def through_sandbox() -> tuple[int, int]:
+            run = runner_for("javascript").start(source, RunContext(settings=manager.settings))
+            assert isinstance(run, JavascriptRun)
+            try:
+                return sum(1 for _ in run.records()), run.records_from_bodies
+            finally:
+                run.close()
+
+        sandbox_cost, (count, from_bodies) = measured_with_children(through_sandbox)
         run_cost, result = measured_with_children(lambda: manager.run_data_source("bench", "paged"))
         same = manager.get_latest_data("bench", "paged").data == (
             manager.get_latest_data("bench", "direct").data
         )
         manager.close()
-    assert imported.record_count == result.record_count == records and same
+    assert imported.record_count == result.record_count == count == records and same
     return {
         "parse the pages s": parse_cost.wall,
+        **sandbox_cost.figures("sandbox alone"),
+        "records the host took from fetched bodies": from_bodies,
         **import_cost.figures("direct import_data"),
         **run_cost.figures("run_data_source to a first version"),
         "records/s to a first version": records / run_cost.own.wall,
