@@ -11,6 +11,7 @@ counts: one taken between its fork and its exec is the parent's.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import resource
 import threading
@@ -18,8 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
-
-import psutil
 
 from manifold_tests.benchmarks.measure import Cost, measured
 
@@ -53,27 +52,50 @@ class TreeCost:
         }
 
 
-def _high_water_kb(process: psutil.Process) -> int:
-    text = Path(f"/proc/{process.pid}/status").read_text()
+def _high_water_kb(pid: int) -> int:
+    text = Path(f"/proc/{pid}/status").read_text()
     found = re.search(r"^VmHWM:\s+(\d+) kB", text, re.MULTILINE)
     return int(found.group(1)) if found else 0
+
+
+class _Children:
+    """This process's children. psutil's children() reads the status of every process on
+    the machine at each call, which would be the figure's main cost: here each process is
+    looked at once, when it first appears."""
+
+    def __init__(self) -> None:
+        self.me = os.getpid()
+        self.seen: dict[int, bool] = {}
+
+    def now(self) -> set[int]:
+        alive = {int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()}
+        for pid in alive - self.seen.keys():
+            self.seen[pid] = self._parent(pid) == self.me
+        return {pid for pid in alive if self.seen[pid]}
+
+    @staticmethod
+    def _parent(pid: int) -> int:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:  # it ended
+            return 0
+        return int(stat.rsplit(")", 1)[1].split()[1])
 
 
 def measured_with_children(action: Callable[[], T]) -> tuple[TreeCost, T]:
     """Run `action`, which starts child processes and waits for them, and say what it cost.
     Children alive before it (a test server) are not its own."""
-    me = psutil.Process()
-    earlier = {child.pid for child in me.children(recursive=True)}
+    children = _Children()
+    earlier = children.now()
     latest_kb: dict[int, int] = {}
     done = threading.Event()
 
     def sample() -> None:
         while not done.wait(SAMPLE_SECONDS):
-            for child in me.children(recursive=True):
-                if child.pid in earlier:
-                    continue
-                with contextlib.suppress(psutil.Error, OSError):  # it may just have ended
-                    latest_kb[child.pid] = _high_water_kb(child)
+            for pid in children.now() - earlier:
+                with contextlib.suppress(OSError):  # it may just have been waited for
+                    # An ended child not yet waited for has no memory left to report.
+                    latest_kb[pid] = _high_water_kb(pid) or latest_kb.get(pid, 0)
 
     sampler = threading.Thread(target=sample, daemon=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)

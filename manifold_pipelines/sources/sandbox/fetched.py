@@ -34,8 +34,8 @@ class RecordList(NamedTuple):
 
 class FetchedBodies:
     """The bodies a run fetched, the latest within `budget` bytes, and the record lists
-    found in them. The records of the latest envelope stay parsed until the next one: the
-    script usually emits them before it asks for another body's JSON."""
+    found in them. Bodies are held as bytes only: parsed, they would take several times the
+    memory a script may use besides."""
 
     def __init__(self, budget: int) -> None:
         self.budget = budget
@@ -43,7 +43,6 @@ class FetchedBodies:
         self._held = 0
         self._fetches = 0
         self._lists: list[RecordList] = []
-        self._parsed: dict[int, list[Any]] = {}
 
     def keep(self, body: bytes) -> int:
         """Hold `body`, dropping the oldest past the budget; the number the script gets."""
@@ -57,46 +56,33 @@ class FetchedBodies:
 
     def envelope(self, fetch: int) -> dict[str, Any] | None:
         """The body's JSON with null for each of its record lists, and each list's number,
-        path and length; None when the body takes the ordinary path. Only the envelope is
-        checked here: the records are checked if they are sent (`taken`)."""
+        path and length; None when the body takes the ordinary path."""
         body = self._bodies.get(fetch)
         if body is None:
             return None
-        self._parsed = {}
         try:
             value = orjson.loads(body)
-            found = _take_record_lists(value)
-            whole = bool(found) and found[0][0] == ()
-            if not found or not (whole or _same_in_javascript(value)):
+            if not _same_in_javascript(value):
                 return None
         except (orjson.JSONDecodeError, RecursionError, MemoryError):
+            return None
+        found = _take_record_lists(value)
+        if not found:
             return None
         lists = []
         for path, records in found:
             self._lists.append(RecordList(fetch, path, len(records)))
-            self._parsed[len(self._lists)] = records
             lists.append([len(self._lists), list(path), len(records)])
-        return {"value": None if whole else value, "lists": lists}
+        return {"value": None if found[0][0] == () else value, "lists": lists}
 
     def taken(self, number: int) -> tuple[RecordList, bytes] | None:
-        """The list numbered `number` and the body holding it, when JavaScript would send
-        its records as orjson reads them; None otherwise, or once the body was dropped (the
-        script's own copy of the records is then sent instead)."""
+        """The list numbered `number` and the body holding it; None once the body was
+        dropped (the script's own copy of the records is then sent instead)."""
         if not 0 < number <= len(self._lists):
             raise ValueError(f"no record list numbered {number}")
         found = self._lists[number - 1]
         body = self._bodies.get(found.fetch)
-        if body is None:
-            return None
-        try:
-            records = self._parsed.get(number)
-            if records is None:
-                records = orjson.loads(body)
-                for key in found.path:
-                    records = records[key]
-            return (found, body) if _same_in_javascript(records) else None
-        except (RecursionError, MemoryError):
-            return None
+        return None if body is None else (found, body)
 
 
 def _take_record_lists(value: Any) -> list[tuple[tuple[str, ...], list[Any]]]:
