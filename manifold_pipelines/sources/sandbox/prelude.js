@@ -199,7 +199,13 @@
   }
 
   function chunkReplacer(key, value) {
-    if (this === chunk) return checkedRecord(key, value);
+    if (this === chunk) {
+      // Rows come in order, one call each: the row number is counted, not parsed from `key`.
+      const record = chunk[++row - chunkFirst];
+      // The usual record: a plain object, with no toJSON() of its own.
+      if (value === record && value !== null && typeof value === "object" && getPrototypeOf(value) === objectPrototype && !isArray(value)) return value;
+      return checkedRecord(value, record);
+    }
     switch (typeof value) {
       case "string":
       case "boolean":
@@ -215,12 +221,9 @@
     return refuseRow(`row ${row}: ${problemOf(`field '${key}'`, value, false)}`);
   }
 
-  // `value` is the record after its toJSON(), if it has one; the chunk holds it as read.
-  function checkedRecord(key, value) {
-    row = chunkFirst + toNumber(key);
-    const record = chunk[key];
+  // `value` is the record after its toJSON(), if it has one; `record` is as the chunk holds it.
+  function checkedRecord(value, record) {
     if (record === null || typeof record !== "object" || isArray(record)) refuseRow(`row ${row} is ${kindOf(record)}, not an object`);
-    if (value === record && getPrototypeOf(record) === objectPrototype) return value;
     const problem = problemOf("the record", value, false);
     if (problem !== null) refuseRow(`row ${row}: ${problem}`);
     const type = typeof value;
@@ -232,11 +235,13 @@
 
   // An error the replacer did not throw came from script code the serialising ran (a getter,
   // a toJSON, a Proxy trap) or from the engine (a cycle, nesting too deep). It belongs to the
-  // row last checked, or to the next one, whose own toJSON() runs before it is checked:
-  // serialising those two again, alone, tells which, with serialise()'s own message.
+  // row last checked (or the first, if none was), or to the next one, whose own toJSON()
+  // runs before it is checked: serialising those two again, alone, tells which, with
+  // serialise()'s own message.
   function rowError(error, first, end) {
-    for (let i = row - first; i < min(end - first, row - first + 2); i++) serialise(chunk[i], first + i);
-    return new TypeError(`row ${row}: ${error && error.message}`);
+    const last = max(row, first);
+    for (let i = last - first; i < min(end - first, last - first + 2); i++) serialise(chunk[i], first + i);
+    return new TypeError(`row ${last}: ${error && error.message}`);
   }
 
   function isScalar(value) {
@@ -316,7 +321,8 @@
         const first = box.emitted;
         chunk = setPrototypeOf([], null);
         for (let i = start; i < end; i++) chunk[i - start] = records[i];
-        chunkFirst = row = first;
+        chunkFirst = first;
+        row = first - 1;
         refusal = null;
         let text;
         try {
