@@ -119,7 +119,7 @@ def test_a_body_javascript_would_change_takes_the_ordinary_path(
 
 
 def test_a_body_no_longer_held_is_sent_from_the_script_s_own_copy(tmp_path: Path) -> None:
-    """A run holds the latest bodies within an eighth of memoryLimitMb (4 MiB at 32)."""
+    """A run holds the latest four bodies within an eighth of memoryLimitMb (4 MiB at 32)."""
     items = [{"id": i, "text": "x" * 1000} for i in range(1500)]  # 1.5 MB a page
     script = """
     const pages = [];

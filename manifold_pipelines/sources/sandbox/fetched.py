@@ -2,7 +2,7 @@
 `r.json()` to `emit()` reach the host as the bytes it fetched, parsed once by orjson there,
 instead of being parsed by QuickJS, serialised again and sent as text.
 
-The child keeps the bodies it handed the script, the latest within a byte budget. When the
+The child keeps the bodies it handed the script, the latest few within a byte budget. When the
 script asks for a body's JSON, the child parses it and answers its envelope: the value with
 each list of records in it (the body itself, or a list one or two objects deep) left out and
 numbered, which the prelude (fetched.js) turns into an array standing for those records
@@ -32,10 +32,15 @@ class RecordList(NamedTuple):
     length: int
 
 
+# Bodies held at most: a script pages through them one by one, or emits a few fetched
+# together; each one held is memory the script cannot use.
+HELD_BODIES = 4
+
+
 class FetchedBodies:
-    """The bodies a run fetched, the latest within `budget` bytes, and the record lists
-    found in them. Bodies are held as bytes only: parsed, they would take several times the
-    memory a script may use besides."""
+    """The bodies a run fetched, the latest HELD_BODIES within `budget` bytes, and the record
+    lists found in them. Bodies are held as bytes only: parsed, they would take several times
+    the memory."""
 
     def __init__(self, budget: int) -> None:
         self.budget = budget
@@ -49,7 +54,7 @@ class FetchedBodies:
         self._fetches += 1
         self._bodies[self._fetches] = body
         self._held += len(body)
-        while self._held > self.budget:
+        while self._held > self.budget or len(self._bodies) > HELD_BODIES:
             _, oldest = self._bodies.popitem(last=False)
             self._held -= len(oldest)
         return self._fetches
