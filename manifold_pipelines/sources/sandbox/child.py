@@ -8,7 +8,8 @@ knows only the host functions listed in `_funcs`, and the prelude keeps even tho
 script's reach.
 
 Frames on both pipes: 4-byte big-endian header length, JSON header, 4-byte payload length,
-payload bytes (records as JSON text travel as payload, never re-escaped inside a header).
+payload bytes (records as JSON text travel as payload, never re-escaped inside a header; so
+does a fetched body whose records the script emitted untouched, see fetched.py).
 """
 
 from __future__ import annotations
@@ -134,8 +135,8 @@ class _Child:
         return name.decode() in self._funcs
 
     def _call_python(self, name: bytes, json_args: bytes) -> bytes | None:
-        """orjson reads a batch of records, JSON text inside the JSON of the arguments, in a
-        fifth of the time json takes; a lone surrogate in it is refused here."""
+        """orjson reads a batch of records (JSON text inside the JSON of the arguments) in a
+        fifth of the time json takes."""
         result = self._funcs[name.decode()](*orjson.loads(json_args))
         return None if result is None else orjson.dumps(result)
 
