@@ -8,11 +8,13 @@ knows only the host functions listed in `_funcs`, and the prelude keeps even tho
 script's reach.
 
 Frames on both pipes: 4-byte big-endian header length, JSON header, 4-byte payload length,
-payload bytes (records as JSON text travel as payload, never re-escaped inside a header).
+payload bytes (records as JSON text travel as payload, never re-escaped inside a header; so
+does a fetched body whose records the script emitted untouched, see fetched.py).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import resource
@@ -23,9 +25,19 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, NamedTuple, NoReturn
+from types import ModuleType
+from typing import IO, TYPE_CHECKING, Any, NamedTuple, NoReturn
+
+import orjson
+
+if TYPE_CHECKING:
+    from manifold_pipelines.sources.sandbox.fetched import FetchedBodies
 
 PRELUDE = Path(__file__).with_name("prelude.js")
+# Evaluated first; the prelude takes what it defines before any script exists.
+FETCHED_JS = Path(__file__).with_name("fetched.js")
+# Of the memory a run may use, what the child may spend holding fetched bodies.
+FETCHED_SHARE = 8
 MAX_DELAY_SECONDS = 5.0
 _LENGTH = struct.Struct(">I")
 
@@ -94,19 +106,24 @@ def read_frame(stream: IO[bytes], max_size: int | None = None) -> Frame | None:
 class _Child:
     """The host side of the script: the functions the prelude may call, and nothing else."""
 
-    def __init__(self, start: dict[str, Any], out: IO[bytes], inp: IO[bytes]) -> None:
+    def __init__(
+        self, start: dict[str, Any], out: IO[bytes], inp: IO[bytes], fetched: FetchedBodies
+    ) -> None:
         from dukpy import _dukpy
 
         self._dukpy = _dukpy
         self._ctx = _dukpy.create_context()
         self.start = start
+        self.fetched = fetched
         self._token = secrets.token_hex(16)
         self.out = out
         self.inp = inp
         self._funcs: dict[str, Callable[..., Any]] = {
             "console": self.console,
             "fetch": self.fetch,
+            "json": self.fetched.envelope,
             "emit": self.emit,
+            "emitFetched": self.emit_fetched,
             "delete": self.delete,
             "state": self.state,
             "sleep": self.sleep,
@@ -118,8 +135,10 @@ class _Child:
         return name.decode() in self._funcs
 
     def _call_python(self, name: bytes, json_args: bytes) -> bytes | None:
-        result = self._funcs[name.decode()](*json.loads(json_args))
-        return None if result is None else json.dumps(result).encode()
+        """orjson reads a batch of records (JSON text inside the JSON of the arguments) in a
+        fifth of the time json takes."""
+        result = self._funcs[name.decode()](*orjson.loads(json_args))
+        return None if result is None else orjson.dumps(result)
 
     def eval(self, code: str, **values: Any) -> Any:
         """Every evaluation carries the run's token: the prelude's entry points answer only
@@ -133,6 +152,16 @@ class _Child:
 
     def emit(self, records_json: str) -> None:
         write_frame(self.out, {"type": "records"}, records_json.encode())
+
+    def emit_fetched(self, number: int) -> bool:
+        """Send the records of a stand-in the script left untouched as the body holding
+        them; False when that body is no longer held."""
+        taken = self.fetched.taken(number)
+        if taken is None:
+            return False
+        found, body = taken
+        write_frame(self.out, {"type": "fetched", "path": found.path, "count": found.length}, body)
+        return True
 
     def delete(self, keys_json: str) -> None:
         write_frame(self.out, {"type": "deleted"}, keys_json.encode())
@@ -155,10 +184,14 @@ class _Child:
         reply = read_frame(self.inp)
         if reply is None:
             os._exit(4)
-        return {**reply.header, "body": reply.payload.decode("utf-8", errors="replace")}
+        answer = {**reply.header, "body": reply.payload.decode("utf-8", errors="replace")}
+        if "error" not in reply.header:
+            answer["fetch"] = self.fetched.keep(reply.payload)
+        return answer
 
     def run(self) -> None:
         start = self.start
+        self.eval(FETCHED_JS.read_text(encoding="utf-8"))
         self.eval(PRELUDE.read_text(encoding="utf-8"))
         self._unhandled(
             "__manifold.start()",
@@ -191,6 +224,16 @@ class _Child:
             ) from exc
 
 
+def _sibling(name: str) -> ModuleType:
+    """A module beside this file, loaded by its path: importing it through its package
+    would load the whole of Manifold into the child."""
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def _limit_resources(start: dict[str, Any]) -> None:
     """Address space, CPU seconds, no files written, few descriptors, no child processes."""
     megabytes = int(start["memory_limit_mb"]) + int(start.get("baseline_mb", 0))
@@ -220,7 +263,8 @@ def main() -> None:
     if first is None:
         return
     start = first[0]
-    child = _Child(start, out, inp)
+    budget = int(start["memory_limit_mb"]) * 2**20 // FETCHED_SHARE
+    child = _Child(start, out, inp, _sibling("fetched").FetchedBodies(budget))
     _limit_resources(start)
     _arm_timer(float(start["timeout_seconds"]), out)
     try:

@@ -1,12 +1,14 @@
 // The script context (console, JSON, Date, Math, timers, utils, fetch, emit, deleteRecords,
-// state, variables, env, inputs), built over seven host functions.
-// This file is the first evaluation, before any script exists. It keeps dukpy's host
+// state, variables, env, inputs), built over nine host functions.
+// Evaluated before any script exists, just after fetched.js. It keeps dukpy's host
 // function in a closure, and it takes over the two globals that dukpy assigns before every
 // evaluation, so no code of the script can reach the host function at any later moment.
 "use strict";
 (function (global) {
   const host = global.call_python;
   const token = global.dukpy.token;
+  const fetched = global.__manifoldFetched(host);
+  delete global.__manifoldFetched;
   // Builtins the host's own code calls after the script has started, taken now: a script
   // that replaces Array.prototype.sort or Date.now changes its own code, never the host's.
   const apply = Reflect.apply;
@@ -14,6 +16,9 @@
   const create = Object.create;
   const freeze = Object.freeze;
   const keys = Object.keys;
+  const getPrototypeOf = Object.getPrototypeOf;
+  const setPrototypeOf = Object.setPrototypeOf;
+  const objectPrototype = Object.prototype;
   const isArray = Array.isArray;
   const stringify = JSON.stringify;
   const parse = JSON.parse;
@@ -24,6 +29,9 @@
   const isSafeInteger = Number.isSafeInteger;
   const toText = String;
   const toNumber = Number;
+  const NumberType = Number;
+  const StringType = String;
+  const BooleanType = Boolean;
   const MapType = Map;
   const SetType = Set;
   const then = Promise.prototype.then;
@@ -130,19 +138,24 @@
     return type === "object" ? "an object" : `a ${type}`;
   }
 
-  // A JSON.stringify replacer refusing what JSON would turn into null or drop without a word;
-  // `whole` names the value itself in the message, and `strict` refuses undefined too (a
-  // record's undefined fields vanish, as JSON.stringify drops them, but a state is saved
-  // exactly as the script holds it).
+  // What JSON would turn into null or drop without a word, as a sentence about `where` (null
+  // when nothing is wrong); `strict` refuses undefined too (a record's undefined fields
+  // vanish, as JSON.stringify drops them, but a state is saved exactly as the script holds it).
+  function problemOf(where, value, strict) {
+    const type = typeof value;
+    if (type === "number" && !isFinite(value)) return `${where} is ${value}, which JSON cannot hold`;
+    if (type === "bigint") return `${where} is a BigInt; convert it to a number or string`;
+    if (type === "function" || type === "symbol") return `${where} is a ${type}, not data`;
+    if (strict && type === "undefined") return `${where} is undefined, which JSON cannot hold`;
+    if (value instanceof MapType || value instanceof SetType) return `${where} is a ${value.constructor.name}; convert it to an object or array`;
+    return null;
+  }
+
+  // A JSON.stringify replacer refusing what problemOf finds; `whole` names the value itself.
   function replacerFor(whole, strict) {
     return function (key, value) {
-      const type = typeof value;
-      const where = key === "" ? whole : `field '${key}'`;
-      if (type === "number" && !isFinite(value)) throw new TypeError(`${where} is ${value}, which JSON cannot hold`);
-      if (type === "bigint") throw new TypeError(`${where} is a BigInt; convert it to a number or string`);
-      if (type === "function" || type === "symbol") throw new TypeError(`${where} is a ${type}, not data`);
-      if (strict && type === "undefined") throw new TypeError(`${where} is undefined, which JSON cannot hold`);
-      if (value instanceof MapType || value instanceof SetType) throw new TypeError(`${where} is a ${value.constructor.name}; convert it to an object or array`);
+      const problem = problemOf(key === "" ? whole : `field '${key}'`, value, strict);
+      if (problem !== null) throw new TypeError(problem);
       return value;
     };
   }
@@ -161,11 +174,74 @@
       throw new TypeError(`row ${row}: ${error && error.message}`);
     }
     // An object's toJSON() (a Date's, a Number object's, the script's own) can give anything.
-    if (text === undefined || text[0] !== "{") {
-      const kind = kindOf(text === undefined ? undefined : parse(text));
-      throw new TypeError(`row ${row} serialises to ${kind}, not an object (made so by a toJSON() method, or a Date or Number object); return plain objects`);
-    }
+    if (text === undefined || text[0] !== "{") throw new TypeError(notAnObject(row, text));
     return text;
+  }
+
+  function notAnObject(row, text) {
+    const kind = kindOf(text === undefined ? undefined : parse(text));
+    return `row ${row} serialises to ${kind}, not an object (made so by a toJSON() method, or a Date or Number object); return plain objects`;
+  }
+
+  // Records go to the host a chunk at a time, each chunk serialised by one JSON.stringify
+  // call (one string, not one per record joined). The chunk is an array without a prototype:
+  // filling it meets no setter a script put on Array.prototype, and serialising it finds no
+  // toJSON. It holds each record as read, once, from the script's array. The replacer below
+  // checks what serialise() checks, told rows from fields by its holder: the chunk itself.
+  let chunk = null;
+  let chunkFirst = 0;
+  let row = 0;
+  let refusal = null;
+
+  function refuseRow(message) {
+    refusal = new TypeError(message);
+    throw refusal;
+  }
+
+  function chunkReplacer(key, value) {
+    if (this === chunk) {
+      // Rows come in order, one call each: the row number is counted, not parsed from `key`.
+      const record = chunk[++row - chunkFirst];
+      // The usual record: a plain object, with no toJSON() of its own.
+      if (value === record && value !== null && typeof value === "object" && getPrototypeOf(value) === objectPrototype && !isArray(value)) return value;
+      return checkedRecord(value, record);
+    }
+    switch (typeof value) {
+      case "string":
+      case "boolean":
+      case "undefined":
+        return value;
+      case "number":
+        if (isFinite(value)) return value;
+        break;
+      case "object":
+        if (value === null || !(value instanceof MapType || value instanceof SetType)) return value;
+        break;
+    }
+    return refuseRow(`row ${row}: ${problemOf(`field '${key}'`, value, false)}`);
+  }
+
+  // `value` is the record after its toJSON(), if it has one; `record` is as the chunk holds it.
+  function checkedRecord(value, record) {
+    if (record === null || typeof record !== "object" || isArray(record)) refuseRow(`row ${row} is ${kindOf(record)}, not an object`);
+    const problem = problemOf("the record", value, false);
+    if (problem !== null) refuseRow(`row ${row}: ${problem}`);
+    const type = typeof value;
+    if (type !== "object" || value === null || isArray(value) || value instanceof NumberType || value instanceof StringType || value instanceof BooleanType) {
+      refuseRow(notAnObject(row, stringify(value)));
+    }
+    return value;
+  }
+
+  // An error the replacer did not throw came from script code the serialising ran (a getter,
+  // a toJSON, a Proxy trap) or from the engine (a cycle, nesting too deep). It belongs to the
+  // row last checked (or the first, if none was), or to the next one, whose own toJSON()
+  // runs before it is checked: serialising those two again, alone, tells which, with
+  // serialise()'s own message.
+  function rowError(error, first, end) {
+    const last = max(row, first);
+    for (let i = last - first; i < min(end - first, last - first + 2); i++) serialise(chunk[i], first + i);
+    return new TypeError(`row ${last}: ${error && error.message}`);
   }
 
   function isScalar(value) {
@@ -223,12 +299,44 @@
     }
   }
 
-  // Records stream: each chunk goes to the host as soon as it is encoded.
+  // Records stream: each chunk goes to the host as soon as it is serialised. The length is
+  // read once (see eachChunk).
   function send(records) {
     if (!isArray(records)) {
       throw new TypeError(`expected an array of objects, got ${kindOf(records)}`);
     }
-    box.emitted += eachChunk("emit", records, box.emitted, serialise, (chunk) => host("emit", chunk));
+    const untouched = fetched.sendUntouched(records);
+    if (untouched >= 0) {
+      box.emitted += untouched;
+      return;
+    }
+    reading = "emit";
+    try {
+      const count = records.length;
+      if (!isSafeInteger(count) || count < 0) {
+        throw new TypeError(`the array's length is ${toText(count)}, not a count of records`);
+      }
+      for (let start = 0; start < count; start += CHUNK) {
+        const end = min(count, start + CHUNK);
+        const first = box.emitted;
+        chunk = setPrototypeOf([], null);
+        for (let i = start; i < end; i++) chunk[i - start] = records[i];
+        chunkFirst = first;
+        row = first - 1;
+        refusal = null;
+        let text;
+        try {
+          text = stringify(chunk, chunkReplacer);
+        } catch (error) {
+          throw error === refusal ? error : rowError(error, first, first + end - start);
+        }
+        host("emit", text);
+        box.emitted = first + end - start;
+      }
+    } finally {
+      reading = null;
+      chunk = null;
+    }
   }
 
   // Keys are all checked before any is sent, so a refused call deletes nothing, even when the
@@ -320,13 +428,14 @@
     const names = keys(reply.headers);
     for (let i = 0; i < names.length; i++) headers[names[i].toLowerCase()] = reply.headers[names[i]];
     const body = reply.body;
+    const fetchNumber = reply.fetch;
     return freeze({
       ok: reply.status >= 200 && reply.status < 300,
       status: reply.status,
       url: url,
       headers: freeze({ get: (name) => headers[String(name).toLowerCase()] ?? null, ...headers }),
       text: async () => body,
-      json: async () => parse(body),
+      json: async () => fetched.parseBody(fetchNumber, body),
     });
   }
 

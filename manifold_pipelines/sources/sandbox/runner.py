@@ -8,6 +8,7 @@ the one a script cannot swallow.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 import select
@@ -33,6 +34,15 @@ CHILD = Path(protocol.__file__)
 HARD_KILL_GRACE_SECONDS = 2.0
 # Address space the child needs before the script allocates anything (Python, dukpy, QuickJS).
 BASELINE_MB = 48
+# Pipe buffers the size Linux lets any user ask for (fs.pipe-max-size), instead of 64 KiB: the
+# child serialises its next records while the host imports the last, instead of waiting for
+# the host to read every 64 KiB of a chunk.
+PIPE_BYTES = 2**20
+# Records yielded between two looks at the child's pipe while the host takes in a batch: see
+# JavascriptRun._serving.
+SERVE_EVERY = 1000
+# What the pipe gave at its end, read while a batch was being taken in.
+_ENDED: tuple[dict[str, Any], bytes] = ({}, b"")
 
 
 class JavascriptRunner:
@@ -66,6 +76,9 @@ class JavascriptRun:
         self.config = config
         self.log = RunLog()
         self.deleted: list[Any] = []
+        self.records_from_bodies = 0
+        """Records the host took from fetched bodies (those a script passed untouched from a
+        body's r.json() to emit()), among all it yielded."""
         self.fetcher = HostFetch(config.mock_responses, config.allowed_hosts)
         self._start = {
             "script": config.script,
@@ -78,6 +91,7 @@ class JavascriptRun:
         }
         self._output_left = config.max_output_mb * 2**20
         self._state: dict[str, Any] | None = None
+        self._pending: tuple[dict[str, Any], bytes] | None = None
         self._finished = False
         self._process: subprocess.Popen[bytes] | None = None
         self._workdir: tempfile.TemporaryDirectory[str] | None = None
@@ -100,6 +114,11 @@ class JavascriptRun:
             bufsize=0,
         )
         self._process = process
+        assert process.stdin is not None and process.stdout is not None
+        for stream in (process.stdin, process.stdout):
+            # Refused once the user's pipes hold more than fs.pipe-user-pages-soft.
+            with contextlib.suppress(OSError):
+                fcntl.fcntl(stream.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
         return process
 
     def records(self) -> Iterator[dict[str, Any]]:
@@ -111,21 +130,25 @@ class JavascriptRun:
         try:
             protocol.write_frame(process.stdin, start)
             while True:
-                frame = self._next_frame(process.stdout, deadline)
+                frame, self._pending = self._pending, None
                 if frame is None:
+                    frame = self._next_frame(process.stdout, deadline)
+                if frame is None or frame is _ENDED:
                     raise self._ended_without_answer(process)
+                if self._answered(process.stdin, frame, soft_deadline):
+                    continue
                 header, payload = frame
                 kind = header.get("type")
                 if kind == "records":
-                    yield from self._parse(payload, "records")
+                    records = self._parse(payload, "records")
+                    yield from self._serving(process, records, soft_deadline)
+                elif kind == "fetched":
+                    records = self._fetched_records(header, payload)
+                    yield from self._serving(process, records, soft_deadline)
                 elif kind == "deleted":
                     self.deleted.extend(self._parse(payload, "keys"))
                 elif kind == "state":
                     self._state = self._parse_state(payload)
-                elif kind == "console":
-                    self.log.add(str(header.get("level")), payload.decode("utf-8", "replace"))
-                elif kind == "fetch":
-                    self._answer_fetch(process.stdin, header, soft_deadline)
                 elif kind == "done":
                     self._finished = True
                     return
@@ -142,6 +165,36 @@ class JavascriptRun:
             raise self._ended_without_answer(process) from exc
         finally:
             self.close()
+
+    def _serving(
+        self, process: subprocess.Popen[bytes], records: list[Any], soft_deadline: float
+    ) -> Iterator[Any]:
+        """Yield `records`, answering after every SERVE_EVERY of them the fetches and console
+        lines the child sent meanwhile: the script fetches and reads its next page while the
+        host imports this one, instead of waiting for the whole batch. Any other message is
+        read and kept until the batch is all yielded; the child waits behind it, as before."""
+        assert process.stdout is not None and process.stdin is not None
+        deadline = soft_deadline + HARD_KILL_GRACE_SECONDS
+        for start in range(0, len(records), SERVE_EVERY):
+            yield from records[start : start + SERVE_EVERY]
+            while self._pending is None and select.select([process.stdout], [], [], 0)[0]:
+                frame = self._next_frame(process.stdout, deadline)
+                if frame is None:
+                    self._pending = _ENDED
+                elif not self._answered(process.stdin, frame, soft_deadline):
+                    self._pending = frame
+
+    def _answered(
+        self, stdin: IO[bytes], frame: tuple[dict[str, Any], bytes], soft_deadline: float
+    ) -> bool:
+        """Answer a fetch, or log a console line; False for any other message."""
+        header, payload = frame
+        kind = header.get("type")
+        if kind == "fetch":
+            self._answer_fetch(stdin, header, soft_deadline)
+        elif kind == "console":
+            self.log.add(str(header.get("level")), payload.decode("utf-8", "replace"))
+        return kind in ("fetch", "console")
 
     def _next_frame(
         self, stream: IO[bytes], deadline: float
@@ -180,6 +233,21 @@ class JavascriptRun:
         if not isinstance(batch, list):
             raise self._fail(f"the sandbox sent {what} that are not a JSON array")
         return batch
+
+    def _fetched_records(self, header: dict[str, Any], body: bytes) -> list[Any]:
+        """Records the script passed untouched from a fetched body to emit(): the body, as
+        fetched, and where in it they are (sandbox/fetched.py)."""
+        records: Any = None
+        try:
+            records = orjson.loads(body)
+            for key in header["path"]:
+                records = records[key]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            records = None
+        if not (isinstance(records, list) and len(records) == header["count"]):
+            raise self._fail("the sandbox sent a fetched body without the records it named")
+        self.records_from_bodies += len(records)
+        return records
 
     def _parse_state(self, payload: bytes) -> dict[str, Any]:
         """The state the script ended with. The prelude sends it once, as an object; its size
