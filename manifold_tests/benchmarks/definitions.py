@@ -39,7 +39,7 @@ from manifold_pipelines.code_locations import (
 )
 from manifold_pipelines.orchestration.definitions import build_definitions
 from manifold_pipelines.orchestration.snapshot import read_catalog, read_location
-from manifold_tests.benchmarks.versions import database
+from manifold_tests.benchmarks.versions import databases
 from manifold_tests.chromium import rendered_dom
 from manifold_tests.dagster_webserver import DagsterWebserver
 
@@ -193,8 +193,8 @@ def main() -> None:
     for sources in args.sources:
         columns = {}
         for backend in args.backend:
-            with database(backend, args.database_url) as url:
-                columns[backend] = measure(sources, args.sources_per_location, url)
+            with databases(backend, args.database_url) as new_database:
+                columns[backend] = measure(sources, args.sources_per_location, new_database())
         print_figures(sources, columns)
 
 
