@@ -15,11 +15,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 import dagster as dg
 import psutil
+
+from manifold_tests.stopping import Stoppable
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 DEPLOYMENT_INSTANCE = REPOSITORY / "dagster_home" / "deployments" / "dagster.yaml"
@@ -43,7 +43,7 @@ class Worker:
         return {child.pid for child in psutil.Process(self.process.pid).children()}
 
 
-class CeleryCluster:
+class CeleryCluster(Stoppable):
     """Workers started here stop when the cluster does; its DAGSTER_HOME holds only the
     shipped dagster.yaml, whose storage is the PostgreSQL database at `database_url`."""
 
@@ -55,17 +55,6 @@ class CeleryCluster:
         self.dagster_home.mkdir(parents=True)
         shutil.copy(DEPLOYMENT_INSTANCE, self.dagster_home / "dagster.yaml")
         self.workers: list[Worker] = []
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop_workers()
 
     def worker_environment(self) -> dict[str, str]:
         """All a worker is given: no MANIFOLD_HOME, no DAGSTER_HOME, nothing else."""
@@ -100,7 +89,7 @@ class CeleryCluster:
         self.workers += started
         return started
 
-    def stop_workers(self) -> None:
+    def stop(self) -> None:
         """Kill each worker's session, pool included, at once: a worker holds nothing that
         must survive it (that is the point), and Celery's own shutdown takes seconds even
         when idle."""

@@ -13,12 +13,12 @@ import time
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 
 from dagster_graphql import DagsterGraphQLClient
 
 from manifold_tests.postgres_server import free_port
+from manifold_tests.stopping import Stoppable
 
 WEBSERVER = str(Path(sys.executable).with_name("dagster-webserver"))
 
@@ -69,7 +69,7 @@ def graphql(url: str, query: str, variables: dict[str, Any] | None = None) -> di
     return answer["data"]  # type: ignore[no-any-return]
 
 
-class DagsterWebserver:
+class DagsterWebserver(Stoppable):
     """`dagster-webserver -w workspace` in its own process group; entering waits until every
     location has loaded (a location that failed to load fails here, with its error)."""
 
@@ -101,14 +101,6 @@ class DagsterWebserver:
             raise
         self.load_seconds = time.perf_counter() - started
         return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _wait_until_loaded(self, started: float) -> None:
         assert self.process is not None
