@@ -3,7 +3,9 @@ measuring must measure: CPU, faults and memory of the step, and the server's CPU
 
 from __future__ import annotations
 
+import importlib
 import os
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -68,3 +70,11 @@ def test_the_scale_out_benchmark_runs_on_celery_workers() -> None:
     (figures,) = scale_out.run(2, [1], durable=False).values()
     assert figures["run recorded by Dagster s"] <= figures["command wall s"]
     assert figures["sources per minute"] > 0
+
+
+def test_every_benchmark_module_imports() -> None:
+    """A benchmark that no test runs must still load: a rename elsewhere broke one once."""
+    folder = Path(__file__).parent
+    for module in sorted(folder.glob("*.py")):
+        if not module.name.startswith(("test_", "__")):
+            importlib.import_module(f"manifold_tests.benchmarks.{module.stem}")
