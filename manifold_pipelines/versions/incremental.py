@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import islice
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -68,7 +69,7 @@ def apply_incremental(
     key_of = key_function(spec)
     top = store.top_position()
     next_id = store.next_row_id()
-    ended_ids: list[int] = []
+    ended: list[tuple[int, str, str, int]] = []
     missing: list[int] = []
     upserts: dict[str, tuple[Any, bytes]] = {}
     row = -1
@@ -96,7 +97,7 @@ def apply_incremental(
                 continue  # the same record, byte for byte: nothing to write
             if hit is not None:
                 position = hit[2]
-                ended_ids.append(hit[0])
+                ended.append((hit[0], key, hit[3], position))
                 result.changes.changed.append((key, record))
             else:
                 top += POSITION_GAP
@@ -107,14 +108,11 @@ def apply_incremental(
             next_id += 1
         store.insert_rows(rows)
     result.top_position = top
-    deleted_ids = _deleted_rows(store, deleted, spec, version, result)
-    ended_ids += deleted_ids
-    stored = store.load_rows(ended_ids)
-    store.end_rows(ended_ids, version - 1)
+    ended += _deleted_rows(store, deleted, spec, version, result)
+    store.end_rows([row_id for row_id, *_ in ended], version - 1)
+    ended.sort(key=itemgetter(3))
     loads = orjson.loads
-    result.ended = [
-        (row_id, key, loads(text), position) for row_id, key, _, text, position in stored
-    ]
+    result.ended = [(row_id, key, loads(text), position) for row_id, key, text, position in ended]
     return result
 
 
@@ -124,7 +122,7 @@ def _deleted_rows(
     spec: KeySpec,
     version: int,
     result: IncrementalResult,
-) -> list[int]:
+) -> list[tuple[int, str, str, int]]:
     """The live rows the import's deletions end; a key both upserted and deleted is refused
     (which of the two was meant cannot be told), and a key named twice is deleted once."""
     keys = list(dict.fromkeys(deletion_key(item, spec, store.label) for item in deleted))
@@ -135,10 +133,12 @@ def _deleted_rows(
             f" ({len(both):,} such key{'s' if len(both) > 1 else ''}). Send each key once: as"
             " a record to keep it, or in the deletions to remove it. Nothing was imported."
         )
-    found: list[int] = []
+    found: list[tuple[int, str, str, int]] = []
     for start in range(0, len(keys), BATCH):
         live = store.live_rows_by_key(keys[start : start + BATCH], version)
-        found += [hit[0] for hit in live.values()]
+        found += [
+            (row_id, key, text, position) for key, (row_id, _, position, text) in live.items()
+        ]
     result.deletions = len(found)
     result.absent_deletions = len(keys) - len(found)
     return found
