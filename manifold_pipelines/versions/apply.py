@@ -58,7 +58,7 @@ def apply_snapshot(
     if bulk:
         store.build_row_indexes()
     changes = match_keys(
-        store, new_rows, scan.duplicate_keys, ended, same_keys, version, spec.keyless
+        store, new_rows, scan.duplicate_keys, ended, same_keys, scan.first_id, spec.keyless
     )
     if scan.missing_keys or scan.duplicate_keys:
         raise bad_key_error(spec, store.label, scan.missing_keys, scan.duplicate_keys)

@@ -68,7 +68,7 @@ def apply_incremental(
     result = IncrementalResult(changes=Changes(added=[], changed=[]), ended=[])
     key_of = key_function(spec)
     top = store.top_position()
-    next_id = store.next_row_id()
+    first_id = next_id = store.next_row_id()
     ended: list[tuple[int, str, str, int]] = []
     missing: list[int] = []
     upserts: dict[str, tuple[Any, bytes]] = {}
@@ -88,7 +88,7 @@ def apply_incremental(
     result.upserted_keys = set(upserts)
     pending = iter(upserts.items())
     while batch := list(islice(pending, BATCH)):
-        live = store.live_rows_by_key([key for key, _ in batch], version)
+        live = store.live_rows_by_key([key for key, _ in batch], first_id)
         rows = []
         for key, (record, blob) in batch:
             digest = xxhash.xxh3_128_digest(blob)
@@ -108,7 +108,7 @@ def apply_incremental(
             next_id += 1
         store.insert_rows(rows)
     result.top_position = top
-    ended += _deleted_rows(store, deleted, spec, version, result)
+    ended += _deleted_rows(store, deleted, spec, first_id, result)
     store.end_rows([row_id for row_id, *_ in ended], version - 1)
     ended.sort(key=itemgetter(3))
     loads = orjson.loads
@@ -120,7 +120,7 @@ def _deleted_rows(
     store: VersionStore,
     deleted: Iterable[Any],
     spec: KeySpec,
-    version: int,
+    first_id: int,
     result: IncrementalResult,
 ) -> list[tuple[int, str, str, int]]:
     """The live rows the import's deletions end; a key both upserted and deleted is refused
@@ -135,7 +135,7 @@ def _deleted_rows(
         )
     found: list[tuple[int, str, str, int]] = []
     for start in range(0, len(keys), BATCH):
-        live = store.live_rows_by_key(keys[start : start + BATCH], version)
+        live = store.live_rows_by_key(keys[start : start + BATCH], first_id)
         found += [
             (row_id, key, text, position) for key, (row_id, _, position, text) in live.items()
         ]

@@ -46,7 +46,7 @@ def match_keys(
     duplicate_keys: list[int],
     ended: list[tuple[Any, ...]],
     same_keys: bool,
-    version: int,
+    first_new_id: int,
     keyless: bool,
 ) -> Changes:
     """Decide for each new row whether it replaced an ended row with the same key or is
@@ -74,7 +74,7 @@ def match_keys(
         else:
             added.append((row, key, record))  # type: ignore[arg-type]
     if added and same_keys:
-        clashes = store.live_keys_before([key for _, key, _ in added], version)
+        clashes = store.live_keys_before([key for _, key, _ in added], first_new_id)
         duplicate_keys.extend(row for row, key, _ in added if key in clashes)
         duplicate_keys.sort()
     return Changes(added=[(key, record) for _, key, record in added], changed=changed)

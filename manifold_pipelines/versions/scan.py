@@ -61,6 +61,8 @@ class ScanResult:
     kept: list[int] = field(default_factory=list)
     """The live rows the import kept unchanged, packed, in import order (see ordering.py)."""
     ended_ids: list[int] = field(default_factory=list)
+    first_id: int = 1
+    """The id of the import's first row: rows below it are earlier versions'."""
     next_id: int = 1
     unique_records: int = 0
     missing_keys: list[int] = field(default_factory=list)
@@ -117,6 +119,7 @@ def scan_records(
     """
     result = ScanResult(shapes=Counter() if first_import else None)
     writer = _RowWriter(store, version, _top_position(live or {}))
+    result.first_id = writer.next_id
     if spec.keyless:
         keyless_live: dict[bytes, list[int]] = live or {}  # type: ignore[assignment]
         _scan_keyless(records, keyless_live, writer, result, where)
