@@ -103,7 +103,7 @@ def apply_incremental(
                 top += POSITION_GAP
                 position = top
                 result.changes.added.append((key, record))
-            rows.append((next_id, key, digest, blob.decode(), position, version))
+            rows.append((next_id, key, bytearray(digest), blob.decode(), position, version))
             result.written.append((position, key, record))
             next_id += 1
         store.insert_rows(rows)
