@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,17 +22,24 @@ from manifold_tests.benchmarks.measure import Cost, ServerCpu, measured
 from manifold_tests.benchmarks.versions import bench_main, make_record
 
 
-def run(records: int, seed: int, database_url: str | None = None) -> dict[str, Any]:
+def first_version(records: int, seed: int) -> Iterator[dict[str, Any]]:
+    """The same N records on every call, made as they are read: each source's first version
+    is imported from this stream, so only the final data (the snapshot's input) is ever held
+    whole, and 10,000,000 records fit in memory."""
     rng = random.Random(seed)
-    v1 = [make_record(rng, i) for i in range(1, records + 1)]
-    changed = rng.sample(range(records), records // 100)
-    upserts = [{**v1[i], "amount": v1[i]["amount"] + 1.5, "active": False} for i in changed]
-    untouched = sorted(set(range(records)) - set(changed))
-    deleted = [v1[i]["id"] for i in rng.sample(untouched, records // 1000)]
-    final = {record["id"]: record for record in v1}
-    final.update((record["id"], record) for record in upserts)
-    for key in deleted:
-        del final[key]
+    return (make_record(rng, i) for i in range(1, records + 1))
+
+
+def run(records: int, seed: int, database_url: str | None = None) -> dict[str, Any]:
+    rng = random.Random(seed + 1)
+    changed = set(rng.sample(range(1, records + 1), records // 100))
+    spare = (i for i in rng.sample(range(1, records + 1), 2 * (records // 1000) + 2))
+    deleted = [i for i in spare if i not in changed][: records // 1000]
+    upserts = [
+        {**record, "amount": record["amount"] + 1.5, "active": False}
+        for record in first_version(records, seed)
+        if record["id"] in changed
+    ]
     server = ServerCpu(database_url) if database_url else None
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -49,10 +57,10 @@ def run(records: int, seed: int, database_url: str | None = None) -> dict[str, A
                 id=source_id,
                 config={"path": "x.json", "mode": mode},
             )
-            manager.import_data("bench", source_id, v1)
-        full_cost, full = measured(
-            lambda: manager.import_data("bench", "full", list(final.values())), server
-        )
+            manager.import_data("bench", source_id, first_version(records, seed))
+        final = _final_data(records, seed, upserts, deleted)
+        full_cost, full = measured(lambda: manager.import_data("bench", "full", final), server)
+        final.clear()  # 10,000,000 records: free them before the next steps
         size_before = manager.data_size("bench", "inc")
         inc_cost, inc = measured(
             lambda: manager.import_data("bench", "inc", upserts, deleted=deleted), server
@@ -68,7 +76,7 @@ def run(records: int, seed: int, database_url: str | None = None) -> dict[str, A
         figures["incremental / snapshot time"] = inc_cost.wall / full_cost.wall
         figures["floor / snapshot time"] = floor_cost.wall / full_cost.wall
         figures["incremental / snapshot, CPU time"] = _cpu(inc_cost) / _cpu(full_cost)
-        assert inc.record_count == full.record_count == len(final)
+        assert inc.record_count == full.record_count == records - len(deleted)
         assert inc.diff is not None and full.diff is not None
         figures["incremental v2 diff"] = inc.diff.summary()
         figures["snapshot v2 diff"] = full.diff.summary()
@@ -77,6 +85,20 @@ def run(records: int, seed: int, database_url: str | None = None) -> dict[str, A
         figures["bytes added %"] = 100 * added / size_before
         manager.close()
     return figures
+
+
+def _final_data(
+    records: int, seed: int, upserts: list[dict[str, Any]], deleted: list[int]
+) -> list[dict[str, Any]]:
+    """The first version with the upserts applied and the deletions gone, in its order: held
+    in memory before the snapshot import is timed, as the records a source hands over are."""
+    replaced = {record["id"]: record for record in upserts}
+    gone = set(deleted)
+    return [
+        replaced.get(record["id"], record)
+        for record in first_version(records, seed)
+        if record["id"] not in gone
+    ]
 
 
 def _cpu(cost: Cost) -> float:
