@@ -20,18 +20,18 @@ POSITION_GAP = 1 << 16
 """Room between the rows of a first import: 16 insertions at one spot before a neighbour has
 to be rewritten to make more."""
 
-_ID_BITS = 63
-_ID_MASK = (1 << _ID_BITS) - 1
+ID_BITS = 63
+_ID_MASK = (1 << ID_BITS) - 1
 
 
 def pack(position: int, row_id: int) -> int:
     """A live row as one int that sorts by position: the scan keeps one per record, and an int
     costs less memory and time than a tuple."""
-    return position << _ID_BITS | row_id
+    return position << ID_BITS | row_id
 
 
 def position_of(packed: int) -> int:
-    return packed >> _ID_BITS
+    return packed >> ID_BITS
 
 
 def row_id_of(packed: int) -> int:
