@@ -19,6 +19,7 @@ import xxhash
 
 from manifold_pipelines.versions.ordering import POSITION_GAP, position_of, row_id_of
 from manifold_pipelines.versions.records import (
+    MAX_RECORD_BYTES,
     KeySpec,
     canonical_hash,
     check_encoded,
@@ -180,7 +181,7 @@ def _scan_keyed(
             blob = dumps(record)
         except (TypeError, orjson.JSONEncodeError) as exc:
             raise not_json(exc, row, where, record) from exc
-        if b"null" in blob or len(blob) > 65536:
+        if b"null" in blob or len(blob) > MAX_RECORD_BYTES:
             check_encoded(record, blob, row, where)
         digest = digest_of(blob)
         entry = live.get(digest, absent)
