@@ -84,6 +84,11 @@ OVERRIDES = {
         "Object.setPrototypeOf(Array.prototype, { toJSON() { return 5; } });",
         "Array.prototype's prototype is no longer Object.prototype",
     ),
+    # The check runs none of the script's code: a trap that did would fail the run its way.
+    "a Proxy as Array.prototype's prototype": (
+        "Object.setPrototypeOf(Array.prototype, new Proxy({}, { has() { throw 'trapped'; } }));",
+        "Array.prototype's prototype is no longer Object.prototype",
+    ),
 }
 # Scripts with `{override}` where they set the override.
 HANDED_OVER = {

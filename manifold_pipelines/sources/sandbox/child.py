@@ -40,21 +40,21 @@ FETCHED_JS = Path(__file__).with_name("fetched.js")
 FETCHED_SHARE = 8
 MAX_DELAY_SECONDS = 5.0
 _LENGTH = struct.Struct(">I")
-# The arguments of each host function, one tuple of types each: the prelude calls them with
-# exactly these. dukpy serialises a call's arguments with JSON.stringify, which script code
-# can reach (a toJSON() on Array.prototype); the prelude refuses any call that code would
-# rewrite, and a call that still arrives otherwise ends the run here, before a host function
-# fails on it in Python's words (an AttributeError from str.encode).
-HOST_ARGUMENTS: dict[str, tuple[tuple[type, ...], ...]] = {
-    "console": ((str,), (str,)),
-    "fetch": ((str,), (dict,)),
-    "json": ((int,),),
-    "emit": ((str,),),
-    "emitFetched": ((int,),),
-    "delete": ((str,),),
-    "state": ((str,),),
-    "sleep": ((int, float),),
-    "refuse": ((str,),),
+# The types of the arguments the prelude calls each host function with. dukpy serialises a
+# call's arguments with JSON.stringify, which script code can reach (a toJSON() on
+# Array.prototype); the prelude refuses any call that code would rewrite, and a call that
+# still arrives otherwise ends the run here, before a host function fails on it in Python's
+# words (an AttributeError from str.encode).
+HOST_ARGUMENTS: dict[str, set[tuple[type, ...]]] = {
+    "console": {(str, str)},
+    "fetch": {(str, dict)},
+    "json": {(int,)},
+    "emit": {(str,)},
+    "emitFetched": {(int,)},
+    "delete": {(str,)},
+    "state": {(str,)},
+    "sleep": {(int,), (float,)},
+    "refuse": {(str,)},
 }
 REWRITTEN_CALL = (
     "the sandbox's {name!r} call reached the host with arguments it never sent: script code"
@@ -79,18 +79,15 @@ def end_with_error(out: IO[bytes], kind: str, message: str) -> NoReturn:
 
 def call_arguments(name: str, json_args: bytes) -> list[Any] | None:
     """The arguments of a call to host function `name`, or None when they are not what the
-    prelude sends (HOST_ARGUMENTS). Types are matched exactly: JSON true is no number."""
+    prelude sends (HOST_ARGUMENTS). Types are matched exactly (JSON true is no number), in
+    one set lookup: this runs for every batch of records."""
     try:
         args = orjson.loads(json_args)
     except orjson.JSONDecodeError:
         return None
-    kinds = HOST_ARGUMENTS[name]
-    if type(args) is not list or len(args) != len(kinds):
-        return None
-    for value, allowed in zip(args, kinds, strict=True):
-        if type(value) not in allowed:
-            return None
-    return args
+    if type(args) is list and tuple(map(type, args)) in HOST_ARGUMENTS[name]:
+        return args
+    return None
 
 
 def read_exactly(stream: IO[bytes], size: int) -> bytes | None:

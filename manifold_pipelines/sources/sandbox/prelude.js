@@ -116,12 +116,16 @@
   // the call and change what the host receives. What the script changed there, as a phrase;
   // null when a call's arguments reach the host as they are.
   function overrideOf() {
-    if (apply(hasOwn, arrayPrototype, ["toJSON"])) return "Array.prototype.toJSON is defined";
-    if (apply(hasOwn, objectPrototype, ["toJSON"])) return "Object.prototype.toJSON is defined";
+    // The usual answer costs one call and three `in` tests. `in` runs no script code on these
+    // two ordinary objects (a getter is not called), once the chain between them is checked.
     if (getPrototypeOf(arrayPrototype) !== objectPrototype) return "Array.prototype's prototype is no longer Object.prototype";
+    if ("toJSON" in arrayPrototype) {
+      return apply(hasOwn, arrayPrototype, ["toJSON"]) ? "Array.prototype.toJSON is defined" : "Object.prototype.toJSON is defined";
+    }
     for (let i = 0; i < 2; i++) {
-      if (apply(hasOwn, arrayPrototype, [i])) return `Array.prototype has an element ${i}`;
-      if (apply(hasOwn, objectPrototype, [i])) return `Object.prototype has a property '${i}'`;
+      if (i in arrayPrototype) {
+        return apply(hasOwn, arrayPrototype, [i]) ? `Array.prototype has an element ${i}` : `Object.prototype has a property '${i}'`;
+      }
     }
     return null;
   }
