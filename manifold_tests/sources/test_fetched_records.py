@@ -143,13 +143,10 @@ def test_a_body_no_longer_held_is_sent_from_the_script_s_own_copy(tmp_path: Path
 def test_prototypes_that_would_rewrite_a_host_call_keep_records_off_the_fast_path(
     tmp_path: Path, forgery: str
 ) -> None:
-    """What the ordinary path then does with the records is what it always did: a toJSON()
-    on these prototypes rewrites the arguments of every host call, which the host refuses."""
-    try:
-        _, from_bodies = _run(tmp_path, FETCH + forgery + "emit(body.items);")
-    except SourceRunError:
-        return
-    assert from_bodies == 0
+    """The records are refused as on the ordinary path, by naming the override: it would
+    rewrite the arguments of every host call (test_sandbox_prototypes.py)."""
+    with pytest.raises(SourceRunError, match="the script's records cannot be sent to the host"):
+        _run(tmp_path, FETCH + forgery + "emit(body.items);")
 
 
 def test_an_array_of_the_script_s_own_is_never_taken_for_a_fetched_one(tmp_path: Path) -> None:

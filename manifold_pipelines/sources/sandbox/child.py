@@ -40,6 +40,28 @@ FETCHED_JS = Path(__file__).with_name("fetched.js")
 FETCHED_SHARE = 8
 MAX_DELAY_SECONDS = 5.0
 _LENGTH = struct.Struct(">I")
+# The types of the arguments the prelude calls each host function with. dukpy serialises a
+# call's arguments with JSON.stringify, which script code can reach (a toJSON() on
+# Array.prototype); the prelude refuses any call that code would rewrite, and a call that
+# still arrives otherwise ends the run here, before a host function fails on it in Python's
+# words (an AttributeError from str.encode).
+HOST_ARGUMENTS: dict[str, set[tuple[type, ...]]] = {
+    "console": {(str, str)},
+    "fetch": {(str, dict)},
+    "json": {(int,)},
+    "emit": {(str,)},
+    "emitFetched": {(int,)},
+    "delete": {(str,)},
+    "state": {(str,)},
+    "sleep": {(int,), (float,)},
+    "refuse": {(str,)},
+}
+REWRITTEN_CALL = (
+    "the sandbox's {name!r} call reached the host with arguments it never sent: script code"
+    " changed how JSON.stringify serialises them (a toJSON() or an element 0 or 1 on"
+    " Array.prototype or Object.prototype, or a replaced prototype). Remove that override."
+    " Nothing was imported."
+)
 
 
 def write_frame(stream: IO[bytes], header: dict[str, Any], payload: bytes = b"") -> None:
@@ -53,6 +75,19 @@ def end_with_error(out: IO[bytes], kind: str, message: str) -> NoReturn:
     host call the script made)."""
     write_frame(out, {"type": "error", "kind": kind}, message.encode("utf-8", "replace"))
     os._exit(2)
+
+
+def call_arguments(name: str, json_args: bytes) -> list[Any] | None:
+    """The arguments of a call to host function `name`, or None when they are not what the
+    prelude sends (HOST_ARGUMENTS). Types are matched exactly (JSON true is no number), in
+    one set lookup: this runs for every batch of records."""
+    try:
+        args = orjson.loads(json_args)
+    except orjson.JSONDecodeError:
+        return None
+    if type(args) is list and tuple(map(type, args)) in HOST_ARGUMENTS[name]:
+        return args
+    return None
 
 
 def read_exactly(stream: IO[bytes], size: int) -> bytes | None:
@@ -137,7 +172,11 @@ class _Child:
     def _call_python(self, name: bytes, json_args: bytes) -> bytes | None:
         """orjson reads a batch of records (JSON text inside the JSON of the arguments) in a
         fifth of the time json takes."""
-        result = self._funcs[name.decode()](*orjson.loads(json_args))
+        function = name.decode()
+        args = call_arguments(function, json_args)
+        if args is None:
+            end_with_error(self.out, "script", REWRITTEN_CALL.format(name=function))
+        result = self._funcs[function](*args)
         return None if result is None else orjson.dumps(result)
 
     def eval(self, code: str, **values: Any) -> Any:

@@ -5,7 +5,10 @@
 // it there) before any script exists; every builtin used later is taken here, now.
 "use strict";
 (function (global) {
-  global.__manifoldFetched = function (host) {
+  // `host` makes a host call; `callsAreExact()` tells whether a host call's arguments would
+  // reach the host as they are (prelude.js, overrideOf): when not, the records take the
+  // ordinary path, whose refusal names what the script changed.
+  global.__manifoldFetched = function (host, callsAreExact) {
     const ProxyType = Proxy;
     // The operations a Proxy of an array can trap, as Reflect performs them.
     const TRAPS = ["defineProperty", "deleteProperty", "get", "getOwnPropertyDescriptor", "getPrototypeOf", "has", "isExtensible", "ownKeys", "preventExtensions", "set", "setPrototypeOf"];
@@ -15,9 +18,6 @@
     const create = Object.create;
     const defineProperty = Object.defineProperty;
     const getPrototypeOf = Object.getPrototypeOf;
-    const hasOwn = Object.prototype.hasOwnProperty;
-    const objectPrototype = Object.prototype;
-    const arrayPrototype = Array.prototype;
     const parse = JSON.parse;
     const toText = String;
     const toNumber = Number;
@@ -81,18 +81,11 @@
       return array;
     }
 
-    // A toJSON() on these prototypes would change what JSON.stringify makes of every record,
-    // and of the arguments of a host call.
-    function prototypesArePlain() {
-      return !apply(hasOwn, objectPrototype, ["toJSON"]) && !apply(hasOwn, arrayPrototype, ["toJSON"]) && getPrototypeOf(arrayPrototype) === objectPrototype;
-    }
-
     return Object.freeze({
       // What r.json() gives for a fetched body: the host's envelope with a stand-in for each
       // record list, or JSON.parse of the body when the body takes the ordinary path.
       parseBody(fetch, text) {
-        // The host call's arguments are serialised under the same prototypes.
-        const answer = fetch === undefined || !prototypesArePlain() ? undefined : host("json", fetch);
+        const answer = fetch === undefined || !callsAreExact() ? undefined : host("json", fetch);
         if (answer === undefined || answer === null) return parse(text);
         let value = answer.value;
         const lists = answer.lists;
@@ -115,7 +108,7 @@
       // count, or -1 when the script's array is to be read as any other.
       sendUntouched(records) {
         const state = apply(weakMapGet, handlers, [records]);
-        if (state === undefined || !state.untouched || !prototypesArePlain()) return -1;
+        if (state === undefined || !state.untouched || !callsAreExact()) return -1;
         return host("emitFetched", state.number) ? state.count : -1;
       },
     });

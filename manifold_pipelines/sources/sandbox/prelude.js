@@ -7,8 +7,6 @@
 (function (global) {
   const host = global.call_python;
   const token = global.dukpy.token;
-  const fetched = global.__manifoldFetched(host);
-  delete global.__manifoldFetched;
   // Builtins the host's own code calls after the script has started, taken now: a script
   // that replaces Array.prototype.sort or Date.now changes its own code, never the host's.
   const apply = Reflect.apply;
@@ -18,7 +16,9 @@
   const keys = Object.keys;
   const getPrototypeOf = Object.getPrototypeOf;
   const setPrototypeOf = Object.setPrototypeOf;
+  const hasOwn = Object.prototype.hasOwnProperty;
   const objectPrototype = Object.prototype;
+  const arrayPrototype = Array.prototype;
   const isArray = Array.isArray;
   const stringify = JSON.stringify;
   const parse = JSON.parse;
@@ -52,6 +52,16 @@
     deleteRecords: { call: "a deleteRecords()", items: "keys", item: "a key" },
   };
   const KEY_KINDS = "a key value (a string or number) or an object holding the key fields";
+  // What each host call carries, for the refusal of a call a prototype override would rewrite.
+  const CARRIES = {
+    console: "console.log() cannot send its line to the host",
+    fetch: "fetch() cannot send its request to the host",
+    json: "r.json() cannot ask the host for the body's records",
+    emit: "the script's records cannot be sent to the host",
+    emitFetched: "the script's records cannot be sent to the host",
+    delete: "deleteRecords() cannot send its keys to the host",
+    state: "the script's state cannot be saved",
+  };
   const box = { settled: false, value: undefined, error: undefined, emitted: 0, emitCalled: false };
   const timers = Object.create(null);
   let nextTimerId = 1;
@@ -64,6 +74,9 @@
   // host already took as final.
   let reading = null;
   let finishing = false;
+  // A refusal that could not reach the host (see refuse): every later host call, and the
+  // host's next turn, throws it.
+  let refused = null;
 
   // dukpy assigns `dukpy` (this evaluation's values) and `call_python` on the global object
   // before every evaluation. Accessors that nothing can redefine take both assignments: a
@@ -96,6 +109,48 @@
     return values;
   }
 
+  // dukpy hands a host call its arguments as JSON: it puts them in an array of its own making
+  // and serialises that with the engine's JSON.stringify (its own, not the global a script may
+  // replace, yet one that honours the prototypes). A toJSON() that array inherits, or an
+  // element 0 or 1 it meets on a prototype while it is filled, would run script code inside
+  // the call and change what the host receives. What the script changed there, as a phrase;
+  // null when a call's arguments reach the host as they are.
+  function overrideOf() {
+    // The usual answer costs one call and three `in` tests. `in` runs no script code on these
+    // two ordinary objects (a getter is not called), once the chain between them is checked.
+    if (getPrototypeOf(arrayPrototype) !== objectPrototype) return "Array.prototype's prototype is no longer Object.prototype";
+    if ("toJSON" in arrayPrototype) {
+      return apply(hasOwn, arrayPrototype, ["toJSON"]) ? "Array.prototype.toJSON is defined" : "Object.prototype.toJSON is defined";
+    }
+    for (let i = 0; i < 2; i++) {
+      if (i in arrayPrototype) {
+        return apply(hasOwn, arrayPrototype, [i]) ? `Array.prototype has an element ${i}` : `Object.prototype has a property '${i}'`;
+      }
+    }
+    return null;
+  }
+
+  const callsAreExact = () => overrideOf() === null;
+
+  // Throws, before anything is sent, when the host would not receive what `name` sends.
+  function checkSendable(name) {
+    throwIfRefused();
+    const found = overrideOf();
+    if (found !== null) {
+      throw new TypeError(`${CARRIES[name]} while ${found}: every value the sandbox hands the host goes through JSON.stringify, which this would change. Remove it (a toJSON() method on the script's own objects is fine).`);
+    }
+  }
+
+  // Every host call but a refusal goes through here. One or two arguments, passed as they
+  // came: spreading them would call an iterator the script may have replaced.
+  function call(name, first, second) {
+    checkSendable(name);
+    return second === undefined ? host(name, first) : host(name, first, second);
+  }
+
+  const fetched = global.__manifoldFetched(call, callsAreExact);
+  delete global.__manifoldFetched;
+
   function describe(error) {
     try {
       if (error instanceof Error) {
@@ -122,12 +177,12 @@
     return function (...args) {
       consoleLines += 1;
       if (consoleLines > MAX_CONSOLE_LINES) {
-        if (consoleLines === MAX_CONSOLE_LINES + 1) host("console", "warn", "(console output truncated)");
+        if (consoleLines === MAX_CONSOLE_LINES + 1) call("console", "warn", "(console output truncated)");
         return;
       }
       let line = "";
       for (let i = 0; i < args.length; i++) line += (i === 0 ? "" : " ") + show(args[i]);
-      host("console", level, line);
+      call("console", level, line);
     };
   }
 
@@ -305,6 +360,8 @@
     if (!isArray(records)) {
       throw new TypeError(`expected an array of objects, got ${kindOf(records)}`);
     }
+    // Before the records are read: an Object.prototype.toJSON would first be refused by row.
+    checkSendable("emit");
     const untouched = fetched.sendUntouched(records);
     if (untouched >= 0) {
       box.emitted += untouched;
@@ -330,7 +387,7 @@
         } catch (error) {
           throw error === refusal ? error : rowError(error, first, first + end - start);
         }
-        host("emit", text);
+        call("emit", text);
         box.emitted = first + end - start;
       }
     } finally {
@@ -350,7 +407,7 @@
     eachChunk("deleteRecords", keyList, 0, serialiseKey, (chunk) => {
       chunks[count++] = chunk;
     });
-    for (let i = 0; i < count; i++) host("delete", chunks[i]);
+    for (let i = 0; i < count; i++) call("delete", chunks[i]);
   }
 
   // The state as JSON text, read once from the global the script may have changed or
@@ -385,10 +442,17 @@
   }
 
   // Ends the run in the host at once: an error thrown back into the script's code (a getter,
-  // a toJSON, a queued job) could be caught there and the run would go on.
+  // a toJSON, a queued job) could be caught there and the run would go on. While a prototype
+  // override would rewrite the call (and run script code inside it), the refusal is kept
+  // instead, and ends the run at the next host call or the host's next turn.
   function refuse(message) {
-    host("refuse", message);
+    if (overrideOf() === null) host("refuse", message);
+    refused = message;
     throw new Error(message);
+  }
+
+  function throwIfRefused() {
+    if (refused !== null) throw new Error(refused);
   }
 
   // What a Request's init may hold, as the Fetch standard reads it: headers are an object
@@ -445,7 +509,7 @@
       const target = toText(url);
       let reply;
       try {
-        reply = host("fetch", target, requestOf(target, options));
+        reply = call("fetch", target, requestOf(target, options));
       } catch (error) {
         reject(error instanceof TypeError ? error : new TypeError(`fetch(${target}) failed: ${describe(error)}`));
         return;
@@ -546,6 +610,7 @@
       },
       nextTimerDelay() {
         fromHost();
+        throwIfRefused();
         const timer = nextTimer();
         return timer === null ? null : max(0, timer.due - now());
       },
@@ -558,6 +623,7 @@
       },
       finish() {
         fromHost();
+        throwIfRefused();
         finishing = true;
         if (!box.settled) {
           throw new Error("the script never finished: its promise did not settle (an await on something that never resolves?)");
@@ -565,7 +631,10 @@
         if (box.error !== undefined) throw new Error(`the script threw ${box.error}`);
         if (!box.emitCalled) send(box.value);
         else if (box.value !== undefined) throw new Error(`${BOTH}. ${ONE_WAY}`);
-        host("state", stateText());
+        // Before the state is read: an Object.prototype.toJSON would first be refused as the
+        // state's own shape.
+        checkSendable("state");
+        call("state", stateText());
       },
     }),
   });
