@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote
 
+import orjson
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
@@ -27,6 +28,9 @@ from manifold_pipelines.errors import ConfigError, ConstraintError, DatabaseErro
 CONNECT_TIMEOUT_SECONDS = 10
 LOCK_TIMEOUT = "30s"
 """How long a writer waits for another writer of the same store, as SQLite's busy timeout."""
+JSON_FETCH_ROWS = 8192
+"""Rows `numbered_json` fetches per round trip: a million rows fetched at once sit whole in
+libpq's buffers beside their parsed values (0.5 GB more at the peak, 60% more page faults)."""
 
 _TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|::|:([A-Za-z_]\w*)|\?|%")
 _ARRAY_TYPES = {"int": "bigint[]", "text": "text[]"}
@@ -229,6 +233,26 @@ class PostgresDatabase(Database):
             self.conn.execute(statement, {"seq": row[0]})
         except psycopg.Error as exc:
             raise self._fail(exc) from exc
+
+    def numbered_json(self, select: str, params: Mapping[str, Any]) -> tuple[list[int], list[Any]]:
+        """Rows through a server-side cursor, a chunk at a time, each text parsed as it
+        arrives. Joining them into JSON arrays on the server, as SQLite does, measured twice
+        the server's CPU time: psycopg already makes each row in C."""
+        statement = translate(
+            f"WITH numbered(id, number, json) AS ({select}) SELECT number, json FROM numbered"
+        )
+        numbers: list[int] = []
+        values: list[Any] = []
+        loads = orjson.loads
+        try:
+            with self.conn.cursor(name="numbered_json") as cursor:
+                cursor.execute(statement, params)
+                while rows := cursor.fetchmany(JSON_FETCH_ROWS):
+                    numbers += [number for number, _ in rows]
+                    values += [loads(text) for _, text in rows]
+        except psycopg.Error as exc:
+            raise self._fail(exc) from exc
+        return numbers, values
 
     def columns(self, table: str) -> tuple[str, ...]:
         rows = self.execute(
