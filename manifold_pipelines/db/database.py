@@ -68,7 +68,8 @@ class Database(ABC):
         """Read many JSON texts at once, the fastest way the engine has. `select` (with
         `:name` parameters) yields (id, number, JSON text) rows, ids unique integers; the
         answer is their numbers and their JSON parsed, two lists in the same row order, which
-        is the engine's: sort by number for a defined one."""
+        is the engine's: sort by number for a defined one. Call it inside `reading()` or
+        `writing()`: the rows may come in several queries, which must see one state."""
 
     @abstractmethod
     def columns(self, table: str) -> tuple[str, ...]:

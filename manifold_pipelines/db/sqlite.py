@@ -25,10 +25,11 @@ PAGE_CACHE_MIB = 32
 re-read index pages from the OS on every insert (1.9 s of system time, now 1.0 s; 64 MiB
 gained nothing more). An import holds this much on top of what it keeps of its records."""
 JSON_CHUNK_ROWS = 2048
-"""Rows whose JSON SQLite joins into one array per query in `numbered_json`: a million rows
-fetched as a million tuples cost 0.45 s more than in chunks; chunks of 1,024 to 4,096 rows
-cost the same, and at 32,768 (7 MB texts) each chunk's buffers come fresh from the kernel
-(40% more page faults)."""
+"""Rows whose JSON SQLite joins into one array per query in `numbered_json`. A million rows
+fetched as tuples (fetchmany) cost 0.45 s more CPU than in such chunks; chunks of 1,024 to
+4,096 rows cost the same, and at 32,768 (7 MB texts) each chunk's buffers come fresh from
+the kernel (60% more page faults)."""
+_WIDEST_WINDOW = 16 * JSON_CHUNK_ROWS
 
 
 def connect(path: Path, *, what: str, create: bool = True) -> sqlite3.Connection:
@@ -170,8 +171,8 @@ class SqliteDatabase(Database):
         subquery that copies every row (0.08 s more at a million rows).
 
         A window holds at most its width of rows (ids are unique); where rows are sparse (ended
-        by later versions) it widens, up to 16 times, so each query still brings about
-        JSON_CHUNK_ROWS, and an empty one skips straight to the next row."""
+        by later versions) it widens, up to _WIDEST_WINDOW, so each query still brings about
+        JSON_CHUNK_ROWS, and after an empty one the next starts at the next row."""
         with_rows = f"WITH numbered(id, number, json) AS ({select})"
         window = (
             f"{with_rows} SELECT count(*), CAST('[' || group_concat(number) || ']' AS BLOB),"
@@ -194,7 +195,7 @@ class SqliteDatabase(Database):
             else:
                 after = self.execute(before_next, {**params, "after": after}).fetchone()[0]
             width = min(
-                16 * JSON_CHUNK_ROWS, max(JSON_CHUNK_ROWS, width * JSON_CHUNK_ROWS // max(count, 1))
+                _WIDEST_WINDOW, max(JSON_CHUNK_ROWS, width * JSON_CHUNK_ROWS // max(count, 1))
             )
         return numbers, values
 
