@@ -1,5 +1,5 @@
 """A version is read in chunks of rows (SQLite over windows of ids that widen where rows are
-sparse, PostgreSQL through a server-side cursor), then put back in import order: every row
+sparse, PostgreSQL as libpq hands them over in chunks), then put back in import order: every row
 must arrive exactly once, whatever the ids of the rows a version shares with older ones."""
 
 from __future__ import annotations
