@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote
 
+import orjson
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
@@ -27,6 +28,10 @@ from manifold_pipelines.errors import ConfigError, ConstraintError, DatabaseErro
 CONNECT_TIMEOUT_SECONDS = 10
 LOCK_TIMEOUT = "30s"
 """How long a writer waits for another writer of the same store, as SQLite's busy timeout."""
+JSON_FETCH_ROWS = 8192
+"""Rows `numbered_json` takes from libpq at a time: a million rows received at once sit
+whole in libpq's buffers beside their parsed values (0.5 GB more at the peak, 1.6 times the
+page faults)."""
 
 _TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|::|:([A-Za-z_]\w*)|\?|%")
 _ARRAY_TYPES = {"int": "bigint[]", "text": "text[]"}
@@ -229,6 +234,32 @@ class PostgresDatabase(Database):
             self.conn.execute(statement, {"seq": row[0]})
         except psycopg.Error as exc:
             raise self._fail(exc) from exc
+
+    def numbered_json(self, select: str, params: Mapping[str, Any]) -> tuple[list[int], list[Any]]:
+        """One query whose rows libpq hands over a chunk at a time (libpq 17 and later; older
+        ones get them all at once), each text parsed as it arrives. A server-side cursor
+        (DECLARE, FETCH) cost the server 0.3 s more CPU at a million rows, and joining the
+        texts into JSON arrays on the server, as SQLite does, twice its CPU: psycopg already
+        makes each row in C."""
+        statement = translate(
+            f"WITH numbered(id, number, json) AS ({select}) SELECT number, json FROM numbered"
+        )
+        numbers: list[int] = []
+        values: list[Any] = []
+        loads = orjson.loads
+        try:
+            with self.conn.cursor() as cursor:
+                rows = (
+                    cursor.stream(statement, params, size=JSON_FETCH_ROWS)
+                    if psycopg.capabilities.has_stream_chunked()
+                    else cursor.execute(statement, params)
+                )
+                for number, text in rows:
+                    numbers.append(number)
+                    values.append(loads(text))
+        except psycopg.Error as exc:
+            raise self._fail(exc) from exc
+        return numbers, values
 
     def columns(self, table: str) -> tuple[str, ...]:
         rows = self.execute(

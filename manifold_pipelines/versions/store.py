@@ -34,13 +34,10 @@ from manifold_pipelines.versions.models import (
     SchemaVersion,
     VersionInfo,
 )
+from manifold_pipelines.versions.reading import read_records
 from manifold_pipelines.versions.records import KeySpec, key_records, number_copies
 from manifold_pipelines.versions.store_writes import VersionWrites
 
-_ROWS_OF_VERSION = (
-    "SELECT r.position, r.record FROM record_rows r LEFT JOIN record_ends e ON e.id = r.id"
-    " WHERE r.first_version <= :v AND (e.last_version IS NULL OR e.last_version >= :v)"
-)
 # Rows valid at `lo` but not at `hi` (lo < hi), and the reverse: exactly what changed between.
 _ROWS_ONLY_AT_LOW = (
     "SELECT r.key, r.record FROM record_ends e JOIN record_rows r ON r.id = e.id"
@@ -130,11 +127,7 @@ class VersionStore(VersionWrites):
         return tuple(row)
 
     def _records(self, version: int) -> list[dict[str, Any]]:
-        rows = self.db.execute(_ROWS_OF_VERSION, {"v": version}).fetchall()
-        # Rows are stored nearly in position order, so this sort is close to linear.
-        rows.sort()
-        loads = orjson.loads
-        return [loads(record) for _, record in rows]
+        return read_records(self.db, version)
 
     def read_version(self, version: int) -> DataVersion:
         with self.reading(), gc_paused():

@@ -1,0 +1,83 @@
+"""A version is read in chunks of rows (SQLite over windows of ids that widen where rows are
+sparse, PostgreSQL as libpq hands them over in chunks), then put back in import order: every row
+must arrive exactly once, whatever the ids of the rows a version shares with older ones."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+
+from manifold_pipelines import SeparatedDatabaseManager
+from manifold_pipelines.db.database import Database
+from manifold_pipelines.db.postgres import JSON_FETCH_ROWS, PostgresDatabase
+from manifold_pipelines.db.sqlite import JSON_CHUNK_ROWS, SqliteDatabase
+
+
+@pytest.fixture
+def database(engine: str, tmp_path: Path) -> Iterator[Database]:
+    db: Database
+    if engine == "sqlite":
+        db = SqliteDatabase(tmp_path / "samples.db", what="test file")
+    else:
+        db = PostgresDatabase(os.environ["MANIFOLD_DATABASE_URL"], "samples", what="test schema")
+    with db.writing():
+        db.execute("CREATE TABLE samples (id BIGINT PRIMARY KEY, n BIGINT, j TEXT, keep INTEGER)")
+    yield db
+    db.close()
+
+
+def scattered_ids() -> list[int]:
+    """Dense stretches, a stretch with one row in 997 ids, a gap far wider than any window,
+    and ids beyond 32 bits."""
+    return [
+        *range(1, 3 * JSON_CHUNK_ROWS),
+        *range(3 * JSON_CHUNK_ROWS, 400_000, 997),
+        *range(10**9, 10**9 + JSON_FETCH_ROWS + 5),
+        2**62,
+    ]
+
+
+def test_every_row_arrives_once_with_its_number_however_the_ids_are_spread(
+    database: Database,
+) -> None:
+    ids = scattered_ids()
+    texts = ['{"s":"a,b]","u":"é\\u2028😀"}', "[1,[2,{}]]", '"[,]"', "-1.5e300", "null"]
+    rows = [(i, -i if i % 2 else i + 1, texts[i % len(texts)], i % 3) for i in ids]
+    with database.writing():
+        database.insert_rows("samples", ("id", "n", "j", "keep"), rows)
+    kept = [(n, text) for _, n, text, keep in rows if keep]
+    with database.reading():
+        numbers, values = database.numbered_json(
+            "SELECT id, n, j FROM samples WHERE keep > :none", {"none": 0}
+        )
+    expected = sorted((n, orjson.loads(text)) for n, text in kept)
+    assert sorted(zip(numbers, values, strict=True)) == expected
+
+
+def test_no_rows_give_two_empty_lists(database: Database) -> None:
+    with database.reading():
+        assert database.numbered_json("SELECT id, n, j FROM samples", {}) == ([], [])
+
+
+def test_a_version_scattered_among_ended_rows_reads_back_exactly(
+    manager: SeparatedDatabaseManager, source: tuple[str, str]
+) -> None:
+    """Version 2 keeps one record in 400 of a long stretch of version 1, changes some, and
+    inserts others between kept ones: its rows are sparse among the ids, out of id order by
+    position, and more than one window and one fetch long."""
+    first = [{"id": i, "name": f"n{i}", "tags": [i, {"k": None}]} for i in range(12_000)]
+    second = [
+        {**record, "name": "changed"} if record["id"] % 1000 == 7 else record
+        for record in first
+        if not 2_000 <= record["id"] < 10_000 or record["id"] % 400 == 0
+    ]
+    second[1_000:1_000] = [{"id": f"new{i}", "z": 1, "a": 2} for i in range(50)]
+    third = second[::-1]
+    for records in (first, second, third):
+        manager.import_data(*source, records)
+    for number, records in enumerate((first, second, third), start=1):
+        assert manager.get_data_version(*source, number).data == records
