@@ -13,7 +13,8 @@ from manifold_pipelines.backends.base import Backend
 from manifold_pipelines.core.models import Project, source_label
 from manifold_pipelines.core.postgres_tables import CATALOGUE_FORMAT, CATALOGUE_SCHEMA
 from manifold_pipelines.core.store import CoreStore
-from manifold_pipelines.db.postgres import PostgresDatabase, check_url, redact_url
+from manifold_pipelines.db.postgres import PostgresDatabase
+from manifold_pipelines.db.postgres_urls import check_url, redact_url
 from manifold_pipelines.errors import ConfigError
 from manifold_pipelines.files import archive_target
 from manifold_pipelines.settings import Settings

@@ -4,7 +4,7 @@ it up, and `manifold transfer` copies everything into a folder."""
 
 from __future__ import annotations
 
-from manifold_pipelines.db.postgres import redact_url
+from manifold_pipelines.db.postgres_urls import redact_url
 from manifold_pipelines.errors import ConfigError
 from manifold_pipelines.settings import Settings
 
