@@ -93,12 +93,26 @@ def _reload(url: str, location: str, timeout: float) -> tuple[str, str]:
             f" {timeout:.0f} s; it goes on reloading"
         )
     except (urllib.error.URLError, OSError, orjson.JSONDecodeError) as exc:
-        return "Unreachable", f"could not reach the Dagster webserver at {url}: {exc}"
+        return "Unreachable", (
+            f"could not reach the Dagster webserver at {url} ({_why(exc)}); the catalogue is"
+            " saved, the webserver shows what it loaded last. Press Reload on the UI's code"
+            " locations page once it runs, or correct the URL (MANIFOLD_DAGSTER_URL or the"
+            " dagster setting's webserverUrl)."
+        )
     result = (answer.get("data") or {}).get("reloadRepositoryLocation") or {}
     kind = result.get("__typename") or "Error"
     if kind == "WorkspaceLocationEntry":
         return kind, f"reloaded code location {location!r} ({result.get('loadStatus')})"
     return kind, f"reload of {location!r} failed: {result.get('message') or answer.get('errors')}"
+
+
+def _why(exc: Exception) -> str:
+    """Why the webserver was not reached, as people say it ("Connection refused"), not as
+    urllib prints it ("<urlopen error [Errno 111] Connection refused>")."""
+    if isinstance(exc, orjson.JSONDecodeError):
+        return "its answer is not JSON"
+    reason = exc.reason if type(exc) is urllib.error.URLError else exc
+    return getattr(reason, "strerror", None) or str(reason)
 
 
 def reloads_dagster(method: Callable[P, T]) -> Callable[P, T]:

@@ -1,8 +1,9 @@
 """Smoke test of the UI's path: start the Dagster webserver on 127.0.0.1, wait for the code
 location, launch materializations through GraphQL and read their results back. Also checks
 that a run uses the config pinned at load, that a source deleted since fails with a clear
-message, that a catalogue change through the API reloads the code location, and that every
-scheduled asset's page names the schedule or sensor that runs it."""
+message, that a catalogue change through the API reloads the code location (workspace.yaml's
+one location, whichever location the layout names), and that every scheduled asset's page
+names the schedule or sensor that runs it."""
 
 from __future__ import annotations
 
@@ -105,10 +106,14 @@ def test_webserver_launches_and_reports_materializations(
         ]
         assert len(failures) == 1 and "Data source 'demo/gone' does not exist" in failures[0]
 
-    # A change through the API with the webserver configured reloads the code location.
-    manager.set_setting("dagster", {"webserverUrl": webserver.url})
+    # A change through the API with the webserver configured reloads the code location, even
+    # when the layout puts the project in a location this single-location webserver does not
+    # know: it answers RepositoryLocationNotFound, and its one location reloads instead.
+    manager.set_setting(
+        "dagster", {"webserverUrl": webserver.url, "locations": {"elsewhere": ["demo"]}}
+    )
     add_source(manager, "fresh", project_id="demo")
-    assert "reloaded" in (manager.last_reload or "")
+    assert manager.last_reload == "reloaded code location 'manifold_pipelines' (LOADED)"
     assert _asset_keys(webserver.url) == {"demo/api", "demo/fresh"}
 
 

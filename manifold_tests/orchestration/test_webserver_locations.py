@@ -1,12 +1,17 @@
 """Locations by project in a real Dagster webserver: the workspace `manifold workspace` writes
 starts one code server per location, each lists only its projects' assets, the webserver
-joins a dependency across two locations, the UI's asset catalogue opens in Chromium, a
-catalogue change reloads only the location that loads it, and a run rebuilt in its own
-process uses the catalogue its location pinned at load."""
+joins a dependency across two locations, the UI's asset catalogue opens in Chromium, and a
+run rebuilt in its own process uses the catalogue its location pinned at load.
+
+A catalogue change reloads the locations that load the changed project and the projects it
+feeds, and no other; which ones reloaded is read from the webserver (each location's load
+time), not from what Manifold says it asked. A webserver that is gone leaves the change
+saved and says it was not reached."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,6 +27,10 @@ query ($path: [String!]!) { assetNodeOrError(assetKey: {path: $path}) { ... on A
   dependencyKeys { path } dependedByKeys { path } repository { location { name } } } } }
 """
 
+LOAD_TIMES = """
+{ workspaceOrError { ... on Workspace { locationEntries { name updatedTimestamp } } } }
+"""
+
 
 def _dependencies(url: str, key: list[str]) -> dict[str, object]:
     node = graphql(url, DEPENDENCIES, {"path": key})["assetNodeOrError"]
@@ -32,8 +41,21 @@ def _dependencies(url: str, key: list[str]) -> dict[str, object]:
     }
 
 
+def _reloaded_by(url: str, change: Callable[[], object]) -> list[str]:
+    """The locations the webserver reloaded while `change` ran: those whose load time moved."""
+
+    def load_times() -> dict[str, float]:
+        entries = graphql(url, LOAD_TIMES)["workspaceOrError"]["locationEntries"]
+        return {e["name"]: e["updatedTimestamp"] for e in entries}
+
+    before = load_times()
+    change()
+    after = load_times()
+    return sorted(name for name, loaded in after.items() if loaded != before[name])
+
+
 @pytest.mark.slow
-def test_locations_by_project_serve_their_slices_reload_alone_and_pin_their_runs(
+def test_locations_by_project_serve_their_slices_reload_what_a_change_touches_and_pin_runs(
     manager: SeparatedDatabaseManager,
     home: Path,
     dagster_home: Path,
@@ -62,11 +84,26 @@ def test_locations_by_project_serve_their_slices_reload_alone_and_pin_their_runs
         for description in ("X (javascript source)", "Z (javascript source)"):
             assert description in dom
 
-        # A new source of c reloads c's location alone.
+        # A new source of c, which feeds nothing, reloads c's location alone.
         monkeypatch.setenv("MANIFOLD_DAGSTER_URL", server.url)
-        add_source(manager, "u", project_id="c")
+        alone = _reloaded_by(server.url, lambda: add_source(manager, "u", project_id="c"))
+        assert alone == ["c"]
         assert manager.last_reload == "reloaded code location 'c' (LOADED)"
         assert sorted(server.asset_catalogue("c")) == ["c/u", "c/v"]
+
+        # Deleting a/y, a's one link to b, reloads b's location as well as a's: the projects
+        # it feeds are read before the delete takes its relationships with it.
+        deleted = _reloaded_by(server.url, lambda: manager.delete_data_source("a", "y"))
+        assert deleted == ["b", "manifold_pipelines"]
+        assert server.asset_catalogue("manifold_pipelines") == ["a/x"]
+        assert _dependencies(server.url, ["b", "z"])["upstream"] == []
+
+        # A new relationship changes the downstream's definitions alone: b's location reloads
+        # and the webserver joins the new edge to a/x, whose location did not reload.
+        linked = _reloaded_by(server.url, lambda: manager.add_relationship("a/x", "b/z"))
+        assert linked == ["b"]
+        assert _dependencies(server.url, ["b", "z"])["upstream"] == ["a/x"]
+        assert _dependencies(server.url, ["a", "x"])["downstream"] == ["b/z"]
 
         # Changed after b's location loaded, without a reload: the run uses what b pinned.
         monkeypatch.delenv("MANIFOLD_DAGSTER_URL")
@@ -75,3 +112,14 @@ def test_locations_by_project_serve_their_slices_reload_alone_and_pin_their_runs
         )
         assert server.materialize("b", ["b", "z"])[1] == "SUCCESS"
     assert manager.get_latest_data("b", "z").data == [{"id": 1}]
+
+    # The webserver is gone: the change is saved all the same, and the message says so.
+    monkeypatch.setenv("MANIFOLD_DAGSTER_URL", server.url)
+    add_source(manager, "t", project_id="c")
+    assert [s.id for s in manager.list_data_sources("c")] == ["t", "u", "v"]
+    assert manager.last_reload == (
+        f"could not reach the Dagster webserver at {server.url} (Connection refused); the"
+        " catalogue is saved, the webserver shows what it loaded last. Press Reload on the UI's"
+        " code locations page once it runs, or correct the URL (MANIFOLD_DAGSTER_URL or the"
+        " dagster setting's webserverUrl)."
+    )
