@@ -80,6 +80,12 @@ class Cost:
     peak_rise_mb: float
     server_cpu: float | None
 
+    @property
+    def cpu(self) -> float:
+        """What the step's processes computed (the server's too), free of waiting for a busy
+        machine's cores."""
+        return self.user + self.system + (self.server_cpu or 0.0)
+
     def figures(self, label: str) -> dict[str, float | int]:
         shown: dict[str, float | int] = {
             f"{label} s": self.wall,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import importlib
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import psycopg
@@ -13,6 +15,8 @@ import pytest
 from manifold_tests.benchmarks import incremental, scale_out
 from manifold_tests.benchmarks.measure import ServerCpu, measured, spread
 from manifold_tests.benchmarks.versions import run
+
+REPO = Path(__file__).parents[2]
 
 
 def _url(engine: str) -> str | None:
@@ -23,11 +27,22 @@ def _url(engine: str) -> str | None:
 def test_benchmark_runs_and_reports_every_figure(engine: str) -> None:
     figures = run(2000, seed=1, database_url=_url(engine))
     assert figures["v2 diff"] == {"added": 10, "removed": 10, "modified": 20, "totalChanges": 40}
+    assert figures["datacompy's counts"] == figures["v2 diff"]
     assert 0 < figures["bytes added by v2"] < figures["file size after v1 bytes"]
-    assert figures["whole-array"]["bytes added by v2"] > figures["bytes added by v2"]
+    assert figures["seed-literal bytes added by v2"] > figures["bytes added by v2"]
+    assert 0 < figures["bytes added by v2 / seed-literal's"] < 1
     for step in ("v1 import", "v2 import (incl. diff)", "read latest"):
         assert figures[f"{step} cpu s (user+sys)"] > 0
         assert figures[f"{step} / floor"] > 0
+    for step, reference in (
+        ("v2 import (incl. diff)", "seed-literal"),
+        ("v2 import (incl. diff)", "datacompy"),
+        ("diff details", "datacompy"),
+    ):
+        assert figures[f"{step} / {reference}"] > 0
+        assert figures[f"{step} / {reference}, CPU time"] > 0
+    assert figures["seed-literal v2 import+diff s"] > 0
+    assert figures["datacompy frames+compare cpu s (user+sys)"] > 0
     # SQLite runs in this process; PostgreSQL's work is its server's
     assert ("v1 import server cpu s" in figures) == (engine == "postgresql")
 
@@ -78,3 +93,23 @@ def test_every_benchmark_module_imports() -> None:
     for module in sorted(folder.glob("*.py")):
         if not module.name.startswith(("test_", "__")):
             importlib.import_module(f"manifold_tests.benchmarks.{module.stem}")
+
+
+def test_the_versions_benchmark_prints_a_block_per_size_with_its_references() -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "manifold_tests.benchmarks.versions",
+        "--records",
+        "300",
+        "600",
+    ]
+    printed = subprocess.run(
+        command, cwd=REPO, check=True, capture_output=True, text=True, timeout=60
+    ).stdout
+    assert [line for line in printed.splitlines() if line.startswith("records:")] == [
+        "records: 300  runs: 1 (medians [min-max])",
+        "records: 600  runs: 1 (medians [min-max])",
+    ]
+    assert printed.count("seed-literal (whole JSON array per version)") == 2
+    assert printed.count("diff details / datacompy, CPU time") == 2
