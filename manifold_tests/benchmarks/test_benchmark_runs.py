@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from manifold_tests.benchmarks import incremental, scale_out
+from manifold_tests.benchmarks import cli_show, incremental, scale_out
 from manifold_tests.benchmarks.measure import ServerCpu, measured, spread
 from manifold_tests.benchmarks.versions import run
 
@@ -52,6 +52,24 @@ def test_the_incremental_benchmark_runs_and_its_two_imports_agree(engine: str) -
     assert figures["incremental v2 diff"] == figures["snapshot v2 diff"]
     assert figures["incremental v2 diff"]["modified"] == 20
     assert figures["bytes added by the incremental v2"] > 0
+
+
+def test_the_cli_show_benchmark_runs_the_real_command_against_its_floor(engine: str) -> None:
+    figures = cli_show.run(2000, seed=1, database_url=_url(engine))
+    assert figures["file MB"] > 0.2  # the two files were checked byte for byte the same
+    for label in ("manifold show --format jsonl > file", cli_show.FLOOR):
+        assert figures[f"{label} cpu s (user+sys)"] > 0
+    # a fresh interpreter of its own: tens of MB before it reads anything
+    assert figures["manifold show --format jsonl > file peak RSS rise MB"] > 20
+    assert (
+        0
+        < figures["manifold --help (start-up) s"]
+        < figures["manifold show --format jsonl > file s"]
+    )
+    assert figures["show / floor"] > 1 and figures["show / floor, CPU time"] > 0
+    assert ("manifold show --format jsonl > file server cpu s" in figures) == (
+        engine == "postgresql"
+    )
 
 
 def test_a_step_is_charged_its_own_cpu_and_memory_not_what_came_before() -> None:
