@@ -15,17 +15,15 @@ from __future__ import annotations
 
 import os
 import random
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from manifold_pipelines import SeparatedDatabaseManager
-from manifold_tests.benchmarks.measure import Cost, ServerCpu, measured
+from manifold_tests.benchmarks.measure import ServerCpu, measured, measured_command
 from manifold_tests.benchmarks.versions import bench_main, make_record
 
 MANIFOLD = [sys.executable, "-m", "manifold_pipelines.cli"]
@@ -50,10 +48,10 @@ def run(records: int, seed: int, database_url: str | None = None) -> dict[str, A
         if database_url is not None:
             env["MANIFOLD_DATABASE_URL"] = database_url
         shown = folder / "shown.jsonl"
-        show_cost = command_cost(
+        show_cost = measured_command(
             [*MANIFOLD, "show", "bench/data", "--format", "jsonl"], env, shown, server
         )
-        start_cost = command_cost([*MANIFOLD, "--help"], env, folder / "help.txt", None)
+        start_cost = measured_command([*MANIFOLD, "--help"], env, folder / "help.txt", None)
         size = shown.stat().st_size
         same = shown.read_bytes() == (folder / "floor.jsonl").read_bytes()
         assert same, "`manifold show --format jsonl` wrote other bytes than the floor"
@@ -73,33 +71,6 @@ def write_latest(manager: SeparatedDatabaseManager, path: Path) -> None:
     records = manager.get_latest_data("bench", "data").data
     with path.open("wb") as handle:
         handle.writelines(orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in records)
-
-
-def command_cost(
-    command: list[str], env: dict[str, str], output: Path, server: ServerCpu | None
-) -> Cost:
-    """A command's wall time and its own CPU time, page faults and peak memory (wait4 gives
-    the child's usage alone), with standard output to `output`. A new process starts from
-    nothing, so its peak rise is its whole peak, the interpreter's own too."""
-    server_before = server.seconds() if server is not None else 0.0
-    with output.open("wb") as handle:
-        started = time.perf_counter()
-        child = subprocess.Popen(command, stdout=handle, env=env)
-        _, status, usage = os.wait4(child.pid, 0)
-        wall = time.perf_counter() - started
-    child.returncode = os.waitstatus_to_exitcode(status)
-    if child.returncode:
-        raise subprocess.CalledProcessError(child.returncode, command)
-    cost = Cost(
-        wall=wall,
-        user=usage.ru_utime,
-        system=usage.ru_stime,
-        minor_faults=usage.ru_minflt,
-        major_faults=usage.ru_majflt,
-        peak_rise_mb=usage.ru_maxrss / 1024,
-        server_cpu=server.seconds() - server_before if server is not None else None,
-    )
-    return cost
 
 
 def main() -> None:

@@ -12,7 +12,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from manifold_tests.benchmarks import cli_show, incremental, scale_out
+from manifold_pipelines import SeparatedDatabaseManager
+from manifold_tests.benchmarks import cli_show, definitions, incremental, scale_out
 from manifold_tests.benchmarks.measure import ServerCpu, measured, spread
 from manifold_tests.benchmarks.versions import run
 
@@ -70,6 +71,23 @@ def test_the_cli_show_benchmark_runs_the_real_command_against_its_floor(engine: 
     assert ("manifold show --format jsonl > file server cpu s" in figures) == (
         engine == "postgresql"
     )
+
+
+@pytest.mark.slow
+def test_validating_the_definitions_is_measured_against_an_empty_code_location(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    with SeparatedDatabaseManager(home) as manager:
+        definitions.populate(manager, 3)
+        (location,) = manager.plan_code_locations(1000).sources
+    env = definitions.environment(tmp_path, home, None)
+    figures = definitions.validations(tmp_path, env, location)
+    assert figures["validate, empty location (floor) cpu s"] > 0.2  # dagster's own start
+    for label in ("one location", "largest location"):
+        # three sources cost Dagster little more than none: near the floor, either side of it
+        assert 0.5 < figures[f"validate, {label} / floor"] < 10
+        assert 0.5 < figures[f"validate, {label} / floor, CPU time"] < 10
 
 
 def test_a_step_is_charged_its_own_cpu_and_memory_not_what_came_before() -> None:
