@@ -33,7 +33,8 @@ def floor(v2_json: bytes) -> None:
 
 
 class SeedTable(Protocol):
-    """The seed's `data_versions(version, data)` with each version's whole array in `data`."""
+    """The seed's `data_versions(version, data)`, each version's whole array in `data`; named
+    `seed_literal_versions` here, so that it reads as the reference it is."""
 
     def write(self, version: int, records: Records) -> None: ...
 

@@ -101,6 +101,7 @@ def run(records: int, seed: int, database_url: str | None = None) -> dict[str, A
         del first
         size_v1 = manager.data_size("bench", "data")
         v2_cost, second = measured(lambda: manager.import_data("bench", "data", v2), server)
+        assert second.diff is not None
         summary = second.diff.summary()
         del second
         diff_cost, _ = measured(lambda: manager.get_data_diff("bench", "data", 1, 2), server)
@@ -110,18 +111,18 @@ def run(records: int, seed: int, database_url: str | None = None) -> dict[str, A
         size_v2 = manager.data_size("bench", "data")
         manager.close()
         floor_cost, _ = measured(lambda: floor(v2_json))
-        seed = seed_literal(folder, v1, v2, database_url, server)
+        literal = seed_literal(folder, v1, v2, database_url, server)
     compare_cost, compared = datacompy_compare(v1, v2)
     # The references must find the changes ours did, or their figures compare other work.
     assert compared == summary, f"datacompy counted {compared}, our diff {summary}"
-    assert seed.changes == summary["totalChanges"], f"the seed-literal diff counted {seed.changes}"
+    assert literal.changes == summary["totalChanges"], f"seed-literal counted {literal.changes}"
     costs = {
         "v1 import": v1_cost,
         "v2 import (incl. diff)": v2_cost,
         "diff details": diff_cost,
         "read latest": read_cost,
         FLOOR: floor_cost,
-        SEED: seed.cost,
+        SEED: literal.cost,
         DATACOMPY: compare_cost,
     }
     for label, cost in costs.items():
@@ -141,8 +142,8 @@ def run(records: int, seed: int, database_url: str | None = None) -> dict[str, A
     figures["file size after v1 bytes"] = size_v1
     figures["bytes added by v2"] = added
     figures["bytes added by v2 %"] = 100 * added / size_v1
-    figures["seed-literal bytes added by v2"] = seed.bytes_added
-    figures["bytes added by v2 / seed-literal's"] = added / seed.bytes_added
+    figures["seed-literal bytes added by v2"] = literal.bytes_added
+    figures["bytes added by v2 / seed-literal's"] = added / literal.bytes_added
     figures["process peak RSS MB"] = psutil.Process().memory_info().rss / 2**20
     return figures
 
