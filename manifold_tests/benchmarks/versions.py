@@ -207,7 +207,10 @@ def print_columns(
 ) -> None:
     """Each figure on a line, one column per engine: the median of the runs and their range,
     or the first run's value for a figure that is a dict (a diff summary)."""
-    names = list(dict.fromkeys(name for runs in columns.values() for name in runs[0]))
+    # the engine with the most figures first (PostgreSQL adds its server's), so each stays
+    # beside its step
+    widest = sorted((runs[0] for runs in columns.values()), key=len, reverse=True)
+    names = list(dict.fromkeys(name for run in widest for name in run))
     width = max(len(name) for name in names) + 2
     print(f"\nrecords: {records:,}  runs: {repeat} (medians [min-max])")
     if legend:
@@ -218,8 +221,12 @@ def print_columns(
         if any(isinstance(value, dict) for value in firsts):
             print(f"{name}: " + " | ".join(str(value) for value in firsts))
             continue
+        # a figure some runs lack (major page faults are shown when there were some) is
+        # the spread of the runs that have it
         cells = [
-            spread([run[name] for run in runs]) if name in runs[0] else "-"
+            spread([run[name] for run in runs if name in run])
+            if any(name in run for run in runs)
+            else "-"
             for runs in columns.values()
         ]
         print(f"{name:<{width}}" + "".join(f"{cell:>30}" for cell in cells), flush=True)
