@@ -157,8 +157,11 @@ def measured_command(
 
 
 def spread(values: list[Any]) -> str:
-    """The median of repeated runs, with their range when there are several."""
+    """The median of repeated runs, with their range when there are several; counts stay
+    whole numbers."""
     median = statistics.median(values)
+    if all(isinstance(value, int) for value in values):
+        median = round(median)
     if len(values) == 1:
         return _number(median)
     return f"{_number(median)} [{_number(min(values))}-{_number(max(values))}]"

@@ -62,12 +62,9 @@ def test_the_cli_show_benchmark_runs_the_real_command_against_its_floor(engine: 
         assert figures[f"{label} cpu s (user+sys)"] > 0
     # a fresh interpreter of its own: tens of MB before it reads anything
     assert figures["manifold show --format jsonl > file peak RSS rise MB"] > 20
-    assert (
-        0
-        < figures["manifold --help (start-up) s"]
-        < figures["manifold show --format jsonl > file s"]
-    )
-    assert figures["show / floor"] > 1 and figures["show / floor, CPU time"] > 0
+    assert figures["manifold --help (start-up) s"] > 0
+    # at 2,000 records the command is mostly its interpreter's start, which the floor has not
+    assert figures["show / floor"] > 1 and figures["show / floor, CPU time"] > 1
     assert ("manifold show --format jsonl > file server cpu s" in figures) == (
         engine == "postgresql"
     )

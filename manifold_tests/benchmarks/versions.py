@@ -207,29 +207,44 @@ def print_columns(
 ) -> None:
     """Each figure on a line, one column per engine: the median of the runs and their range,
     or the first run's value for a figure that is a dict (a diff summary)."""
-    # the engine with the most figures first (PostgreSQL adds its server's), so each stays
-    # beside its step
-    widest = sorted((runs[0] for runs in columns.values()), key=len, reverse=True)
-    names = list(dict.fromkeys(name for run in widest for name in run))
-    width = max(len(name) for name in names) + 2
-    print(f"\nrecords: {records:,}  runs: {repeat} (medians [min-max])")
-    if legend:
-        print(legend)
-    print(f"{'figure':<{width}}" + "".join(f"{backend:>30}" for backend in columns))
+    names = figure_names([run for runs in columns.values() for run in runs])
+    summaries: dict[str, list[str]] = {}
+    rows: dict[str, list[str]] = {}
     for name in names:
         firsts = [runs[0].get(name) for runs in columns.values()]
         if any(isinstance(value, dict) for value in firsts):
-            print(f"{name}: " + " | ".join(str(value) for value in firsts))
+            summaries[name] = [str(value) for value in firsts]
             continue
-        # a figure some runs lack (major page faults are shown when there were some) is
-        # the spread of the runs that have it
-        cells = [
-            spread([run[name] for run in runs if name in run])
-            if any(name in run for run in runs)
-            else "-"
-            for runs in columns.values()
-        ]
-        print(f"{name:<{width}}" + "".join(f"{cell:>30}" for cell in cells), flush=True)
+        # a figure some runs lack (major page faults are shown when there were some) is the
+        # spread of the runs that have it
+        values = [[run[name] for run in runs if name in run] for runs in columns.values()]
+        rows[name] = [spread(found) if found else "-" for found in values]
+    label = max(len(name) for name in rows) + 2
+    cell = max(len(text) for cells in rows.values() for text in cells) + 2
+    print(f"\nrecords: {records:,}  runs: {repeat} (medians [min-max])")
+    if legend:
+        print(legend)
+    print(f"{'figure':<{label}}" + "".join(f"{backend:>{cell}}" for backend in columns))
+    for name in names:
+        if name in summaries:
+            print(f"{name}: " + " | ".join(summaries[name]))
+        else:
+            print(f"{name:<{label}}" + "".join(f"{text:>{cell}}" for text in rows[name]))
+
+
+def figure_names(runs: list[dict[str, Any]]) -> list[str]:
+    """Every run's figure names in one order, each name a run has beside the one before it
+    there: PostgreSQL's server CPU after its step, a repeat's major faults after its step."""
+    names: list[str] = []
+    for run in runs:
+        at = -1
+        for name in run:
+            if name in names:
+                at = names.index(name)
+            else:
+                at += 1
+                names.insert(at, name)
+    return names
 
 
 if __name__ == "__main__":
