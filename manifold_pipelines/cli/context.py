@@ -90,10 +90,10 @@ def echo_json(value: Any) -> None:
 
 
 def echo_json_lines(values: Sequence[Any]) -> None:
-    """Each value one line of JSON, written a batch at a time: a write per line cost five times
-    the serialising (12 s for 1,000,000 records). A line joins its batch's buffer as soon as it
-    is made: a batch held as 10,000 objects, all freed at once, had the allocator hand their
-    memory back and take it again each batch (a million more page faults on PostgreSQL)."""
+    """Each value one line of JSON, written a batch at a time: a flushed, scanned `echo` per
+    line made 1,000,000 records take 10.5 s, 2.4 s this way. A line joins its batch's buffer
+    as soon as it is made: a batch held as 10,000 objects, all freed at once, had the allocator
+    hand their memory back and take it again each batch (a million more page faults)."""
     for start in range(0, len(values), JSON_LINES_BATCH):
         batch = bytearray()
         for value in values[start : start + JSON_LINES_BATCH]:

@@ -61,7 +61,7 @@ def run(records: int, seed: int, database_url: str | None = None) -> dict[str, A
     figures["manifold --help (start-up) s"] = start_cost.wall
     figures["show / floor"] = show_cost.wall / floor_cost.wall
     figures["show / floor, CPU time"] = show_cost.cpu / floor_cost.cpu
-    figures["show - start-up, / floor"] = (show_cost.wall - start_cost.wall) / floor_cost.wall
+    figures["(show - start-up) / floor"] = (show_cost.wall - start_cost.wall) / floor_cost.wall
     figures["file MB"] = size / 2**20
     return figures
 
