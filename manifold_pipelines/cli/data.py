@@ -17,6 +17,7 @@ from manifold_pipelines.cli.context import (
     CliContext,
     change_sides,
     echo_json,
+    echo_json_lines,
     json_text,
     key_text,
     pass_cli,
@@ -220,8 +221,7 @@ def show(cli: CliContext, name_path: str, version: int | None, fmt: str) -> None
     if fmt == "json":
         echo_json(data.data)
     elif fmt == "jsonl":
-        for record in data.data:
-            echo(orjson.dumps(record).decode())
+        echo_json_lines(data.data)
     elif fmt == "csv":
         columns = list(dict.fromkeys(k for r in data.data for k in r))
         out = io.StringIO()

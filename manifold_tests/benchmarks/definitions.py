@@ -7,7 +7,9 @@ location for the whole catalogue against locations by project (`manifold workspa
 For each N, builds a catalogue of N JavaScript sources in projects of 100 (mixed sync
 intervals, chains of relationships inside each project and one into it from the project
 before) in one transaction, then times, for the whole catalogue and for the largest location
-of the layout: building `defs` in-process, `dagster definitions validate`, and a real
+of the layout: building `defs` in-process, `dagster definitions validate` (wall and CPU time,
+and as ratios to its floor in the same run: validating an empty code location, a module
+holding `defs = Definitions()`), and a real
 dagster-webserver started on the workspace: until every location has loaded, a reload of
 each location through GraphQL (`reloadRepositoryLocation`) and the asset catalogue's own
 query for each. Last, headless Chromium opens /assets of the layout's webserver. PostgreSQL
@@ -20,7 +22,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,6 +40,7 @@ from manifold_pipelines.code_locations import (
 )
 from manifold_pipelines.orchestration.definitions import build_definitions
 from manifold_pipelines.orchestration.snapshot import read_catalog, read_location
+from manifold_tests.benchmarks.measure import Cost, measured_command
 from manifold_tests.benchmarks.versions import databases
 from manifold_tests.chromium import rendered_dom
 from manifold_tests.dagster_webserver import DagsterWebserver
@@ -48,6 +50,8 @@ DAGSTER = str(Path(sys.executable).with_name("dagster"))
 INTERVALS = [15, 30, 60, 90, 100, 1440, None]
 SOURCES_PER_PROJECT = 100
 CONFIG = {"script": "return [{id: 1}];", "quality": {"blocking": ["removed_rate"]}}
+MODULE = "manifold_pipelines.definitions"
+EMPTY_LOCATION = "import dagster as dg\n\ndefs = dg.Definitions()\n"
 
 
 def populate(manager: SeparatedDatabaseManager, sources: int) -> None:
@@ -93,13 +97,35 @@ def timed(action: Callable[[], Any]) -> float:
     return time.perf_counter() - started
 
 
-def validate(env: dict[str, str], attribute: str) -> float:
-    command = [DAGSTER, "definitions", "validate", "-m", "manifold_pipelines.definitions"]
-    return timed(
-        lambda: subprocess.run(
-            [*command, "-a", attribute], env=env, check=True, capture_output=True, timeout=1800
-        )
-    )
+def validations(folder: Path, env: dict[str, str], largest: str) -> dict[str, Any]:
+    """`dagster definitions validate` of the whole catalogue and of the layout's largest
+    location, next to the floor: the same command on an empty code location."""
+    empty = folder / "empty_location"
+    empty.mkdir()
+    (empty / "empty_location.py").write_text(EMPTY_LOCATION)
+    costs = {
+        "empty location (floor)": validate(
+            env, folder, ["-d", str(empty), "-m", "empty_location", "-a", "defs"]
+        ),
+        "one location": validate(env, folder, ["-m", MODULE, "-a", "defs"]),
+        "largest location": validate(
+            env, folder, ["-m", MODULE, "-a", f"{LOCATION_ATTRIBUTE_PREFIX}{largest}"]
+        ),
+    }
+    floor = costs["empty location (floor)"]
+    figures: dict[str, Any] = {}
+    for label, cost in costs.items():
+        figures[f"validate, {label} s"] = cost.wall
+        figures[f"validate, {label} cpu s"] = cost.cpu
+    for label in ("one location", "largest location"):
+        figures[f"validate, {label} / floor"] = costs[label].wall / floor.wall
+        figures[f"validate, {label} / floor, CPU time"] = costs[label].cpu / floor.cpu
+    return figures
+
+
+def validate(env: dict[str, str], folder: Path, location: list[str]) -> Cost:
+    command = [DAGSTER, "definitions", "validate", *location]
+    return measured_command(command, env, folder / "validate.out")
 
 
 def location_figures(server: DagsterWebserver, sources: int, label: str) -> dict[str, Any]:
@@ -127,16 +153,24 @@ def location_figures(server: DagsterWebserver, sources: int, label: str) -> dict
     }
 
 
+def environment(folder: Path, home: Path, database_url: str | None) -> dict[str, str]:
+    """What the Dagster commands and webservers run with: Manifold's home and engine, and a
+    Dagster instance of their own in `folder`."""
+    dagster_home = folder / "dagster_home"
+    dagster_home.mkdir()
+    (dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    env = {**os.environ, "MANIFOLD_HOME": str(home), "DAGSTER_HOME": str(dagster_home)}
+    env.pop("MANIFOLD_DATABASE_URL", None)
+    if database_url is not None:
+        env["MANIFOLD_DATABASE_URL"] = database_url
+    return env
+
+
 def measure(sources: int, per_location: int, database_url: str | None) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        home, dagster_home = Path(tmp) / "home", Path(tmp) / "dagster_home"
-        dagster_home.mkdir()
-        (dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-        env = {**os.environ, "MANIFOLD_HOME": str(home), "DAGSTER_HOME": str(dagster_home)}
-        env.pop("MANIFOLD_DATABASE_URL", None)
-        if database_url is not None:
-            env["MANIFOLD_DATABASE_URL"] = database_url
+        home = Path(tmp) / "home"
+        env = environment(Path(tmp), home, database_url)
         with SeparatedDatabaseManager(home, database_url=database_url) as manager:
             figures["populate s"] = timed(lambda: populate(manager, sources))
             plan = manager.plan_code_locations(per_location)
@@ -147,10 +181,7 @@ def measure(sources: int, per_location: int, database_url: str | None) -> dict[s
             figures["build, largest location s"] = timed(
                 lambda: build_definitions(read_location(manager, largest)).resolve_asset_graph()
             )
-        figures["validate, one location s"] = validate(env, "defs")
-        figures["validate, largest location s"] = validate(
-            env, f"{LOCATION_ATTRIBUTE_PREFIX}{largest}"
-        )
+        figures.update(validations(Path(tmp), env, largest))
         with DagsterWebserver(REPO / "workspace.yaml", env) as server:
             figures.update(location_figures(server, sources, "one location"))
         figures.update(by_project(Path(tmp), env, plan, sources))
@@ -174,11 +205,11 @@ def by_project(
 
 def print_figures(sources: int, columns: dict[str, dict[str, Any]]) -> None:
     print(f"sources: {sources:,}")
-    print(f"{'figure':<44}" + "".join(f"{backend:>14}" for backend in columns))
+    print(f"{'figure':<50}" + "".join(f"{backend:>14}" for backend in columns))
     for name in next(iter(columns.values())):
         cells = [columns[backend][name] for backend in columns]
         shown = [f"{c:,.2f}" if isinstance(c, float) else str(c) for c in cells]
-        print(f"{name:<44}" + "".join(f"{cell:>14}" for cell in shown))
+        print(f"{name:<50}" + "".join(f"{cell:>14}" for cell in shown))
 
 
 def main() -> None:

@@ -1,5 +1,6 @@
 """What one benchmark step costs: wall time, this process's CPU (user and system), page faults
-and peak memory, and, on PostgreSQL, the server's CPU.
+and peak memory (or a child process's own, for a command), and, on PostgreSQL, the server's
+CPU.
 
 Wall time alone moves with whatever else the machine runs; CPU time moves far less, so a
 figure is printed with both, and a step whose wall time is well above its CPU time (plus the
@@ -10,9 +11,11 @@ compete with the step for the interpreter.
 
 from __future__ import annotations
 
+import os
 import re
 import resource
 import statistics
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -80,6 +83,12 @@ class Cost:
     peak_rise_mb: float
     server_cpu: float | None
 
+    @property
+    def cpu(self) -> float:
+        """What the step's processes computed (the server's too), free of waiting for a busy
+        machine's cores."""
+        return self.user + self.system + (self.server_cpu or 0.0)
+
     def figures(self, label: str) -> dict[str, float | int]:
         shown: dict[str, float | int] = {
             f"{label} s": self.wall,
@@ -117,9 +126,42 @@ def measured(action: Callable[[], T], server: ServerCpu | None = None) -> tuple[
     return cost, value
 
 
+def measured_command(
+    command: list[str], env: dict[str, str], output: Path, server: ServerCpu | None = None
+) -> Cost:
+    """A command's wall time and its own CPU time, page faults and peak memory (wait4 gives
+    the child's usage alone), its standard output written to `output` and its standard error
+    beside it. A new process starts from nothing, so its peak rise is its whole peak, the
+    interpreter's own too."""
+    errors = output.with_name(f"{output.name}.stderr")
+    server_before = server.seconds() if server is not None else 0.0
+    with output.open("wb") as stdout, errors.open("wb") as stderr:
+        started = time.perf_counter()
+        child = subprocess.Popen(command, stdout=stdout, stderr=stderr, env=env)
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode:
+        raise subprocess.CalledProcessError(
+            child.returncode, command, stderr=errors.read_text(errors="replace")[-4000:]
+        )
+    return Cost(
+        wall=wall,
+        user=usage.ru_utime,
+        system=usage.ru_stime,
+        minor_faults=usage.ru_minflt,
+        major_faults=usage.ru_majflt,
+        peak_rise_mb=usage.ru_maxrss / 1024,
+        server_cpu=server.seconds() - server_before if server is not None else None,
+    )
+
+
 def spread(values: list[Any]) -> str:
-    """The median of repeated runs, with their range when there are several."""
+    """The median of repeated runs, with their range when there are several; counts stay
+    whole numbers."""
     median = statistics.median(values)
+    if all(isinstance(value, int) for value in values):
+        median = round(median)
     if len(values) == 1:
         return _number(median)
     return f"{_number(median)} [{_number(min(values))}-{_number(max(values))}]"

@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import importlib
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from manifold_tests.benchmarks import incremental, scale_out
+from manifold_pipelines import SeparatedDatabaseManager
+from manifold_tests.benchmarks import cli_show, definitions, incremental, scale_out
 from manifold_tests.benchmarks.measure import ServerCpu, measured, spread
 from manifold_tests.benchmarks.versions import run
+
+REPO = Path(__file__).parents[2]
 
 
 def _url(engine: str) -> str | None:
@@ -23,11 +28,22 @@ def _url(engine: str) -> str | None:
 def test_benchmark_runs_and_reports_every_figure(engine: str) -> None:
     figures = run(2000, seed=1, database_url=_url(engine))
     assert figures["v2 diff"] == {"added": 10, "removed": 10, "modified": 20, "totalChanges": 40}
+    assert figures["datacompy's counts"] == figures["v2 diff"]
     assert 0 < figures["bytes added by v2"] < figures["file size after v1 bytes"]
-    assert figures["whole-array"]["bytes added by v2"] > figures["bytes added by v2"]
+    assert figures["seed-literal bytes added by v2"] > figures["bytes added by v2"]
+    assert 0 < figures["bytes added by v2 / seed-literal's"] < 1
     for step in ("v1 import", "v2 import (incl. diff)", "read latest"):
         assert figures[f"{step} cpu s (user+sys)"] > 0
         assert figures[f"{step} / floor"] > 0
+    for step, reference in (
+        ("v2 import (incl. diff)", "seed-literal"),
+        ("v2 import (incl. diff)", "datacompy"),
+        ("diff details", "datacompy"),
+    ):
+        assert figures[f"{step} / {reference}"] > 0
+        assert figures[f"{step} / {reference}, CPU time"] > 0
+    assert figures["seed-literal v2 import+diff s"] > 0
+    assert figures["datacompy frames+compare cpu s (user+sys)"] > 0
     # SQLite runs in this process; PostgreSQL's work is its server's
     assert ("v1 import server cpu s" in figures) == (engine == "postgresql")
 
@@ -37,6 +53,38 @@ def test_the_incremental_benchmark_runs_and_its_two_imports_agree(engine: str) -
     assert figures["incremental v2 diff"] == figures["snapshot v2 diff"]
     assert figures["incremental v2 diff"]["modified"] == 20
     assert figures["bytes added by the incremental v2"] > 0
+
+
+def test_the_cli_show_benchmark_runs_the_real_command_against_its_floor(engine: str) -> None:
+    figures = cli_show.run(2000, seed=1, database_url=_url(engine))
+    assert figures["file MB"] > 0.2  # the two files were checked byte for byte the same
+    for label in ("manifold show --format jsonl > file", cli_show.FLOOR):
+        assert figures[f"{label} cpu s (user+sys)"] > 0
+    # a fresh interpreter of its own: tens of MB before it reads anything
+    assert figures["manifold show --format jsonl > file peak RSS rise MB"] > 20
+    assert figures["manifold --help (start-up) s"] > 0
+    # at 2,000 records the command is mostly its interpreter's start, which the floor has not
+    assert figures["show / floor"] > 1 and figures["show / floor, CPU time"] > 1
+    assert ("manifold show --format jsonl > file server cpu s" in figures) == (
+        engine == "postgresql"
+    )
+
+
+@pytest.mark.slow
+def test_validating_the_definitions_is_measured_against_an_empty_code_location(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    with SeparatedDatabaseManager(home) as manager:
+        definitions.populate(manager, 3)
+        (location,) = manager.plan_code_locations(1000).sources
+    env = definitions.environment(tmp_path, home, None)
+    figures = definitions.validations(tmp_path, env, location)
+    assert figures["validate, empty location (floor) cpu s"] > 0.2  # dagster's own start
+    for label in ("one location", "largest location"):
+        # three sources cost Dagster little more than none: near the floor, either side of it
+        assert 0.5 < figures[f"validate, {label} / floor"] < 10
+        assert 0.5 < figures[f"validate, {label} / floor, CPU time"] < 10
 
 
 def test_a_step_is_charged_its_own_cpu_and_memory_not_what_came_before() -> None:
@@ -78,3 +126,23 @@ def test_every_benchmark_module_imports() -> None:
     for module in sorted(folder.glob("*.py")):
         if not module.name.startswith(("test_", "__")):
             importlib.import_module(f"manifold_tests.benchmarks.{module.stem}")
+
+
+def test_the_versions_benchmark_prints_a_block_per_size_with_its_references() -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "manifold_tests.benchmarks.versions",
+        "--records",
+        "300",
+        "600",
+    ]
+    printed = subprocess.run(
+        command, cwd=REPO, check=True, capture_output=True, text=True, timeout=60
+    ).stdout
+    assert [line for line in printed.splitlines() if line.startswith("records:")] == [
+        "records: 300  runs: 1 (medians [min-max])",
+        "records: 600  runs: 1 (medians [min-max])",
+    ]
+    assert printed.count("seed-literal (whole JSON array per version)") == 2
+    assert printed.count("diff details / datacompy, CPU time") == 2

@@ -1,12 +1,16 @@
-"""Benchmark of the version store: import, diff and read at N records, against two references,
-on each storage engine.
+"""Benchmark of the version store: import, diff and read at each N records, against three
+references, on each storage engine.
 
-    python -m manifold_tests.benchmarks.versions --records 1000000 --backend sqlite postgresql
+    python -m manifold_tests.benchmarks.versions --records 100000 1000000 \\
+        --backend sqlite postgresql
 
-Prints figures, one column per engine; asserts nothing. The floor is what any diffing
-importer must do (parse the new JSON, hash every record canonically); the whole-array design
-stores each version as one JSON array and diffs by loading both. PostgreSQL is a throwaway
-server with its default durability (fsync on, on disk) unless --database-url names one.
+Prints a block per N, one column per engine; asserts only that the references found the
+changes our diff did. The references, measured in the same run: the floor is what any diffing
+importer must do (parse the new JSON, hash every record canonically); the seed-literal design
+stores each version as one whole JSON array in `data_versions.data` (on the run's engine) and
+diffs by loading both; datacompy compares the two versions as pandas frames, building them
+included, and stores nothing. PostgreSQL is a throwaway server with its default durability
+(fsync on, on disk) unless --database-url names one.
 """
 
 from __future__ import annotations
@@ -14,21 +18,31 @@ from __future__ import annotations
 import argparse
 import contextlib
 import random
-import sqlite3
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 import psutil
-import xxhash
 
 from manifold_pipelines import SeparatedDatabaseManager
-from manifold_tests.benchmarks.measure import ServerCpu, measured, spread
+from manifold_tests.benchmarks.measure import Cost, ServerCpu, measured, spread
+from manifold_tests.benchmarks.references import (
+    SEED_LITERAL,
+    datacompy_compare,
+    floor,
+    seed_literal,
+)
 from manifold_tests.postgres_server import PostgresServer, unique_database_name
 
+FLOOR = "floor"
+SEED = "seed-literal v2 import+diff"
+DATACOMPY = "datacompy frames+compare"
+LEGEND = f"""\
+  {FLOOR}: parse v2's JSON and hash every record canonically
+  {SEED_LITERAL}: in data_versions.data, diffed by loading both
+  datacompy: build both versions' pandas frames, datacompy.PandasCompare on id, read counts"""
 CITIES = ["Lisbon", "Oslo", "Lagos", "Quito", "Hanoi", "Perth", "Cusco", "Turku"]
 CATEGORIES = ["books", "tools", "games", "food", "garden", "music"]
 
@@ -64,47 +78,6 @@ def derive_v2(rng: random.Random, v1: list[dict[str, Any]]) -> list[dict[str, An
     return v2
 
 
-def timed(action: Callable[[], Any]) -> tuple[float, Any]:
-    started = time.perf_counter()
-    value = action()
-    return time.perf_counter() - started, value
-
-
-def floor(v2_json: bytes) -> None:
-    """What any diffing importer must do with v2: parse it and hash every record."""
-    for record in orjson.loads(v2_json):
-        xxhash.xxh3_128_digest(orjson.dumps(record, option=orjson.OPT_SORT_KEYS))
-
-
-def whole_array(folder: Path, v1: list[dict[str, Any]], v2: list[dict[str, Any]]) -> dict:
-    """Each version one JSON array in `data_versions.data`; the diff loads both."""
-    conn = sqlite3.connect(folder / "whole-array.db", isolation_level=None)
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("CREATE TABLE data_versions (version INTEGER PRIMARY KEY, data TEXT)")
-
-    def write(version: int, records: list[dict[str, Any]]) -> None:
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute("INSERT INTO data_versions VALUES (?, ?)", (version, orjson.dumps(records)))
-        conn.execute("COMMIT")
-
-    def diff() -> int:
-        rows = conn.execute("SELECT data FROM data_versions ORDER BY version").fetchall()
-        old = {r["id"]: r for r in orjson.loads(rows[0][0])}
-        new = {r["id"]: r for r in orjson.loads(rows[1][0])}
-        changed = sum(1 for key, r in new.items() if key in old and old[key] != r)
-        return changed + len(new.keys() - old.keys()) + len(old.keys() - new.keys())
-
-    write(1, v1)
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    size_v1 = (folder / "whole-array.db").stat().st_size
-    v2_write = timed(lambda: write(2, v2))[0]
-    v2_diff = timed(diff)[0]
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    added = (folder / "whole-array.db").stat().st_size - size_v1
-    conn.close()
-    return {"v2 import+diff s": v2_write + v2_diff, "bytes added by v2": added}
-
-
 def run(records: int, seed: int, database_url: str | None = None) -> dict[str, Any]:
     """One run on SQLite, or on the PostgreSQL database at `database_url`."""
     rng = random.Random(seed)
@@ -128,7 +101,8 @@ def run(records: int, seed: int, database_url: str | None = None) -> dict[str, A
         del first
         size_v1 = manager.data_size("bench", "data")
         v2_cost, second = measured(lambda: manager.import_data("bench", "data", v2), server)
-        figures["v2 diff"] = second.diff.summary()
+        assert second.diff is not None
+        summary = second.diff.summary()
         del second
         diff_cost, _ = measured(lambda: manager.get_data_diff("bench", "data", 1, 2), server)
         read_cost, latest = measured(lambda: manager.get_latest_data("bench", "data"), server)
@@ -137,28 +111,51 @@ def run(records: int, seed: int, database_url: str | None = None) -> dict[str, A
         size_v2 = manager.data_size("bench", "data")
         manager.close()
         floor_cost, _ = measured(lambda: floor(v2_json))
-        costs = {
-            "v1 import": v1_cost,
-            "v2 import (incl. diff)": v2_cost,
-            "diff details": diff_cost,
-            "read latest": read_cost,
-            "floor (parse + hash v2)": floor_cost,
-        }
-        for label, cost in costs.items():
-            figures.update(cost.figures(label))
-        floor_cpu = floor_cost.user + floor_cost.system
-        for label in ("v1 import", "v2 import (incl. diff)", "read latest"):
-            cost = costs[label]
-            figures[f"{label} / floor"] = cost.wall / floor_cost.wall
-            # What the step's processes computed, free of waiting for a busy machine's cores.
-            cpu = cost.user + cost.system + (cost.server_cpu or 0.0)
-            figures[f"{label} / floor, CPU time"] = cpu / floor_cpu
-        figures["file size after v1 bytes"] = size_v1
-        figures["bytes added by v2"] = size_v2 - size_v1
-        figures["bytes added by v2 %"] = 100 * (size_v2 - size_v1) / size_v1
-        figures["whole-array"] = whole_array(folder, v1, v2)
+        literal = seed_literal(folder, v1, v2, database_url, server)
+    compare_cost, compared = datacompy_compare(v1, v2)
+    # The references must find the changes ours did, or their figures compare other work.
+    assert compared == summary, f"datacompy counted {compared}, our diff {summary}"
+    assert literal.changes == summary["totalChanges"], f"seed-literal counted {literal.changes}"
+    costs = {
+        "v1 import": v1_cost,
+        "v2 import (incl. diff)": v2_cost,
+        "diff details": diff_cost,
+        "read latest": read_cost,
+        FLOOR: floor_cost,
+        SEED: literal.cost,
+        DATACOMPY: compare_cost,
+    }
+    for label, cost in costs.items():
+        figures.update(cost.figures(label))
+    figures["v2 diff"] = summary
+    figures["datacompy's counts"] = compared
+    for label, reference in (
+        ("v1 import", FLOOR),
+        ("v2 import (incl. diff)", FLOOR),
+        ("read latest", FLOOR),
+        ("v2 import (incl. diff)", SEED),
+        ("v2 import (incl. diff)", DATACOMPY),
+        ("diff details", DATACOMPY),
+    ):
+        figures.update(ratios(label, costs[label], reference, costs[reference]))
+    added = size_v2 - size_v1
+    figures["file size after v1 bytes"] = size_v1
+    figures["bytes added by v2"] = added
+    figures["bytes added by v2 %"] = 100 * added / size_v1
+    figures["seed-literal bytes added by v2"] = literal.bytes_added
+    figures["bytes added by v2 / seed-literal's"] = added / literal.bytes_added
     figures["process peak RSS MB"] = psutil.Process().memory_info().rss / 2**20
     return figures
+
+
+def ratios(label: str, cost: Cost, reference: str, reference_cost: Cost) -> dict[str, float]:
+    """A step's wall time over a reference's, and its CPU time over the reference's: what
+    the processes computed (the server's too), free of waiting for a busy machine's cores."""
+    short = reference.split()[0]
+    return {
+        f"{label} / {short}": cost.wall / reference_cost.wall,
+        f"{label} / {short}, CPU time": cost.cpu / reference_cost.cpu,
+    }
 
 
 @contextlib.contextmanager
@@ -175,16 +172,17 @@ def databases(backend: str, url: str | None) -> Iterator[Callable[[], str | None
 
 
 def main() -> None:
-    bench_main(__doc__ or "", run)
+    bench_main(__doc__ or "", run, LEGEND)
 
 
 Run = Callable[[int, int, "str | None"], dict[str, Any]]
 
 
-def bench_main(doc: str, run: Run) -> None:
-    """Parse a benchmark's arguments, run it on each engine asked for, print the columns."""
+def bench_main(doc: str, run: Run, legend: str = "") -> None:
+    """Parse a benchmark's arguments, run it at each N on each engine asked for, and print
+    a block of columns per N (under `legend`) as soon as it is measured."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
-    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--records", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--repeat", type=int, default=1, help="runs; medians are printed")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
@@ -192,33 +190,61 @@ def bench_main(doc: str, run: Run) -> None:
     )
     parser.add_argument("--database-url", help="an existing PostgreSQL database to use")
     args = parser.parse_args()
-    if args.database_url and args.repeat > 1:
-        parser.error("--repeat above 1 needs a database per run: leave out --database-url")
-    columns: dict[str, list[dict[str, Any]]] = {}
-    for backend in args.backend:
-        with databases(backend, args.database_url) as new_database:
-            columns[backend] = [
-                run(args.records, args.seed + i, new_database()) for i in range(args.repeat)
-            ]
-    print_columns(args.records, args.repeat, columns)
+    if args.database_url and (args.repeat > 1 or len(args.records) > 1):
+        parser.error("several runs need a database each: leave out --database-url")
+    for records in args.records:
+        columns: dict[str, list[dict[str, Any]]] = {}
+        for backend in args.backend:
+            with databases(backend, args.database_url) as new_database:
+                columns[backend] = [
+                    run(records, args.seed + i, new_database()) for i in range(args.repeat)
+                ]
+        print_columns(records, args.repeat, columns, legend)
 
 
-def print_columns(records: int, repeat: int, columns: dict[str, list[dict[str, Any]]]) -> None:
+def print_columns(
+    records: int, repeat: int, columns: dict[str, list[dict[str, Any]]], legend: str = ""
+) -> None:
     """Each figure on a line, one column per engine: the median of the runs and their range,
     or the first run's value for a figure that is a dict (a diff summary)."""
-    print(f"records: {records:,}  runs: {repeat} (medians [min-max])")
-    print(f"{'figure':<56}" + "".join(f"{backend:>30}" for backend in columns))
-    names = list(dict.fromkeys(name for runs in columns.values() for name in runs[0]))
+    names = figure_names([run for runs in columns.values() for run in runs])
+    summaries: dict[str, list[str]] = {}
+    rows: dict[str, list[str]] = {}
     for name in names:
         firsts = [runs[0].get(name) for runs in columns.values()]
         if any(isinstance(value, dict) for value in firsts):
-            print(f"{name}: " + " | ".join(str(value) for value in firsts))
+            summaries[name] = [str(value) for value in firsts]
             continue
-        cells = [
-            spread([run[name] for run in runs]) if name in runs[0] else "-"
-            for runs in columns.values()
-        ]
-        print(f"{name:<56}" + "".join(f"{cell:>30}" for cell in cells))
+        # a figure some runs lack (major page faults are shown when there were some) is the
+        # spread of the runs that have it
+        values = [[run[name] for run in runs if name in run] for runs in columns.values()]
+        rows[name] = [spread(found) if found else "-" for found in values]
+    label = max(len(name) for name in rows) + 2
+    cell = max(len(text) for cells in rows.values() for text in cells) + 2
+    print(f"\nrecords: {records:,}  runs: {repeat} (medians [min-max])")
+    if legend:
+        print(legend)
+    print(f"{'figure':<{label}}" + "".join(f"{backend:>{cell}}" for backend in columns))
+    for name in names:
+        if name in summaries:
+            print(f"{name}: " + " | ".join(summaries[name]))
+        else:
+            print(f"{name:<{label}}" + "".join(f"{text:>{cell}}" for text in rows[name]))
+
+
+def figure_names(runs: list[dict[str, Any]]) -> list[str]:
+    """Every run's figure names in one order, each name a run has beside the one before it
+    there: PostgreSQL's server CPU after its step, a repeat's major faults after its step."""
+    names: list[str] = []
+    for run in runs:
+        at = -1
+        for name in run:
+            if name in names:
+                at = names.index(name)
+            else:
+                at += 1
+                names.insert(at, name)
+    return names
 
 
 if __name__ == "__main__":

@@ -8,11 +8,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import orjson
 import pytest
 
 from manifold_pipelines import SeparatedDatabaseManager
+from manifold_pipelines.cli.context import JSON_LINES_BATCH
 from manifold_pipelines.cli.terminal import escape_controls
-from manifold_tests.cli.conftest import run_manifold
+from manifold_tests.cli.conftest import Invoke, run_manifold
 from manifold_tests.conftest import make_source
 
 HOSTILE = "\x1b]0;pwned\x07 \x1b[2J\x9b31m\u202egnp.exe\x7f"
@@ -75,6 +77,24 @@ def test_json_output_stays_valid_json_with_the_same_values(hostile_home: Path, f
     assert not any(char in output for char in RAW)
     records = json.loads(output) if fmt == "json" else [json.loads(output)]
     assert records == [{"id": 1, "note": HOSTILE, HOSTILE: 2}]
+
+
+def test_json_lines_are_written_in_batches_each_escaped_as_a_line_alone(
+    home: Path, cli: Invoke
+) -> None:
+    """Lines go out a batch at a time, and only a batch holding a byte of a control is
+    scanned: the output must still be each record's own escaped line, in order."""
+    records = [{"id": n, "note": "café “quoted” 👍🏽"} for n in range(JSON_LINES_BATCH + 5)]
+    records[3]["note"] = HOSTILE  # in the first batch
+    records[JSON_LINES_BATCH + 2]["note"] = f"tail {HOSTILE}"  # in the last
+    records[JSON_LINES_BATCH - 1]["note"] = "plain ascii"
+    with SeparatedDatabaseManager(home) as manager:
+        make_source(manager)
+        manager.import_data("demo", "api", records)
+    shown = cli("show", "demo/api", "--format", "jsonl").stdout_bytes
+    expected = "".join(escape_controls(orjson.dumps(r).decode()) + "\n" for r in records)
+    assert shown == expected.encode()
+    assert [json.loads(line) for line in shown.splitlines()] == records
 
 
 def test_tabs_and_newlines_are_kept_and_other_text_is_untouched() -> None:
