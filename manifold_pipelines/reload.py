@@ -99,7 +99,16 @@ def _reload(url: str, location: str, timeout: float) -> tuple[str, str]:
             " locations page once it runs, or correct the URL (MANIFOLD_DAGSTER_URL or the"
             " dagster setting's webserverUrl)."
         )
-    result = (answer.get("data") or {}).get("reloadRepositoryLocation") or {}
+    data = answer.get("data") if isinstance(answer, dict) else None
+    result = data.get("reloadRepositoryLocation") if isinstance(data, dict) else None
+    if not isinstance(result, dict):  # another server at that URL, or another GraphQL API
+        errors = answer.get("errors") if isinstance(answer, dict) else None
+        return "Error", (
+            f"the server at {url} did not answer as a Dagster webserver"
+            f"{f' ({str(errors)[:200]})' if errors else ''}; the catalogue is saved. Check"
+            " that MANIFOLD_DAGSTER_URL or the dagster setting's webserverUrl names the"
+            " Dagster webserver."
+        )
     kind = result.get("__typename") or "Error"
     if kind == "WorkspaceLocationEntry":
         return kind, f"reloaded code location {location!r} ({result.get('loadStatus')})"
