@@ -9,7 +9,7 @@ from typing import Any
 import click
 import orjson
 
-from manifold_pipelines.cli.terminal import echo_json_bytes
+from manifold_pipelines.cli.terminal import echo, echo_json_bytes
 from manifold_pipelines.manager import SeparatedDatabaseManager
 from manifold_pipelines.versions.models import FieldChange
 
@@ -31,7 +31,11 @@ class CliContext:
         return self._manager
 
     def close(self) -> None:
+        """Ends every command: a catalogue change's word from the Dagster webserver (which
+        locations reloaded, or why none did) goes to stderr, out of the way of --json."""
         if self._manager is not None:
+            if self._manager.last_reload:
+                echo(f"Dagster: {self._manager.last_reload}", err=True)
             self._manager.close()
 
 

@@ -14,7 +14,7 @@ from manifold_tests.http_serving import serving
 from manifold_tests.orchestration.conftest import add_source
 
 
-def _answering(body: bytes) -> type[BaseHTTPRequestHandler]:
+def answering(body: bytes) -> type[BaseHTTPRequestHandler]:
     class Answer(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -41,7 +41,7 @@ def _answering(body: bytes) -> type[BaseHTTPRequestHandler]:
 def test_another_server_at_the_url_is_reported_and_the_change_is_saved(
     manager: SeparatedDatabaseManager, monkeypatch: pytest.MonkeyPatch, body: bytes, said: str
 ) -> None:
-    with serving(_answering(body)) as url:
+    with serving(answering(body)) as url:
         monkeypatch.setenv("MANIFOLD_DAGSTER_URL", url)
         add_source(manager, "api", [{"id": 1}])
     assert [s.id for s in manager.list_data_sources("shop")] == ["api"]
