@@ -54,13 +54,19 @@ def cli(home: Path) -> Invoke:
 
 @pytest.fixture
 def demo_cli(cli: Invoke, tmp_path: Path) -> Invoke:
+    add_project_with_api(cli, tmp_path, "demo")
+    return cli
+
+
+def add_project_with_api(cli: Invoke, tmp_path: Path, project: str) -> None:
+    """Project `project` with one JavaScript source `api` whose script returns nothing."""
     config = tmp_path / "empty-script.json"
     config.write_text('{"script": "return [];"}')
-    cli("project", "create", "demo", "--name", "Demo")
+    cli("project", "create", project, "--name", project.title())
     cli(
         "source",
         "create",
-        "demo/api",
+        f"{project}/api",
         "--name",
         "API",
         "--type",
@@ -68,7 +74,6 @@ def demo_cli(cli: Invoke, tmp_path: Path) -> Invoke:
         "--config",
         str(config),
     )
-    return cli
 
 
 def table_rows(output: str) -> list[dict[str, str]]:

@@ -7,25 +7,12 @@ from pathlib import Path
 
 import yaml
 
-from manifold_tests.cli.conftest import Invoke
+from manifold_tests.cli.conftest import Invoke, add_project_with_api
 
 
 def test_workspace_writes_the_file_and_lists_each_location(cli: Invoke, tmp_path: Path) -> None:
-    config = tmp_path / "script.json"
-    config.write_text('{"script": "return [];"}')
     for project in ("shop", "stock", "sales"):
-        cli("project", "create", project, "--name", project.title())
-        cli(
-            "source",
-            "create",
-            f"{project}/api",
-            "--name",
-            "API",
-            "--type",
-            "javascript",
-            "--config",
-            str(config),
-        )
+        add_project_with_api(cli, tmp_path, project)
     output = tmp_path / "locations.yaml"
     shown = cli("workspace", str(output), "--sources-per-location", "2").output
     assert shown.splitlines()[:3] == [
