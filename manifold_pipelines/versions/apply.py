@@ -94,11 +94,20 @@ def apply_incremental_records(
             " incremental import cannot match records across a change of diff key. Import one"
             " snapshot with the new key first. Nothing was imported."
         )
-    incremental = apply_incremental(store, records, deleted, spec, version)
-    count = (previous.record_count if previous else 0) + len(incremental.changes.added)
+    # Nothing to look up on a first import: its rows go in with the indexes built once after,
+    # as a snapshot's first import does.
+    first_import = previous is None and store.holds_no_rows()
+    if first_import:
+        store.drop_row_indexes()
+    incremental = apply_incremental(
+        store, records, deleted, spec, version, first_import=first_import
+    )
+    if first_import:
+        store.build_row_indexes()
+    count = (previous.record_count if previous else 0) + incremental.added
     count -= incremental.deletions
     return Applied(
-        scan=ScanResult(record_count=count, unique_records=count),
+        scan=ScanResult(record_count=count, unique_records=count, shapes=incremental.shapes),
         changes=incremental.changes,
         ended=incremental.ended,
         same_keys=previous is not None,

@@ -29,6 +29,7 @@ from manifold_pipelines.versions.records import (
     not_an_object,
     not_json,
 )
+from manifold_pipelines.versions.schema import Shapes
 
 BATCH_ROWS = 10_000
 BATCH_BYTES = 16 * 2**20
@@ -68,7 +69,7 @@ class ScanResult:
     unique_records: int = 0
     missing_keys: list[int] = field(default_factory=list)
     duplicate_keys: list[int] = field(default_factory=list)
-    shapes: Counter[tuple[tuple[str, ...], tuple[type, ...]]] | None = None
+    shapes: Shapes | None = None
     """On a first import, the new records counted by shape as they pass (see schema.py)."""
     detail_bytes: int = 0
     """JSON size of the records a first import kept for its details."""

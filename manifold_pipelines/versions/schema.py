@@ -42,6 +42,10 @@ def json_type(cls: type, field: str, where: str) -> str:
     return known
 
 
+Shapes = Counter[tuple[tuple[str, ...], tuple[type, ...]]]
+"""Records counted by their field names and value types: an import has few shapes."""
+
+
 def count_fields(records: Iterable[dict[str, Any]]) -> Counter[tuple[str, type]]:
     """(field, Python type) -> number of records. Records are first counted by shape (their
     field names and value types), of which an import has few, so the per-value work is done
@@ -52,7 +56,7 @@ def count_fields(records: Iterable[dict[str, Any]]) -> Counter[tuple[str, type]]
 
 
 def shape_counts(
-    shapes: Counter[tuple[tuple[str, ...], tuple[type, ...]]],
+    shapes: Shapes,
 ) -> Counter[tuple[str, type]]:
     """Per-field type counts from records counted by shape."""
     counts: Counter[tuple[str, type]] = Counter()

@@ -47,6 +47,14 @@ class VersionWrites:
         if rows:
             self.db.insert_rows("record_rows", ROW_COLUMNS, rows)
 
+    def delete_rows(self, row_ids: Sequence[int]) -> None:
+        """Rows the import wrote itself and a later record of the same key superseded."""
+        if row_ids:
+            self.db.execute(
+                f"DELETE FROM record_rows WHERE {self.db.in_list('id', 'int')}",  # noqa: S608 (the engine's own list condition)
+                (self.db.list_param(row_ids),),
+            )
+
     def holds_no_rows(self) -> bool:
         return self.db.execute("SELECT 1 FROM record_rows LIMIT 1").fetchone() is None
 

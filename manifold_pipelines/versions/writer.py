@@ -223,7 +223,7 @@ def _with_counts(log: str | None, applied: Applied, diff: DataDiff) -> str | Non
     incremental = applied.incremental
     if incremental is None:
         return log
-    unchanged = len(incremental.upserted_keys) - diff.added - diff.modified
+    unchanged = incremental.distinct_keys - diff.added - diff.modified
     line = (
         f"[info] incremental: {incremental.upserts:,} upserts ({diff.added:,} added,"
         f" {diff.modified:,} modified, {unchanged:,} unchanged), {incremental.deletions:,}"
@@ -250,11 +250,11 @@ def _diff(
     changes, ended = applied.changes, applied.ended
     if previous is None:
         kept = [record for _, record in changes.added if record is not None]
-        return all_added(kept, version, total=len(changes.added))
+        return all_added(kept, version, total=applied.scan.record_count)
     if applied.incremental is not None:
         return diff_sides(
             [(key, record) for _, key, record, _ in ended],
-            [(key, record) for _, key, record in sorted(applied.incremental.written)],
+            [(key, record) for _, key, record in applied.incremental.written],
             settings,
             from_version=previous.version,
             to_version=version,
