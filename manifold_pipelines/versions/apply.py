@@ -25,6 +25,9 @@ class Applied:
     changes: Changes
     ended: list[tuple[Any, ...]]
     same_keys: bool
+    top_position: int
+    """The greatest position of the version's rows, or more: where the next new key goes.
+    Kept on every version, so an incremental import never scans to find it."""
     incremental: IncrementalResult | None = None
 
 
@@ -54,7 +57,7 @@ def apply_snapshot(
         # so it is counted as it passes and not held.
         first_import=previous is None and not isinstance(records, (list, tuple)),
     )
-    new_rows, ended = place_version(store, scan, version, same_keys)
+    new_rows, ended, top_position = place_version(store, scan, version, same_keys)
     if bulk:
         store.build_row_indexes()
     changes = match_keys(
@@ -68,7 +71,13 @@ def apply_snapshot(
             " deletions are for mode 'incremental'. Set the source's mode to incremental, or"
             " leave the records out instead. Nothing was imported."
         )
-    return Applied(scan=scan, changes=changes, ended=ended, same_keys=same_keys)
+    return Applied(
+        scan=scan,
+        changes=changes,
+        ended=ended,
+        same_keys=same_keys,
+        top_position=top_position,
+    )
 
 
 def apply_incremental_records(
@@ -111,5 +120,6 @@ def apply_incremental_records(
         changes=incremental.changes,
         ended=incremental.ended,
         same_keys=previous is not None,
+        top_position=incremental.top_position,
         incremental=incremental,
     )

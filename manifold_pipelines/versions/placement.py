@@ -14,11 +14,12 @@ from manifold_pipelines.versions.store import VersionStore
 
 def place_version(
     store: VersionStore, scan: ScanResult, version: int, same_keys: bool
-) -> tuple[list[NewRow], list[tuple[Any, ...]]]:
+) -> tuple[list[NewRow], list[tuple[Any, ...]], int]:
     """End the previous version's rows that the import did not keep in place, and return the
-    import's new rows (moved rows first) and the ended rows as (id, key, record, position),
-    in position order. When the diff key changed, every previous row ends: nothing was
-    matched against them."""
+    import's new rows (moved rows first), the ended rows as (id, key, record, position), in
+    position order, and the greatest position of the version's rows (or above it: an
+    incremental import appends after it). When the diff key changed, every previous row
+    ends: nothing was matched against them."""
     if same_keys:
         placement = place_rows(scan.kept, [new_row[4] for new_row in scan.new_rows])
         moved_ids = [row_id_of(scan.kept[index]) for index in placement.moved]
@@ -34,7 +35,8 @@ def place_version(
     store.set_positions(
         [(position, scan.new_rows[index][2]) for index, position in placement.positions.items()]
     )
-    return moved + scan.new_rows, ended
+    top = max([scan.top_position, *placement.positions.values(), *placement.moved_positions])
+    return moved + scan.new_rows, ended, top
 
 
 def _rewrite_moved(

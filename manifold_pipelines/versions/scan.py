@@ -73,6 +73,9 @@ class ScanResult:
     """On a first import, the new records counted by shape as they pass (see schema.py)."""
     detail_bytes: int = 0
     """JSON size of the records a first import kept for its details."""
+    top_position: int = 0
+    """The greatest provisional position: no row of the version is above it, unless placement
+    moves one there (see placement.py)."""
 
 
 class _RowWriter:
@@ -136,6 +139,7 @@ def scan_records(
         result.ended_ids = [row_id_of(row) for row in keyed_live.values() if row is not None]
     writer.flush()
     result.next_id = writer.next_id
+    result.top_position = max(0, writer.next_position - POSITION_GAP)
     return result
 
 

@@ -131,8 +131,8 @@ class VersionWrites:
         return [tuple(row) for row in rows]
 
     def top_position(self) -> int:
-        """The greatest position of the newest version's rows (0 when it has none): kept on
-        each incremental version, found by one scan after a snapshot import."""
+        """The greatest position of the newest version's rows (0 when it has none), or more:
+        kept on each version; a version written before it was kept is scanned once."""
         row = self.db.execute(
             "SELECT top_position FROM data_versions ORDER BY version DESC LIMIT 1"
         ).fetchone()

@@ -188,7 +188,8 @@ INCREMENTAL_STATEMENTS = (
     # The state committed with this version (NULL: the import left it as it was).
     "ALTER TABLE data_versions ADD COLUMN state TEXT",
     # The greatest position of the version's rows, where an incremental import appends new
-    # keys without scanning; NULL after a snapshot import (then found once by a scan).
+    # keys without scanning; NULL on versions written before every import kept it (then
+    # found once by a scan).
     "ALTER TABLE data_versions ADD COLUMN top_position BIGINT",
     """CREATE TABLE source_state (
         id INTEGER PRIMARY KEY CHECK (id = 1),

@@ -162,7 +162,7 @@ def write_version(
                 "upserts": incremental.upserts if incremental else None,
                 "deletions": incremental.deletions if incremental else None,
                 "state": None if kept_state is None else orjson.dumps(kept_state).decode(),
-                "top_position": incremental.top_position if incremental else None,
+                "top_position": applied.top_position,
             }
         )
         diff = _diff(store, previous, applied, options, version)

@@ -180,6 +180,7 @@ _VALUES = st.one_of(st.integers(min_value=0, max_value=3), st.sampled_from(["a",
 _IMPORT = st.tuples(
     st.lists(st.tuples(_KEYS, _VALUES), max_size=12),  # a key may come more than once
     st.lists(_KEYS, max_size=6),
+    st.booleans(),  # a snapshot import in between: the source keeps its history across modes
 )
 _sources = itertools.count()
 
@@ -193,22 +194,33 @@ _sources = itertools.count()
 def test_random_incremental_imports_read_back_as_the_oracle_says(
     manager: SeparatedDatabaseManager,
     monkeypatch: pytest.MonkeyPatch,
-    imports: list[tuple[list[tuple[int, Any]], list[int]]],
+    imports: list[tuple[list[tuple[int, Any]], list[int], bool]],
     chunk: int,
 ) -> None:
     """Small chunks make a repeated key come back after its row was written: the row gives
-    way to the newer record, or goes when the key is back to its live record."""
+    way to the newer record, or goes when the key is back to its live record. A snapshot
+    import in between may reorder the rows; new keys still go after all of them."""
     monkeypatch.setattr(incremental_module, "CHUNK_ROWS", chunk)
     source_id = f"feed{next(_sources)}"
     make_source(manager, "demo", source_id, mode="incremental")
     oracle: Oracle = {}
     states: list[Oracle] = []
-    for number, (pairs, deletions) in enumerate(imports, start=1):
+    for number, (pairs, deletions, snapshot) in enumerate(imports, start=1):
         upserts = [{"id": key, "v": value} for key, value in pairs]
         deleted = [key for key in deletions if key not in dict(pairs)]
         before = oracle
-        oracle = _apply(oracle, upserts, deleted)
-        result = manager.import_data("demo", source_id, iter(upserts), deleted=deleted)
+        if snapshot:  # every record of the version, each key once
+            upserts = list(_apply({}, upserts, []).values())
+            oracle, deleted = _apply({}, upserts, []), []
+        else:
+            oracle = _apply(oracle, upserts, deleted)
+        result = manager.import_data(
+            "demo",
+            source_id,
+            iter(upserts),
+            deleted=deleted,
+            mode="snapshot" if snapshot else "incremental",
+        )
         states.append(oracle)
         assert result.version == number and result.record_count == len(oracle)
         assert result.diff is not None
@@ -290,6 +302,40 @@ def test_a_first_import_counts_only_the_last_record_of_a_repeated_key(
     }
     assert result.diff is not None and result.diff.added == 2
     assert result.diff.details.added == [{"id": 1, "v": 1}]
+
+
+def test_every_version_keeps_its_top_position_so_new_keys_never_share_a_place(
+    manager: SeparatedDatabaseManager, incremental: tuple[str, str]
+) -> None:
+    """A snapshot that moves a row after its last kept one places it above every position
+    it had; the next incremental import appends after that, without scanning the rows."""
+    rows = [{"id": key} for key in (1, 2, 3)]
+    manager.import_data(*incremental, rows, mode="snapshot")
+    manager.import_data(*incremental, [rows[1], rows[2], rows[0]], mode="snapshot")
+    manager.import_data(*incremental, [{"id": 4}, {"id": 5}])
+    assert manager.get_latest_data(*incremental).data == [{"id": key} for key in (2, 3, 1, 4, 5)]
+    project = manager.core.get_project("demo")
+    with manager.backend.versions(project, "feed") as store, store.reading() as db:
+        live = "NOT EXISTS (SELECT 1 FROM record_ends e WHERE e.id = r.id)"
+        positions = [
+            row[0] for row in db.execute(f"SELECT position FROM record_rows r WHERE {live}")
+        ]
+        tops = [row[0] for row in db.execute("SELECT top_position FROM data_versions")]
+    assert len(set(positions)) == len(positions) == 5
+    assert None not in tops and tops[-1] == max(positions)
+
+
+def test_a_version_from_before_top_positions_were_kept_is_scanned_once(
+    manager: SeparatedDatabaseManager, incremental: tuple[str, str]
+) -> None:
+    manager.import_data(*incremental, [{"id": 1}, {"id": 2}], mode="snapshot")
+    project = manager.core.get_project("demo")
+    with manager.backend.versions(project, "feed") as store, store.writing() as db:
+        db.execute("UPDATE data_versions SET top_position = NULL")
+    manager.import_data(*incremental, [{"id": 3}, {"id": 1, "v": 1}])
+    assert manager.get_latest_data(*incremental).data == [{"id": 1, "v": 1}, {"id": 2}, {"id": 3}]
+    with manager.backend.versions(project, "feed") as store, store.reading() as db:
+        assert [row[0] for row in db.execute("SELECT top_position FROM data_versions")][-1]
 
 
 def _large_records(count: int, tag: int) -> Iterator[dict[str, Any]]:
