@@ -58,8 +58,9 @@ def _canonical(value: Any) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
-_PLAIN = frozenset({str, int, bool, type(None)})
-"""Types whose values are the same exactly when Python's == says so and the types match."""
+_PLAIN = frozenset({str, int, bool, type(None), float})
+"""Types whose values are the same exactly when Python's == says so and the types match,
+but for a float zero: 0.0 == -0.0, which JSON tells apart."""
 _MISSING = object()
 
 
@@ -84,7 +85,9 @@ def field_changes(
         if name in ignore:
             continue
         if new_value.__class__ is old_value.__class__ and new_value.__class__ in plain:
-            if old_value == new_value:
+            if old_value == new_value and (
+                old_value or new_value.__class__ is not float or repr(old_value) == repr(new_value)
+            ):
                 continue
         elif _same(name, old_value, new_value, settings):
             continue
