@@ -100,8 +100,9 @@ class _Upserts:
 
     def write(self, pending: Pending) -> None:
         """Write one chunk of upserts."""
-        fresh = [key for key in pending if key not in self.seen]
-        again = [key for key in pending if key in self.seen]
+        seen = self.seen
+        fresh = [key for key in pending if key not in seen]
+        again = [key for key in pending if key in seen] if len(fresh) < len(pending) else []
         live = self.live(fresh)
         rows = []
         for key in fresh:
@@ -109,7 +110,7 @@ class _Upserts:
             hit = live.get(key)
             if hit is not None:
                 if hit[1] == digest:  # the same record, byte for byte: nothing to write
-                    self.seen[key] = hit[0]
+                    seen[key] = hit[0]
                     continue
                 position = hit[2]
                 self.ended[key] = (hit[0], hit[3], position)
@@ -141,12 +142,9 @@ class _Upserts:
         new entries in its own order too; a first import builds that index afterwards."""
         if not self.first_import:
             rows.sort(key=itemgetter(0))
-        seen, numbered = self.seen, []
-        for row_id, row in enumerate(rows, self.next_id):
-            seen[row[0]] = row_id
-            numbered.append((row_id, *row))
-        self.next_id += len(rows)
-        self.store.insert_rows(numbered)
+        first, self.next_id = self.next_id, self.next_id + len(rows)
+        self.seen.update(zip(map(itemgetter(0), rows), range(first, self.next_id), strict=True))
+        self.store.insert_rows([(row_id, *row) for row_id, row in enumerate(rows, first)])
 
     def _keep(self, key: str, position: int, record: Record, size: int) -> None:
         """Keep the record for the diff; a first import counts it by shape, and keeps only
