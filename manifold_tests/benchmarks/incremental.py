@@ -45,10 +45,8 @@ def run(records: int, seed: int, database_url: str | None = None) -> dict[str, A
     with tempfile.TemporaryDirectory() as tmp:
         manager = SeparatedDatabaseManager(Path(tmp) / "home", database_url=database_url)
         manager.create_project(name="Bench", id="bench")
-        # Every first version is a streamed snapshot import; "inc" takes its second one in
-        # incremental mode (a source keeps its history across modes). An incremental import
-        # holds all its upserts until it commits, so a first version of 10,000,000 records
-        # imported incrementally would not fit in memory.
+        # Every first version is a streamed snapshot import, as most sources begin; "inc"
+        # takes its second one in incremental mode (a source keeps its history across modes).
         for source_id in ("full", "inc", "floor"):
             manager.create_data_source(
                 "bench", name=source_id, type="json", id=source_id, config={"path": "x.json"}
