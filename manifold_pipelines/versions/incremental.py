@@ -51,8 +51,9 @@ CHUNK_ROWS = BATCH_ROWS
 CHUNK_BYTES = BATCH_BYTES
 """A chunk of upserts is looked up and written when either bound is reached."""
 
-Pending = dict[str, tuple[Any, str, bytes]]
-"""A chunk: key -> (its last record, that record's JSON and hash), in first-seen order."""
+Pending = dict[str, tuple[Any, str, bytes, int]]
+"""A chunk: key -> (its last record, that record's JSON, hash and size in bytes), in
+first-seen order."""
 
 
 @dataclass
@@ -71,10 +72,12 @@ class IncrementalResult:
     added: int = 0
     """Keys the version holds that the one before did not."""
     top_position: int = 0
-    """The greatest position of the new version's rows, where the next one appends."""
+    """The greatest position the new version's rows have had (rows this import replaced or
+    deleted may have been the top): the next new key goes after it."""
     written: list[tuple[int, str, Any]] = field(default_factory=list)
     """(position, key, record) of the rows the import wrote, in position order; on a first
-    import only the first FIRST_IMPORT_DETAILS, as a streamed snapshot keeps."""
+    import only the first FIRST_IMPORT_DETAILS (and FIRST_IMPORT_DETAIL_BYTES of their JSON), as
+    a streamed snapshot keeps."""
     shapes: Shapes | None = None
     """On a first import, the records counted by shape (see schema.py)."""
 
@@ -106,7 +109,7 @@ class _Upserts:
         live = self.live(fresh)
         rows = []
         for key in fresh:
-            record, text, digest = pending[key]
+            record, text, digest, size = pending[key]
             hit = live.get(key)
             if hit is not None:
                 if hit[1] == digest:  # the same record, byte for byte: nothing to write
@@ -117,7 +120,7 @@ class _Upserts:
             else:
                 self.top += POSITION_GAP
                 position = self.top
-            rows.append(self._row(key, record, text, digest, position))
+            rows.append(self._row(key, record, text, digest, size, position))
         if again:
             rows += self._rewrite(again, pending)
         self._insert(rows)
@@ -131,10 +134,10 @@ class _Upserts:
         return self.store.live_rows_by_key(sorted(keys), self.first_id)
 
     def _row(
-        self, key: str, record: Record, text: str, digest: bytes, position: int
+        self, key: str, record: Record, text: str, digest: bytes, size: int, position: int
     ) -> tuple[Any, ...]:
         """The new row of `key` (without its id), its record kept for the diff."""
-        self._keep(key, position, record, len(text))
+        self._keep(key, position, record, size)
         return (key, bytearray(digest), text, position, self.version)
 
     def _insert(self, rows: list[tuple[Any, ...]]) -> None:
@@ -151,12 +154,13 @@ class _Upserts:
         the first records for its details (a key it kept keeps its newest record)."""
         if self.shapes is not None:
             self.shapes[(tuple(record), tuple(map(type, record.values())))] += 1
-            if key not in self.written and (
-                len(self.written) >= FIRST_IMPORT_DETAILS
-                or self.detail_bytes >= FIRST_IMPORT_DETAIL_BYTES
-            ):
-                return
-            self.detail_bytes += size
+            if key not in self.written:
+                if (
+                    len(self.written) >= FIRST_IMPORT_DETAILS
+                    or self.detail_bytes >= FIRST_IMPORT_DETAIL_BYTES
+                ):
+                    return
+                self.detail_bytes += size
         self.written[key] = (position, record)
 
     def _rewrite(self, keys: list[str], pending: Pending) -> list[Any]:
@@ -168,7 +172,7 @@ class _Upserts:
         live = self.live(keys)
         rows, dropped = [], []
         for key in keys:
-            record, text, digest = pending[key]
+            record, text, digest, size = pending[key]
             own, hit = mine.get(key), live.get(key)
             if own is not None and bytes(own[2]) == digest:
                 continue
@@ -186,7 +190,7 @@ class _Upserts:
                 assert hit is not None
                 self.ended[key] = (hit[0], hit[3], hit[2])
                 position = hit[2]
-            rows.append(self._row(key, record, text, digest, position))
+            rows.append(self._row(key, record, text, digest, size, position))
         self.store.delete_rows(dropped)
         return rows
 
@@ -195,7 +199,12 @@ class _Upserts:
         if self.shapes is not None:
             kept = self.written.get(key)
             record = kept[1] if kept is not None else orjson.loads(text)
-            self.shapes[(tuple(record), tuple(map(type, record.values())))] -= 1
+            shape = (tuple(record), tuple(map(type, record.values())))
+            self.shapes[shape] -= 1
+            if not self.shapes[shape]:
+                # Gone: a shape no record of the version has is not checked as one (a value
+                # JSON cannot type, orjson's UUID, is refused only if a record keeps it).
+                del self.shapes[shape]
 
 
 def apply_incremental(
@@ -229,14 +238,15 @@ def apply_incremental(
         # The last record, in the place of the first. Its JSON is kept as text: orjson leaves
         # each result in a buffer of at least 4 KB, so a chunk of small records held as bytes
         # took 4 GB a million.
-        pending[key] = (record, blob.decode(), digest_of(blob))
+        pending[key] = (record, blob.decode(), digest_of(blob), len(blob))
         size += len(blob)
         if len(pending) >= CHUNK_ROWS or size >= CHUNK_BYTES:
-            state.write(pending)
+            if not missing:  # the import fails: read on only to name the rows
+                state.write(pending)
             pending, size = {}, 0
-    state.write(pending)
     if missing:
         raise bad_key_error(spec, where, missing, [])
+    state.write(pending)
     result = IncrementalResult(
         changes=Changes(added=[], changed=[]),
         ended=[],

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -302,6 +303,25 @@ def test_a_first_import_counts_only_the_last_record_of_a_repeated_key(
     }
     assert result.diff is not None and result.diff.added == 2
     assert result.diff.details.added == [{"id": 1, "v": 1}]
+
+
+@pytest.mark.parametrize("chunk", [1, 10_000])
+def test_a_record_superseded_in_a_later_chunk_is_judged_as_in_the_same_chunk(
+    manager: SeparatedDatabaseManager,
+    incremental: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    chunk: int,
+) -> None:
+    """Only the records a version keeps are typed for its schema: a UUID (which orjson
+    writes, but JSON has no type for) in a record the same import replaced is not refused,
+    whichever chunk each record fell in."""
+    monkeypatch.setattr(incremental_module, "CHUNK_ROWS", chunk)
+    records = [{"id": 10, "v": uuid.uuid4()}, {"id": 10, "v": "ok"}]
+    manager.import_data(*incremental, iter(records))
+    assert manager.get_latest_data(*incremental).data == [{"id": 10, "v": "ok"}]
+    with pytest.raises(RecordsError, match="UUID"):
+        manager.import_data(*incremental, [{"id": 11, "v": uuid.uuid4()}])
+    assert manager.get_latest_data(*incremental).data == [{"id": 10, "v": "ok"}]
 
 
 def test_every_version_keeps_its_top_position_so_new_keys_never_share_a_place(
