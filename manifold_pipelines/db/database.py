@@ -86,6 +86,11 @@ class Database(ABC):
         `:name`), whose value is `list_param(values)`."""
 
     @abstractmethod
+    def not_an_id_of(self, column: str, table: str) -> str:
+        """A condition "`column` is no id of `table`", whose `id` is its integer primary key:
+        the live rows are those no row of `record_ends` names."""
+
+    @abstractmethod
     def newest_per_value(self, kind: ListKind, table: str, column: str, condition: str) -> str:
         """A FROM clause: for each value of the list parameter `:values` (`list_param`), the
         newest row (greatest id) of `table` whose `column` is that value and that meets

@@ -239,6 +239,10 @@ class PostgresDatabase(Database):
     def in_list(self, column: str, kind: ListKind, param: str = "?") -> str:
         return f"{column} = ANY(CAST({param} AS {_ARRAY_TYPES[kind]}))"
 
+    def not_an_id_of(self, column: str, table: str) -> str:
+        # An anti-join: NOT IN could not be one (its NULL semantics), and would hash the table.
+        return f"NOT EXISTS (SELECT 1 FROM {table} x WHERE x.id = {column})"
+
     def newest_per_value(self, kind: ListKind, table: str, column: str, condition: str) -> str:
         # Without LATERAL the planner hashes the whole table to join on a subquery's max(id).
         return (

@@ -27,13 +27,15 @@ ROW_INDEXES = {
 """The indexes of `record_rows` as the latest format has them (test_format_migration checks
 that they stay so), which a first import builds once its rows are in."""
 
-_LIVE = "NOT EXISTS (SELECT 1 FROM record_ends e WHERE e.id = r.id)"
-"""A row `r` of `record_rows` that no version ended: part of the newest version."""
-
 
 class VersionWrites:
     db: Database
     label: str
+
+    @property
+    def _not_ended(self) -> str:
+        """A row `r` of `record_rows` that no version ended: part of the newest version."""
+        return self.db.not_an_id_of("r.id", "record_ends")
 
     # Record rows
 
@@ -71,7 +73,7 @@ class VersionWrites:
 
     def live_rows(self) -> Rows:
         """(hash, id, position) of every row of the newest version."""
-        live = f"SELECT hash, id, position FROM record_rows r WHERE {_LIVE}"  # noqa: S608 (constant SQL)
+        live = f"SELECT hash, id, position FROM record_rows r WHERE {self._not_ended}"  # noqa: S608 (the engine's own clause)
         return self.db.execute(live)
 
     def load_rows(self, row_ids: Sequence[int]) -> list[tuple[Any, ...]]:
@@ -89,7 +91,7 @@ class VersionWrites:
         """Rows of the newest version written before `version`: all of them, when the diff
         key changed and nothing was matched against them."""
         rows = self.db.execute(
-            f"SELECT id FROM record_rows r WHERE {_LIVE} AND first_version < ?",  # noqa: S608 (constant SQL)
+            f"SELECT id FROM record_rows r WHERE {self._not_ended} AND first_version < ?",  # noqa: S608 (the engine's own clause)
             (version,),
         )
         return [row[0] for row in rows]
@@ -125,7 +127,8 @@ class VersionWrites:
             return []
         newest = self.db.newest_per_value("text", "record_rows", "key", "id < :below")
         rows = self.db.execute(
-            f"SELECT r.key, r.id, r.hash, r.position, r.record FROM {newest} WHERE {_LIVE}",  # noqa: S608 (the engine's own clause)
+            f"SELECT r.key, r.id, r.hash, r.position, r.record FROM {newest}"  # noqa: S608 (the engine's own clauses)
+            f" WHERE {self._not_ended}",
             {"values": self.db.list_param(keys), "below": first_new_id},
         )
         return [tuple(row) for row in rows]
@@ -138,7 +141,7 @@ class VersionWrites:
         ).fetchone()
         if row is not None and row[0] is not None:
             return int(row[0])
-        top = f"SELECT max(position) FROM record_rows r WHERE {_LIVE}"  # noqa: S608 (constant SQL)
+        top = f"SELECT max(position) FROM record_rows r WHERE {self._not_ended}"  # noqa: S608 (the engine's own clause)
         row = self.db.execute(top).fetchone()
         return int(row[0]) if row[0] is not None else 0
 
