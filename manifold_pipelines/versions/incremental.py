@@ -276,9 +276,12 @@ def _split_written(state: _Upserts, result: IncrementalResult) -> None:
         result.added = result.distinct_keys
         return
     replaced = state.ended
+    added: list[tuple[str, Record]] = []
+    changed: list[tuple[str, Record]] = []
     for _, key, record in written:
-        (result.changes.changed if key in replaced else result.changes.added).append((key, record))
-    result.added = len(result.changes.added)
+        (changed if key in replaced else added).append((key, record))
+    result.changes = Changes(added=added, changed=changed)
+    result.added = len(added)
 
 
 def _deleted_rows(

@@ -7,7 +7,9 @@ repeat. Only rows that changed (or moved) are ever looked at.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from manifold_pipelines.versions.ordering import ID_BITS, pack
@@ -35,10 +37,23 @@ def live_rows(store: VersionStore, spec: KeySpec) -> Live:
 
 @dataclass
 class Changes:
-    """The new rows of an import, split by whether their key was in the previous version."""
+    """The new rows of an import, split by whether their key was in the previous version:
+    (key, record) pairs, each collection read as often as needed."""
 
-    added: list[tuple[str, dict[str, Any]]]
-    changed: list[tuple[str, dict[str, Any]]]
+    added: Iterable[tuple[str, dict[str, Any]]]
+    changed: Iterable[tuple[str, dict[str, Any]]]
+
+
+class _EveryNewRow:
+    """(key, record) of every new row, read from the scan's rows whenever asked: a first
+    import of a million records would otherwise copy a million pairs (72 MB) to hand them
+    on, at the import's peak of memory."""
+
+    def __init__(self, rows: list[NewRow]) -> None:
+        self.rows = rows
+
+    def __iter__(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        return ((row[1], row[2]) for row in self.rows)  # type: ignore[misc]
 
 
 def match_keys(
@@ -55,17 +70,14 @@ def match_keys(
     row the import left unchanged. Rows rewritten only to move them come first in `new_rows`
     so that a clash with one is reported at the row of the other record."""
     if keyless:  # keys are content hashes: copies are counted, never refused
-        every = [(key, record) for _, key, _, record, _ in new_rows]
-        return Changes(added=every, changed=[])  # type: ignore[arg-type]
-    if not same_keys:
-        keys = [key for _, key, _, _, _ in new_rows]
-        if len(set(keys)) == len(keys):  # no key repeats: every row is added (a first import)
-            return Changes(added=[(row[1], row[3]) for row in new_rows], changed=[])  # type: ignore[misc]
+        return Changes(added=_EveryNewRow(new_rows), changed=[])
+    if not same_keys and len(set(map(itemgetter(1), new_rows))) == len(new_rows):
+        return Changes(added=_EveryNewRow(new_rows), changed=[])  # no key repeats: all added
     old_keys = {key for _, key, _, _ in ended} if same_keys else set()
     seen: set[str] = set()
     added: list[tuple[int, str, dict[str, Any]]] = []
     changed: list[tuple[str, dict[str, Any]]] = []
-    for row, key, _, record, _ in new_rows:
+    for row, key, record, _ in new_rows:
         if key in seen:
             duplicate_keys.append(row)
             continue

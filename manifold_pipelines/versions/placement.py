@@ -21,7 +21,7 @@ def place_version(
     incremental import appends after it). When the diff key changed, every previous row
     ends: nothing was matched against them."""
     if same_keys:
-        placement = place_rows(scan.kept, [new_row[4] for new_row in scan.new_rows])
+        placement = place_rows(scan.kept, [new_row[3] for new_row in scan.new_rows])
         moved_ids = [row_id_of(scan.kept[index]) for index in placement.moved]
         ended_ids = scan.ended_ids + moved_ids
     else:
@@ -33,7 +33,7 @@ def place_version(
     ended = [(row_id, key, loads(text), position) for row_id, key, _, text, position in stored]
     moved = _rewrite_moved(store, stored, ended, moved_ids, placement, scan.next_id, version)
     store.set_positions(
-        [(position, scan.new_rows[index][2]) for index, position in placement.positions.items()]
+        [(position, scan.first_id + index) for index, position in placement.positions.items()]
     )
     top = max([scan.top_position, *placement.positions.values(), *placement.moved_positions])
     return moved + scan.new_rows, ended, top
@@ -60,7 +60,7 @@ def _rewrite_moved(
         zip(moved_ids, placement.moved, placement.moved_positions, strict=True)
     ):
         _, key, digest, text, _ = raw[row_id]
-        copies.append((-1, key, next_id + offset, records[row_id], index))
+        copies.append((-1, key, records[row_id], index))
         inserts.append((next_id + offset, key, digest, text, position, version))
     store.insert_rows(inserts)
     return copies

@@ -46,10 +46,11 @@ if TYPE_CHECKING:
     from manifold_pipelines.versions.store import VersionStore
 
 
-NewRow = tuple[int, str, int, Record | None, int]
-"""(input row, key, row id, record, how many kept rows came before it) of a record written as
-a new row; whether it replaced a live row with the same key is decided once the scan is over,
-and so is its final position. A tuple: one per record."""
+NewRow = tuple[int, str, Record | None, int]
+"""(input row, key, record, how many kept rows came before it) of a record written as a new
+row; whether it replaced a live row with the same key is decided once the scan is over, and
+so is its final position. A tuple: one per record, so it holds nothing it need not (the scan
+gives new rows consecutive ids: the i-th has `first_id + i`)."""
 
 Live = dict[bytes, int | None] | dict[bytes, list[int]]
 """The previous version's rows as packed (position, id): hash -> row when keyed (a record
@@ -196,7 +197,7 @@ def _scan_keyed(
                 result.missing_keys.append(row)
                 continue
             batch.append((row_id, key, bytearray(digest), blob.decode(), position, version))
-            new_rows.append((row, key, row_id, _kept(record, len(blob), result), len(kept)))
+            new_rows.append((row, key, _kept(record, len(blob), result), len(kept)))
             row_id += 1
             position += POSITION_GAP
             writer.batch_bytes += len(blob)
@@ -245,9 +246,7 @@ def _scan_keyless(
                 writer.version,
             )
         )
-        result.new_rows.append(
-            (row, key, writer.next_id, _kept(record, len(blob), result), len(kept))
-        )
+        result.new_rows.append((row, key, _kept(record, len(blob), result), len(kept)))
         writer.advance(1)
         writer.batch_bytes += len(blob)
         if len(writer.batch) >= BATCH_ROWS or writer.batch_bytes >= BATCH_BYTES:
