@@ -26,7 +26,9 @@ def place_version(
         ended_ids = scan.ended_ids + moved_ids
     else:
         placement, moved_ids = Placement(), []
-        ended_ids = store.live_ids_before(version)
+        # With no row before the import's first (a first import), there is nothing to end,
+        # and asking would walk every row the import just wrote: 0.1 s at a million.
+        ended_ids = store.live_ids_before(version) if scan.first_id > 1 else []
     stored = store.load_rows(ended_ids)
     store.end_rows(ended_ids, version - 1)
     loads = orjson.loads
