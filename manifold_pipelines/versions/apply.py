@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,23 +44,19 @@ def apply_snapshot(
     every live row it did not keep ends. Deletions mean nothing here: a record missing from
     a snapshot is removed already."""
     same_keys = previous is not None and previous.key_spec == spec.to_json()
-    bulk = previous is None and store.holds_no_rows()
-    if bulk:
-        store.drop_row_indexes()
-    scan = scan_records(
-        store,
-        records,
-        spec,
-        live_rows(store, spec) if same_keys else None,
-        version=version,
-        where=store.label,
-        # A list is in memory anyway, and counting at the end is faster; a stream is not,
-        # so it is counted as it passes and not held.
-        first_import=previous is None and not isinstance(records, (list, tuple)),
-    )
-    new_rows, ended, top_position = place_version(store, scan, version, same_keys)
-    if bulk:
-        store.build_row_indexes()
+    with _indexes_built_after(store, _holds_nothing(store, previous)):
+        scan = scan_records(
+            store,
+            records,
+            spec,
+            live_rows(store, spec) if same_keys else None,
+            version=version,
+            where=store.label,
+            # A list is in memory anyway, and counting at the end is faster; a stream is
+            # not, so it is counted as it passes and not held.
+            first_import=previous is None and not isinstance(records, (list, tuple)),
+        )
+        new_rows, ended, top_position = place_version(store, scan, version, same_keys)
     changes = match_keys(
         store, new_rows, scan.duplicate_keys, ended, same_keys, scan.first_id, spec.keyless
     )
@@ -103,16 +100,11 @@ def apply_incremental_records(
             " incremental import cannot match records across a change of diff key. Import one"
             " snapshot with the new key first. Nothing was imported."
         )
-    # Nothing to look up on a first import: its rows go in with the indexes built once after,
-    # as a snapshot's first import does.
-    first_import = previous is None and store.holds_no_rows()
-    if first_import:
-        store.drop_row_indexes()
-    incremental = apply_incremental(
-        store, records, deleted, spec, version, first_import=first_import
-    )
-    if first_import:
-        store.build_row_indexes()
+    first_import = _holds_nothing(store, previous)  # then nothing to look up
+    with _indexes_built_after(store, first_import):
+        incremental = apply_incremental(
+            store, records, deleted, spec, version, first_import=first_import
+        )
     count = (previous.record_count if previous else 0) + incremental.added
     count -= incremental.deletions
     return Applied(
@@ -123,3 +115,18 @@ def apply_incremental_records(
         top_position=incremental.top_position,
         incremental=incremental,
     )
+
+
+def _holds_nothing(store: VersionStore, previous: PriorVersion | None) -> bool:
+    return previous is None and store.holds_no_rows()
+
+
+@contextmanager
+def _indexes_built_after(store: VersionStore, first_import: bool) -> Iterator[None]:
+    """A first import writes its rows with the row indexes dropped and builds them once after,
+    in its own transaction (a failure's rollback brings them back), in either mode."""
+    if first_import:
+        store.drop_row_indexes()
+    yield
+    if first_import:
+        store.build_row_indexes()
