@@ -304,11 +304,19 @@ class PostgresDatabase(Database):
         return bool(self.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE)
 
     def size(self) -> int:
-        """Every table of the schema with its indexes and TOAST, as PostgreSQL counts them."""
+        """The main fork of every table of the schema, of its TOAST table and of their indexes.
+        The free-space and visibility maps are left out: autovacuum creates them whenever it
+        visits, so counting them made a source's size grow between two readings with no write
+        in between, and the figure in a materialization disagree with `manifold stats`."""
         row = self.conn.execute(
-            "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c"
+            "WITH tables AS (SELECT c.oid, c.reltoastrelid FROM pg_class c"
             " JOIN pg_namespace n ON n.oid = c.relnamespace"
-            " WHERE n.nspname = %s AND c.relkind = 'r'",
+            " WHERE n.nspname = %s AND c.relkind = 'r'),"
+            " heaps AS (SELECT oid FROM tables"
+            " UNION ALL SELECT reltoastrelid FROM tables WHERE reltoastrelid <> 0),"
+            " relations AS (SELECT oid FROM heaps"
+            " UNION ALL SELECT indexrelid FROM pg_index WHERE indrelid IN (SELECT oid FROM heaps))"
+            " SELECT coalesce(sum(pg_relation_size(oid, 'main')), 0) FROM relations",
             (self.schema,),
         ).fetchone()
         return int(row[0]) if row else 0

@@ -85,6 +85,33 @@ def test_deleting_a_source_gives_its_space_back_at_once(
     assert _sql("SELECT 1 FROM pg_namespace WHERE nspname = %s", schema) == []
 
 
+def _map_bytes(schema: str) -> int:
+    """The free-space and visibility maps of every relation of a source's schema."""
+    (total,) = _sql(
+        "SELECT coalesce(sum(pg_relation_size(c.oid, 'fsm') + pg_relation_size(c.oid, 'vm')), 0)"
+        " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s",
+        schema,
+    )[0]
+    return int(total)  # type: ignore[call-overload]
+
+
+def test_a_source_size_does_not_move_when_autovacuum_visits_without_a_write(
+    manager: SeparatedDatabaseManager, source: tuple[str, str]
+) -> None:
+    """Autovacuum may visit between a materialization and `manifold stats`; the size both
+    report must be the same figure, so the maps a VACUUM creates are not part of it."""
+    manager.import_data(*source, [{"id": i, "pad": "z" * 200} for i in range(5_000)])
+    manager.import_data(*source, [{"id": i, "pad": "w" * 200} for i in range(0, 5_000, 2)])
+    before = manager.data_size(*source)
+    schema = source_schema(*source)
+    maps_before = _map_bytes(schema)
+    for (table,) in _sql("SELECT tablename FROM pg_tables WHERE schemaname = %s", schema):
+        _sql(f"VACUUM {schema}.{table}")
+    maps_after = _map_bytes(schema)
+    assert maps_after > maps_before  # the VACUUM did create maps, which are left out
+    assert manager.data_size(*source) == before
+
+
 def test_each_source_is_a_schema_of_its_own_readable_with_plain_sql(
     manager: SeparatedDatabaseManager, source: tuple[str, str]
 ) -> None:
