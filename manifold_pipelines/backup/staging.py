@@ -11,12 +11,14 @@ import os
 import shutil
 import sqlite3
 import stat
+import tempfile
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
 from manifold_pipelines.db.migrations import FileFormat
+from manifold_pipelines.db.sqlite import SqliteDatabase
 from manifold_pipelines.errors import PathNotAllowedError, StorageError
 
 
@@ -128,9 +130,17 @@ def _schema(conn: sqlite3.Connection) -> set[tuple[str, str]]:
 
 
 def _expected_schema(file_format: FileFormat, version: int) -> set[tuple[str, str]]:
-    with closing(sqlite3.connect(":memory:", isolation_level=None)) as conn:
-        for step in file_format.migrations:
-            if step.version <= version:
-                for statement in step.statements:
-                    conn.execute(statement)
-        return _schema(conn)
+    """What the migrations up to `version` make of an empty file, their upgrade steps too
+    (one builds indexes whose condition only the data can say)."""
+    with tempfile.TemporaryDirectory() as folder:
+        db = SqliteDatabase(Path(folder) / "expected.db", what="an empty file")
+        try:
+            for step in file_format.migrations:
+                if step.version <= version:
+                    for statement in step.statements:
+                        db.execute(statement)
+                    if step.upgrade is not None:
+                        step.upgrade(db)
+            return _schema(db.conn)
+        finally:
+            db.close()

@@ -91,11 +91,15 @@ class Database(ABC):
         the live rows are those no row of `record_ends` names."""
 
     @abstractmethod
-    def newest_per_value(self, kind: ListKind, table: str, column: str, condition: str) -> str:
+    def newest_per_value(
+        self, kind: ListKind, table: str, column: str, conditions: Sequence[str]
+    ) -> str:
         """A FROM clause: for each value of the list parameter `:values` (`list_param`), the
-        newest row (greatest id) of `table` whose `column` is that value and that meets
-        `condition`, as `r`: one index descent per value where an index on (column, id)
-        exists. PostgreSQL needs LATERAL for that; SQLite joins on a correlated max(id)."""
+        newest row (greatest id) of `table` whose `column` is that value and that meets the
+        first of `conditions` any such row meets, as `r`: one index descent per value and
+        condition tried, where a (partial) index on (column, id) exists. The conditions are
+        for ranges of ids, newest first. PostgreSQL needs LATERAL for that; SQLite joins on
+        a correlated max(id)."""
 
     @abstractmethod
     def list_param(self, values: Sequence[Any]) -> Any:

@@ -243,12 +243,19 @@ class PostgresDatabase(Database):
         # An anti-join: NOT IN could not be one (its NULL semantics), and would hash the table.
         return f"NOT EXISTS (SELECT 1 FROM {table} x WHERE x.id = {column})"
 
-    def newest_per_value(self, kind: ListKind, table: str, column: str, condition: str) -> str:
+    def newest_per_value(
+        self, kind: ListKind, table: str, column: str, conditions: Sequence[str]
+    ) -> str:
         # Without LATERAL the planner hashes the whole table to join on a subquery's max(id).
+        # An Append runs its branches in order and the outer LIMIT stops it at the first row.
+        newest = " UNION ALL ".join(
+            f"(SELECT * FROM {table} WHERE {column} = k.value AND {condition}"
+            " ORDER BY id DESC LIMIT 1)"
+            for condition in conditions
+        )
         return (
             f"unnest(CAST(:values AS {_ARRAY_TYPES[kind]})) AS k(value) CROSS JOIN LATERAL"
-            f" (SELECT * FROM {table} WHERE {column} = k.value AND {condition}"
-            " ORDER BY id DESC LIMIT 1) AS r"
+            f" ({newest} LIMIT 1) AS r"
         )
 
     def list_param(self, values: Sequence[Any]) -> Any:

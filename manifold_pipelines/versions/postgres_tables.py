@@ -9,6 +9,7 @@ as it was imported. Format 1 here starts where the data file's format 3 is.
 from __future__ import annotations
 
 from manifold_pipelines.db.migrations import FileFormat, Migration
+from manifold_pipelines.versions.key_index import create_split_key_indexes, split_statements
 from manifold_pipelines.versions.tables import (
     DATA_APPLICATION_ID,
     INCREMENTAL_STATEMENTS,
@@ -109,8 +110,15 @@ _ROW_ENDS = Migration(
     statements=row_ends_statements("BIGINT"),
 )
 
+_KEY_INDEX_SPLIT = Migration(
+    version=4,
+    name="the key index split at a row id (data file format 6)",
+    statements=split_statements("BIGINT"),
+    upgrade=create_split_key_indexes,
+)
+
 SOURCE_FORMAT = FileFormat(
     application_id=DATA_APPLICATION_ID,
     label="source schema",
-    migrations=(_INITIAL, _INCREMENTAL, _ROW_ENDS),
+    migrations=(_INITIAL, _INCREMENTAL, _ROW_ENDS, _KEY_INDEX_SPLIT),
 )

@@ -21,6 +21,7 @@ import orjson
 
 from manifold_pipelines.db.database import Database
 from manifold_pipelines.db.migrations import FileFormat, Migration
+from manifold_pipelines.versions.key_index import create_split_key_indexes, split_statements
 from manifold_pipelines.versions.records import KeySpec, canonical_hash, key_of_value
 
 DATA_APPLICATION_ID = 0x4D464453  # "MFDS"
@@ -243,8 +244,15 @@ _ROW_ENDS = Migration(
     version=5, name="row ends in their own table", statements=row_ends_statements("INTEGER")
 )
 
+_KEY_INDEX_SPLIT = Migration(
+    version=6,
+    name="the key index split at a row id (versions/key_index.py)",
+    statements=split_statements("INTEGER"),
+    upgrade=create_split_key_indexes,
+)
+
 DATA_FORMAT = FileFormat(
     application_id=DATA_APPLICATION_ID,
     label="data file",
-    migrations=(_INITIAL, _CANONICAL, _UNUSED_INDEXES, _INCREMENTAL, _ROW_ENDS),
+    migrations=(_INITIAL, _CANONICAL, _UNUSED_INDEXES, _INCREMENTAL, _ROW_ENDS, _KEY_INDEX_SPLIT),
 )

@@ -279,6 +279,7 @@ def test_a_first_import_builds_the_row_indexes_once_its_rows_are_in(
     expected = row_indexes(home, "demo", "empty")
     assert expected == {
         "record_rows_key": ("key", "id"),
+        "record_rows_recent_key": ("key", "id"),
         "record_history_first_version": ("first_version",),
     }
     with pytest.raises(DiffKeyError, match="another record also has"):

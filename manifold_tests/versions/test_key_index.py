@@ -1,0 +1,112 @@
+"""The key index in two parts (versions/key_index.py): imports write keys only into the
+recent part, which folds into the base once it has grown to a quarter of it, and every
+lookup and every record's history still finds every state of a key, on both engines."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from manifold_pipelines import SeparatedDatabaseManager
+from manifold_pipelines.errors import RecordsError
+from manifold_pipelines.versions.key_index import key_conditions
+from manifold_tests.raw_storage import row_indexes, source_sql
+
+BASE = 400
+
+
+def _split(home: Path, source: tuple[str, str]) -> tuple[int, int]:
+    """(bound, rows at or above it): where the index is split, and what the recent part holds."""
+    with source_sql(home, *source) as conn:
+        (bound,) = conn.execute("SELECT bound FROM key_index_bound").fetchone()
+        (recent,) = conn.execute(
+            "SELECT count(*) FROM record_rows WHERE id >= ?", (bound,)
+        ).fetchone()
+    return int(bound), int(recent)
+
+
+def _change(records: dict[int, dict[str, Any]], ids: range, round_: int) -> list[dict[str, Any]]:
+    upserts = [{"id": i, "v": f"round {round_}"} for i in ids]
+    records.update((record["id"], record) for record in upserts)
+    return upserts
+
+
+def test_imports_fill_the_recent_part_which_folds_into_the_base_when_due(
+    manager: SeparatedDatabaseManager, source: tuple[str, str], home: Path
+) -> None:
+    records = {i: {"id": i, "v": "first"} for i in range(BASE)}
+    manager.import_data(*source, list(records.values()))
+    assert _split(home, source) == (BASE + 1, 0)  # a first import: every row in the base
+    splits = []
+    for round_ in range(1, 4):  # 40 changed records a round: the third passes a quarter
+        upserts = _change(records, range(round_, BASE, 10), round_)
+        manager.import_data(*source, upserts, deleted=[BASE - round_], mode="incremental")
+        del records[BASE - round_]
+        splits.append(_split(home, source))
+        assert manager.get_latest_data(*source).data == sorted(
+            records.values(), key=lambda record: record["id"]
+        )
+    assert splits == [(BASE + 1, 40), (BASE + 1, 80), (BASE + 121, 0)]
+    assert set(row_indexes(home, *source)) == {
+        "record_rows_key",
+        "record_rows_recent_key",
+        "record_history_first_version",
+    }
+    # A snapshot import writes its changed rows into the recent part too.
+    snapshot = [
+        {**record, "v": "snapshot"} if record["id"] < 20 else record for record in records.values()
+    ]
+    manager.import_data(*source, snapshot)
+    assert _split(home, source) == (BASE + 121, 20)
+    # Key 1 changed in rounds 1 (base, once folded), then in the snapshot (recent).
+    history = manager.record_history(*source, 1)
+    assert [(step.version, step.record["v"]) for step in history] == [
+        (1, "first"),
+        (2, "round 1"),
+        (5, "snapshot"),
+    ]
+    # A key whose newest row is in the base (21, changed in round 1, before the fold) and
+    # one whose newest is in the recent part (13, by the snapshot), upserted unchanged.
+    result = manager.import_data(
+        *source, [{"id": 21, "v": "again"}, {"id": 13, "v": "snapshot"}], mode="incremental"
+    )
+    assert result.version == 6 and result.diff is not None
+    assert (result.diff.added, result.diff.modified, result.diff.removed) == (0, 1, 0)
+    latest = {record["id"]: record for record in manager.get_latest_data(*source).data}
+    assert latest[21] == {"id": 21, "v": "again"} and latest[13] == {"id": 13, "v": "snapshot"}
+
+
+def test_a_refused_import_leaves_the_split_where_it_was(
+    manager: SeparatedDatabaseManager, source: tuple[str, str], home: Path
+) -> None:
+    manager.import_data(*source, [{"id": i} for i in range(BASE)])
+    before = manager.get_latest_data(*source).data
+    upserts = [{"id": i, "v": 1} for i in range(200)]  # enough to fold, had it committed
+    with pytest.raises(RecordsError, match="both upserted and deleted"):
+        manager.import_data(*source, upserts, deleted=[5], mode="incremental")
+    assert _split(home, source) == (BASE + 1, 0)
+    assert manager.get_latest_data(*source).data == before
+    manager.import_data(*source, upserts, mode="incremental")
+    assert _split(home, source) == (BASE + 201, 0)
+
+
+def test_each_part_serves_the_lookups_of_its_own_ids(
+    manager: SeparatedDatabaseManager, source: tuple[str, str], home: Path
+) -> None:
+    """The planner can use each partial index for the condition the store writes: were the
+    bound's literal and the index's condition to drift apart, a lookup would read every row."""
+    manager.import_data(*source, [{"id": i} for i in range(BASE)])
+    bound, _ = _split(home, source)
+    recent, base = key_conditions(bound)
+    postgres = os.environ.get("MANIFOLD_DATABASE_URL") is not None
+    with source_sql(home, *source) as conn:
+        if postgres:
+            conn.execute("SET enable_seqscan = off")
+        for condition, index in ((recent, "record_rows_recent_key"), (base, "record_rows_key")):
+            query = f"SELECT max(id) FROM record_rows WHERE key = '7' AND {condition}"
+            explain = "EXPLAIN " if postgres else "EXPLAIN QUERY PLAN "
+            plan = " ".join(str(row[-1]) for row in conn.execute(explain + query).fetchall())
+            assert index in plan, plan
