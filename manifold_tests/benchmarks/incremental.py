@@ -14,10 +14,12 @@ from __future__ import annotations
 import random
 import tempfile
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from manifold_pipelines import SeparatedDatabaseManager
+from manifold_pipelines.versions.key_index import FOLD_SHARE
 from manifold_tests.benchmarks.measure import Cost, ServerCpu, measured
 from manifold_tests.benchmarks.versions import bench_main, make_record
 
@@ -80,6 +82,13 @@ def run(records: int, seed: int, database_url: str | None = None) -> dict[str, A
         added = manager.data_size("bench", "inc") - size_before
         figures["bytes added by the incremental v2"] = added
         figures["bytes added %"] = 100 * added / size_before
+        cycle = _fold_cycle(manager, records, seed, server)
+        mean = Cost.mean(cycle)
+        figures["fold cycle: 1% imports up to the one that folds the key index"] = len(cycle)
+        figures.update(mean.figures("fold cycle: mean import"))
+        figures.update(cycle[-1].figures("fold cycle: the folding import"))
+        figures["fold cycle: mean import / snapshot time"] = mean.wall / full_cost.wall
+        figures["fold cycle: mean import / snapshot, CPU time"] = mean.cpu / full_cost.cpu
         manager.close()
     return figures
 
@@ -96,6 +105,41 @@ def _final_data(
         for record in first_version(records, seed)
         if record["id"] not in gone
     ]
+
+
+def _fold_cycle(
+    manager: SeparatedDatabaseManager, records: int, seed: int, server: ServerCpu | None
+) -> list[Cost]:
+    """Imports of 1% changes (as the measured one: two fields of each record) one after
+    another, up to the one that folds the recent key index into the base
+    (versions/key_index.py): what an incremental import costs over time, the rebuild
+    included, rather than only the cheap imports before it."""
+    rng = random.Random(seed + 2)
+    rounds = [
+        sorted(rng.sample(range(1, records + 1), records // 100))
+        for _ in range(100 // FOLD_SHARE + 4)  # a fold is due after about 100 / FOLD_SHARE
+    ]
+    wanted = {i for ids in rounds for i in ids}
+    original = {r["id"]: r for r in first_version(records, seed) if r["id"] in wanted}
+    costs: list[Cost] = []
+    bound = _key_bound(manager)
+    for number, ids in enumerate(rounds, 1):
+        upserts = [
+            {**original[i], "amount": original[i]["amount"] + number, "active": number % 2 == 0}
+            for i in ids
+        ]
+        cost, _ = measured(
+            partial(manager.import_data, "bench", "inc", upserts, mode="incremental"), server
+        )
+        costs.append(cost)
+        if _key_bound(manager) != bound:
+            break
+    return costs
+
+
+def _key_bound(manager: SeparatedDatabaseManager) -> int:
+    with manager._open(manager.get_data_source("bench", "inc")) as store:
+        return store.key_bound()
 
 
 def _row_write_floor(

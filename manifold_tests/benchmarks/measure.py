@@ -83,6 +83,21 @@ class Cost:
     peak_rise_mb: float
     server_cpu: float | None
 
+    @classmethod
+    def mean(cls, costs: list[Cost]) -> Cost:
+        """The mean of several steps' costs; the peak is the highest of them."""
+        count = len(costs)
+        servers = [cost.server_cpu for cost in costs if cost.server_cpu is not None]
+        return cls(
+            wall=sum(cost.wall for cost in costs) / count,
+            user=sum(cost.user for cost in costs) / count,
+            system=sum(cost.system for cost in costs) / count,
+            minor_faults=sum(cost.minor_faults for cost in costs) // count,
+            major_faults=sum(cost.major_faults for cost in costs) // count,
+            peak_rise_mb=max(cost.peak_rise_mb for cost in costs),
+            server_cpu=sum(servers) / count if servers else None,
+        )
+
     @property
     def cpu(self) -> float:
         """What the step's processes computed (the server's too), free of waiting for a busy
