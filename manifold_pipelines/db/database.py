@@ -102,6 +102,12 @@ class Database(ABC):
         a correlated max(id)."""
 
     @abstractmethod
+    def rebuild_indexes(self, indexes: Mapping[str, str]) -> None:
+        """Replace the named indexes with new definitions (name -> what it indexes), in the
+        caller's transaction, keeping each name: readers of the store must not wait while
+        the new ones are built."""
+
+    @abstractmethod
     def list_param(self, values: Sequence[Any]) -> Any:
         """The parameter value for an `in_list` condition."""
 

@@ -258,6 +258,16 @@ class PostgresDatabase(Database):
             f" ({newest} LIMIT 1) AS r"
         )
 
+    def rebuild_indexes(self, indexes: Mapping[str, str]) -> None:
+        # DROP INDEX locks the table against readers until the commit, and CREATE INDEX only
+        # against writers: so build under new names first, then drop and rename, which leaves
+        # readers waiting only for the moment between the drops and the commit.
+        for name, target in indexes.items():
+            self.execute(f"CREATE INDEX {name}_next ON {target}")
+        for name in indexes:
+            self.execute(f"DROP INDEX {name}")
+            self.execute(f"ALTER INDEX {name}_next RENAME TO {name}")
+
     def list_param(self, values: Sequence[Any]) -> Any:
         return list(values)
 

@@ -124,12 +124,9 @@ def _holds_nothing(store: VersionStore, previous: PriorVersion | None) -> bool:
 @contextmanager
 def _indexes_built_after(store: VersionStore, first_import: bool) -> Iterator[None]:
     """A first import writes its rows with the row indexes dropped and builds them once after,
-    in its own transaction (a failure's rollback brings them back), in either mode; a later
-    one folds the recent key index into the base when it is due (key_index.py)."""
+    in its own transaction (a failure's rollback brings them back), in either mode."""
     if first_import:
         store.drop_row_indexes()
     yield
     if first_import:
         store.build_row_indexes()
-    else:
-        store.fold_recent_keys()

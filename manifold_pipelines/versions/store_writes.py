@@ -68,20 +68,19 @@ class VersionWrites:
 
     def build_row_indexes(self) -> None:
         """Every row in the base key index (see key_index.py)."""
-        self._build(row_index_definitions(self._move_key_bound()))
+        for name, target in row_index_definitions(self._move_key_bound()).items():
+            self.db.execute(f"CREATE INDEX {name} ON {target}")
 
     def fold_recent_keys(self) -> None:
         """Rebuild the base key index over every row once the recent part has grown enough,
-        in the import's transaction (see key_index.py)."""
+        at the end of the import's transaction (see key_index.py)."""
         bound = self.key_bound()
         low, high = self.db.execute(  # one query for both would read every row
             "SELECT (SELECT min(id) FROM record_rows), (SELECT max(id) FROM record_rows)"
         ).fetchone()
         if high is None or high < bound or not fold_due(bound - low, high + 1 - bound):
             return
-        for name in key_index_definitions(bound):
-            self.db.execute(f"DROP INDEX {name}")
-        self._build(key_index_definitions(self._move_key_bound()))
+        self.db.rebuild_indexes(key_index_definitions(self._move_key_bound()))
 
     def key_bound(self) -> int:
         """The first row id of the recent key index."""
@@ -91,10 +90,6 @@ class VersionWrites:
         bound = self.next_row_id()
         self.db.execute("UPDATE key_index_bound SET bound = ?", (bound,))
         return bound
-
-    def _build(self, indexes: dict[str, str]) -> None:
-        for name, target in indexes.items():
-            self.db.execute(f"CREATE INDEX {name} ON {target}")
 
     def live_rows(self) -> Rows:
         """(hash, id, position) of every row of the newest version."""

@@ -182,6 +182,8 @@ def write_version(
         store.complete_log(
             log_id, version, now, duration_ms, scan.record_count, _with_counts(log(), applied, diff)
         )
+        if not dry_run:  # last: on PostgreSQL its drops hold readers off until the commit
+            store.fold_recent_keys()
         result = ImportResult(
             version=version,
             status=status,

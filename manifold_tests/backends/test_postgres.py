@@ -69,6 +69,54 @@ def test_a_small_import_finishes_while_a_big_one_runs_into_another_source(
     assert manager.get_latest_data("demo", "big").record_count == 300_000
 
 
+def test_a_key_index_fold_builds_its_indexes_before_it_locks_readers_out(
+    manager: SeparatedDatabaseManager, source: tuple[str, str], home: Path
+) -> None:
+    """CREATE INDEX lets readers in, DROP INDEX does not until the commit: the fold must
+    build first. A reader's open transaction holds the fold at its first DROP; by then the
+    import must already hold the build's SHARE lock on `record_rows`."""
+    manager.import_data(*source, [{"id": i} for i in range(400)])
+    schema = source_schema(*source)
+    with psycopg.connect(_url()) as reader:
+        reader.execute(f"SELECT count(*) FROM {schema}.record_rows").fetchone()  # lock held
+        errors: list[BaseException] = []
+
+        def folding_import() -> None:
+            try:
+                with SeparatedDatabaseManager(home) as other:
+                    other.import_data(
+                        *source, [{"id": i, "v": 1} for i in range(200)], mode="incremental"
+                    )
+            except BaseException as exc:  # reported below, in the test's thread
+                errors.append(exc)
+
+        worker = threading.Thread(target=folding_import)
+        worker.start()
+        deadline = time.monotonic() + 60
+        while not (
+            waiting := _sql(
+                "SELECT a.pid, a.query FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+                " WHERE NOT l.granted AND l.mode = 'AccessExclusiveLock'"
+            )
+        ):
+            assert time.monotonic() < deadline and worker.is_alive(), errors
+            time.sleep(0.01)
+        ((pid, query),) = waiting
+        assert str(query).startswith("DROP INDEX")
+        held = _sql(
+            "SELECT l.mode FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE l.pid = %s AND l.granted AND n.nspname = %s AND c.relname = 'record_rows'",
+            pid,
+            schema,
+        )
+        assert ("ShareLock",) in held
+        reader.rollback()
+        worker.join(timeout=60)
+    assert not errors
+    assert manager.get_latest_data(*source).data[:2] == [{"id": 0, "v": 1}, {"id": 1, "v": 1}]
+
+
 def test_deleting_a_source_gives_its_space_back_at_once(
     manager: SeparatedDatabaseManager, source: tuple[str, str]
 ) -> None:
