@@ -91,6 +91,12 @@ class Database(ABC):
         the live rows are those no row of `record_ends` names."""
 
     @abstractmethod
+    def concatenated(self, blob: str, integers: Sequence[str]) -> list[str]:
+        """Aggregate expressions over a query's rows, all in one row order: the BLOB `blob`
+        joined end to end, then each of `integers` as comma-separated decimal text (NULL
+        over no rows). One value each instead of a Python tuple per row."""
+
+    @abstractmethod
     def newest_per_value(
         self, kind: ListKind, table: str, column: str, conditions: Sequence[str]
     ) -> str:

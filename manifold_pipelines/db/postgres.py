@@ -243,6 +243,11 @@ class PostgresDatabase(Database):
         # An anti-join: NOT IN could not be one (its NULL semantics), and would hash the table.
         return f"NOT EXISTS (SELECT 1 FROM {table} x WHERE x.id = {column})"
 
+    def concatenated(self, blob: str, integers: Sequence[str]) -> list[str]:
+        return [f"string_agg({blob}, ''::bytea)"] + [
+            f"string_agg(CAST({integer} AS text), ',')" for integer in integers
+        ]
+
     def newest_per_value(
         self, kind: ListKind, table: str, column: str, conditions: Sequence[str]
     ) -> str:

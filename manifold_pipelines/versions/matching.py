@@ -12,23 +12,22 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
-from manifold_pipelines.versions.ordering import ID_BITS, pack
+from manifold_pipelines.versions.ordering import pack
 from manifold_pipelines.versions.records import KeySpec
 from manifold_pipelines.versions.scan import Live, NewRow
 from manifold_pipelines.versions.store import VersionStore
 
 
 def live_rows(store: VersionStore, spec: KeySpec) -> Live:
-    """The previous version's rows, packed with their positions (see scan.Live)."""
-    rows = store.live_rows()
+    """The previous version's rows (see scan.Live)."""
     if not spec.keyless:
-        # pack() inline: a call per row was a fifth of this loop, a million rows a snapshot.
-        keyed: dict[bytes, int | None] = {
-            digest: position << ID_BITS | row_id for digest, row_id, position in rows
-        }
-        return keyed
+        # Imported here: numpy takes a tenth of a second to load, which the `manifold`
+        # command would pay on every start.
+        from manifold_pipelines.versions.live_index import LiveRows
+
+        return LiveRows(*store.live_rows_concatenated(), store.label)
     copies: dict[bytes, list[int]] = {}
-    for digest, row_id, position in rows:
+    for digest, row_id, position in store.live_rows():
         copies.setdefault(digest, []).append(pack(position, row_id))
     for packed in copies.values():
         packed.sort(reverse=True)  # the scan pops the first in version order

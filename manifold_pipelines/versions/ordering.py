@@ -50,7 +50,8 @@ class Placement:
 
 
 def place_rows(kept: list[int], slots: list[int]) -> Placement:
-    """Place an import's rows. `kept` are the packed live rows it kept, in import order;
+    """Place an import's rows. `kept` are the positions of the live rows it kept (distinct,
+    as within any version), in import order;
     `slots[i]` is how many of them came before new row i (so it is non-decreasing).
 
     New rows after the last kept row keep their provisional positions, so an import that
@@ -114,7 +115,7 @@ def _try_place(kept: list[int], slots: list[int], moved: list[int]) -> Placement
     def anchor_position(rank: int) -> int | None:
         if rank < 0 or rank >= (len(kept) if anchors is None else len(anchors)):
             return None
-        return position_of(kept[rank if anchors is None else anchors[rank]])
+        return kept[rank if anchors is None else anchors[rank]]
 
     items: Iterator[_Item] = merge(
         ((slot, 0, index) for index, slot in enumerate(slots)),

@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from manifold_pipelines.versions.ordering import Placement, place_rows, row_id_of
+from manifold_pipelines.versions.ordering import Placement, place_rows
 from manifold_pipelines.versions.scan import NewRow, ScanResult
 from manifold_pipelines.versions.store import VersionStore
 
@@ -21,8 +21,8 @@ def place_version(
     incremental import appends after it). When the diff key changed, every previous row
     ends: nothing was matched against them."""
     if same_keys:
-        placement = place_rows(scan.kept, [new_row[3] for new_row in scan.new_rows])
-        moved_ids = [row_id_of(scan.kept[index]) for index in placement.moved]
+        placement = place_rows(scan.kept_positions, [new_row[3] for new_row in scan.new_rows])
+        moved_ids = [scan.kept_ids[index] for index in placement.moved]
         ended_ids = scan.ended_ids + moved_ids
     else:
         placement, moved_ids = Placement(), []

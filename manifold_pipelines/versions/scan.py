@@ -10,9 +10,10 @@ the previous version's hashes and the records that changed, never an encoded cop
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from itertools import repeat
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import orjson
 import xxhash
@@ -20,6 +21,7 @@ import xxhash
 from manifold_pipelines.versions.ordering import POSITION_GAP, position_of, row_id_of
 from manifold_pipelines.versions.records import (
     MAX_RECORD_BYTES,
+    KeyFunction,
     KeySpec,
     canonical_hash,
     check_encoded,
@@ -41,8 +43,10 @@ FIRST_IMPORT_DETAIL_BYTES = 32 * 2**20
 its diff details (the counts stay exact): holding every record of a million-record stream
 would cost gigabytes."""
 Record = dict[str, Any]
+T = TypeVar("T")
 
 if TYPE_CHECKING:
+    from manifold_pipelines.versions.live_index import LiveRows
     from manifold_pipelines.versions.store import VersionStore
 
 
@@ -52,17 +56,18 @@ row; whether it replaced a live row with the same key is decided once the scan i
 so is its final position. A tuple: one per record, so it holds nothing it need not (the scan
 gives new rows consecutive ids: the i-th has `first_id + i`)."""
 
-Live = dict[bytes, int | None] | dict[bytes, list[int]]
-"""The previous version's rows as packed (position, id): hash -> row when keyed (a record
-whose hash is live is unchanged), hash -> rows when keyless (identical copies)."""
+Live: TypeAlias = "LiveRows | dict[bytes, list[int]]"
+"""The previous version's rows: as arrays when keyed (see live_index.py), and when keyless
+as hash -> copies, each packed (position, id) (see ordering.py)."""
 
 
 @dataclass
 class ScanResult:
     record_count: int = 0
     new_rows: list[NewRow] = field(default_factory=list)
-    kept: list[int] = field(default_factory=list)
-    """The live rows the import kept unchanged, packed, in import order (see ordering.py)."""
+    kept_positions: list[int] = field(default_factory=list)
+    """The positions of the live rows the import kept unchanged, in import order."""
+    kept_ids: list[int] = field(default_factory=list)
     ended_ids: list[int] = field(default_factory=list)
     first_id: int = 1
     """The id of the import's first row: rows below it are earlier versions'."""
@@ -103,6 +108,24 @@ class _RowWriter:
         self.batch.clear()
         self.batch_bytes = 0
 
+    def write(self, keys: list[str], digests: list[bytes], texts: list[str]) -> None:
+        """New rows for a batch of records, in one bulk statement, built by C-level calls."""
+        count, gap = len(keys), POSITION_GAP
+        self.store.insert_rows(
+            list(
+                zip(
+                    range(self.next_id, self.next_id + count),
+                    keys,
+                    map(bytearray, digests),
+                    texts,
+                    range(self.next_position, self.next_position + count * gap, gap),
+                    repeat(self.version, count),
+                    strict=False,
+                )
+            )
+        )
+        self.advance(count)
+
     def advance(self, written: int) -> None:
         """Account for rows the loop appended to `batch` with ids and positions from here."""
         self.next_id += written
@@ -128,59 +151,132 @@ def scan_records(
     kept, so a streamed source is never held in memory whole.
     """
     result = ScanResult(shapes=Counter() if first_import else None)
-    writer = _RowWriter(store, version, _top_position(live or {}))
-    result.first_id = writer.next_id
-    if spec.keyless:
-        keyless_live: dict[bytes, list[int]] = live or {}  # type: ignore[assignment]
-        _scan_keyless(records, keyless_live, writer, result, where)
-        result.ended_ids = [row_id_of(row) for rows in keyless_live.values() for row in rows]
+    if isinstance(live, dict):
+        writer = _RowWriter(store, version, _top_position(live))
+        result.first_id = writer.next_id
+        _scan_keyless(records, live, writer, result, where)
+        result.ended_ids = [row_id_of(row) for rows in live.values() for row in rows]
+    elif live is None:
+        writer = _RowWriter(store, version, None)
+        result.first_id = writer.next_id
+        if spec.keyless:
+            _scan_keyless(records, {}, writer, result, where)
+        else:
+            _scan_new(records, key_function(spec), writer, result, where)
     else:
-        keyed_live: dict[bytes, int | None] = live or {}  # type: ignore[assignment]
-        _scan_keyed(records, spec, keyed_live, writer, result, where)
-        result.ended_ids = [row_id_of(row) for row in keyed_live.values() if row is not None]
+        writer = _RowWriter(store, version, live.top_position())
+        result.first_id = writer.next_id
+        _scan_against_live(records, key_function(spec), live, writer, result, where)
+        result.ended_ids = live.ended_ids()
     writer.flush()
     result.next_id = writer.next_id
     result.top_position = max(0, writer.next_position - POSITION_GAP)
     return result
 
 
-def _top_position(live: Live) -> int | None:
-    tops = [max(row) if isinstance(row, list) else row for row in live.values() if row is not None]
+def _top_position(live: dict[bytes, list[int]]) -> int | None:
+    tops = [max(rows) for rows in live.values() if rows]
     return position_of(max(tops)) if tops else None
 
 
-def _kept(record: Record, size: int, result: ScanResult) -> Record | None:
-    """The record (`size` bytes of JSON), or None once a first import has kept enough for its
-    details."""
+def _kept(record: Record, size: int, result: ScanResult, index: int) -> Record | None:
+    """The `index`-th new record (`size` bytes of JSON), or None once a first import has kept
+    enough for its details."""
     shapes = result.shapes
     if shapes is None:
         return record
     shapes[(tuple(record), tuple(map(type, record.values())))] += 1
-    if len(result.new_rows) < FIRST_IMPORT_DETAILS and (
-        result.detail_bytes < FIRST_IMPORT_DETAIL_BYTES
-    ):
+    if index < FIRST_IMPORT_DETAILS and (result.detail_bytes < FIRST_IMPORT_DETAIL_BYTES):
         result.detail_bytes += size
         return record
     return None
 
 
-def _scan_keyed(
+def _scan_new(
     records: Iterable[Any],
-    spec: KeySpec,
-    live: dict[bytes, int | None],
+    key_of: KeyFunction,
     writer: _RowWriter,
     result: ScanResult,
     where: str,
 ) -> None:
-    """A record whose hash is live is unchanged; the rest are written as new rows. Repeated
-    keys among those are found afterwards, when each new row is matched by key."""
-    key_of, digest_of, dumps = key_function(spec), xxhash.xxh3_128_digest, dumps_record
-    absent = object()
-    new_rows, kept, batch, flush = result.new_rows, result.kept, writer.batch, writer.flush
-    row_id, position, version = writer.next_id, writer.next_position, writer.version
-    first_id = row_id
-    row = -1
-    for row, record in enumerate(records):
+    """With no version to compare with, every record is a new row, written a batch at a time
+    by C-level calls. Repeated keys among them are found afterwards, when each new row is
+    matched by key."""
+    start = 0
+    iterator = iter(records)
+    while True:
+        texts: list[str] = []
+        chunk, digests = _next_batch(iterator, start, where, texts)
+        if not chunk:
+            break
+        keys = list(map(key_of, chunk))
+        rows: Sequence[int] = range(start, start + len(chunk))
+        start += len(chunk)
+        if None in keys:
+            result.missing_keys.extend(rows[at] for at, key in enumerate(keys) if key is None)
+            present = [at for at, key in enumerate(keys) if key is not None]
+            chunk, keys, digests = (
+                _pick(chunk, present),
+                _pick(keys, present),
+                _pick(digests, present),
+            )
+            texts, rows = _pick(texts, present), _pick(list(rows), present)
+        writer.write(keys, digests, texts)  # type: ignore[arg-type]
+        if result.shapes is not None:
+            done = len(result.new_rows)
+            chunk = [
+                _kept(record, len(text), result, done + offset)
+                for offset, (record, text) in enumerate(zip(chunk, texts, strict=True))
+            ]
+        result.new_rows.extend(zip(rows, keys, chunk, repeat(0)))  # type: ignore[arg-type]
+    result.record_count = result.unique_records = start
+
+
+def _pick(items: list[T], at: list[int]) -> list[T]:
+    return [items[index] for index in at]
+
+
+def _scan_against_live(
+    records: Iterable[Any],
+    key_of: KeyFunction,
+    live: LiveRows,
+    writer: _RowWriter,
+    result: ScanResult,
+    where: str,
+) -> None:
+    """Records are hashed a batch at a time and the batch looked up in the live rows at once:
+    a record whose hash is live is unchanged (its key is part of its content), the rest are
+    written as new rows, encoded again (they are few; holding every batch's JSON would cost
+    more). Repeated keys among new rows are found afterwards, when each is matched by key."""
+    start = 0
+    iterator = iter(records)
+    while True:
+        chunk, digests = _next_batch(iterator, start, where)
+        if not chunk:
+            break
+        batch = live.take(b"".join(digests))
+        result.duplicate_keys.extend(start + offset for offset in batch.repeated)
+        for offset, kept_before in zip(batch.new, batch.kept_before, strict=True):
+            _write_new(chunk[offset], start + offset, kept_before, key_of, writer, result)
+        start += len(chunk)
+    result.kept_positions, result.kept_ids = live.kept()
+    result.record_count = result.unique_records = start
+
+
+def _next_batch(
+    records: Iterator[Any], start: int, where: str, texts: list[str] | None = None
+) -> tuple[list[Any], list[bytes]]:
+    """The next records (the first at row `start`), up to BATCH_ROWS of them or BATCH_BYTES
+    of JSON, and their content hashes; each refused as `encode` would. Their JSON is kept
+    only as `texts`, if asked: orjson gives each result a buffer of 4 KB or more, and holding
+    a batch of those cost more than hashing it."""
+    digest_of, dumps = xxhash.xxh3_128_digest, dumps_record
+    chunk: list[Any] = []
+    digests: list[bytes] = []
+    size = 0
+    for record in records:
+        # encode() inline: a call per record costs more than the checks
+        row = start + len(chunk)
         if record.__class__ is not dict:
             raise not_an_object(record, row, where)
         try:
@@ -189,28 +285,45 @@ def _scan_keyed(
             raise not_json(exc, row, where, record) from exc
         if b"null" in blob or len(blob) > MAX_RECORD_BYTES:
             check_encoded(record, blob, row, where)
-        digest = digest_of(blob)
-        entry = live.get(digest, absent)
-        if entry is absent:
-            key = key_of(record)
-            if key is None:
-                result.missing_keys.append(row)
-                continue
-            batch.append((row_id, key, bytearray(digest), blob.decode(), position, version))
-            new_rows.append((row, key, _kept(record, len(blob), result), len(kept)))
-            row_id += 1
-            position += POSITION_GAP
-            writer.batch_bytes += len(blob)
-            if len(batch) >= BATCH_ROWS or writer.batch_bytes >= BATCH_BYTES:
-                flush()
-        elif entry is None:
-            result.duplicate_keys.append(row)  # the same record twice: its key repeats
-        else:
-            live[digest] = None
-            kept.append(entry)  # type: ignore[arg-type]
-    writer.advance(row_id - first_id)
-    result.record_count = row + 1
-    result.unique_records = result.record_count
+        chunk.append(record)
+        digests.append(digest_of(blob))
+        if texts is not None:
+            texts.append(blob.decode())
+        size += len(blob)
+        if len(chunk) >= BATCH_ROWS or size >= BATCH_BYTES:
+            break
+    return chunk, digests
+
+
+def _write_new(
+    record: Record,
+    row: int,
+    kept_before: int,
+    key_of: KeyFunction,
+    writer: _RowWriter,
+    result: ScanResult,
+) -> None:
+    """Write one record as a new row after the live rows, or note that it has no key."""
+    key = key_of(record)
+    if key is None:
+        result.missing_keys.append(row)
+        return
+    blob = dumps_record(record)
+    writer.batch.append(
+        (
+            writer.next_id,
+            key,
+            bytearray(xxhash.xxh3_128_digest(blob)),
+            blob.decode(),
+            writer.next_position,
+            writer.version,
+        )
+    )
+    result.new_rows.append((row, key, record, kept_before))
+    writer.advance(1)
+    writer.batch_bytes += len(blob)
+    if len(writer.batch) >= BATCH_ROWS or writer.batch_bytes >= BATCH_BYTES:
+        writer.flush()
 
 
 def _scan_keyless(
@@ -224,7 +337,7 @@ def _scan_keyless(
     its canonical hash, so a record whose fields merely come in another order is new as a
     row, to read back as imported, but the same record to the diff."""
     distinct: set[bytes] = set()
-    kept = result.kept
+    kept_positions, kept_ids = result.kept_positions, result.kept_ids
     row = -1
     for row, record in enumerate(records):
         blob = encode(record, row, where)
@@ -233,7 +346,9 @@ def _scan_keyless(
         digest = xxhash.xxh3_128_digest(blob)
         copies = live.get(digest)
         if copies:
-            kept.append(copies.pop())
+            packed = copies.pop()
+            kept_positions.append(position_of(packed))
+            kept_ids.append(row_id_of(packed))
             continue
         key = canonical.hex()
         writer.batch.append(
@@ -246,7 +361,9 @@ def _scan_keyless(
                 writer.version,
             )
         )
-        result.new_rows.append((row, key, _kept(record, len(blob), result), len(kept)))
+        result.new_rows.append(
+            (row, key, _kept(record, len(blob), result, len(result.new_rows)), len(kept_ids))
+        )
         writer.advance(1)
         writer.batch_bytes += len(blob)
         if len(writer.batch) >= BATCH_ROWS or writer.batch_bytes >= BATCH_BYTES:

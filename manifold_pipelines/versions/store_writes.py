@@ -96,6 +96,15 @@ class VersionWrites:
         live = f"SELECT hash, id, position FROM record_rows r WHERE {self._not_ended}"  # noqa: S608 (the engine's own clause)
         return self.db.execute(live)
 
+    def live_rows_concatenated(self) -> tuple[bytes, str, str]:
+        """The rows of the newest version in one aggregate row: their hashes end to end, then
+        their ids and positions as comma-separated text (see live_index.py)."""
+        hashes, ids, positions = self.db.concatenated("hash", ("id", "position"))
+        row = self.db.execute(
+            f"SELECT {hashes}, {ids}, {positions} FROM record_rows r WHERE {self._not_ended}"  # noqa: S608 (the engine's own clauses)
+        ).fetchone()
+        return bytes(row[0] or b""), row[1] or "", row[2] or ""
+
     def load_rows(self, row_ids: Sequence[int]) -> list[tuple[Any, ...]]:
         """(id, key, hash, record JSON, position) of the given rows, in position order."""
         if not row_ids:

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from manifold_pipelines import SeparatedDatabaseManager
 from manifold_pipelines.backends.postgres import source_schema
 from manifold_pipelines.errors import DiffKeyError
+from manifold_pipelines.versions import scan as scan_module
 from manifold_tests.conftest import make_source
 from manifold_tests.raw_storage import catalogue_sql, row_indexes, source_sql
 
@@ -216,13 +217,20 @@ def test_diff_from_a_to_b_applied_to_a_gives_b(
         max_size=6,
     ),
     st.booleans(),
+    st.sampled_from([1, 3, 10_000]),
 )
 @pytest.mark.slow
 def test_every_version_reads_back_in_import_order_and_lists_its_diff_as_get_data_diff_does(
-    manager: SeparatedDatabaseManager, imports: list[list[tuple[int, int]]], keyless: bool
+    manager: SeparatedDatabaseManager,
+    monkeypatch: pytest.MonkeyPatch,
+    imports: list[list[tuple[int, int]]],
+    keyless: bool,
+    batch: int,
 ) -> None:
     """Records leave, return, change and move; keyless versions also hold copies and records
-    whose fields come in another order."""
+    whose fields come in another order. Small batches match a version against the live rows
+    a few records at a time."""
+    monkeypatch.setattr(scan_module, "BATCH_ROWS", batch)
     name = f"s{len(manager.list_data_sources())}"
     make_source(manager, source_id=name, keylessDiff=keyless)
     versions = []

@@ -1,0 +1,127 @@
+"""A snapshot import matches its records against the live rows a batch at a time
+(versions/live_index.py): by content hash, unchanged records keep their rows, the same record
+twice is a repeated key, and a damaged row is refused before anything is written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from manifold_pipelines import SeparatedDatabaseManager
+from manifold_pipelines.errors import DiffKeyError, StorageError
+from manifold_pipelines.versions import scan as scan_module
+from manifold_pipelines.versions.live_index import LiveRows
+from manifold_tests.raw_storage import source_sql
+
+
+def _digest(high: int, low: int) -> bytes:
+    return high.to_bytes(8, "big") + low.to_bytes(8, "big")
+
+
+def _live(digests: list[bytes]) -> LiveRows:
+    count = len(digests)
+    ids = ",".join(str(100 + row) for row in range(count))
+    positions = ",".join(str(1000 * (count - row)) for row in range(count))
+    return LiveRows(b"".join(digests), ids, positions, "test")
+
+
+def test_rows_whose_hashes_share_their_first_half_are_told_apart_by_the_second() -> None:
+    """The lookup sorts by the first 8 bytes; rows sharing them must each still be found."""
+    live = _live([_digest(7, 3), _digest(7, 1), _digest(9, 0), _digest(7, 2)])
+    batch = live.take(_digest(7, 2) + _digest(7, 1) + _digest(7, 4) + _digest(7, 3))
+    assert batch.new == [2]  # (7, 4) shares a first half with three rows but is none of them
+    assert batch.kept_before == [2]
+    assert batch.repeated == []
+    assert live.kept() == ([1000, 3000, 4000], [103, 101, 100])
+    assert live.ended_ids() == [102]
+
+
+def test_a_record_taken_twice_is_repeated_within_a_batch_and_across_batches() -> None:
+    first, second = _digest(1, 1), _digest(2, 2)
+    live = _live([first, second])
+    batch = live.take(first + _digest(3, 3) + first)
+    assert (batch.new, batch.kept_before, batch.repeated) == ([1], [1], [2])
+    batch = live.take(second + first)
+    assert (batch.new, batch.kept_before, batch.repeated) == ([], [], [1])
+    assert live.kept() == ([2000, 1000], [100, 101])
+    assert live.ended_ids() == []
+
+
+def test_digests_past_either_end_of_the_sorted_hashes_are_new() -> None:
+    live = _live([_digest(5, 5)])
+    batch = live.take(_digest(0, 0) + _digest(2**64 - 1, 0))
+    assert (batch.new, batch.kept_before) == ([0, 1], [0, 0])
+    assert live.ended_ids() == [100]
+    empty = _live([])
+    assert empty.take(_digest(5, 5)).new == [0]
+    assert empty.top_position() is None
+
+
+@pytest.mark.parametrize(
+    ("hashes", "ids", "positions"),
+    [
+        (b"\0" * 15, "1", "1"),  # a hash one byte short
+        (b"\0" * 32, "1", "1"),  # more hash bytes than rows
+        (b"\0" * 16, "1", "1,2"),  # more positions than rows
+        (b"\0" * 16, "1", "x"),  # a position that is not a number
+    ],
+)
+def test_rows_that_do_not_read_back_whole_are_refused(
+    hashes: bytes, ids: str, positions: str
+) -> None:
+    with pytest.raises(StorageError, match=r"the file is damaged.*restore the file from a backup"):
+        LiveRows(hashes, ids, positions, "demo/api")
+
+
+@pytest.mark.parametrize("batch", [2, 10_000])
+def test_unchanged_records_keep_their_rows_whatever_the_batches(
+    manager: SeparatedDatabaseManager,
+    source: tuple[str, str],
+    home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    batch: int,
+) -> None:
+    monkeypatch.setattr(scan_module, "BATCH_ROWS", batch)
+    first = [{"id": i, "v": i} for i in range(9)]
+    manager.import_data(*source, first)
+    second = [first[4], {"id": 1, "v": "changed"}, *first[5:], first[0], {"id": 20, "v": 0}]
+    result = manager.import_data(*source, second)
+    assert result.diff is not None
+    assert result.diff.summary() == {"added": 1, "removed": 2, "modified": 1, "totalChanges": 4}
+    assert manager.get_latest_data(*source).data == second
+    with source_sql(home, *source) as conn:
+        # first[4:] and first[0] kept their rows; only the changed, the added and the record
+        # moved out of order (first[0], now after first[8]) were written again.
+        written = conn.execute("SELECT count(*) FROM record_rows WHERE first_version = 2")
+        assert written.fetchone()[0] == 3
+    assert manager.get_data_version(*source, 1).data == first
+
+
+@pytest.mark.parametrize("batch", [2, 10_000])
+def test_the_same_record_twice_is_a_repeated_key_and_nothing_is_imported(
+    manager: SeparatedDatabaseManager,
+    source: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    batch: int,
+) -> None:
+    monkeypatch.setattr(scan_module, "BATCH_ROWS", batch)
+    first = [{"id": i} for i in range(5)]
+    manager.import_data(*source, first)
+    with pytest.raises(DiffKeyError, match=r"1 record has a 'id' that another.*first rows 4\)"):
+        manager.import_data(*source, [*first[:4], first[1]])
+    assert [version.version for version in manager.list_versions(*source)] == [1]
+    assert manager.get_latest_data(*source).data == first
+
+
+def test_a_row_whose_hash_is_damaged_stops_the_import_and_keeps_the_last_version(
+    manager: SeparatedDatabaseManager, source: tuple[str, str], home: Path
+) -> None:
+    records = [{"id": i} for i in range(3)]
+    manager.import_data(*source, records)
+    with source_sql(home, *source) as conn:
+        conn.execute("UPDATE record_rows SET hash = ? WHERE id = 2", (b"\x01" * 5,))
+    with pytest.raises(StorageError, match=r"do not read back whole.*restore the file"):
+        manager.import_data(*source, [*records, {"id": 3}])
+    assert [version.version for version in manager.list_versions(*source)] == [1]
+    assert manager.get_latest_data(*source).data == records
