@@ -32,7 +32,7 @@ def test_benchmark_runs_and_reports_every_figure(engine: str) -> None:
     assert 0 < figures["bytes added by v2"] < figures["file size after v1 bytes"]
     assert figures["seed-literal bytes added by v2"] > figures["bytes added by v2"]
     assert 0 < figures["bytes added by v2 / seed-literal's"] < 1
-    for step in ("v1 import", "v2 import (incl. diff)", "read latest"):
+    for step in ("v1 import", "v2 import (incl. diff)", "read latest", "read version 1"):
         assert figures[f"{step} cpu s (user+sys)"] > 0
         assert figures[f"{step} / floor"] > 0
     for step, reference in (

@@ -108,6 +108,9 @@ def run(records: int, seed: int, database_url: str | None = None) -> dict[str, A
         read_cost, latest = measured(lambda: manager.get_latest_data("bench", "data"), server)
         assert latest.record_count == len(v2)
         del latest
+        first_cost, first = measured(lambda: manager.get_data_version("bench", "data", 1), server)
+        assert first.record_count == len(v1)
+        del first
         size_v2 = manager.data_size("bench", "data")
         manager.close()
         floor_cost, _ = measured(lambda: floor(v2_json))
@@ -121,6 +124,7 @@ def run(records: int, seed: int, database_url: str | None = None) -> dict[str, A
         "v2 import (incl. diff)": v2_cost,
         "diff details": diff_cost,
         "read latest": read_cost,
+        "read version 1": first_cost,
         FLOOR: floor_cost,
         SEED: literal.cost,
         DATACOMPY: compare_cost,
@@ -133,6 +137,7 @@ def run(records: int, seed: int, database_url: str | None = None) -> dict[str, A
         ("v1 import", FLOOR),
         ("v2 import (incl. diff)", FLOOR),
         ("read latest", FLOOR),
+        ("read version 1", FLOOR),
         ("v2 import (incl. diff)", SEED),
         ("v2 import (incl. diff)", DATACOMPY),
         ("diff details", DATACOMPY),
