@@ -125,3 +125,36 @@ def test_a_row_whose_hash_is_damaged_stops_the_import_and_keeps_the_last_version
         manager.import_data(*source, [*records, {"id": 3}])
     assert [version.version for version in manager.list_versions(*source)] == [1]
     assert manager.get_latest_data(*source).data == records
+
+
+@pytest.mark.parametrize("batch", [2, 10_000])
+@pytest.mark.parametrize("first", [True, False])
+def test_records_without_a_key_are_named_by_row_across_batches(
+    manager: SeparatedDatabaseManager,
+    source: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    batch: int,
+    first: bool,
+) -> None:
+    monkeypatch.setattr(scan_module, "BATCH_ROWS", batch)
+    if not first:
+        manager.import_data(*source, [{"id": 0}])
+    records = [{"id": 0}, {"v": 1}, {"id": 2}, {"id": None}, {"id": 4}, {"id": [1]}]
+    with pytest.raises(DiffKeyError, match=r"3 records have no usable 'id'.*first rows 1, 3, 5\)"):
+        manager.import_data(*source, records)
+    assert len(manager.list_versions(*source)) == (0 if first else 1)
+
+
+def test_a_streamed_first_import_keeps_the_first_records_for_its_details_across_batches(
+    manager: SeparatedDatabaseManager, source: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scan_module, "BATCH_ROWS", 3)
+    monkeypatch.setattr(scan_module, "FIRST_IMPORT_DETAILS", 10)
+    records = [{"id": i, "v": i % 2 or None} for i in range(25)]
+    result = manager.import_data(*source, iter(records))
+    assert result.diff is not None
+    assert result.diff.added == 25
+    assert result.diff.details.added == records[:10]
+    assert manager.get_latest_data(*source).data == records
+    completeness = next(metric for metric in result.quality if metric.field == "v")
+    assert completeness.value == pytest.approx(12 / 25)  # the odd ids have a value
