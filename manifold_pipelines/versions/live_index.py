@@ -64,9 +64,6 @@ class LiveRows:
         self._kept: list[Indexes] = []
         self._kept_count = 0
 
-    def __len__(self) -> int:
-        return len(self.ids)
-
     def top_position(self) -> int | None:
         return int(self.positions.max()) if len(self.positions) else None
 

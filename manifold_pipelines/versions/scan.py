@@ -86,8 +86,9 @@ class ScanResult:
 
 class _RowWriter:
     """Assigns row ids and provisional positions (after every live row) and writes rows in
-    batches, in one bulk statement each. The scan loops append to `batch` inline: a method
-    call per record costs more than the insert.
+    batches, in one bulk statement each: a first import's a batch of records at a time
+    (`write`), the other scans' as they find new rows, appended to `batch` inline (a method
+    call per record costs more than the insert).
 
     A row's hash goes in as a bytearray, stored as the same BLOB: Python's sqlite3 binds
     int, float, str and bytearray directly but looks every `bytes` up in its adapter
