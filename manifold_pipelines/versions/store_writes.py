@@ -23,6 +23,8 @@ from manifold_pipelines.versions.key_index import (
     row_index_definitions,
 )
 
+LIVE_SLICE_IDS = 1 << 22
+"""Row ids read per aggregate query of the live rows: 4 million rows' hashes are 64 MB."""
 ROW_COLUMNS = ("id", "key", "hash", "record", "position", "first_version")
 """A record row as the scan writes it: (id, key, hash, record JSON, position, first version)."""
 
@@ -97,13 +99,27 @@ class VersionWrites:
         return self.db.execute(live)
 
     def live_rows_concatenated(self) -> tuple[bytes, str, str]:
-        """The rows of the newest version in one aggregate row: their hashes end to end, then
-        their ids and positions as comma-separated text (see live_index.py)."""
+        """The rows of the newest version: their hashes end to end, then their ids and
+        positions as comma-separated text (see live_index.py). One aggregate row for each
+        LIVE_SLICE_IDS ids: both engines cap a value at 1 GB, which the hashes of 67 million
+        rows would reach."""
         hashes, ids, positions = self.db.concatenated("hash", ("id", "position"))
-        row = self.db.execute(
-            f"SELECT {hashes}, {ids}, {positions} FROM record_rows r WHERE {self._not_ended}"  # noqa: S608 (the engine's own clauses)
-        ).fetchone()
-        return bytes(row[0] or b""), row[1] or "", row[2] or ""
+        low, high = self.db.execute("SELECT min(id), max(id) FROM record_rows").fetchone()
+        parts: list[tuple[Any, ...]] = []
+        for start in range(low or 0, (high or -1) + 1, LIVE_SLICE_IDS):
+            parts.append(
+                self.db.execute(
+                    f"SELECT {hashes}, {ids}, {positions} FROM record_rows r"  # noqa: S608 (the engine's own clauses)
+                    f" WHERE r.id >= ? AND r.id < ? AND {self._not_ended}",
+                    (start, start + LIVE_SLICE_IDS),
+                ).fetchone()
+            )
+        parts = [part for part in parts if part[0] is not None]
+        return (
+            b"".join(bytes(part[0]) for part in parts),
+            ",".join(part[1] for part in parts),
+            ",".join(part[2] for part in parts),
+        )
 
     def load_rows(self, row_ids: Sequence[int]) -> list[tuple[Any, ...]]:
         """(id, key, hash, record JSON, position) of the given rows, in position order."""

@@ -11,6 +11,7 @@ import pytest
 from manifold_pipelines import SeparatedDatabaseManager
 from manifold_pipelines.errors import DiffKeyError, StorageError
 from manifold_pipelines.versions import scan as scan_module
+from manifold_pipelines.versions import store_writes
 from manifold_pipelines.versions.live_index import LiveRows
 from manifold_tests.raw_storage import source_sql
 
@@ -74,15 +75,19 @@ def test_rows_that_do_not_read_back_whole_are_refused(
         LiveRows(hashes, ids, positions, "demo/api")
 
 
-@pytest.mark.parametrize("batch", [2, 10_000])
+@pytest.mark.parametrize(("batch", "slice_ids"), [(2, 3), (10_000, 1 << 22)])
 def test_unchanged_records_keep_their_rows_whatever_the_batches(
     manager: SeparatedDatabaseManager,
     source: tuple[str, str],
     home: Path,
     monkeypatch: pytest.MonkeyPatch,
     batch: int,
+    slice_ids: int,
 ) -> None:
+    """Records looked up a few at a time, in live rows read a few ids at a time (the rows of
+    a large source are read in slices, each under the engines' 1 GB cap on a value)."""
     monkeypatch.setattr(scan_module, "BATCH_ROWS", batch)
+    monkeypatch.setattr(store_writes, "LIVE_SLICE_IDS", slice_ids)
     first = [{"id": i, "v": i} for i in range(9)]
     manager.import_data(*source, first)
     second = [first[4], {"id": 1, "v": "changed"}, *first[5:], first[0], {"id": 20, "v": 0}]
@@ -96,6 +101,11 @@ def test_unchanged_records_keep_their_rows_whatever_the_batches(
         written = conn.execute("SELECT count(*) FROM record_rows WHERE first_version = 2")
         assert written.fetchone()[0] == 3
     assert manager.get_data_version(*source, 1).data == first
+    # live rows of both versions, with ended ones between them (a slice may hold none)
+    third = manager.import_data(*source, second[2:])
+    assert third.diff is not None
+    assert third.diff.summary() == {"added": 0, "removed": 2, "modified": 0, "totalChanges": 2}
+    assert manager.get_latest_data(*source).data == second[2:]
 
 
 @pytest.mark.parametrize("batch", [2, 10_000])
