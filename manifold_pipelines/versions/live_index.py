@@ -43,7 +43,11 @@ class LiveRows:
 
     def __init__(self, hashes: bytes, ids: str, positions: str, where: str) -> None:
         """`hashes` are the rows' digests end to end; `ids` and `positions` their integers
-        as comma-separated text, in the same order."""
+        as comma-separated text, in the same order. A hash is a row's content's, kept so as
+        not to hash every row again: rows whose hashes are wrong (damaged, or of a file in
+        another text encoding) match no record, so their records are written again as new
+        rows, and what is stored and diffed stays right; rows that do not line up at all are
+        refused."""
         try:
             self.ids, self.positions = _integers(ids), _integers(positions)
         except ValueError:

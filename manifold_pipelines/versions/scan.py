@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
-from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias, TypeVar
 
 import orjson
 import xxhash
@@ -31,7 +31,7 @@ from manifold_pipelines.versions.records import (
     not_an_object,
     not_json,
 )
-from manifold_pipelines.versions.schema import Shapes
+from manifold_pipelines.versions.schema import JSON_TYPES, Shapes
 
 BATCH_ROWS = 10_000
 BATCH_BYTES = 16 * 2**20
@@ -183,14 +183,70 @@ def _top_position(live: dict[bytes, list[int]]) -> int | None:
 def _kept(record: Record, size: int, result: ScanResult, index: int) -> Record | None:
     """The `index`-th new record (`size` bytes of JSON), or None once a first import has kept
     enough for its details."""
-    shapes = result.shapes
-    if shapes is None:
+    if result.shapes is None:
         return record
-    shapes[(tuple(record), tuple(map(type, record.values())))] += 1
     if index < FIRST_IMPORT_DETAILS and (result.detail_bytes < FIRST_IMPORT_DETAIL_BYTES):
         result.detail_bytes += size
         return record
     return None
+
+
+def _count_shape(shapes: Shapes | None, record: Record) -> None:
+    if shapes is not None:
+        shapes[(tuple(record), tuple(map(type, record.values())))] += 1
+
+
+class _Batch(NamedTuple):
+    """Records read ahead, with what was taken from each as it was read: its content hash,
+    its JSON as text and that JSON's size in bytes, and its key when asked. Nothing is taken
+    from a record once the next one is read: a generator may reuse or change a record it
+    yielded, and what is stored must be what it yielded."""
+
+    records: list[Any]
+    digests: list[bytes]
+    texts: list[str]
+    sizes: list[int]
+    keys: list[str | None]
+
+
+def _next_batch(
+    records: Iterator[Any],
+    start: int,
+    where: str,
+    key_of: KeyFunction | None = None,
+    shapes: Shapes | None = None,
+) -> _Batch:
+    """The next records (the first at row `start`), up to BATCH_ROWS of them or BATCH_BYTES
+    of JSON, each refused as `encode` would; counted by shape into `shapes`, if given. The
+    JSON is kept as text: orjson gives each result a buffer of 4 KB or more, and holding a
+    batch of those cost more than hashing it."""
+    digest_of, dumps = xxhash.xxh3_128_digest, dumps_record
+    batch = _Batch([], [], [], [], [])
+    chunk, digests, texts, sizes, keys = batch
+    size = 0
+    for record in records:
+        # encode() inline: a call per record costs more than the checks
+        row = start + len(chunk)
+        if record.__class__ is not dict:
+            raise not_an_object(record, row, where)
+        try:
+            blob = dumps(record)
+        except (TypeError, orjson.JSONEncodeError) as exc:
+            raise not_json(exc, row, where, record) from exc
+        if b"null" in blob or len(blob) > MAX_RECORD_BYTES:
+            check_encoded(record, blob, row, where)
+        chunk.append(record)
+        digests.append(digest_of(blob))
+        texts.append(blob.decode())
+        sizes.append(len(blob))
+        if key_of is not None:
+            keys.append(key_of(record))
+        if shapes is not None:  # _count_shape inline, as above
+            shapes[(tuple(record), tuple(map(type, record.values())))] += 1
+        size += len(blob)
+        if len(chunk) >= BATCH_ROWS or size >= BATCH_BYTES:
+            break
+    return batch
 
 
 def _scan_new(
@@ -206,31 +262,42 @@ def _scan_new(
     start = 0
     iterator = iter(records)
     while True:
-        texts: list[str] = []
-        chunk, digests = _next_batch(iterator, start, where, texts)
+        chunk, digests, texts, sizes, keys = _next_batch(
+            iterator, start, where, key_of, result.shapes
+        )
         if not chunk:
             break
-        keys = list(map(key_of, chunk))
         rows: Sequence[int] = range(start, start + len(chunk))
         start += len(chunk)
         if None in keys:
             result.missing_keys.extend(rows[at] for at, key in enumerate(keys) if key is None)
             present = [at for at, key in enumerate(keys) if key is not None]
-            chunk, keys, digests = (
-                _pick(chunk, present),
-                _pick(keys, present),
-                _pick(digests, present),
-            )
-            texts, rows = _pick(texts, present), _pick(list(rows), present)
+            chunk, keys, texts = _pick(chunk, present), _pick(keys, present), _pick(texts, present)
+            digests, sizes = _pick(digests, present), _pick(sizes, present)
+            rows = _pick(list(rows), present)
         writer.write(keys, digests, texts)  # type: ignore[arg-type]
         if result.shapes is not None:
             done = len(result.new_rows)
             chunk = [
-                _kept(record, len(text), result, done + offset)
-                for offset, (record, text) in enumerate(zip(chunk, texts, strict=True))
+                _kept(record, size, result, done + offset)
+                for offset, (record, size) in enumerate(zip(chunk, sizes, strict=True))
             ]
         result.new_rows.extend(zip(rows, keys, chunk, repeat(0)))  # type: ignore[arg-type]
     result.record_count = result.unique_records = start
+
+
+def _as_read(record: Record, text: str) -> Record:
+    """The record as its JSON holds it: a copy its producer can no longer change (a generator
+    may reuse one dict, or change a record it yielded). But a record whose top-level values
+    JSON would give back as something else (an enum, a UUID) is itself, if it is as it was
+    read, so that the field counts refuse it (see schema.json_type). New rows are few."""
+    if all(cls in JSON_TYPES for cls in map(type, record.values())):
+        return orjson.loads(text)  # type: ignore[no-any-return]
+    try:
+        unchanged = dumps_record(record).decode() == text
+    except (TypeError, orjson.JSONEncodeError):  # changed into something JSON cannot hold
+        unchanged = False
+    return record if unchanged else orjson.loads(text)
 
 
 def _pick(items: list[T], at: list[int]) -> list[T]:
@@ -247,84 +314,40 @@ def _scan_against_live(
 ) -> None:
     """Records are hashed a batch at a time and the batch looked up in the live rows at once:
     a record whose hash is live is unchanged (its key is part of its content), the rest are
-    written as new rows, encoded again (they are few; holding every batch's JSON would cost
-    more). Repeated keys among new rows are found afterwards, when each is matched by key."""
+    written as new rows, as they were read. Repeated keys among new rows are found
+    afterwards, when each is matched by key."""
     start = 0
     iterator = iter(records)
     while True:
-        chunk, digests = _next_batch(iterator, start, where)
+        chunk, digests, texts, sizes, _ = _next_batch(iterator, start, where)
         if not chunk:
             break
         batch = live.take(b"".join(digests))
         result.duplicate_keys.extend(start + offset for offset in batch.repeated)
         for offset, kept_before in zip(batch.new, batch.kept_before, strict=True):
-            _write_new(chunk[offset], start + offset, kept_before, key_of, writer, result)
+            record = _as_read(chunk[offset], texts[offset])
+            key = key_of(record)
+            if key is None:
+                result.missing_keys.append(start + offset)
+                continue
+            writer.batch.append(
+                (
+                    writer.next_id,
+                    key,
+                    bytearray(digests[offset]),
+                    texts[offset],
+                    writer.next_position,
+                    writer.version,
+                )
+            )
+            result.new_rows.append((start + offset, key, record, kept_before))
+            writer.advance(1)
+            writer.batch_bytes += sizes[offset]
+            if len(writer.batch) >= BATCH_ROWS or writer.batch_bytes >= BATCH_BYTES:
+                writer.flush()
         start += len(chunk)
     result.kept_positions, result.kept_ids = live.kept()
     result.record_count = result.unique_records = start
-
-
-def _next_batch(
-    records: Iterator[Any], start: int, where: str, texts: list[str] | None = None
-) -> tuple[list[Any], list[bytes]]:
-    """The next records (the first at row `start`), up to BATCH_ROWS of them or BATCH_BYTES
-    of JSON, and their content hashes; each refused as `encode` would. Their JSON is kept
-    only as `texts`, if asked: orjson gives each result a buffer of 4 KB or more, and holding
-    a batch of those cost more than hashing it."""
-    digest_of, dumps = xxhash.xxh3_128_digest, dumps_record
-    chunk: list[Any] = []
-    digests: list[bytes] = []
-    size = 0
-    for record in records:
-        # encode() inline: a call per record costs more than the checks
-        row = start + len(chunk)
-        if record.__class__ is not dict:
-            raise not_an_object(record, row, where)
-        try:
-            blob = dumps(record)
-        except (TypeError, orjson.JSONEncodeError) as exc:
-            raise not_json(exc, row, where, record) from exc
-        if b"null" in blob or len(blob) > MAX_RECORD_BYTES:
-            check_encoded(record, blob, row, where)
-        chunk.append(record)
-        digests.append(digest_of(blob))
-        if texts is not None:
-            texts.append(blob.decode())
-        size += len(blob)
-        if len(chunk) >= BATCH_ROWS or size >= BATCH_BYTES:
-            break
-    return chunk, digests
-
-
-def _write_new(
-    record: Record,
-    row: int,
-    kept_before: int,
-    key_of: KeyFunction,
-    writer: _RowWriter,
-    result: ScanResult,
-) -> None:
-    """Write one record as a new row after the live rows, or note that it has no key."""
-    key = key_of(record)
-    if key is None:
-        result.missing_keys.append(row)
-        return
-    blob = dumps_record(record)
-    writer.batch.append(
-        (
-            writer.next_id,
-            key,
-            bytearray(xxhash.xxh3_128_digest(blob)),
-            blob.decode(),
-            writer.next_position,
-            writer.version,
-        )
-    )
-    result.new_rows.append((row, key, record, kept_before))
-    writer.advance(1)
-    writer.batch_bytes += len(blob)
-    if len(writer.batch) >= BATCH_ROWS or writer.batch_bytes >= BATCH_BYTES:
-        writer.flush()
 
 
 def _scan_keyless(
@@ -342,6 +365,7 @@ def _scan_keyless(
     row = -1
     for row, record in enumerate(records):
         blob = encode(record, row, where)
+        _count_shape(result.shapes, record)
         canonical = canonical_hash(record)
         distinct.add(canonical)
         digest = xxhash.xxh3_128_digest(blob)

@@ -4,7 +4,9 @@ twice is a repeated key, and a damaged row is refused before anything is written
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -137,6 +139,23 @@ def test_a_row_whose_hash_is_damaged_stops_the_import_and_keeps_the_last_version
     assert manager.get_latest_data(*source).data == records
 
 
+def test_hashes_that_are_wrong_but_line_up_cost_a_rewrite_and_never_wrong_data(
+    manager: SeparatedDatabaseManager, source: tuple[str, str], home: Path
+) -> None:
+    """Two damaged hashes of 8 and 24 bytes add up to two whole ones: every row between
+    them reads a shifted hash and matches no record, so those records are written again."""
+    records = [{"id": i} for i in range(4)]
+    manager.import_data(*source, records)
+    with source_sql(home, *source) as conn:
+        conn.execute("UPDATE record_rows SET hash = ? WHERE id = 1", (b"\x01" * 8,))
+        conn.execute("UPDATE record_rows SET hash = ? WHERE id = 3", (b"\x01" * 24,))
+    result = manager.import_data(*source, [*records, {"id": 4}])
+    assert result.diff is not None
+    assert result.diff.summary() == {"added": 1, "removed": 0, "modified": 0, "totalChanges": 1}
+    assert manager.get_latest_data(*source).data == [*records, {"id": 4}]
+    assert manager.get_data_version(*source, 1).data == records
+
+
 @pytest.mark.parametrize("batch", [2, 10_000])
 @pytest.mark.parametrize("first", [True, False])
 def test_records_without_a_key_are_named_by_row_across_batches(
@@ -168,3 +187,55 @@ def test_a_streamed_first_import_keeps_the_first_records_for_its_details_across_
     assert manager.get_latest_data(*source).data == records
     completeness = next(metric for metric in result.quality if metric.field == "v")
     assert completeness.value == pytest.approx(12 / 25)  # the odd ids have a value
+
+
+def _reusing_one_dict(values: list[int]) -> Iterator[dict[str, Any]]:
+    """A producer that fills one dict again for each record, as some readers do."""
+    record: dict[str, Any] = {}
+    for value in values:
+        record["id"] = value
+        record["v"] = value * 10
+        yield record
+
+
+def _changing_after_yield(records: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    for record in records:
+        yield record
+        record["v"] = "changed after it was yielded"
+        record["extra"] = {1, 2}  # not even JSON any more
+
+
+@pytest.mark.parametrize("batch", [3, 10_000])
+def test_records_are_stored_as_they_were_yielded_even_if_the_producer_changes_them(
+    manager: SeparatedDatabaseManager,
+    source: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    batch: int,
+) -> None:
+    """Records are read ahead a batch at a time; what is stored, keyed and diffed is each
+    record as it was when yielded, never what its producer made of it afterwards."""
+    monkeypatch.setattr(scan_module, "BATCH_ROWS", batch)
+    manager.import_data(*source, _reusing_one_dict([0, 1, 2, 3]))
+    expected = [{"id": i, "v": i * 10} for i in range(4)]
+    assert manager.get_latest_data(*source).data == expected
+    second = [{"id": 0, "v": 0}, {"id": 1, "v": 5}, {"id": 4, "v": 40}]
+    result = manager.import_data(*source, _changing_after_yield([dict(r) for r in second]))
+    assert manager.get_latest_data(*source).data == second
+    assert result.diff is not None
+    assert result.diff.summary() == {"added": 1, "removed": 2, "modified": 1, "totalChanges": 4}
+    (modified,) = result.diff.details.modified
+    assert modified.new == {"id": 1, "v": 5}
+    assert result.diff.details.added == [{"id": 4, "v": 40}]
+    assert manager.get_data_version(*source, 1).data == expected
+
+
+def test_the_details_cap_of_a_streamed_first_import_counts_bytes_not_characters(
+    manager: SeparatedDatabaseManager, source: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each record is 105 bytes of JSON but 45 characters: a cap of 250 keeps three."""
+    monkeypatch.setattr(scan_module, "FIRST_IMPORT_DETAIL_BYTES", 250)
+    records = [{"id": i, "v": "日本語" * 10} for i in range(10)]
+    result = manager.import_data(*source, iter(records))
+    assert result.diff is not None
+    assert result.diff.added == 10
+    assert result.diff.details.added == records[:3]
