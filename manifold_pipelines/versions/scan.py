@@ -37,6 +37,10 @@ BATCH_ROWS = 10_000
 BATCH_BYTES = 16 * 2**20
 """Rows are written when either bound is reached: 10,000 records of 900 KB held for one
 executemany would be 9 GB."""
+READ_AHEAD_BYTES = BATCH_BYTES // 2
+"""A batch of records read ahead holds both the records and their JSON: half the JSON of a
+batch of rows, so that a streamed import of large records holds no more than it did when each
+record was written as it came."""
 FIRST_IMPORT_DETAILS = 10_000
 FIRST_IMPORT_DETAIL_BYTES = 32 * 2**20
 """A streamed first import keeps at most this many records, and this much of their JSON, for
@@ -216,10 +220,10 @@ def _next_batch(
     key_of: KeyFunction | None = None,
     shapes: Shapes | None = None,
 ) -> _Batch:
-    """The next records (the first at row `start`), up to BATCH_ROWS of them or BATCH_BYTES
-    of JSON, each refused as `encode` would; counted by shape into `shapes`, if given. The
-    JSON is kept as text: orjson gives each result a buffer of 4 KB or more, and holding a
-    batch of those cost more than hashing it."""
+    """The next records (the first at row `start`), up to BATCH_ROWS of them or
+    READ_AHEAD_BYTES of JSON, each refused as `encode` would; counted by shape into `shapes`,
+    if given. The JSON is kept as text: orjson gives each result a buffer of 4 KB or more,
+    and holding a batch of those cost more than hashing it."""
     digest_of, dumps = xxhash.xxh3_128_digest, dumps_record
     batch = _Batch([], [], [], [], [])
     chunk, digests, texts, sizes, keys = batch
@@ -244,7 +248,7 @@ def _next_batch(
         if shapes is not None:  # _count_shape inline, as above
             shapes[(tuple(record), tuple(map(type, record.values())))] += 1
         size += len(blob)
-        if len(chunk) >= BATCH_ROWS or size >= BATCH_BYTES:
+        if len(chunk) >= BATCH_ROWS or size >= READ_AHEAD_BYTES:
             break
     return batch
 
@@ -283,6 +287,7 @@ def _scan_new(
                 for offset, (record, size) in enumerate(zip(chunk, sizes, strict=True))
             ]
         result.new_rows.extend(zip(rows, keys, chunk, repeat(0)))  # type: ignore[arg-type]
+        del chunk, digests, texts, sizes, keys  # before the next batch is read, not after
     result.record_count = result.unique_records = start
 
 
@@ -346,6 +351,7 @@ def _scan_against_live(
             if len(writer.batch) >= BATCH_ROWS or writer.batch_bytes >= BATCH_BYTES:
                 writer.flush()
         start += len(chunk)
+        del chunk, digests, texts, sizes  # before the next batch is read, not after
     result.kept_positions, result.kept_ids = live.kept()
     result.record_count = result.unique_records = start
 

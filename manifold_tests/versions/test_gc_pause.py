@@ -57,7 +57,9 @@ def test_objects_the_process_froze_stay_frozen_and_the_pause_leaves_its_own_youn
     frozen = gc.get_freeze_count()
     with gc_paused():
         survivor = Node()
-    assert gc.get_freeze_count() == frozen
+    # Not one more frozen, and not all thawed; one fewer when another thread of the process
+    # freed a frozen object meanwhile.
+    assert 0 < gc.get_freeze_count() <= frozen
     assert _generation_of(kept) is None  # still in the permanent generation
     assert _generation_of(survivor) != 2  # young, walked by the collector as usual
 
