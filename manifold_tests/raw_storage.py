@@ -21,7 +21,7 @@ from psycopg import sql
 
 from manifold_pipelines.backends.postgres import source_schema
 from manifold_pipelines.core.postgres_tables import CATALOGUE_SCHEMA
-from manifold_pipelines.db.postgres import translate
+from manifold_pipelines.db.postgres_placeholders import translate
 from manifold_pipelines.versions.archive import read_archive
 
 INTEGRITY_ERRORS = (sqlite3.IntegrityError, psycopg.IntegrityError)

@@ -9,10 +9,8 @@ queue on `BEGIN IMMEDIATE`; readers never wait (MVCC).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -20,6 +18,7 @@ import psycopg
 from psycopg import sql
 
 from manifold_pipelines.db.database import Database, ListKind, Params, Rows
+from manifold_pipelines.db.postgres_placeholders import translate
 from manifold_pipelines.db.postgres_urls import redact, redact_url
 from manifold_pipelines.errors import ConstraintError, DatabaseError, StorageError
 
@@ -31,29 +30,10 @@ JSON_FETCH_ROWS = 8192
 whole in libpq's buffers beside their parsed values (0.5 GB more at the peak, 1.6 times the
 page faults)."""
 
-_TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|::|:([A-Za-z_]\w*)|\?|%")
 _ARRAY_TYPES = {"int": "bigint[]", "text": "text[]"}
 _LOCK_KEY = "hashtextextended(%s, 0)"
 """A store's advisory lock key, from its schema's name: the same whether a transaction or a
 session holds it, so the two kinds queue on each other."""
-
-
-@lru_cache(maxsize=1024)
-def translate(statement: str) -> str:
-    """A statement written for both engines (`?` and `:name` parameters) in psycopg's
-    placeholders; quoted text and `::` casts are left alone, and a literal % is doubled."""
-
-    def replace(match: re.Match[str]) -> str:
-        token = match.group(0)
-        if token == "?":
-            return "%s"
-        if token == "%":
-            return "%%"
-        if match.group(1) is not None:
-            return f"%({match.group(1)})s"
-        return token
-
-    return _TOKENS.sub(replace, statement)
 
 
 def connect(url: str, *, what: str) -> psycopg.Connection[Any]:

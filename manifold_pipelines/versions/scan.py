@@ -31,6 +31,7 @@ from manifold_pipelines.versions.records import (
     not_an_object,
     not_json,
 )
+from manifold_pipelines.versions.row_writer import RowWriter
 from manifold_pipelines.versions.schema import JSON_TYPES, Shapes
 
 BATCH_ROWS = 10_000
@@ -88,55 +89,6 @@ class ScanResult:
     moves one there (see placement.py)."""
 
 
-class _RowWriter:
-    """Assigns row ids and provisional positions (after every live row) and writes rows in
-    batches, in one bulk statement each: a first import's a batch of records at a time
-    (`write`), the other scans' as they find new rows, appended to `batch` inline (a method
-    call per record costs more than the insert).
-
-    A row's hash goes in as a bytearray, stored as the same BLOB: Python's sqlite3 binds
-    int, float, str and bytearray directly but looks every `bytes` up in its adapter
-    registry first, which took a quarter of the insert (0.37 s a million rows)."""
-
-    def __init__(self, store: VersionStore, version: int, top_position: int | None) -> None:
-        self.store = store
-        self.version = version
-        self.next_id = store.next_row_id()
-        self.next_position = POSITION_GAP + (
-            -POSITION_GAP if top_position is None else top_position
-        )
-        self.batch: list[tuple[Any, ...]] = []
-        self.batch_bytes = 0
-
-    def flush(self) -> None:
-        self.store.insert_rows(self.batch)
-        self.batch.clear()
-        self.batch_bytes = 0
-
-    def write(self, keys: list[str], digests: list[bytes], texts: list[str]) -> None:
-        """New rows for a batch of records, in one bulk statement, built by C-level calls."""
-        count, gap = len(keys), POSITION_GAP
-        self.store.insert_rows(
-            list(
-                zip(
-                    range(self.next_id, self.next_id + count),
-                    keys,
-                    map(bytearray, digests),
-                    texts,
-                    range(self.next_position, self.next_position + count * gap, gap),
-                    repeat(self.version, count),
-                    strict=False,
-                )
-            )
-        )
-        self.advance(count)
-
-    def advance(self, written: int) -> None:
-        """Account for rows the loop appended to `batch` with ids and positions from here."""
-        self.next_id += written
-        self.next_position += written * POSITION_GAP
-
-
 def scan_records(
     store: VersionStore,
     records: Iterable[Any],
@@ -157,19 +109,19 @@ def scan_records(
     """
     result = ScanResult(shapes=Counter() if first_import else None)
     if isinstance(live, dict):
-        writer = _RowWriter(store, version, _top_position(live))
+        writer = RowWriter(store, version, _top_position(live))
         result.first_id = writer.next_id
         _scan_keyless(records, live, writer, result, where)
         result.ended_ids = [row_id_of(row) for rows in live.values() for row in rows]
     elif live is None:
-        writer = _RowWriter(store, version, None)
+        writer = RowWriter(store, version, None)
         result.first_id = writer.next_id
         if spec.keyless:
             _scan_keyless(records, {}, writer, result, where)
         else:
             _scan_new(records, key_function(spec), writer, result, where)
     else:
-        writer = _RowWriter(store, version, live.top_position())
+        writer = RowWriter(store, version, live.top_position())
         result.first_id = writer.next_id
         _scan_against_live(records, key_function(spec), live, writer, result, where)
         result.ended_ids = live.ended_ids()
@@ -256,7 +208,7 @@ def _next_batch(
 def _scan_new(
     records: Iterable[Any],
     key_of: KeyFunction,
-    writer: _RowWriter,
+    writer: RowWriter,
     result: ScanResult,
     where: str,
 ) -> None:
@@ -313,7 +265,7 @@ def _scan_against_live(
     records: Iterable[Any],
     key_of: KeyFunction,
     live: LiveRows,
-    writer: _RowWriter,
+    writer: RowWriter,
     result: ScanResult,
     where: str,
 ) -> None:
@@ -359,7 +311,7 @@ def _scan_against_live(
 def _scan_keyless(
     records: Iterable[Any],
     live: dict[bytes, list[int]],
-    writer: _RowWriter,
+    writer: RowWriter,
     result: ScanResult,
     where: str,
 ) -> None:
