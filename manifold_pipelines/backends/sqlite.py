@@ -9,7 +9,7 @@ from manifold_pipelines.backends.base import Backend
 from manifold_pipelines.core.models import Project, source_label
 from manifold_pipelines.core.store import CoreStore
 from manifold_pipelines.core.tables import CORE_FORMAT
-from manifold_pipelines.db.sqlite import SqliteDatabase
+from manifold_pipelines.db.sqlite import DATA_PAGE_SIZE, SqliteDatabase
 from manifold_pipelines.files import (
     archive_file,
     data_file,
@@ -34,7 +34,9 @@ class SqliteBackend(Backend):
     def versions(self, project: Project, source_id: str) -> VersionStore:
         label = source_label(project.id, source_id)
         path = data_file(self.settings, project, source_id)
-        db = SqliteDatabase(path, what=f"data file of {label} at {str(path)!r}")
+        db = SqliteDatabase(
+            path, what=f"data file of {label} at {str(path)!r}", page_size=DATA_PAGE_SIZE
+        )
         return VersionStore(db, label, DATA_FORMAT)
 
     def data_file(self, project: Project, source_id: str) -> Path:

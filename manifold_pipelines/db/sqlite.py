@@ -20,6 +20,15 @@ from manifold_pipelines.db.database import Database, ListKind, Params, Rows
 from manifold_pipelines.errors import ConstraintError, DatabaseError, StorageError
 
 BUSY_TIMEOUT_SECONDS = 30.0
+PAGE_SIZE = 8192
+"""A new file's page size: 8 KiB bulk-inserted ~8% faster than SQLite's 4 KiB."""
+DATA_PAGE_SIZE = 32768
+"""A new data file's page size. A data file holds rows of records, often millions, and fewer,
+larger pages cost SQLite less per row: a first import of a million records took 0.23 s less
+CPU (4.14 s -> 3.91 s; 64 KiB pages 3.82 s), reads 5% less, an incremental import the same.
+The price is in small files: an empty data file has 21 pages (672 KB; 216 KB with 8 KiB
+pages, 1.3 MB with 64 KiB), and an import of 100 records took 6.0 ms instead of 5.0 ms.
+core.db is small and written in small transactions, so it keeps PAGE_SIZE."""
 PAGE_CACHE_MIB = 32
 """Pages a connection keeps, instead of SQLite's 2 MiB: an import of a million records
 re-read index pages from the OS on every insert (1.9 s of system time, now 1.0 s; 64 MiB
@@ -32,13 +41,15 @@ the kernel (60% more page faults)."""
 _WIDEST_WINDOW = 16 * JSON_CHUNK_ROWS
 
 
-def connect(path: Path, *, what: str, create: bool = True) -> sqlite3.Connection:
+def connect(
+    path: Path, *, what: str, create: bool = True, page_size: int = PAGE_SIZE
+) -> sqlite3.Connection:
     """Open `path` in autocommit mode with WAL and foreign keys on.
 
     `what` names the file in errors ("core.db", "data file of 'demo/api'"). A fresh file gets
-    8 KiB pages (measured ~8% faster bulk inserts than 4 KiB) and incremental auto-vacuum, both
-    of which must be chosen before its first table exists, so that retention can hand pages
-    back to the file system without a full VACUUM.
+    `page_size` pages and incremental auto-vacuum, both of which must be chosen before its
+    first table exists (so that retention can hand pages back to the file system without a
+    full VACUUM); a file that exists keeps its own.
     """
     if not create and not path.exists():
         raise StorageError(f"The {what} does not exist at {str(path)!r}.")
@@ -48,7 +59,7 @@ def connect(path: Path, *, what: str, create: bool = True) -> sqlite3.Connection
             path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
         )
         if conn.execute("PRAGMA page_count").fetchone()[0] == 0:
-            conn.execute("PRAGMA page_size = 8192")
+            conn.execute(f"PRAGMA page_size = {int(page_size)}")
             conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
@@ -130,10 +141,12 @@ class SqliteDatabase(Database):
 
     engine = "sqlite"
 
-    def __init__(self, path: Path, *, what: str, create: bool = True) -> None:
+    def __init__(
+        self, path: Path, *, what: str, create: bool = True, page_size: int = PAGE_SIZE
+    ) -> None:
         super().__init__(what)
         self.path = path
-        self.conn = connect(path, what=what, create=create)
+        self.conn = connect(path, what=what, create=create, page_size=page_size)
 
     def execute(self, sql: str, params: Params = ()) -> Rows:
         try:

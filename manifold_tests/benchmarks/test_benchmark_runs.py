@@ -29,9 +29,10 @@ def test_benchmark_runs_and_reports_every_figure(engine: str) -> None:
     figures = run(2000, seed=1, database_url=_url(engine))
     assert figures["v2 diff"] == {"added": 10, "removed": 10, "modified": 20, "totalChanges": 40}
     assert figures["datacompy's counts"] == figures["v2 diff"]
-    assert 0 < figures["bytes added by v2"] < figures["file size after v1 bytes"]
-    assert figures["seed-literal bytes added by v2"] > figures["bytes added by v2"]
-    assert 0 < figures["bytes added by v2 / seed-literal's"] < 1
+    # 40 changes may fit in the free room of v1's pages (32 KiB ones on SQLite); a copy of v1
+    # would not
+    assert 0 <= figures["bytes added by v2"] < figures["seed-literal bytes added by v2"]
+    assert 0 <= figures["bytes added by v2 / seed-literal's"] < 1
     for step in ("v1 import", "v2 import (incl. diff)", "read latest", "read version 1"):
         assert figures[f"{step} cpu s (user+sys)"] > 0
         assert figures[f"{step} / floor"] > 0
@@ -52,7 +53,8 @@ def test_the_incremental_benchmark_runs_and_its_two_imports_agree(engine: str) -
     figures = incremental.run(2000, seed=1, database_url=_url(engine))
     assert figures["incremental v2 diff"] == figures["snapshot v2 diff"]
     assert figures["incremental v2 diff"]["modified"] == 20
-    assert figures["bytes added by the incremental v2"] > 0
+    assert 0 <= figures["bytes added by the incremental v2"]
+    assert figures["bytes added %"] < 10  # 1% of the records changed, no copy of them all
 
 
 def test_the_cli_show_benchmark_runs_the_real_command_against_its_floor(engine: str) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from manifold_pipelines import SeparatedDatabaseManager
+from manifold_pipelines.backends import sqlite as sqlite_backend
 from manifold_pipelines.core.postgres_tables import CATALOGUE_FORMAT
 from manifold_pipelines.core.tables import CORE_FORMAT
 from manifold_pipelines.db.migrations import FileFormat
@@ -66,6 +67,27 @@ def test_data_files_lie_in_the_home_in_wal_mode_with_incremental_vacuum(
     with sqlite3.connect(data) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         assert conn.execute("PRAGMA auto_vacuum").fetchone() == (2,)
+        assert conn.execute("PRAGMA page_size").fetchone() == (32768,)
+    with sqlite3.connect(home / "core.db") as conn:
+        assert conn.execute("PRAGMA page_size").fetchone() == (8192,)
+
+
+@pytest.mark.sqlite_only
+def test_a_data_file_keeps_the_page_size_it_was_made_with(
+    manager: SeparatedDatabaseManager, source: tuple, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files made before data files had 32 KiB pages have 8 KiB ones, and go on with them."""
+    monkeypatch.setattr(sqlite_backend, "DATA_PAGE_SIZE", 8192)
+    first = [{"id": i, "text": "x" * i} for i in range(3000)]
+    manager.import_data(*source, first)
+    monkeypatch.undo()
+    second = [*first[10:], {"id": -1}]
+    manager.import_data(*source, second)
+    with sqlite3.connect(manager.data_file_path(*source)) as conn:
+        assert conn.execute("PRAGMA page_size").fetchone() == (8192,)
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert manager.get_latest_data(*source).data == second
+    assert manager.get_data_version(*source, 1).data == first
 
 
 def test_a_newer_catalogue_is_refused_not_misread(home: Path) -> None:
