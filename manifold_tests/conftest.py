@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from manifold_pipelines import SeparatedDatabaseManager
+from manifold_pipelines.versions import record_batches, scan
 from manifold_tests.postgres_server import PostgresServer, unique_database_name
 from manifold_tests.redis_server import RedisServer
 
@@ -111,6 +112,12 @@ def make_source(
         id=source_id,
         config={"script": SCRIPT, **config},
     )
+
+
+def batches_of(monkeypatch: pytest.MonkeyPatch, rows: int) -> None:
+    """Records read, and rows written, `rows` at a time."""
+    monkeypatch.setattr(record_batches, "BATCH_ROWS", rows)
+    monkeypatch.setattr(scan, "BATCH_ROWS", rows)
 
 
 @pytest.fixture

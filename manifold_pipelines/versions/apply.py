@@ -52,9 +52,7 @@ def apply_snapshot(
             live_rows(store, spec) if same_keys else None,
             version=version,
             where=store.label,
-            # A list is in memory anyway, and counting at the end is faster; a stream is
-            # not, so it is counted as it passes and not held.
-            first_import=previous is None and not isinstance(records, (list, tuple)),
+            first_import=previous is None,
         )
         new_rows, ended, top_position = place_version(store, scan, version, same_keys)
     changes = match_keys(

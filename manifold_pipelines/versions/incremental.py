@@ -30,6 +30,7 @@ import xxhash
 from manifold_pipelines.errors import RecordsError
 from manifold_pipelines.versions.matching import Changes
 from manifold_pipelines.versions.ordering import POSITION_GAP
+from manifold_pipelines.versions.record_batches import BATCH_BYTES, BATCH_ROWS
 from manifold_pipelines.versions.records import (
     KeySpec,
     bad_key_error,
@@ -38,8 +39,6 @@ from manifold_pipelines.versions.records import (
     key_of_value,
 )
 from manifold_pipelines.versions.scan import (
-    BATCH_BYTES,
-    BATCH_ROWS,
     FIRST_IMPORT_DETAIL_BYTES,
     FIRST_IMPORT_DETAILS,
     Record,

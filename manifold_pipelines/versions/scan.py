@@ -10,38 +10,27 @@ the previous version's hashes and the records that changed, never an encoded cop
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import orjson
 import xxhash
 
 from manifold_pipelines.versions.ordering import POSITION_GAP, position_of, row_id_of
+from manifold_pipelines.versions.record_batches import BATCH_BYTES, BATCH_ROWS, read_batches
 from manifold_pipelines.versions.records import (
-    MAX_RECORD_BYTES,
     KeyFunction,
     KeySpec,
     canonical_hash,
-    check_encoded,
     dumps_record,
     encode,
     key_function,
-    not_an_object,
-    not_json,
 )
 from manifold_pipelines.versions.row_writer import RowWriter
 from manifold_pipelines.versions.schema import JSON_TYPES, Shapes
 
-BATCH_ROWS = 10_000
-BATCH_BYTES = 16 * 2**20
-"""Rows are written when either bound is reached: 10,000 records of 900 KB held for one
-executemany would be 9 GB."""
-READ_AHEAD_BYTES = BATCH_BYTES // 2
-"""A batch of records read ahead holds both the records and their JSON: half the JSON of a
-batch of rows, so that a streamed import of large records holds no more than it did when each
-record was written as it came."""
 FIRST_IMPORT_DETAILS = 10_000
 FIRST_IMPORT_DETAIL_BYTES = 32 * 2**20
 """A streamed first import keeps at most this many records, and this much of their JSON, for
@@ -81,7 +70,10 @@ class ScanResult:
     missing_keys: list[int] = field(default_factory=list)
     duplicate_keys: list[int] = field(default_factory=list)
     shapes: Shapes | None = None
-    """On a first import, the new records counted by shape as they pass (see schema.py)."""
+    """When every record is a new row (nothing to compare with), the records counted by shape
+    as they pass (see schema.py)."""
+    capped_details: bool = False
+    """A streamed first import keeps only its first records for its diff details."""
     detail_bytes: int = 0
     """JSON size of the records a first import kept for its details."""
     top_position: int = 0
@@ -103,11 +95,14 @@ def scan_records(
     matched (`ended_ids`: removed, or replaced by a new row with the same key).
 
     `live` is None when there is nothing to compare with. Key problems are collected, not
-    raised, so that the error can name the first offending rows. On a `first_import`,
-    records are counted by shape as they pass and only the first FIRST_IMPORT_DETAILS are
-    kept, so a streamed source is never held in memory whole.
+    raised, so that the error can name the first offending rows. With nothing to compare
+    with, records are counted by shape as they pass; on the `first_import` of a stream only the
+    first FIRST_IMPORT_DETAILS are kept, so a streamed source is never held in memory whole.
     """
-    result = ScanResult(shapes=Counter() if first_import else None)
+    result = ScanResult(
+        shapes=Counter() if live is None else None,
+        capped_details=first_import and not isinstance(records, (list, tuple)),
+    )
     if isinstance(live, dict):
         writer = RowWriter(store, version, _top_position(live))
         result.first_id = writer.next_id
@@ -139,7 +134,7 @@ def _top_position(live: dict[bytes, list[int]]) -> int | None:
 def _kept(record: Record, size: int, result: ScanResult, index: int) -> Record | None:
     """The `index`-th new record (`size` bytes of JSON), or None once a first import has kept
     enough for its details."""
-    if result.shapes is None:
+    if not result.capped_details:
         return record
     if index < FIRST_IMPORT_DETAILS and (result.detail_bytes < FIRST_IMPORT_DETAIL_BYTES):
         result.detail_bytes += size
@@ -150,59 +145,6 @@ def _kept(record: Record, size: int, result: ScanResult, index: int) -> Record |
 def _count_shape(shapes: Shapes | None, record: Record) -> None:
     if shapes is not None:
         shapes[(tuple(record), tuple(map(type, record.values())))] += 1
-
-
-class _Batch(NamedTuple):
-    """Records read ahead, with what was taken from each as it was read: its content hash,
-    its JSON as text and that JSON's size in bytes, and its key when asked. Nothing is taken
-    from a record once the next one is read: a generator may reuse or change a record it
-    yielded, and what is stored must be what it yielded."""
-
-    records: list[Any]
-    digests: list[bytes]
-    texts: list[str]
-    sizes: list[int]
-    keys: list[str | None]
-
-
-def _next_batch(
-    records: Iterator[Any],
-    start: int,
-    where: str,
-    key_of: KeyFunction | None = None,
-    shapes: Shapes | None = None,
-) -> _Batch:
-    """The next records (the first at row `start`), up to BATCH_ROWS of them or
-    READ_AHEAD_BYTES of JSON, each refused as `encode` would; counted by shape into `shapes`,
-    if given. The JSON is kept as text: orjson gives each result a buffer of 4 KB or more,
-    and holding a batch of those cost more than hashing it."""
-    digest_of, dumps = xxhash.xxh3_128_digest, dumps_record
-    batch = _Batch([], [], [], [], [])
-    chunk, digests, texts, sizes, keys = batch
-    size = 0
-    for record in records:
-        # encode() inline: a call per record costs more than the checks
-        row = start + len(chunk)
-        if record.__class__ is not dict:
-            raise not_an_object(record, row, where)
-        try:
-            blob = dumps(record)
-        except (TypeError, orjson.JSONEncodeError) as exc:
-            raise not_json(exc, row, where, record) from exc
-        if b"null" in blob or len(blob) > MAX_RECORD_BYTES:
-            check_encoded(record, blob, row, where)
-        chunk.append(record)
-        digests.append(digest_of(blob))
-        texts.append(blob.decode())
-        sizes.append(len(blob))
-        if key_of is not None:
-            keys.append(key_of(record))
-        if shapes is not None:  # _count_shape inline, as above
-            shapes[(tuple(record), tuple(map(type, record.values())))] += 1
-        size += len(blob)
-        if len(chunk) >= BATCH_ROWS or size >= READ_AHEAD_BYTES:
-            break
-    return batch
 
 
 def _scan_new(
@@ -216,13 +158,7 @@ def _scan_new(
     by C-level calls. Repeated keys among them are found afterwards, when each new row is
     matched by key."""
     start = 0
-    iterator = iter(records)
-    while True:
-        chunk, digests, texts, sizes, keys = _next_batch(
-            iterator, start, where, key_of, result.shapes
-        )
-        if not chunk:
-            break
+    for chunk, digests, texts, sizes, keys in read_batches(records, where, key_of, result.shapes):
         rows: Sequence[int] = range(start, start + len(chunk))
         start += len(chunk)
         if None in keys:
@@ -232,7 +168,7 @@ def _scan_new(
             digests, sizes = _pick(digests, present), _pick(sizes, present)
             rows = _pick(list(rows), present)
         writer.write(keys, digests, texts)  # type: ignore[arg-type]
-        if result.shapes is not None:
+        if result.capped_details:
             done = len(result.new_rows)
             chunk = [
                 _kept(record, size, result, done + offset)
@@ -257,7 +193,7 @@ def _as_read(record: Record, text: str) -> Record:
     return record if unchanged else orjson.loads(text)
 
 
-def _pick(items: list[T], at: list[int]) -> list[T]:
+def _pick(items: Sequence[T], at: list[int]) -> list[T]:
     return [items[index] for index in at]
 
 
@@ -274,11 +210,7 @@ def _scan_against_live(
     written as new rows, as they were read. Repeated keys among new rows are found
     afterwards, when each is matched by key."""
     start = 0
-    iterator = iter(records)
-    while True:
-        chunk, digests, texts, sizes, _ = _next_batch(iterator, start, where)
-        if not chunk:
-            break
+    for chunk, digests, texts, sizes, _ in read_batches(records, where):
         batch = live.take(b"".join(digests))
         result.duplicate_keys.extend(start + offset for offset in batch.repeated)
         for offset, kept_before in zip(batch.new, batch.kept_before, strict=True):

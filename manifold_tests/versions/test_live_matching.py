@@ -15,6 +15,7 @@ from manifold_pipelines.errors import DiffKeyError, StorageError
 from manifold_pipelines.versions import scan as scan_module
 from manifold_pipelines.versions import store_writes
 from manifold_pipelines.versions.live_index import LiveRows
+from manifold_tests.conftest import batches_of
 from manifold_tests.raw_storage import source_sql
 
 
@@ -88,7 +89,7 @@ def test_unchanged_records_keep_their_rows_whatever_the_batches(
 ) -> None:
     """Records looked up a few at a time, in live rows read a few ids at a time (the rows of
     a large source are read in slices, each under the engines' 1 GB cap on a value)."""
-    monkeypatch.setattr(scan_module, "BATCH_ROWS", batch)
+    batches_of(monkeypatch, batch)
     monkeypatch.setattr(store_writes, "LIVE_SLICE_IDS", slice_ids)
     first = [{"id": i, "v": i} for i in range(9)]
     manager.import_data(*source, first)
@@ -117,7 +118,7 @@ def test_the_same_record_twice_is_a_repeated_key_and_nothing_is_imported(
     monkeypatch: pytest.MonkeyPatch,
     batch: int,
 ) -> None:
-    monkeypatch.setattr(scan_module, "BATCH_ROWS", batch)
+    batches_of(monkeypatch, batch)
     first = [{"id": i} for i in range(5)]
     manager.import_data(*source, first)
     with pytest.raises(DiffKeyError, match=r"1 record has a 'id' that another.*first rows 4\)"):
@@ -165,7 +166,7 @@ def test_records_without_a_key_are_named_by_row_across_batches(
     batch: int,
     first: bool,
 ) -> None:
-    monkeypatch.setattr(scan_module, "BATCH_ROWS", batch)
+    batches_of(monkeypatch, batch)
     if not first:
         manager.import_data(*source, [{"id": 0}])
     records = [{"id": 0}, {"v": 1}, {"id": 2}, {"id": None}, {"id": 4}, {"id": [1]}]
@@ -177,7 +178,7 @@ def test_records_without_a_key_are_named_by_row_across_batches(
 def test_a_streamed_first_import_keeps_the_first_records_for_its_details_across_batches(
     manager: SeparatedDatabaseManager, source: tuple[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(scan_module, "BATCH_ROWS", 3)
+    batches_of(monkeypatch, 3)
     monkeypatch.setattr(scan_module, "FIRST_IMPORT_DETAILS", 10)
     records = [{"id": i, "v": i % 2 or None} for i in range(25)]
     result = manager.import_data(*source, iter(records))
@@ -214,7 +215,7 @@ def test_records_are_stored_as_they_were_yielded_even_if_the_producer_changes_th
 ) -> None:
     """Records are read ahead a batch at a time; what is stored, keyed and diffed is each
     record as it was when yielded, never what its producer made of it afterwards."""
-    monkeypatch.setattr(scan_module, "BATCH_ROWS", batch)
+    batches_of(monkeypatch, batch)
     manager.import_data(*source, _reusing_one_dict([0, 1, 2, 3]))
     expected = [{"id": i, "v": i * 10} for i in range(4)]
     assert manager.get_latest_data(*source).data == expected

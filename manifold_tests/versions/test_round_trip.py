@@ -12,8 +12,7 @@ from hypothesis import strategies as st
 from manifold_pipelines import SeparatedDatabaseManager
 from manifold_pipelines.backends.postgres import source_schema
 from manifold_pipelines.errors import DiffKeyError
-from manifold_pipelines.versions import scan as scan_module
-from manifold_tests.conftest import make_source
+from manifold_tests.conftest import batches_of, make_source
 from manifold_tests.raw_storage import catalogue_sql, row_indexes, source_sql
 
 json_scalars = (
@@ -230,7 +229,7 @@ def test_every_version_reads_back_in_import_order_and_lists_its_diff_as_get_data
     """Records leave, return, change and move; keyless versions also hold copies and records
     whose fields come in another order. Small batches match a version against the live rows
     a few records at a time."""
-    monkeypatch.setattr(scan_module, "BATCH_ROWS", batch)
+    batches_of(monkeypatch, batch)
     name = f"s{len(manager.list_data_sources())}"
     make_source(manager, source_id=name, keylessDiff=keyless)
     versions = []

@@ -1,0 +1,170 @@
+"""Records are read a batch at a time (versions/record_batches.py): a list by C-level calls over
+a slice, a stream record by record. Both must take the same from every record, refuse the same
+first bad row with the same error, and store the same version."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from manifold_pipelines import SeparatedDatabaseManager
+from manifold_pipelines.errors import RecordsError
+from manifold_pipelines.versions import record_batches
+from manifold_pipelines.versions.record_batches import read_batches
+from manifold_pipelines.versions.records import KeySpec, key_function
+from manifold_pipelines.versions.schema import Shapes
+from manifold_tests.conftest import batches_of, make_source
+from manifold_tests.raw_storage import source_sql
+
+Feed = Callable[[list[Any]], Iterable[Any]]
+
+
+def _generator(records: list[Any]) -> Iterator[Any]:
+    yield from records
+
+
+FEEDS: dict[str, Feed] = {"list": list, "tuple": tuple, "generator": _generator}
+
+
+def _records() -> list[dict[str, Any]]:
+    """Shapes that differ in names, order and types, nulls, nesting and text that is not
+    ASCII (its JSON is longer in bytes than in characters), growing to 40 KB a record."""
+    records: list[dict[str, Any]] = []
+    for i in range(60):
+        record: dict[str, Any] = {"id": i, "name": f"nom {i} é ✓", "pad": "x" * (i * i * 10)}
+        if i % 3 == 0:
+            record["note"] = None
+        if i % 4 == 0:
+            record = {"tags": [i, {"deep": None}], **record, "id": i}
+        if i % 5 == 0:
+            record["name"] = i * 1.5
+        records.append(record)
+    return records
+
+
+@pytest.mark.parametrize("ahead", [300, 2**23])
+def test_a_list_and_a_stream_give_the_same_batches_contents(
+    monkeypatch: pytest.MonkeyPatch, ahead: int
+) -> None:
+    monkeypatch.setattr(record_batches, "READ_AHEAD_BYTES", ahead)
+    key_of = key_function(KeySpec(fields=("id",)))
+    taken: dict[str, tuple[list[Any], ...]] = {}
+    counted: dict[str, Shapes] = {}
+    for name, feed in FEEDS.items():
+        shapes: Shapes = Counter()
+        parts: tuple[list[Any], ...] = ([], [], [], [], [])
+        for batch in read_batches(feed(_records()), "test", key_of, shapes):
+            for part, values in zip(parts, batch, strict=True):
+                part.extend(values)
+        taken[name], counted[name] = parts, shapes
+    assert taken["list"] == taken["tuple"] == taken["generator"]
+    assert counted["list"] == counted["tuple"] == counted["generator"]
+    records, digests, texts, sizes, keys = taken["list"]
+    assert records == _records()
+    assert sizes == [len(text.encode()) for text in texts] != [len(text) for text in texts]
+    assert len(set(digests)) == 60 and keys == [str(i) for i in range(60)]
+    assert sum(counted["list"].values()) == 60 and len(counted["list"]) > 4
+
+
+def test_a_list_is_read_in_slices_of_about_the_read_ahead(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first slice is FIRST_SLICE_ROWS records; each next one holds about READ_AHEAD_BYTES
+    of JSON at the size of the records before it, and at most BATCH_ROWS records."""
+    monkeypatch.setattr(record_batches, "READ_AHEAD_BYTES", 10_000)
+    monkeypatch.setattr(record_batches, "FIRST_SLICE_ROWS", 4)
+    monkeypatch.setattr(record_batches, "BATCH_ROWS", 50)
+    small = [{"id": i, "pad": "s" * 80} for i in range(1000, 1400)]  # 100 bytes of JSON
+    large = [{"id": i, "pad": "l" * 980} for i in range(1000, 1204)]  # 1,000 bytes
+    batches = list(read_batches(small + large, "test"))
+    # 4 records; 100 bytes a record is 100 records to the 10,000 bytes, capped at 50; then a
+    # mixed slice of 8,600 bytes and one of large records; then 10 at a time
+    assert [len(batch.records) for batch in batches] == [4] + [50] * 9 + [10] * 15
+    assert {sum(batch.sizes) for batch in batches[-15:]} == {10_000}
+
+
+BAD_ROWS: list[tuple[str, dict[int, Any], str]] = [
+    (
+        "NaN before a list",
+        {5: {"id": 5, "x": float("nan")}, 6: [6]},
+        r"row 5 field 'x' is nan",
+    ),
+    ("a list before NaN", {5: [5], 6: {"id": 6, "x": float("nan")}}, "row 5 is list, not an"),
+    ("a dict subclass", {7: Counter(id=7)}, "row 7 is Counter, not an object"),
+    (
+        "a set before a large record",
+        {4: {"id": 4, "s": {1}}, 5: {"id": 5, "b": "x" * 2**21}},
+        r"row 4 cannot be stored as JSON \(field 's': set is not a JSON value\)",
+    ),
+    (
+        "a large record before a set",
+        {4: {"id": 4, "b": "x" * 2**21}, 5: {"id": 5, "s": {1}}},
+        "row 4 is 2,097,1.. bytes as JSON, over the 1,048,576-byte limit",
+    ),
+    ("infinity after nulls", {8: {"id": 8, "n": None, "x": [float("-inf")]}}, r"'x\[0\]' is -inf"),
+]
+
+
+@pytest.mark.parametrize("feed", FEEDS)
+@pytest.mark.parametrize("batch", [3, 10_000])
+@pytest.mark.parametrize("first", [True, False], ids=["first import", "against live"])
+@pytest.mark.parametrize(
+    ("bad", "message"), [case[1:] for case in BAD_ROWS], ids=[case[0] for case in BAD_ROWS]
+)
+def test_the_first_bad_row_is_named_however_records_come(
+    manager: SeparatedDatabaseManager,
+    source: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    feed: str,
+    batch: int,
+    first: bool,
+    bad: dict[int, Any],
+    message: str,
+) -> None:
+    batches_of(monkeypatch, batch)
+    good = [{"id": i, "note": None if i % 2 else "n"} for i in range(10)]
+    if not first:
+        manager.import_data(*source, good)
+    records = [bad.get(row, record) for row, record in enumerate(good)]
+    with pytest.raises(RecordsError, match=message):
+        manager.import_data(*source, FEEDS[feed](records))
+    assert [v.version for v in manager.list_versions(*source)] == ([] if first else [1])
+    if not first:
+        assert manager.get_latest_data(*source).data == good
+
+
+@pytest.mark.parametrize("batch", [3, 10_000])
+def test_a_list_and_a_stream_store_the_same_versions(
+    manager: SeparatedDatabaseManager, home: Path, monkeypatch: pytest.MonkeyPatch, batch: int
+) -> None:
+    """The same records as a list and as a generator, first import and then a changed
+    snapshot: the same rows, field counts, schema and diffs."""
+    batches_of(monkeypatch, batch)
+    monkeypatch.setattr(record_batches, "FIRST_SLICE_ROWS", 2)
+    first = _records()
+    second = [*first[5:40], {**first[2], "pad": "changed"}, *first[45:], {"id": 99}]
+    stored = {}
+    for name, feed in FEEDS.items():
+        make_source(manager, source_id=name)
+        diffs = []
+        for records in (first, second):
+            result = manager.import_data("demo", name, feed(records))
+            assert result.diff is not None
+            diffs.append(result.diff.summary())
+        with source_sql(home, "demo", name) as conn:
+            rows = conn.execute("SELECT key, hash, record, position FROM record_rows").fetchall()
+            versions = conn.execute(
+                "SELECT record_count, field_stats, schema FROM data_versions ORDER BY version"
+            ).fetchall()
+        stored[name] = (diffs, rows, versions)
+        assert manager.get_latest_data("demo", name).data == second
+        assert manager.get_data_version("demo", name, 1).data == first
+    assert stored["list"] == stored["tuple"] == stored["generator"]
+    assert stored["list"][0] == [
+        {"added": 60, "removed": 0, "modified": 0, "totalChanges": 60},
+        {"added": 1, "removed": 9, "modified": 1, "totalChanges": 11},
+    ]
