@@ -12,9 +12,9 @@ in memory as they are until the import returns.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import compress, repeat
-from operator import contains
+from itertools import accumulate, compress, repeat
 from typing import Any, NamedTuple
 
 import orjson
@@ -81,10 +81,7 @@ def _slices(
         encoded = list(map(str.encode, texts))
         sizes = list(map(len, encoded))
         digests = list(map(xxhash.xxh3_128_digest, encoded))
-        flagged = list(map(contains, encoded, repeat(b"null")))
-        if max(sizes) > MAX_RECORD_BYTES:
-            flagged = list(map(max, flagged, map(MAX_RECORD_BYTES.__lt__, sizes)))
-        for offset in compress(range(len(chunk)), flagged):
+        for offset in _to_check(encoded, sizes):
             check_encoded(chunk[offset], encoded[offset], start + offset, where)
         del encoded
         keys = list(map(key_of, chunk)) if key_of is not None else []
@@ -110,6 +107,23 @@ def _texts(chunk: Sequence[Any], start: int, where: str) -> list[str]:
     for row, record in enumerate(chunk, start):
         encode(record, row, where)
     raise AssertionError("encode refused no record of a slice that failed to encode")
+
+
+def _to_check(encoded: list[bytes], sizes: list[int]) -> list[int]:
+    """The offsets, in order, of the records `check_encoded` applies to: those whose JSON
+    holds a null, found by searching the batch's JSON joined (a search a record cost 0.2 s a
+    million records; a null cannot span two, each is an object), and those over the limit."""
+    joined, ends = b"".join(encoded), list(accumulate(sizes))
+    offsets = []
+    at = joined.find(b"null")
+    while at >= 0:
+        offset = bisect_right(ends, at)
+        offsets.append(offset)
+        at = joined.find(b"null", ends[offset])
+    if max(sizes) > MAX_RECORD_BYTES:
+        large = compress(range(len(sizes)), map(MAX_RECORD_BYTES.__lt__, sizes))
+        return sorted({*offsets, *large})
+    return offsets
 
 
 def _stream(

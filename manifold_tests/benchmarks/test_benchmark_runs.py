@@ -53,7 +53,7 @@ def test_the_incremental_benchmark_runs_and_its_two_imports_agree(engine: str) -
     figures = incremental.run(2000, seed=1, database_url=_url(engine))
     assert figures["incremental v2 diff"] == figures["snapshot v2 diff"]
     assert figures["incremental v2 diff"]["modified"] == 20
-    assert 0 <= figures["bytes added by the incremental v2"]
+    assert figures["bytes added by the incremental v2"] >= 0
     assert figures["bytes added %"] < 10  # 1% of the records changed, no copy of them all
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from manifold_pipelines import SeparatedDatabaseManager
 from manifold_pipelines.errors import RecordsError
@@ -168,3 +170,22 @@ def test_a_list_and_a_stream_store_the_same_versions(
         {"added": 60, "removed": 0, "modified": 0, "totalChanges": 60},
         {"added": 1, "removed": 9, "modified": 1, "totalChanges": 11},
     ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.sampled_from(["null", "nul", "l", "n", "ull", '"x"', ","]), max_size=8),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_the_records_to_check_are_found_in_the_joined_json(parts: list[list[str]]) -> None:
+    """Records whose JSON holds a null, or is over the limit (12 bytes here), and no other: a
+    null at either end of a record, two in one, none at all."""
+    encoded = [("{" + "".join(text) + "}").encode() for text in parts]
+    sizes = list(map(len, encoded))
+    expected = [offset for offset, blob in enumerate(encoded) if b"null" in blob or len(blob) > 12]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(record_batches, "MAX_RECORD_BYTES", 12)
+        assert record_batches._to_check(encoded, sizes) == expected
