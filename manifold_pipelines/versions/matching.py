@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from operator import itemgetter
+from functools import partial
+from itertools import takewhile
+from operator import is_not, itemgetter
 from typing import Any
 
 from manifold_pipelines.versions.ordering import pack
@@ -52,7 +54,19 @@ class _EveryNewRow:
         self.rows = rows
 
     def __iter__(self) -> Iterator[tuple[str, dict[str, Any]]]:
-        return ((row[1], row[2]) for row in self.rows)  # type: ignore[misc]
+        rows = self.rows
+        return zip(map(itemgetter(1), rows), map(itemgetter(2), rows), strict=True)
+
+
+def added_records(added: Iterable[tuple[str, dict[str, Any] | None]]) -> list[dict[str, Any]]:
+    """The records of a first import's new rows that it kept for its details, by C-level
+    calls: a streamed first import keeps only its first ones, and None for the rest (see
+    scan._kept)."""
+    if isinstance(added, _EveryNewRow):
+        records = map(itemgetter(2), added.rows)
+    else:
+        records = map(itemgetter(1), added)
+    return list(takewhile(partial(is_not, None), records))
 
 
 def match_keys(

@@ -27,7 +27,7 @@ from manifold_pipelines.timestamps import now_text
 from manifold_pipelines.versions.apply import Applied, apply_incremental_records, apply_snapshot
 from manifold_pipelines.versions.baseline import PriorVersion, prior_version, publication_figures
 from manifold_pipelines.versions.diff import DiffSettings, all_added, diff_sides
-from manifold_pipelines.versions.matching import Changes
+from manifold_pipelines.versions.matching import Changes, added_records
 from manifold_pipelines.versions.models import DataDiff, ImportMode, ImportResult, VersionStatus
 from manifold_pipelines.versions.records import (
     KeySpec,
@@ -251,8 +251,7 @@ def _diff(
     settings = options.diff_settings
     changes, ended = applied.changes, applied.ended
     if previous is None:
-        kept = [record for _, record in changes.added if record is not None]
-        return all_added(kept, version, total=applied.scan.record_count)
+        return all_added(added_records(changes.added), version, total=applied.scan.record_count)
     if applied.incremental is not None:
         return diff_sides(
             [(key, record) for _, key, record, _ in ended],
