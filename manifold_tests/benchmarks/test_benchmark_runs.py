@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from manifold_pipelines import SeparatedDatabaseManager
-from manifold_tests.benchmarks import cli_show, definitions, incremental, scale_out
+from manifold_tests.benchmarks import cli_show, definitions, incremental, page_faults, scale_out
 from manifold_tests.benchmarks.measure import ServerCpu, measured, spread
 from manifold_tests.benchmarks.versions import run
 
@@ -35,7 +35,9 @@ def test_benchmark_runs_and_reports_every_figure(engine: str) -> None:
     assert 0 <= figures["bytes added by v2 / seed-literal's"] < 1
     for step in ("v1 import", "v2 import (incl. diff)", "read latest", "read version 1"):
         assert figures[f"{step} cpu s (user+sys)"] > 0
+        assert 0 < figures[f"{step} user s"] <= figures[f"{step} cpu s (user+sys)"]
         assert figures[f"{step} / floor"] > 0
+        assert not figures[f"{step} / floor, user time"] <= 0  # nan when the floor's is 0
     for step, reference in (
         ("v2 import (incl. diff)", "seed-literal"),
         ("v2 import (incl. diff)", "datacompy"),
@@ -148,3 +150,20 @@ def test_the_versions_benchmark_prints_a_block_per_size_with_its_references() ->
     ]
     assert printed.count("seed-literal (whole JSON array per version)") == 2
     assert printed.count("diff details / datacompy, CPU time") == 2
+
+
+def test_touching_fresh_memory_is_priced_per_fault() -> None:
+    system, faults = page_faults.touch(16 * 2**20)
+    assert faults >= 16 * 2**20 // page_faults.PAGE  # a fault a page, each written once
+    assert system >= 0
+
+
+def test_a_step_with_many_faults_shows_what_each_cost() -> None:
+    cost, _ = measured(lambda: page_faults.touch(64 * 2**20))
+    figures = cost.figures("touch")
+    assert figures["touch minor page faults"] >= 16_384
+    assert figures["touch sys us per fault"] == pytest.approx(
+        figures["touch sys s"] / figures["touch minor page faults"] * 1e6
+    )
+    few, _ = measured(lambda: None)
+    assert "nothing sys us per fault" not in few.figures("nothing")

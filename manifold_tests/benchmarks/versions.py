@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import random
 import tempfile
 from collections.abc import Callable, Iterator
@@ -154,12 +155,16 @@ def run(records: int, seed: int, database_url: str | None = None) -> dict[str, A
 
 
 def ratios(label: str, cost: Cost, reference: str, reference_cost: Cost) -> dict[str, float]:
-    """A step's wall time over a reference's, and its CPU time over the reference's: what
-    the processes computed (the server's too), free of waiting for a busy machine's cores."""
+    """A step's wall time over a reference's; its CPU time over the reference's (what the
+    processes computed, the server's too, free of waiting for a busy machine's cores); and
+    its user time over the reference's, free of what page faults cost at that moment."""
     short = reference.split()[0]
     return {
         f"{label} / {short}": cost.wall / reference_cost.wall,
         f"{label} / {short}, CPU time": cost.cpu / reference_cost.cpu,
+        f"{label} / {short}, user time": cost.user / reference_cost.user
+        if reference_cost.user
+        else math.nan,  # a step too short for the kernel's accounting
     }
 
 
