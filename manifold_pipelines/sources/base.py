@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -61,6 +62,24 @@ class RunContext:
     state: Mapping[str, Any] = field(default_factory=dict)
 
 
+class RecordChunks(Iterator[dict[str, Any]]):
+    """A run's records in the lists it parsed them in. Iterated, the records one by one; an
+    importer reads `chunks()` instead, and each list by C-level calls over slices of it
+    (versions/record_batches.py). That is safe because the run hands each list over and never
+    touches it, or a record in it, again: what the importer reads from a record later is what
+    the run gave. Read it one way or the other, not both."""
+
+    def __init__(self, chunks: Iterator[list[Any]]) -> None:
+        self._chunks = chunks
+        self._records = chain.from_iterable(chunks)
+
+    def __next__(self) -> dict[str, Any]:
+        return next(self._records)
+
+    def chunks(self) -> Iterator[list[Any]]:
+        return self._chunks
+
+
 class SourceRun(Protocol):
     log: RunLog
     deleted: list[Any]
@@ -68,7 +87,8 @@ class SourceRun(Protocol):
     values, or objects holding the key fields. Complete once `records()` is exhausted."""
 
     def records(self) -> Iterator[dict[str, Any]]:
-        """Yield records; raise SourceRunError when the source fails."""
+        """Yield records (as RecordChunks when they come in lists the run lets go of); raise
+        SourceRunError when the source fails."""
         ...
 
     def final_state(self) -> dict[str, Any] | None:

@@ -4,10 +4,11 @@ shape (see schema.py), every record refused as `encode` would refuse it.
 
 A list is read a slice at a time by C-level calls (`map` over the slice), one Python step a
 batch instead of a dozen a record: a million records cost 1.2 s in the per-record loop and
-0.64 s in slices, 1.8 s and 1.2 s with their shapes counted. A stream is read record by record,
-and everything is taken from a record before the next one is read: a generator may reuse or
-change a record it yielded, and what is stored must be what it yielded. A list's records are
-in memory as they are until the import returns.
+0.64 s in slices, 1.8 s and 1.2 s with their shapes counted. So are the lists a source run hands
+over (RecordChunks: a JavaScript source's records, as parsed from its messages). Any other
+stream is read record by record, and everything is taken from a record before the next one is
+read: a generator may reuse or change a record it yielded, and what is stored must be what it
+yielded. A list's records stay as they are until the import returns.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any, NamedTuple
 import orjson
 import xxhash
 
+from manifold_pipelines.sources.base import RecordChunks
 from manifold_pipelines.versions.records import (
     MAX_RECORD_BYTES,
     KeyFunction,
@@ -46,6 +48,14 @@ FIRST_SLICE_ROWS = 16
 the largest records allowed are 16 MB of JSON."""
 
 
+CHUNKED_SLICE_ROWS = 1000
+"""Records that come in lists (a source run's) are read once this many are held, or a slice's
+worth when they are large: enough that what a batch costs beyond its records stays small, and
+few enough that the run answers its script between two batches (a script paging an HTTP API
+fetched its next page while the host read 10,000 records in one go: 2.98 s to a first
+version of 500,000 records instead of 2.56 s, see sources/sandbox/runner.py)."""
+
+
 class Batch(NamedTuple):
     """Records read, with what was taken from each as it was read."""
 
@@ -66,36 +76,60 @@ def read_batches(
     keyed when `key_of` is given and counted by shape into `shapes` when that is given. The
     caller drops each batch before asking for the next, so that only one is held."""
     if isinstance(records, (list, tuple)):
-        return _slices(records, where, key_of, shapes)
+        return _slices((records,), where, key_of, shapes)
+    if isinstance(records, RecordChunks):
+        return _slices(records.chunks(), where, key_of, shapes)
     return _stream(iter(records), where, key_of, shapes)
 
 
 def _slices(
-    records: Sequence[Any], where: str, key_of: KeyFunction | None, shapes: Shapes | None
+    chunks: Iterable[Sequence[Any]],
+    where: str,
+    key_of: KeyFunction | None,
+    shapes: Shapes | None,
 ) -> Iterator[Batch]:
-    """A list a slice at a time. A slice holds about READ_AHEAD_BYTES of JSON when its records
-    are the size of the slice before's; when they are larger it holds more, but never more
-    than its records already take as Python objects, which JSON is smaller than."""
+    """Lists of records, read a slice at a time across them. A slice holds about
+    READ_AHEAD_BYTES of JSON when its records are the size of the slice before's; when they
+    are larger it holds more, but never more than its records already take as Python objects
+    (which JSON is smaller than), in lists their producer holds anyway."""
     start, step = 0, FIRST_SLICE_ROWS
-    while start < len(records):
-        chunk = records[start : start + min(step, BATCH_ROWS)]
-        texts = _texts(chunk, start, where)
-        encoded = list(map(str.encode, texts))
-        sizes = list(map(len, encoded))
-        digests = list(map(xxhash.xxh3_128_digest, encoded))
-        for offset in _to_check(encoded, sizes):
-            check_encoded(chunk[offset], encoded[offset], start + offset, where)
-        del encoded
-        keys = list(map(key_of, chunk)) if key_of is not None else []
-        if shapes is not None:
-            values = map(dict.values, chunk)
-            shapes.update(
-                zip(map(tuple, chunk), map(tuple, map(map, repeat(type), values)), strict=True)
-            )
-        step = max(1, READ_AHEAD_BYTES * len(chunk) // max(1, sum(sizes)))
-        start += len(chunk)
-        yield Batch(chunk, digests, texts, sizes, keys)
-        del chunk, digests, texts, sizes, keys  # before the next slice is read
+    held: Sequence[Any] = ()
+    at = 0  # held[:at] is read
+    for chunk in chunks:
+        held = [*held[at:], *chunk] if at < len(held) else chunk
+        at = 0
+        while len(held) - at >= min(step, CHUNKED_SLICE_ROWS):
+            batch = _slice(held[at : at + min(step, BATCH_ROWS)], start, where, key_of, shapes)
+            at += len(batch.records)
+            start += len(batch.records)
+            step = max(1, READ_AHEAD_BYTES * len(batch.records) // max(1, sum(batch.sizes)))
+            yield batch
+            del batch  # before the next slice is read
+    if at < len(held):
+        yield _slice(held[at:], start, where, key_of, shapes)
+
+
+def _slice(
+    chunk: Sequence[Any],
+    start: int,
+    where: str,
+    key_of: KeyFunction | None,
+    shapes: Shapes | None,
+) -> Batch:
+    texts = _texts(chunk, start, where)
+    encoded = list(map(str.encode, texts))
+    sizes = list(map(len, encoded))
+    digests = list(map(xxhash.xxh3_128_digest, encoded))
+    for offset in _to_check(encoded, sizes):
+        check_encoded(chunk[offset], encoded[offset], start + offset, where)
+    del encoded
+    keys = list(map(key_of, chunk)) if key_of is not None else []
+    if shapes is not None:
+        values = map(dict.values, chunk)
+        shapes.update(
+            zip(map(tuple, chunk), map(tuple, map(map, repeat(type), values)), strict=True)
+        )
+    return Batch(chunk, digests, texts, sizes, keys)
 
 
 def _texts(chunk: Sequence[Any], start: int, where: str) -> list[str]:

@@ -26,7 +26,13 @@ import orjson
 from manifold_pipelines.core.models import DataSource
 from manifold_pipelines.core.source_config import JavascriptConfig, variables_hiding_context
 from manifold_pipelines.errors import cap_error_text
-from manifold_pipelines.sources.base import MAX_STATE_BYTES, RunContext, RunLog, SourceRunError
+from manifold_pipelines.sources.base import (
+    MAX_STATE_BYTES,
+    RecordChunks,
+    RunContext,
+    RunLog,
+    SourceRunError,
+)
 from manifold_pipelines.sources.http import FetchError, HostFetch
 from manifold_pipelines.sources.sandbox import child as protocol
 
@@ -121,7 +127,12 @@ class JavascriptRun:
                 fcntl.fcntl(stream.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
         return process
 
-    def records(self) -> Iterator[dict[str, Any]]:
+    def records(self) -> RecordChunks:
+        return RecordChunks(self._chunks())
+
+    def _chunks(self) -> Iterator[list[Any]]:
+        """The records, in the lists parsed from the child's messages (sliced, see _serving);
+        none is touched once yielded."""
         start = {**self._start, "env": _secrets(self.config, self.label)}
         process = self._spawn()
         assert process.stdin is not None and process.stdout is not None
@@ -168,15 +179,15 @@ class JavascriptRun:
 
     def _serving(
         self, process: subprocess.Popen[bytes], records: list[Any], soft_deadline: float
-    ) -> Iterator[Any]:
-        """Yield `records`, answering after every SERVE_EVERY of them the fetches and console
+    ) -> Iterator[list[Any]]:
+        """Yield `records` in slices of SERVE_EVERY, answering after each the fetches and console
         lines the child sent meanwhile: the script fetches and reads its next page while the
         host imports this one, instead of waiting for the whole batch. Any other message is
         read and kept until the batch is all yielded; the child waits behind it, as before."""
         assert process.stdout is not None and process.stdin is not None
         deadline = soft_deadline + HARD_KILL_GRACE_SECONDS
         for start in range(0, len(records), SERVE_EVERY):
-            yield from records[start : start + SERVE_EVERY]
+            yield records[start : start + SERVE_EVERY]
             while self._pending is None and select.select([process.stdout], [], [], 0)[0]:
                 frame = self._next_frame(process.stdout, deadline)
                 if frame is None:
