@@ -7,6 +7,8 @@ import fcntl
 import os
 import stat
 from collections.abc import Iterable, Iterator
+from itertools import islice
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +20,14 @@ from manifold_pipelines.errors import ManifoldError, PathNotAllowedError
 from manifold_pipelines.files import manifold_owned
 from manifold_pipelines.paths import resolve_allowed
 from manifold_pipelines.settings import Settings
-from manifold_pipelines.sources.base import RunContext, RunLog, SourceRunError
+from manifold_pipelines.sources.base import RecordChunks, RunContext, RunLog, SourceRunError
 from manifold_pipelines.sources.csv_records import CsvFormatError, csv_source_rows
 from manifold_pipelines.sources.cursor import CursorError, CursorField
 from manifold_pipelines.sources.http import FetchError, HostFetch
 
 SQLITE_HEADER = b"SQLite format 3\x00"
+CHUNK_ROWS = 1000
+"""Records a file source hands the import at a time (see RecordChunks)."""
 
 
 def file_path(path: str, settings: Settings) -> Path:
@@ -157,15 +161,20 @@ class FileRun:
                 " encoding, e.g. 'latin-1'."
             ) from exc
 
-    def records(self) -> Iterator[dict[str, Any]]:
+    def records(self) -> RecordChunks:
+        return RecordChunks(self._chunks())
+
+    def _chunks(self) -> Iterator[list[Any]]:
+        """The records in lists of CHUNK_ROWS, parsed for the import and let go of."""
         config = self.source.config
         assert isinstance(config, FileSourceConfig)
         rows = self._rows(self._text(self._read()))
         if config.cursor_field is None:
-            for _, record in rows:
-                yield record
+            records: Iterator[Any] = map(itemgetter(1), rows)
         else:
-            yield from self._past_cursor(rows, config.cursor_field)
+            records = self._past_cursor(rows, config.cursor_field)
+        while chunk := list(islice(records, CHUNK_ROWS)):
+            yield chunk
         self._finished = True
 
     def _rows(self, text: str) -> Iterator[tuple[str, Any]]:
