@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from manifold_pipelines.core.models import Project
-from manifold_pipelines.db.sqlite import SqliteDatabase, copy_database
+from manifold_pipelines.db.sqlite import DATA_PAGE_SIZE, SqliteDatabase, copy_database
 from manifold_pipelines.errors import ConfigError, PathNotAllowedError
 from manifold_pipelines.paths import resolve_allowed
 from manifold_pipelines.settings import Settings
@@ -112,7 +112,7 @@ def data_file_size(path: Path, label: str) -> int:
     first import. `label` ("Data source 'demo/api'") names it if it is damaged."""
     if not path.exists():
         return 0
-    db = SqliteDatabase(path, what=f"data file of {label}", create=False)
+    db = SqliteDatabase(path, what=f"data file of {label}", create=False, page_size=DATA_PAGE_SIZE)
     try:
         return db.size()
     finally:

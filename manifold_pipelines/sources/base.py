@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from itertools import chain
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -67,17 +66,24 @@ class RecordChunks(Iterator[dict[str, Any]]):
     importer reads `chunks()` instead, and each list by C-level calls over slices of it
     (versions/record_batches.py). That is safe because the run hands each list over and never
     touches it, or a record in it, again: what the importer reads from a record later is what
-    the run gave. Read it one way or the other, not both."""
+    the run gave. `chunks()` goes on from the first record not yet iterated."""
 
     def __init__(self, chunks: Iterator[list[Any]]) -> None:
         self._chunks = chunks
-        self._records = chain.from_iterable(chunks)
+        self._chunk: list[Any] = []
+        self._at = 0
 
     def __next__(self) -> dict[str, Any]:
-        return next(self._records)
+        while self._at == len(self._chunk):
+            self._chunk, self._at = next(self._chunks), 0
+        self._at += 1
+        return self._chunk[self._at - 1]  # type: ignore[no-any-return]
 
     def chunks(self) -> Iterator[list[Any]]:
-        return self._chunks
+        if self._at < len(self._chunk):
+            rest, self._chunk, self._at = self._chunk[self._at :], [], 0
+            yield rest
+        yield from self._chunks
 
 
 class SourceRun(Protocol):

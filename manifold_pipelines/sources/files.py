@@ -7,7 +7,6 @@ import fcntl
 import os
 import stat
 from collections.abc import Iterable, Iterator
-from itertools import islice
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -26,8 +25,6 @@ from manifold_pipelines.sources.cursor import CursorError, CursorField
 from manifold_pipelines.sources.http import FetchError, HostFetch
 
 SQLITE_HEADER = b"SQLite format 3\x00"
-CHUNK_ROWS = 1000
-"""Records a file source hands the import at a time (see RecordChunks)."""
 
 
 def file_path(path: str, settings: Settings) -> Path:
@@ -161,20 +158,35 @@ class FileRun:
                 " encoding, e.g. 'latin-1'."
             ) from exc
 
-    def records(self) -> RecordChunks:
-        return RecordChunks(self._chunks())
+    def records(self) -> Iterator[dict[str, Any]]:
+        """A JSON array is parsed whole before its first record is read, so with no cursor to
+        filter it (which can fail on a record) it is handed over as it is (RecordChunks); CSV
+        and JSON Lines are parsed a record at a time as the import asks, so that a record's
+        error comes before a later line's."""
+        config = self.source.config
+        assert isinstance(config, FileSourceConfig)
+        if (
+            isinstance(config, JsonConfig)
+            and config.format != "jsonl"
+            and config.cursor_field is None
+        ):
+            return RecordChunks(self._array())
+        return self._records()
 
-    def _chunks(self) -> Iterator[list[Any]]:
-        """The records in lists of CHUNK_ROWS, parsed for the import and let go of."""
+    def _array(self) -> Iterator[list[Any]]:
+        config = self.source.config
+        assert isinstance(config, JsonConfig)
+        yield self._document(self._text(self._read()), config)
+        self._finished = True
+
+    def _records(self) -> Iterator[dict[str, Any]]:
         config = self.source.config
         assert isinstance(config, FileSourceConfig)
         rows = self._rows(self._text(self._read()))
         if config.cursor_field is None:
-            records: Iterator[Any] = map(itemgetter(1), rows)
+            yield from map(itemgetter(1), rows)
         else:
-            records = self._past_cursor(rows, config.cursor_field)
-        while chunk := list(islice(records, CHUNK_ROWS)):
-            yield chunk
+            yield from self._past_cursor(rows, config.cursor_field)
         self._finished = True
 
     def _rows(self, text: str) -> Iterator[tuple[str, Any]]:
@@ -211,6 +223,11 @@ class FileRun:
                     where = f"line {number}"
                     yield where, self._loads(line, where)
             return
+        for index, record in enumerate(self._document(text, config)):
+            yield f"the record at index {index} of the array", record
+
+    def _document(self, text: str, config: JsonConfig) -> list[Any]:
+        """The array of records, at `recordsPath`."""
         document = self._loads(text, "the document")
         for part in (config.records_path or "").split("."):
             if part:
@@ -224,8 +241,7 @@ class FileRun:
                 f"expected a JSON array of records, found {type(document).__name__}. Set"
                 " recordsPath to the key that holds the array."
             )
-        for index, record in enumerate(document):
-            yield f"the record at index {index} of the array", record
+        return document
 
     def _loads(self, text: str, where: str) -> Any:
         try:

@@ -4,11 +4,13 @@ shape (see schema.py), every record refused as `encode` would refuse it.
 
 A list is read a slice at a time by C-level calls (`map` over the slice), one Python step a
 batch instead of a dozen a record: a million records cost 1.2 s in the per-record loop and
-0.64 s in slices, 1.8 s and 1.2 s with their shapes counted. So are the lists a source run hands
-over (RecordChunks: a JavaScript source's records, as parsed from its messages). Any other
-stream is read record by record, and everything is taken from a record before the next one is
-read: a generator may reuse or change a record it yielded, and what is stored must be what it
-yielded. A list's records stay as they are until the import returns.
+0.7 s in slices, 1.8 s and 1.25 s with their shapes counted. So are the lists a source run
+hands over (RecordChunks: a JavaScript source's records as parsed from its messages, a JSON
+file's array). Any other stream is read record by record, and everything is taken from a
+record before the next one is read: a generator may reuse or change a record it yielded, and
+what is stored must be what it yielded. A list's records stay as they are until the import
+returns. Either way a batch holds at most about READ_AHEAD_BYTES of JSON (twice, in a slice:
+the texts, and the texts joined to look for nulls).
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import accumulate, compress, repeat
+from functools import partial
+from itertools import accumulate, compress, repeat, takewhile, tee
+from operator import gt, itemgetter
 from typing import Any, NamedTuple
 
 import orjson
@@ -42,18 +46,15 @@ READ_AHEAD_BYTES = BATCH_BYTES // 2
 """A batch of records read ahead holds both the records and their JSON: half the JSON of a
 batch of rows, so that a streamed import of large records holds no more than it did when each
 record was written as it came."""
-_NULL = re.compile(b"null")
 FIRST_SLICE_ROWS = 16
-"""A list's first slice: its records' size is not known before they are encoded, and 16 of
-the largest records allowed are 16 MB of JSON."""
-
-
+"""A list's first slice: how large its records are is known only once they are encoded."""
 CHUNKED_SLICE_ROWS = 1000
 """Records that come in lists (a source run's) are read once this many are held, or a slice's
 worth when they are large: enough that what a batch costs beyond its records stays small, and
 few enough that the run answers its script between two batches (a script paging an HTTP API
 fetched its next page while the host read 10,000 records in one go: 2.98 s to a first
 version of 500,000 records instead of 2.56 s, see sources/sandbox/runner.py)."""
+_NULL = re.compile("null")
 
 
 class Batch(NamedTuple):
@@ -88,25 +89,61 @@ def _slices(
     key_of: KeyFunction | None,
     shapes: Shapes | None,
 ) -> Iterator[Batch]:
-    """Lists of records, read a slice at a time across them. A slice holds about
-    READ_AHEAD_BYTES of JSON when its records are the size of the slice before's; when they
-    are larger it holds more, but never more than its records already take as Python objects
-    (which JSON is smaller than), in lists their producer holds anyway."""
-    start, step = 0, FIRST_SLICE_ROWS
+    """Lists of records, read a slice at a time across them."""
+    reader = _SliceReader(where, key_of, shapes)
     held: Sequence[Any] = ()
+    own: list[Any] = []  # held, when it is not a producer's list but ours
     at = 0  # held[:at] is read
-    for chunk in chunks:
-        held = [*held[at:], *chunk] if at < len(held) else chunk
+    source = iter(chunks)
+    while True:
+        try:
+            chunk = next(source, None)
+        except Exception:
+            # What the run handed over before it failed is read first: a bad row in it is the
+            # error, as when records came one by one.
+            yield from reader.rest(held, at)
+            raise
+        if chunk is None:
+            break
+        if at < len(held):  # small lists join into one of our own, extended in place
+            if held is not own or at:
+                own = list(held[at:])
+            own.extend(chunk)
+            held = own
+        else:
+            held = chunk
         at = 0
-        while len(held) - at >= min(step, CHUNKED_SLICE_ROWS):
-            batch = _slice(held[at : at + min(step, BATCH_ROWS)], start, where, key_of, shapes)
+        while len(held) - at >= min(reader.step, CHUNKED_SLICE_ROWS):
+            batch = reader.read(held, at)
             at += len(batch.records)
-            start += len(batch.records)
-            step = max(1, READ_AHEAD_BYTES * len(batch.records) // max(1, sum(batch.sizes)))
             yield batch
             del batch  # before the next slice is read
-    if at < len(held):
-        yield _slice(held[at:], start, where, key_of, shapes)
+    yield from reader.rest(held, at)
+
+
+class _SliceReader:
+    """Reads slices of lists of records, numbering their rows on: the first slice is
+    FIRST_SLICE_ROWS records, each next one as many as make READ_AHEAD_BYTES at the size of the
+    records before (at most BATCH_ROWS), and it ends early at the record that brings its JSON to
+    READ_AHEAD_BYTES, so that records larger than those before cannot make it hold more."""
+
+    def __init__(self, where: str, key_of: KeyFunction | None, shapes: Shapes | None) -> None:
+        self.where, self.key_of, self.shapes = where, key_of, shapes
+        self.start, self.step = 0, FIRST_SLICE_ROWS
+
+    def read(self, records: Sequence[Any], at: int) -> Batch:
+        chunk = records[at : at + min(self.step, BATCH_ROWS)]
+        batch = _slice(chunk, self.start, self.where, self.key_of, self.shapes)
+        self.start += len(batch.records)
+        self.step = max(1, READ_AHEAD_BYTES * len(batch.records) // max(1, sum(batch.sizes)))
+        return batch
+
+    def rest(self, records: Sequence[Any], at: int) -> Iterator[Batch]:
+        while at < len(records):
+            batch = self.read(records, at)
+            at += len(batch.records)
+            yield batch
+            del batch
 
 
 def _slice(
@@ -116,28 +153,37 @@ def _slice(
     key_of: KeyFunction | None,
     shapes: Shapes | None,
 ) -> Batch:
+    """The batch of `chunk`'s first records (all, unless their JSON reaches READ_AHEAD_BYTES
+    first). Holds two copies of its JSON at most: the texts, and the texts joined."""
     texts = _texts(chunk, start, where)
-    encoded = list(map(str.encode, texts))
-    sizes = list(map(len, encoded))
-    digests = list(map(xxhash.xxh3_128_digest, encoded))
-    for offset in _to_check(encoded, sizes):
-        check_encoded(chunk[offset], encoded[offset], start + offset, where)
-    del encoded
+    chunk = chunk[: len(texts)]
+    if all(map(str.isascii, texts)):
+        sizes = list(map(len, texts))
+    else:
+        sizes = list(map(len, map(str.encode, texts)))
+    digests = list(map(xxhash.xxh3_128_digest, map(str.encode, texts)))
+    for offset in _to_check(texts, sizes):
+        check_encoded(chunk[offset], texts[offset].encode(), start + offset, where)
     keys = list(map(key_of, chunk)) if key_of is not None else []
     if shapes is not None:
-        values = map(dict.values, chunk)
-        shapes.update(
-            zip(map(tuple, chunk), map(tuple, map(map, repeat(type), values)), strict=True)
-        )
+        types = map(tuple, map(map, repeat(type), map(dict.values, chunk)))
+        shapes.update(zip(map(tuple, chunk), types, strict=True))
     return Batch(chunk, digests, texts, sizes, keys)
 
 
 def _texts(chunk: Sequence[Any], start: int, where: str) -> list[str]:
-    """The records' JSON as text; the first record that is not a JSON object, or that JSON
-    cannot hold, is refused as `encode` refuses it."""
+    """The records' JSON as text, up to and with the record that brings it to READ_AHEAD_BYTES
+    (characters, here), by C-level calls: the texts run alongside their lengths added up, and
+    `takewhile` compares each running total before a record, paired with its text, to the bound
+    as a tuple. The first record that is not a JSON object, or that JSON cannot hold, is refused
+    as `encode` refuses it."""
     try:
         if set(map(type, chunk)) == {dict}:
-            return list(map(bytes.decode, map(dumps_record, chunk)))
+            texts, measured = tee(map(bytes.decode, map(dumps_record, chunk)))
+            before = accumulate(map(len, measured), initial=0)
+            # `before` has one total more than there are texts
+            within = takewhile(partial(gt, (READ_AHEAD_BYTES,)), zip(before, texts, strict=False))
+            return list(map(itemgetter(1), within))
     except (TypeError, orjson.JSONEncodeError):
         pass
     for row, record in enumerate(chunk, start):
@@ -145,13 +191,13 @@ def _texts(chunk: Sequence[Any], start: int, where: str) -> list[str]:
     raise AssertionError("encode refused no record of a slice that failed to encode")
 
 
-def _to_check(encoded: list[bytes], sizes: list[int]) -> list[int]:
+def _to_check(texts: list[str], sizes: list[int]) -> list[int]:
     """The offsets, in order, of the records `check_encoded` applies to: those whose JSON
     holds a null, and those over the limit. The nulls are found in the batch's JSON joined (a
     null cannot span two records, each is an object): `re` finds a literal faster than
-    `bytes.find` does, 0.06 s a million records against 0.2 s for a search a record."""
-    joined, ends = b"".join(encoded), list(accumulate(sizes))
-    offsets = {bisect_right(ends, found.start()) for found in _NULL.finditer(joined)}
+    `str.find` does, 0.06 s a million records against 0.2 s for a search a record."""
+    ends = list(accumulate(map(len, texts)))
+    offsets = {bisect_right(ends, found.start()) for found in _NULL.finditer("".join(texts))}
     if max(sizes) > MAX_RECORD_BYTES:
         offsets.update(compress(range(len(sizes)), map(MAX_RECORD_BYTES.__lt__, sizes)))
     return sorted(offsets)
@@ -188,7 +234,7 @@ def _next_batch(
     for record in records:
         # encode() inline: a call per record costs more than the checks
         row = start + len(chunk)
-        if record.__class__ is not dict:
+        if type(record) is not dict:
             raise not_an_object(record, row, where)
         try:
             blob = dumps(record)

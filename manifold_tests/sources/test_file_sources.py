@@ -11,7 +11,6 @@ import pytest
 from manifold_pipelines import ManifoldError, SeparatedDatabaseManager
 from manifold_pipelines.errors import PathNotAllowedError, RecordsError
 from manifold_pipelines.sources.base import SourceRunError
-from manifold_pipelines.sources.files import CHUNK_ROWS
 
 
 def _source(manager: SeparatedDatabaseManager, kind: str, **config: object) -> None:
@@ -170,21 +169,33 @@ def test_urls_need_an_allowed_host(manager: SeparatedDatabaseManager, http_serve
     assert manager.get_latest_data("files", "j").data == [{"id": 1}, {"id": 2}]
 
 
-def test_a_file_of_many_chunks_is_imported_whole_and_bad_rows_are_named(
+def test_a_large_array_is_imported_whole_and_its_bad_row_named(
     manager: SeparatedDatabaseManager, home: Path
 ) -> None:
-    """A file's records reach the import CHUNK_ROWS at a time; rows keep their numbers across
-    the chunks, in errors too, and a bad file leaves the version before it as it was."""
-    records = [{"id": i, "note": None if i % 7 else f"n{i}"} for i in range(2 * CHUNK_ROWS + 500)]
-    lines = home / "many.jsonl"
-    lines.write_bytes(b"\n".join(orjson.dumps(record) for record in records))
-    _source(manager, "json", path=str(lines), format="jsonl")
+    """A JSON array reaches the import as the list it was parsed into, read a slice at a time;
+    rows keep their numbers across the slices, in errors too, and a bad file leaves the version
+    before it as it was."""
+    records = [{"id": i, "note": None if i % 7 else f"n{i}"} for i in range(25_000)]
+    array = home / "many.json"
+    array.write_bytes(orjson.dumps(records))
+    _source(manager, "json", path=str(array))
     manager.run_data_source("files", "f")
     assert manager.get_latest_data("files", "f").data == records
     bad: list[object] = [*records[:-1], {"id": -1, "v": "x"}]
-    bad[CHUNK_ROWS + 700] = [1]
-    lines.write_bytes(b"\n".join(orjson.dumps(record) for record in bad))
-    with pytest.raises(RecordsError, match=f"row {CHUNK_ROWS + 700} is list, not an object"):
+    bad[17_000] = [1]
+    array.write_bytes(orjson.dumps(bad))
+    with pytest.raises(RecordsError, match="row 17000 is list, not an object"):
         manager.run_data_source("files", "f")
     assert manager.get_latest_data("files", "f").data == records
     assert [version.version for version in manager.list_versions("files", "f")] == [1]
+
+
+def test_a_bad_record_is_named_before_a_later_line_that_cannot_be_read(
+    manager: SeparatedDatabaseManager, home: Path
+) -> None:
+    """JSON Lines are read as the import asks for records: the first problem in the file is
+    the one named."""
+    (home / "lines.jsonl").write_text('{"id": 1}\n[1]\n{bad\n')
+    _source(manager, "json", path=str(home / "lines.jsonl"), format="jsonl")
+    with pytest.raises(RecordsError, match="row 1 is list, not an object"):
+        manager.run_data_source("files", "f")

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from manifold_pipelines import SeparatedDatabaseManager
 from manifold_pipelines.errors import RecordsError
-from manifold_pipelines.sources.base import RecordChunks
+from manifold_pipelines.sources.base import RecordChunks, SourceRunError
 from manifold_pipelines.versions import record_batches
 from manifold_pipelines.versions.record_batches import read_batches
 from manifold_pipelines.versions.records import KeySpec, key_function
@@ -98,11 +98,34 @@ def test_a_list_is_read_in_slices_of_about_the_read_ahead(
     batches = list(read_batches(small + large, "test"))
     # 4 records; 100 bytes a record is 100 records to the 10,000 bytes, capped at 50; then a
     # mixed slice of 8,600 bytes and one of large records; then 10 at a time
-    assert [len(batch.records) for batch in batches] == [4] + [50] * 9 + [10] * 15
-    assert {sum(batch.sizes) for batch in batches[-15:]} == {10_000}
+    assert [len(batch.records) for batch in batches] == [4] + [50] * 8 + [10] * 20
+    assert {sum(batch.sizes) for batch in batches[-20:]} == {10_000}
+
+
+def test_a_slice_ends_where_larger_records_reach_the_read_ahead(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Records much larger than those before them do not make a slice hold more: it ends with
+    the record that brings its JSON to READ_AHEAD_BYTES, and the next goes on from there."""
+    monkeypatch.setattr(record_batches, "READ_AHEAD_BYTES", 10_000)
+    small = [{"id": i, "pad": "s" * 80} for i in range(16)]  # 97 or 98 bytes of JSON
+    large = [{"id": i, "pad": "l" * 4981} for i in range(100, 200)]  # 5,000 bytes
+    batches = list(read_batches(small + large, "test"))
+    assert [len(batch.records) for batch in batches] == [16] + [2] * 50
+    assert max(sum(batch.sizes) for batch in batches) == 10_000
+    assert [record for batch in batches for record in batch.records] == small + large
+
+
+class _ClaimsToBeADict:
+    """An object that says its class is dict: refused by its type, as `encode` refuses it."""
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:
+        return dict
 
 
 BAD_ROWS: list[tuple[str, dict[int, Any], str]] = [
+    ("an object claiming dict", {6: _ClaimsToBeADict()}, "row 6 is _ClaimsToBeADict, not an"),
     (
         "NaN before a list",
         {5: {"id": 5, "x": float("nan")}, 6: [6]},
@@ -196,12 +219,12 @@ def test_a_list_and_a_stream_store_the_same_versions(
 def test_the_records_to_check_are_found_in_the_joined_json(parts: list[list[str]]) -> None:
     """Records whose JSON holds a null, or is over the limit (12 bytes here), and no other: a
     null at either end of a record, two in one, none at all."""
-    encoded = [("{" + "".join(text) + "}").encode() for text in parts]
-    sizes = list(map(len, encoded))
-    expected = [offset for offset, blob in enumerate(encoded) if b"null" in blob or len(blob) > 12]
+    texts = ["{" + "".join(text) + "}" for text in parts]
+    sizes = list(map(len, texts))
+    expected = [offset for offset, text in enumerate(texts) if "null" in text or len(text) > 12]
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(record_batches, "MAX_RECORD_BYTES", 12)
-        assert record_batches._to_check(encoded, sizes) == expected
+        assert record_batches._to_check(texts, sizes) == expected
 
 
 def test_chunks_are_read_once_enough_records_are_held(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -225,3 +248,31 @@ def test_chunks_are_read_once_enough_records_are_held(monkeypatch: pytest.Monkey
     assert [record for batch in read_batches(records, "test") for record in batch.records] == (
         records
     )
+
+
+def _failing_run(records: list[Any], error: Exception) -> Iterator[list[Any]]:
+    yield records
+    raise error
+
+
+def test_what_a_run_handed_over_is_read_before_its_failure() -> None:
+    """A run that fails after handing over records: a bad row among them is the error, as
+    when records came one by one; if they are good, they are read, then the run's error."""
+    failure = SourceRunError("the script threw")
+    bad = RecordChunks(_failing_run([{"id": 0}, [1]], failure))
+    with pytest.raises(RecordsError, match="row 1 is list, not an object"):
+        list(read_batches(bad, "test"))
+    good = RecordChunks(_failing_run([{"id": 0}, {"id": 1}], failure))
+    read: list[Any] = []
+    with pytest.raises(SourceRunError, match="the script threw"):
+        for batch in read_batches(good, "test"):
+            read.extend(batch.records)
+    assert read == [{"id": 0}, {"id": 1}]
+
+
+def test_chunks_go_on_from_the_first_record_not_yet_iterated() -> None:
+    chunks = RecordChunks(iter([[{"id": 0}, {"id": 1}, {"id": 2}], [], [{"id": 3}]]))
+    assert next(chunks) == {"id": 0}
+    rest = [record for batch in read_batches(chunks, "test") for record in batch.records]
+    assert rest == [{"id": 1}, {"id": 2}, {"id": 3}]
+    assert list(RecordChunks(iter([[], [{"id": 4}], []]))) == [{"id": 4}]
