@@ -194,3 +194,18 @@ def _number(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:,.3f}"
     return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def figure_names(runs: list[dict[str, Any]]) -> list[str]:
+    """Every run's figure names in one order, each name a run has beside the one before it
+    there: PostgreSQL's server CPU after its step, a repeat's major faults after its step."""
+    names: list[str] = []
+    for run in runs:
+        at = -1
+        for name in run:
+            if name in names:
+                at = names.index(name)
+            else:
+                at += 1
+                names.insert(at, name)
+    return names

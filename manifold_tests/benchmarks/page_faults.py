@@ -33,7 +33,7 @@ def touch(size: int) -> tuple[float, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mb", type=int, default=2048, help="memory touched each time")
+    parser.add_argument("--mb", type=int, default=4096, help="memory touched each time")
     parser.add_argument(
         "--idle", type=float, default=20.0, help="seconds idle before the last time"
     )

@@ -29,7 +29,7 @@ from manifold_pipelines.sources.base import RunContext
 from manifold_pipelines.sources.registry import runner_for
 from manifold_tests.benchmarks import sandbox_paging
 from manifold_tests.benchmarks.child_cost import measured_with_children
-from manifold_tests.benchmarks.measure import measured, spread
+from manifold_tests.benchmarks.measure import figure_names, measured, spread
 from manifold_tests.benchmarks.sandbox_floor import quickjs_floor
 
 SCRIPT = Path(__file__).parents[1] / "cases" / "scripts" / "good" / "streams_batches.js"
@@ -96,8 +96,9 @@ def run(records: int) -> dict[str, Any]:
 
 def print_runs(title: str, runs: list[dict[str, Any]]) -> None:
     print(f"{title}  runs: {len(runs)} (medians [min-max])")
-    for name in runs[0]:
-        print(f"  {name:<62}{spread([figures[name] for figures in runs]):>34}")
+    for name in figure_names(runs):  # a figure some runs lack: the spread of those that have it
+        found = [figures[name] for figures in runs if name in figures]
+        print(f"  {name:<62}{spread(found):>34}")
 
 
 def main() -> None:

@@ -28,7 +28,7 @@ import orjson
 import psutil
 
 from manifold_pipelines import SeparatedDatabaseManager
-from manifold_tests.benchmarks.measure import Cost, ServerCpu, measured, spread
+from manifold_tests.benchmarks.measure import Cost, ServerCpu, figure_names, measured, spread
 from manifold_tests.benchmarks.references import (
     SEED_LITERAL,
     datacompy_compare,
@@ -240,21 +240,6 @@ def print_columns(
             print(f"{name}: " + " | ".join(summaries[name]))
         else:
             print(f"{name:<{label}}" + "".join(f"{text:>{cell}}" for text in rows[name]))
-
-
-def figure_names(runs: list[dict[str, Any]]) -> list[str]:
-    """Every run's figure names in one order, each name a run has beside the one before it
-    there: PostgreSQL's server CPU after its step, a repeat's major faults after its step."""
-    names: list[str] = []
-    for run in runs:
-        at = -1
-        for name in run:
-            if name in names:
-                at = names.index(name)
-            else:
-                at += 1
-                names.insert(at, name)
-    return names
 
 
 if __name__ == "__main__":
