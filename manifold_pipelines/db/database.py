@@ -55,6 +55,14 @@ class Database(ABC):
         """Append many rows at once, the fastest way the engine has."""
 
     @abstractmethod
+    def insert_columns(
+        self, table: str, columns: Sequence[str], values: Sequence[Sequence[Any]]
+    ) -> None:
+        """Append rows given a column at a time: `values[i]` is column i of every row, all of
+        one length. Rows built by C-level calls come as columns; a tuple a row would be made
+        only to be taken apart again."""
+
+    @abstractmethod
     def update_by_id(self, table: str, column: str, pairs: Sequence[tuple[int, int]]) -> None:
         """Set the integer `column` of many rows at once, from (value, id) pairs."""
 

@@ -144,6 +144,11 @@ class PostgresDatabase(Database):
         except psycopg.Error as exc:
             raise self._fail(exc) from exc
 
+    def insert_columns(
+        self, table: str, columns: Sequence[str], values: Sequence[Sequence[Any]]
+    ) -> None:
+        self.insert_rows(table, columns, list(zip(*values, strict=True)))
+
     def update_by_id(self, table: str, column: str, pairs: Sequence[tuple[int, int]]) -> None:
         values, ids = zip(*pairs, strict=True) if pairs else ((), ())
         statement = sql.SQL(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 from manifold_pipelines.versions.ordering import POSITION_GAP
@@ -37,19 +36,17 @@ class RowWriter:
         self.batch_bytes = 0
 
     def write(self, keys: list[str], digests: list[bytes], texts: list[str]) -> None:
-        """New rows for a batch of records, in one bulk statement, built by C-level calls."""
+        """New rows for a batch of records, given to the store as columns built by C-level
+        calls."""
         count, gap = len(keys), POSITION_GAP
-        self.store.insert_rows(
-            list(
-                zip(
-                    range(self.next_id, self.next_id + count),
-                    keys,
-                    map(bytearray, digests),
-                    texts,
-                    range(self.next_position, self.next_position + count * gap, gap),
-                    repeat(self.version, count),
-                    strict=False,
-                )
+        self.store.insert_row_columns(
+            (
+                range(self.next_id, self.next_id + count),
+                keys,
+                list(map(bytearray, digests)),
+                texts,
+                range(self.next_position, self.next_position + count * gap, gap),
+                [self.version] * count,
             )
         )
         self.advance(count)

@@ -50,6 +50,11 @@ class VersionWrites:
         if rows:
             self.db.insert_rows("record_rows", ROW_COLUMNS, rows)
 
+    def insert_row_columns(self, values: Sequence[Sequence[Any]]) -> None:
+        """Rows given a column at a time, in ROW_COLUMNS order (see Database.insert_columns)."""
+        if values[0]:
+            self.db.insert_columns("record_rows", ROW_COLUMNS, values)
+
     def delete_rows(self, row_ids: Sequence[int]) -> None:
         """Rows the import wrote itself and a later record of the same key superseded."""
         if row_ids:

@@ -14,7 +14,7 @@ import pytest
 from manifold_pipelines import SeparatedDatabaseManager
 from manifold_pipelines.db.database import Database
 from manifold_pipelines.db.postgres import JSON_FETCH_ROWS, PostgresDatabase
-from manifold_pipelines.db.sqlite import JSON_CHUNK_ROWS, SqliteDatabase
+from manifold_pipelines.db.sqlite import JSON_CHUNK_ROWS, ROWS_PER_INSERT, SqliteDatabase
 
 
 @pytest.fixture
@@ -56,6 +56,25 @@ def test_every_row_arrives_once_with_its_number_however_the_ids_are_spread(
         )
     expected = sorted((n, orjson.loads(text)) for n, text in kept)
     assert sorted(zip(numbers, values, strict=True)) == expected
+
+
+def test_rows_given_as_columns_are_written_exactly_across_statements(
+    database: Database,
+) -> None:
+    """SQLite writes ROWS_PER_INSERT rows a statement: rows on both sides of each boundary,
+    and the last statement's fewer, land whole with their own values."""
+    count = 2 * ROWS_PER_INSERT + 7
+    ids = range(2**40, 2**40 + count)
+    numbers = [-(2**63) if i % 2 else i for i in range(count)]
+    texts = [f'{{"n":{i},"s":"é\\u2028😀"}}' for i in range(count)]
+    keeps = [None if i % 3 else i for i in range(count)]
+    with database.writing():
+        database.insert_columns("samples", ("id", "n", "j", "keep"), (ids, numbers, texts, keeps))
+        with pytest.raises(ValueError):  # a column shorter than the others
+            database.insert_columns("samples", ("id", "n", "j", "keep"), ([1, 2], [1], [""], [0]))
+    with database.reading():
+        rows = database.execute("SELECT id, n, j, keep FROM samples ORDER BY id").fetchall()
+    assert [tuple(row) for row in rows] == list(zip(ids, numbers, texts, keeps, strict=True))
 
 
 def test_no_rows_give_two_empty_lists(database: Database) -> None:
