@@ -48,9 +48,23 @@ def key_index_definitions(bound: int) -> dict[str, str]:
     }
 
 
+FIRST_VERSION_TARGET = "record_rows(first_version) WHERE first_version > 1"
+"""The rows a version added, which a diff reads: never the first version's, since a diff's
+older side is at least version 1. Leaving them out, a first import builds an empty index
+instead of sorting a million entries (0.19 s of SQLite's CPU)."""
+
+
 def row_index_definitions(bound: int) -> dict[str, str]:
     """Every index of `record_rows`, which a first import builds once its rows are in."""
-    return {**key_index_definitions(bound), FIRST_VERSION_INDEX: "record_rows(first_version)"}
+    return {**key_index_definitions(bound), FIRST_VERSION_INDEX: FIRST_VERSION_TARGET}
+
+
+FIRST_VERSION_STATEMENTS = (
+    f"DROP INDEX {FIRST_VERSION_INDEX}",
+    f"CREATE INDEX {FIRST_VERSION_INDEX} ON {FIRST_VERSION_TARGET}",
+)
+"""Data file format 7 and PostgreSQL schema format 5: the index of rows by first version
+leaves the first version's out."""
 
 
 def fold_due(base_rows: int, recent_rows: int) -> bool:

@@ -9,7 +9,11 @@ as it was imported. Format 1 here starts where the data file's format 3 is.
 from __future__ import annotations
 
 from manifold_pipelines.db.migrations import FileFormat, Migration
-from manifold_pipelines.versions.key_index import create_split_key_indexes, split_statements
+from manifold_pipelines.versions.key_index import (
+    FIRST_VERSION_STATEMENTS,
+    create_split_key_indexes,
+    split_statements,
+)
 from manifold_pipelines.versions.tables import (
     DATA_APPLICATION_ID,
     INCREMENTAL_STATEMENTS,
@@ -117,8 +121,14 @@ _KEY_INDEX_SPLIT = Migration(
     upgrade=create_split_key_indexes,
 )
 
+_FIRST_VERSION_PARTIAL = Migration(
+    version=5,
+    name="the first version's rows out of the first_version index (data file format 7)",
+    statements=FIRST_VERSION_STATEMENTS,
+)
+
 SOURCE_FORMAT = FileFormat(
     application_id=DATA_APPLICATION_ID,
     label="source schema",
-    migrations=(_INITIAL, _INCREMENTAL, _ROW_ENDS, _KEY_INDEX_SPLIT),
+    migrations=(_INITIAL, _INCREMENTAL, _ROW_ENDS, _KEY_INDEX_SPLIT, _FIRST_VERSION_PARTIAL),
 )

@@ -39,6 +39,8 @@ from manifold_pipelines.versions.records import KeySpec, key_records, number_cop
 from manifold_pipelines.versions.store_writes import VersionWrites
 
 # Rows valid at `lo` but not at `hi` (lo < hi), and the reverse: exactly what changed between.
+# Versions are numbered from 1, so `first_version > 1` adds nothing to the condition but lets
+# each planner use the partial index that leaves the first version's rows out (key_index.py).
 _ROWS_ONLY_AT_LOW = (
     "SELECT r.key, r.record FROM record_ends e JOIN record_rows r ON r.id = e.id"
     " WHERE e.last_version >= :lo AND e.last_version < :hi AND r.first_version <= :lo"
@@ -46,7 +48,7 @@ _ROWS_ONLY_AT_LOW = (
 )
 _ROWS_ONLY_AT_HIGH = (
     "SELECT r.key, r.record FROM record_rows r LEFT JOIN record_ends e ON e.id = r.id"
-    " WHERE r.first_version > :lo AND r.first_version <= :hi"
+    " WHERE r.first_version > :lo AND r.first_version <= :hi AND r.first_version > 1"
     " AND (e.last_version IS NULL OR e.last_version >= :hi) ORDER BY r.position"
 )
 

@@ -21,7 +21,11 @@ import orjson
 
 from manifold_pipelines.db.database import Database
 from manifold_pipelines.db.migrations import FileFormat, Migration
-from manifold_pipelines.versions.key_index import create_split_key_indexes, split_statements
+from manifold_pipelines.versions.key_index import (
+    FIRST_VERSION_STATEMENTS,
+    create_split_key_indexes,
+    split_statements,
+)
 from manifold_pipelines.versions.records import KeySpec, canonical_hash, key_of_value
 
 DATA_APPLICATION_ID = 0x4D464453  # "MFDS"
@@ -251,8 +255,22 @@ _KEY_INDEX_SPLIT = Migration(
     upgrade=create_split_key_indexes,
 )
 
+_FIRST_VERSION_PARTIAL = Migration(
+    version=7,
+    name="the first version's rows out of the first_version index (versions/key_index.py)",
+    statements=FIRST_VERSION_STATEMENTS,
+)
+
 DATA_FORMAT = FileFormat(
     application_id=DATA_APPLICATION_ID,
     label="data file",
-    migrations=(_INITIAL, _CANONICAL, _UNUSED_INDEXES, _INCREMENTAL, _ROW_ENDS, _KEY_INDEX_SPLIT),
+    migrations=(
+        _INITIAL,
+        _CANONICAL,
+        _UNUSED_INDEXES,
+        _INCREMENTAL,
+        _ROW_ENDS,
+        _KEY_INDEX_SPLIT,
+        _FIRST_VERSION_PARTIAL,
+    ),
 )

@@ -63,6 +63,11 @@ def test_a_format_1_data_file_is_upgraded_and_diffs_as_a_new_one(
         assert conn.execute("SELECT count(*) FROM record_ends").fetchone()[0] == sum(
             1 for row in rows_before if row[4] is not None
         )
+        # Format 7: the first version's rows are out of the index of rows by first version.
+        (index,) = conn.execute(
+            "SELECT sql FROM sqlite_schema WHERE name = 'record_history_first_version'"
+        ).fetchone()
+        assert index.endswith("ON record_rows(first_version) WHERE first_version > 1")
     # Versions written before keep the order format 1 gave them: key 1 was new then.
     assert manager.get_data_version(*source, 2).data == [{"id": 3, "v": "c"}, {"id": 1, "v": "a"}]
     first = manager.get_data_diff(*source, 1, 2)

@@ -13,6 +13,7 @@ import pytest
 from manifold_pipelines import SeparatedDatabaseManager
 from manifold_pipelines.errors import RecordsError
 from manifold_pipelines.versions.key_index import key_conditions
+from manifold_pipelines.versions.store import _ROWS_ONLY_AT_HIGH
 from manifold_tests.raw_storage import row_indexes, source_sql
 
 BASE = 400
@@ -110,3 +111,31 @@ def test_each_part_serves_the_lookups_of_its_own_ids(
             explain = "EXPLAIN " if postgres else "EXPLAIN QUERY PLAN "
             plan = " ".join(str(row[-1]) for row in conn.execute(explain + query).fetchall())
             assert index in plan, plan
+
+
+def test_a_diff_reads_the_rows_a_version_added_through_the_first_version_index(
+    manager: SeparatedDatabaseManager, source: tuple[str, str], home: Path
+) -> None:
+    """The index leaves the first version's rows out, so a first import builds it empty; the
+    diff's query of the rows a version added must still match its condition, or it would
+    read every row."""
+    manager.import_data(*source, [{"id": i} for i in range(BASE)])
+    manager.import_data(*source, [{"id": i} for i in range(BASE + 5)])
+    assert manager.get_data_diff(*source, 1, 2).details.added == [
+        {"id": i} for i in range(BASE, BASE + 5)
+    ]
+    postgres = os.environ.get("MANIFOLD_DATABASE_URL") is not None
+    query = _ROWS_ONLY_AT_HIGH.replace(":lo", "1").replace(":hi", "2")
+    with source_sql(home, *source) as conn:
+        if postgres:
+            conn.execute("SET enable_seqscan = off")
+        explain = "EXPLAIN " if postgres else "EXPLAIN QUERY PLAN "
+        plan = " ".join(str(row[-1]) for row in conn.execute(explain + query).fetchall())
+        assert "record_history_first_version" in plan, plan
+        definition = (
+            "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND indexname"
+            if postgres
+            else "SELECT sql FROM sqlite_schema WHERE name"
+        )
+        (text,) = conn.execute(f"{definition} = 'record_history_first_version'").fetchone()
+        assert text.endswith("WHERE (first_version > 1)" if postgres else "first_version > 1")
