@@ -130,12 +130,13 @@ class VersionWrites:
         """(id, key, hash, record JSON, position) of the given rows, in position order."""
         if not row_ids:
             return []
-        rows = self.db.execute(
-            "SELECT id, key, hash, record, position FROM record_rows"  # noqa: S608 (the engine's own list condition)
-            f" WHERE {self.db.in_list('id', 'int')} ORDER BY position",
-            (self.db.list_param(row_ids),),
-        )
-        return [tuple(row) for row in rows]
+        with self.db.scattered_reads():
+            rows = self.db.execute(
+                "SELECT id, key, hash, record, position FROM record_rows"  # noqa: S608 (the engine's own list condition)
+                f" WHERE {self.db.in_list('id', 'int')} ORDER BY position",
+                (self.db.list_param(row_ids),),
+            )
+            return [tuple(row) for row in rows]
 
     def live_ids_before(self, version: int) -> list[int]:
         """Rows of the newest version written before `version`: all of them, when the diff
@@ -179,12 +180,13 @@ class VersionWrites:
         newest = self.db.newest_per_value(
             "text", "record_rows", "key", (f"{recent} AND id < :below", f"{base} AND id < :below")
         )
-        rows = self.db.execute(
-            f"SELECT r.key, r.id, r.hash, r.position, r.record FROM {newest}"  # noqa: S608 (the engine's own clauses)
-            f" WHERE {self._not_ended}",
-            {"values": self.db.list_param(keys), "below": first_new_id},
-        )
-        return [tuple(row) for row in rows]
+        with self.db.scattered_reads():
+            rows = self.db.execute(
+                f"SELECT r.key, r.id, r.hash, r.position, r.record FROM {newest}"  # noqa: S608 (the engine's own clauses)
+                f" WHERE {self._not_ended}",
+                {"values": self.db.list_param(keys), "below": first_new_id},
+            )
+            return [tuple(row) for row in rows]
 
     def top_position(self) -> int:
         """The greatest position of the newest version's rows (0 when it has none), or more:
