@@ -20,7 +20,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from functools import partial
 from itertools import accumulate, compress, repeat, takewhile, tee
-from operator import gt, itemgetter
+from operator import countOf, gt, itemgetter, ne
 from typing import Any, NamedTuple
 
 import orjson
@@ -162,7 +162,7 @@ def _slice(
     else:
         sizes = list(map(len, map(str.encode, texts)))
     digests = list(map(xxhash.xxh3_128_digest, map(str.encode, texts)))
-    for offset in _to_check(texts, sizes):
+    for offset in _to_check(chunk, texts, sizes):
         check_encoded(chunk[offset], texts[offset].encode(), start + offset, where)
     keys = list(map(key_of, chunk)) if key_of is not None else []
     if shapes is not None:
@@ -191,13 +191,27 @@ def _texts(chunk: Sequence[Any], start: int, where: str) -> list[str]:
     raise AssertionError("encode refused no record of a slice that failed to encode")
 
 
-def _to_check(texts: list[str], sizes: list[int]) -> list[int]:
-    """The offsets, in order, of the records `check_encoded` applies to: those whose JSON
-    holds a null, and those over the limit. The nulls are found in the batch's JSON joined (a
-    null cannot span two records, each is an object): `re` finds a literal faster than
-    `str.find` does, 0.06 s a million records against 0.2 s for a search a record."""
-    ends = list(accumulate(map(len, texts)))
-    offsets = {bisect_right(ends, found.start()) for found in _NULL.finditer("".join(texts))}
+def _to_check(chunk: Sequence[Any], texts: list[str], sizes: list[int]) -> list[int]:
+    """The offsets, in order, of the records `check_encoded` can refuse: those whose JSON
+    holds more nulls than the record has top-level None values (a NaN may be one of them),
+    and those over the limit. The nulls are found in the batch's JSON joined (a null cannot
+    span two records, each is an object): `re` finds a literal faster than `str.find` does,
+    0.06 s a million records against 0.2 s for a search a record. Every step is a C-level
+    call over the batch: with a None in every record, a Python step and a call of
+    `check_encoded` for each cost 1.1 s a million records more than no None at all; a batch
+    whose nulls are all None values, counted as a whole, costs 0.2 s more."""
+    joined = "".join(texts)
+    found = joined.count("null")
+    offsets: set[int] = set()
+    if found > len(texts) // 4:  # many: if every null is a None, nothing is left to check
+        found -= sum(map(countOf, map(dict.values, chunk), repeat(None)))
+    if found:
+        ends = list(accumulate(map(len, texts)))
+        starts = map(re.Match.start, _NULL.finditer(joined))
+        holding = sorted(set(map(bisect_right, repeat(ends), starts)))
+        nulls = map(str.count, map(texts.__getitem__, holding), repeat("null"))
+        nones = map(countOf, map(dict.values, map(chunk.__getitem__, holding)), repeat(None))
+        offsets.update(compress(holding, map(ne, nulls, nones)))
     if max(sizes) > MAX_RECORD_BYTES:
         offsets.update(compress(range(len(sizes)), map(MAX_RECORD_BYTES.__lt__, sizes)))
     return sorted(offsets)

@@ -5,6 +5,7 @@ first bad row with the same error, and store the same version."""
 from __future__ import annotations
 
 import itertools
+import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -211,20 +212,47 @@ def test_a_list_and_a_stream_store_the_same_versions(
 @settings(max_examples=300, deadline=None)
 @given(
     st.lists(
-        st.lists(st.sampled_from(["null", "nul", "l", "n", "ull", '"x"', ","]), max_size=8),
+        st.tuples(
+            st.lists(st.sampled_from(["null", "nul", "l", "n", "ull", '"x"', ","]), max_size=8),
+            st.integers(min_value=0, max_value=3),
+        ),
         min_size=1,
         max_size=30,
     )
 )
-def test_the_records_to_check_are_found_in_the_joined_json(parts: list[list[str]]) -> None:
-    """Records whose JSON holds a null, or is over the limit (12 bytes here), and no other: a
-    null at either end of a record, two in one, none at all."""
-    texts = ["{" + "".join(text) + "}" for text in parts]
+def test_the_records_to_check_are_found_in_the_joined_json(
+    parts: list[tuple[list[str], int]],
+) -> None:
+    """Records whose JSON holds more nulls than their top-level None values, or is over the
+    limit (12 bytes here), and no other: a null at either end of a record, two in one, none
+    at all, and batches where most nulls are None values (counted over the batch at once)."""
+    texts = ["{" + "".join(text) + ",null" * nones + "}" for text, nones in parts]
+    chunk = [{f"k{i}": None for i in range(nones)} for _, nones in parts]
     sizes = list(map(len, texts))
-    expected = [offset for offset, text in enumerate(texts) if "null" in text or len(text) > 12]
+    expected = [
+        offset
+        for offset, (text, record) in enumerate(zip(texts, chunk, strict=True))
+        if text.count("null") != len(record) or len(text) > 12
+    ]
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(record_batches, "MAX_RECORD_BYTES", 12)
-        assert record_batches._to_check(texts, sizes) == expected
+        assert record_batches._to_check(chunk, texts, sizes) == expected
+
+
+@pytest.mark.parametrize("feed", [list, iter])
+def test_a_nan_among_records_that_all_hold_a_none_is_refused_at_its_row(
+    feed: Callable[[list[dict[str, Any]]], Iterable[dict[str, Any]]],
+) -> None:
+    """Every record holds a null, so the batch's nulls are counted as a whole: one more than
+    its None values (a NaN, which orjson writes as null) sends each record to its own check."""
+    records: list[dict[str, Any]] = [
+        {"id": i, "note": None, "tags": [None] if i % 10 == 3 else []} for i in range(200)
+    ]
+    assert sum(len(batch.records) for batch in read_batches(feed(records), "src")) == 200
+    records[157]["score"] = {"nested": math.nan}
+    with pytest.raises(RecordsError, match=r"row 157 field 'score.nested' is nan"):
+        for _ in read_batches(feed(records), "src"):
+            pass
 
 
 def test_chunks_are_read_once_enough_records_are_held(monkeypatch: pytest.MonkeyPatch) -> None:
