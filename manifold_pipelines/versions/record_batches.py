@@ -254,7 +254,9 @@ def _next_batch(
             blob = dumps(record)
         except (TypeError, orjson.JSONEncodeError) as exc:
             raise not_json(exc, row, where, record) from exc
-        if b"null" in blob or len(blob) > MAX_RECORD_BYTES:
+        if len(blob) > MAX_RECORD_BYTES or (
+            b"null" in blob and blob.count(b"null") != countOf(record.values(), None)
+        ):
             check_encoded(record, blob, row, where)
         chunk.append(record)
         digests.append(digest_of(blob))
