@@ -243,9 +243,11 @@ class PostgresDatabase(Database):
             " ORDER BY id DESC LIMIT 1)"
             for condition in conditions
         )
+        if len(conditions) > 1:
+            newest = f"({newest} LIMIT 1)"
         return (
             f"unnest(CAST(:values AS {_ARRAY_TYPES[kind]})) AS k(value) CROSS JOIN LATERAL"
-            f" ({newest} LIMIT 1) AS r"
+            f" {newest} AS r"
         )
 
     def rebuild_indexes(self, indexes: Mapping[str, str]) -> None:

@@ -281,7 +281,9 @@ class SqliteDatabase(Database):
             f"(SELECT max(id) FROM {table} WHERE {column} = k.value AND {condition})"
             for condition in conditions
         )
-        return f"json_each(:values) AS k JOIN {table} r ON r.id = coalesce({newest})"
+        if len(conditions) > 1:
+            newest = f"coalesce({newest})"
+        return f"json_each(:values) AS k JOIN {table} r ON r.id = {newest}"
 
     def rebuild_indexes(self, indexes: Mapping[str, str]) -> None:
         # Readers see the last commit's snapshot, old indexes included, whatever this does.

@@ -176,10 +176,12 @@ class VersionWrites:
         (60 ms on SQLite, 230 ms on PostgreSQL at a million rows)."""
         if not keys:
             return []
-        recent, base = key_conditions(self.key_bound())
-        newest = self.db.newest_per_value(
-            "text", "record_rows", "key", (f"{recent} AND id < :below", f"{base} AND id < :below")
-        )
+        bound = self.key_bound()
+        recent, base = key_conditions(bound)
+        parts = [f"{base} AND id < :below"]
+        if bound < first_new_id:  # else none of the rows before the import is in the recent part
+            parts.insert(0, f"{recent} AND id < :below")
+        newest = self.db.newest_per_value("text", "record_rows", "key", parts)
         with self.db.scattered_reads():
             rows = self.db.execute(
                 f"SELECT r.key, r.id, r.hash, r.position, r.record FROM {newest}"  # noqa: S608 (the engine's own clauses)
