@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from typing import Any, Literal, Protocol
 
 Params = Sequence[Any] | Mapping[str, Any]
@@ -61,12 +61,6 @@ class Database(ABC):
         """Append rows given a column at a time: `values[i]` is column i of every row, all of
         one length. Rows built by C-level calls come as columns; a tuple a row would be made
         only to be taken apart again."""
-
-    @contextmanager
-    def scattered_reads(self) -> Iterator[None]:
-        """Around queries that read rows scattered over a large store, a few from each of many
-        pages: an engine that can read those pages in place, not copy each, does so here."""
-        yield
 
     @abstractmethod
     def update_by_id(self, table: str, column: str, pairs: Sequence[tuple[int, int]]) -> None:

@@ -35,9 +35,6 @@ PAGE_CACHE_MIB = 32
 """Pages a connection keeps, instead of SQLite's 2 MiB: an import of a million records
 re-read index pages from the OS on every insert (1.9 s of system time, now 1.0 s; 64 MiB
 gained nothing more). An import holds this much on top of what it keeps of its records."""
-MMAP_BYTES = 2**31
-"""Scattered reads (see SqliteDatabase.scattered_reads) go through a memory map of the file's
-first 2 GiB, the most SQLite's build maps, not a copy of each page they touch."""
 JSON_CHUNK_ROWS = 2048
 """Rows whose JSON SQLite joins into one array per query in `numbered_json`. A million rows
 fetched as tuples (fetchmany) cost 0.45 s more CPU than in such chunks; chunks of 1,024 to
@@ -290,20 +287,6 @@ class SqliteDatabase(Database):
         for name, target in indexes.items():
             self.execute(f"DROP INDEX {name}")
             self.execute(f"CREATE INDEX {name} ON {target}")
-
-    @contextmanager
-    def scattered_reads(self) -> Iterator[None]:
-        """Through a memory map, for as long as these reads only. An incremental import looks
-        up its 11,000 changed rows at random among a million, on a 32 KiB page each, and
-        copying each page was a third of the lookups' time (0.21 s -> 0.18 s for the whole
-        import, benchmarks/incremental.py). A map kept open would count every page of a file
-        read whole (an import's scan of its live rows, an index build) in the process's
-        resident memory: 256 MB more at a million records."""
-        self.conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
-        try:
-            yield
-        finally:
-            self.conn.execute("PRAGMA mmap_size = 0")
 
     def list_param(self, values: Sequence[Any]) -> Any:
         return orjson.dumps(list(values)).decode()

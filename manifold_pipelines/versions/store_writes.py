@@ -130,13 +130,12 @@ class VersionWrites:
         """(id, key, hash, record JSON, position) of the given rows, in position order."""
         if not row_ids:
             return []
-        with self.db.scattered_reads():
-            rows = self.db.execute(
-                "SELECT id, key, hash, record, position FROM record_rows"  # noqa: S608 (the engine's own list condition)
-                f" WHERE {self.db.in_list('id', 'int')} ORDER BY position",
-                (self.db.list_param(row_ids),),
-            )
-            return [tuple(row) for row in rows]
+        rows = self.db.execute(
+            "SELECT id, key, hash, record, position FROM record_rows"  # noqa: S608 (the engine's own list condition)
+            f" WHERE {self.db.in_list('id', 'int')} ORDER BY position",
+            (self.db.list_param(row_ids),),
+        )
+        return [tuple(row) for row in rows]
 
     def live_ids_before(self, version: int) -> list[int]:
         """Rows of the newest version written before `version`: all of them, when the diff
@@ -182,13 +181,12 @@ class VersionWrites:
         if bound < first_new_id:  # else none of the rows before the import is in the recent part
             parts.insert(0, f"{recent} AND id < :below")
         newest = self.db.newest_per_value("text", "record_rows", "key", parts)
-        with self.db.scattered_reads():
-            rows = self.db.execute(
-                f"SELECT r.key, r.id, r.hash, r.position, r.record FROM {newest}"  # noqa: S608 (the engine's own clauses)
-                f" WHERE {self._not_ended}",
-                {"values": self.db.list_param(keys), "below": first_new_id},
-            )
-            return [tuple(row) for row in rows]
+        rows = self.db.execute(
+            f"SELECT r.key, r.id, r.hash, r.position, r.record FROM {newest}"  # noqa: S608 (the engine's own clauses)
+            f" WHERE {self._not_ended}",
+            {"values": self.db.list_param(keys), "below": first_new_id},
+        )
+        return [tuple(row) for row in rows]
 
     def top_position(self) -> int:
         """The greatest position of the newest version's rows (0 when it has none), or more:

@@ -100,25 +100,3 @@ def test_a_version_scattered_among_ended_rows_reads_back_exactly(
         manager.import_data(*source, records)
     for number, records in enumerate((first, second, third), start=1):
         assert manager.get_data_version(*source, number).data == records
-
-
-def test_scattered_reads_see_the_open_transaction_and_unmap_after(tmp_path: Path) -> None:
-    """SQLite maps the file only for the reads inside: they must see rows the transaction
-    wrote but has not committed, and rows committed before, and the map must be gone after
-    (kept, it would count every page read since in the process's resident memory)."""
-    db = SqliteDatabase(tmp_path / "mapped.db", what="test file")
-    try:
-        with db.writing():
-            db.execute("CREATE TABLE samples (id INTEGER PRIMARY KEY, j TEXT)")
-            db.insert_rows("samples", ("id", "j"), [(i, f"committed {i}") for i in range(5000)])
-        with db.writing():
-            db.execute("UPDATE samples SET j = 'changed' WHERE id % 1000 = 7")
-            with db.scattered_reads():
-                assert db.execute("PRAGMA mmap_size").fetchone()[0] > 2**30
-                rows = db.execute("SELECT id, j FROM samples WHERE id % 500 = 7").fetchall()
-            assert db.execute("PRAGMA mmap_size").fetchone()[0] == 0
-        assert [tuple(row) for row in rows] == [
-            (i, "changed" if i % 1000 == 7 else f"committed {i}") for i in range(7, 5000, 500)
-        ]
-    finally:
-        db.close()
