@@ -69,6 +69,7 @@ def inside_and_outside(
     return folder, outside
 
 
+@pytest.mark.slow  # flips a folder for seconds of runs
 def test_a_folder_flipped_to_an_outside_symlink_during_runs_never_publishes_outside_data(
     manager: SeparatedDatabaseManager, inside_and_outside: tuple[Path, Path]
 ) -> None:

@@ -186,6 +186,7 @@ _IMPORT = st.tuples(
 _sources = itertools.count()
 
 
+@pytest.mark.slow  # 40 sequences of imports: 6 s on PostgreSQL
 @settings(
     max_examples=40,
     deadline=None,
