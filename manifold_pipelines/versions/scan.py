@@ -38,6 +38,7 @@ its diff details (the counts stay exact): holding every record of a million-reco
 would cost gigabytes."""
 Record = dict[str, Any]
 T = TypeVar("T")
+_JSON_CLASSES = frozenset(JSON_TYPES)
 
 if TYPE_CHECKING:
     from manifold_pipelines.versions.live_index import LiveRows
@@ -184,7 +185,7 @@ def _as_read(record: Record, text: str) -> Record:
     may reuse one dict, or change a record it yielded). But a record whose top-level values
     JSON would give back as something else (an enum, a UUID) is itself, if it is as it was
     read, so that the field counts refuse it (see schema.json_type). New rows are few."""
-    if all(cls in JSON_TYPES for cls in map(type, record.values())):
+    if _JSON_CLASSES.issuperset(map(type, record.values())):  # a C-level test, twice as fast
         return orjson.loads(text)  # type: ignore[no-any-return]
     try:
         unchanged = dumps_record(record).decode() == text
