@@ -147,6 +147,8 @@ class PostgresDatabase(Database):
     def insert_columns(
         self, table: str, columns: Sequence[str], values: Sequence[Sequence[Any]]
     ) -> None:
+        if len(values) != len(columns):
+            raise ValueError(f"{len(columns)} columns of one length are needed for {table}")
         self.insert_rows(table, columns, list(zip(*values, strict=True)))
 
     def update_by_id(self, table: str, column: str, pairs: Sequence[tuple[int, int]]) -> None:

@@ -183,10 +183,9 @@ class SqliteDatabase(Database):
         width = len(columns)
         for start in range(0, len(rows), ROWS_PER_INSERT):
             part = rows[start : start + ROWS_PER_INSERT]
-            flat = list(chain.from_iterable(part))
-            if len(flat) != width * len(part):
+            if set(map(len, part)) != {width}:
                 raise ValueError(f"rows for {table} must each hold {width} values")
-            self._insert(table, columns, flat)
+            self._insert(table, columns, list(chain.from_iterable(part)))
 
     def insert_columns(
         self, table: str, columns: Sequence[str], values: Sequence[Sequence[Any]]

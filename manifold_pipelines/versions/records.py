@@ -34,7 +34,8 @@ def _refuse(value: Any) -> Any:
 
 dumps_record = partial(orjson.dumps, default=_refuse, option=_OPTIONS)
 """orjson with Manifold's options, as a C-level partial: the hot loop calls it per record and
-runs `check_encoded` only when the JSON holds a null or is large."""
+runs `check_encoded` only when the JSON is large or holds more nulls than the record has
+top-level None values (see record_batches.py)."""
 
 
 def encode(record: Any, row: int, where: str) -> bytes:
@@ -125,7 +126,7 @@ def _refuse_non_finite(value: Any, row: int, where: str, path: str) -> None:
     if type(value) is dict:
         for name, item in value.items():
             _refuse_non_finite(item, row, where, f"{path}.{name}" if path else name)
-    elif type(value) is list:
+    elif type(value) is list or type(value) is tuple:  # orjson writes a tuple as an array
         for index, item in enumerate(value):
             _refuse_non_finite(item, row, where, f"{path}[{index}]")
 

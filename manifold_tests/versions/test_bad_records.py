@@ -76,6 +76,12 @@ BAD_INPUTS: list[tuple[str, Any, type[ManifoldError], str]] = [
         r"field 'm.v\[1\]' is inf",
     ),
     (
+        "NaN inside a tuple (orjson writes a tuple as an array)",
+        [{"id": 1, "m": (1, {"v": float("nan")})}],
+        RecordsError,
+        r"field 'm\[1\].v' is nan",
+    ),
+    (
         "non-string field name",
         [{"id": 1, 5: "x"}],
         RecordsError,

@@ -118,14 +118,15 @@ def test_a_diff_reads_the_rows_a_version_added_through_the_first_version_index(
 ) -> None:
     """The index leaves the first version's rows out, so a first import builds it empty; the
     diff's query of the rows a version added must still match its condition, or it would
-    read every row."""
-    manager.import_data(*source, [{"id": i} for i in range(BASE)])
-    manager.import_data(*source, [{"id": i} for i in range(BASE + 5)])
-    assert manager.get_data_diff(*source, 1, 2).details.added == [
-        {"id": i} for i in range(BASE, BASE + 5)
+    read every row. Between versions 2 and 3 only the query's own `first_version > 1` says
+    so (SQLite reads `first_version > 2` as no match for the index's condition)."""
+    for extra in (0, 5, 8):
+        manager.import_data(*source, [{"id": i} for i in range(BASE + extra)])
+    assert manager.get_data_diff(*source, 2, 3).details.added == [
+        {"id": i} for i in range(BASE + 5, BASE + 8)
     ]
     postgres = os.environ.get("MANIFOLD_DATABASE_URL") is not None
-    query = _ROWS_ONLY_AT_HIGH.replace(":lo", "1").replace(":hi", "2")
+    query = _ROWS_ONLY_AT_HIGH.replace(":lo", "2").replace(":hi", "3")
     with source_sql(home, *source) as conn:
         if postgres:
             conn.execute("SET enable_seqscan = off")

@@ -100,3 +100,17 @@ def test_a_version_scattered_among_ended_rows_reads_back_exactly(
         manager.import_data(*source, records)
     for number, records in enumerate((first, second, third), start=1):
         assert manager.get_data_version(*source, number).data == records
+
+
+def test_rows_of_uneven_width_are_refused_before_any_is_written(tmp_path: Path) -> None:
+    """SQLite binds a statement's rows as one flat list of values: a short row followed by a
+    long one would shift every value after it into the wrong column."""
+    db = SqliteDatabase(tmp_path / "uneven.db", what="test file")
+    try:
+        with db.writing():
+            db.execute("CREATE TABLE samples (a INTEGER, b INTEGER, c INTEGER, d INTEGER)")
+            with pytest.raises(ValueError, match="must each hold 4 values"):
+                db.insert_rows("samples", ("a", "b", "c", "d"), [(1, 2, 3), (4, 5, 6, 7, 8)])
+            assert db.execute("SELECT count(*) FROM samples").fetchone()[0] == 0
+    finally:
+        db.close()

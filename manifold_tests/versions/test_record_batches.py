@@ -243,8 +243,9 @@ def test_the_records_to_check_are_found_in_the_joined_json(
 def test_a_nan_among_records_that_all_hold_a_none_is_refused_at_its_row(
     feed: Callable[[list[dict[str, Any]]], Iterable[dict[str, Any]]],
 ) -> None:
-    """Every record holds a null, so the batch's nulls are counted as a whole: one more than
-    its None values (a NaN, which orjson writes as null) sends each record to its own check."""
+    """Every record holds a null, so the batch's nulls are counted as a whole; nulls beyond its
+    None values (nested ones, and a NaN, which orjson writes as null) send the records that
+    hold them to their own check."""
     records: list[dict[str, Any]] = [
         {"id": i, "note": None, "tags": [None] if i % 10 == 3 else []} for i in range(200)
     ]
