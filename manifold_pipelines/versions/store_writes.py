@@ -25,6 +25,10 @@ from manifold_pipelines.versions.key_index import (
 
 LIVE_SLICE_IDS = 1 << 22
 """Row ids read per aggregate query of the live rows: 4 million rows' hashes are 64 MB."""
+ROW_ID_RANGE = "SELECT (SELECT min(id) FROM record_rows), (SELECT max(id) FROM record_rows)"
+"""The lowest and highest row ids, in two subqueries: SQLite answers min() or max() from the
+primary key only when it is the query's one aggregate, and `SELECT min(id), max(id)` read every
+row (0.1 s at a million rows, a twentieth of a v2 import)."""
 ROW_COLUMNS = ("id", "key", "hash", "record", "position", "first_version")
 """A record row as the scan writes it: (id, key, hash, record JSON, position, first version)."""
 
@@ -82,12 +86,15 @@ class VersionWrites:
         """Rebuild the base key index over every row once the recent part has grown enough,
         at the end of the import's transaction (see key_index.py)."""
         bound = self.key_bound()
-        low, high = self.db.execute(  # one query for both would read every row
-            "SELECT (SELECT min(id) FROM record_rows), (SELECT max(id) FROM record_rows)"
-        ).fetchone()
+        low, high = self._row_id_range()
         if high is None or high < bound or not fold_due(bound - low, high + 1 - bound):
             return
         self.db.rebuild_indexes(key_index_definitions(self._move_key_bound()))
+
+    def _row_id_range(self) -> tuple[int | None, int | None]:
+        """The lowest and highest row ids (see ROW_ID_RANGE)."""
+        low, high = self.db.execute(ROW_ID_RANGE).fetchone()
+        return low, high
 
     def key_bound(self) -> int:
         """The first row id of the recent key index."""
@@ -109,7 +116,7 @@ class VersionWrites:
         LIVE_SLICE_IDS ids: both engines cap a value at 1 GB, which the hashes of 67 million
         rows would reach."""
         hashes, ids, positions = self.db.concatenated("hash", ("id", "position"))
-        low, high = self.db.execute("SELECT min(id), max(id) FROM record_rows").fetchone()
+        low, high = self._row_id_range()
         parts: list[tuple[Any, ...]] = []
         for start in range(low or 0, (high or -1) + 1, LIVE_SLICE_IDS):
             parts.append(

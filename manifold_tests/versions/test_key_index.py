@@ -14,6 +14,7 @@ from manifold_pipelines import SeparatedDatabaseManager
 from manifold_pipelines.errors import RecordsError
 from manifold_pipelines.versions.key_index import key_conditions
 from manifold_pipelines.versions.store import _ROWS_ONLY_AT_HIGH
+from manifold_pipelines.versions.store_writes import ROW_ID_RANGE
 from manifold_tests.raw_storage import row_indexes, source_sql
 
 BASE = 400
@@ -111,6 +112,22 @@ def test_each_part_serves_the_lookups_of_its_own_ids(
             explain = "EXPLAIN " if postgres else "EXPLAIN QUERY PLAN "
             plan = " ".join(str(row[-1]) for row in conn.execute(explain + query).fetchall())
             assert index in plan, plan
+
+
+def test_the_row_id_range_is_read_from_the_primary_key_not_every_row(
+    manager: SeparatedDatabaseManager, source: tuple[str, str], home: Path
+) -> None:
+    """Every snapshot import and every fold reads the lowest and highest row ids; read as one
+    query with both aggregates, SQLite scanned the whole table for them."""
+    manager.import_data(*source, [{"id": i} for i in range(BASE)])
+    postgres = os.environ.get("MANIFOLD_DATABASE_URL") is not None
+    with source_sql(home, *source) as conn:
+        assert tuple(conn.execute(ROW_ID_RANGE).fetchone()) == (1, BASE)
+        if postgres:
+            conn.execute("SET enable_seqscan = off")
+        explain = "EXPLAIN " if postgres else "EXPLAIN QUERY PLAN "
+        plan = [str(row[-1]) for row in conn.execute(explain + ROW_ID_RANGE).fetchall()]
+    assert not [step for step in plan if "SCAN record_rows" in step or "Seq Scan" in step], plan
 
 
 def test_a_diff_reads_the_rows_a_version_added_through_the_first_version_index(
