@@ -22,8 +22,6 @@ from numpy.typing import NDArray
 from manifold_pipelines.errors import StorageError
 
 DIGEST_BYTES = 16
-_HALF = np.dtype(">u8")
-"""A digest as two unsigned big-endian halves: ordered as its bytes are."""
 
 Indexes = NDArray[np.intp]
 
@@ -142,9 +140,12 @@ def _repeated(rows: Indexes) -> NDArray[np.bool_]:
 
 
 def _halves(digests: bytes) -> tuple[NDArray[np.uint64], NDArray[np.uint64]]:
-    """The digests' first and second halves, in native byte order: comparing big-endian
-    arrays swaps bytes at every comparison (sorting a million took four times as long)."""
-    halves = np.frombuffer(digests, dtype=_HALF).reshape(-1, 2).astype(np.uint64)
+    """The digests' first and second halves, each read as an integer in the machine's byte
+    order. Their order is not the bytes' order, and need not be: the halves are only searched
+    and compared for equality, on one machine. Big-endian halves cost a byte swap at every
+    comparison (sorting a million took four times as long), and converting them to native
+    ones 0.03 s a million."""
+    halves = np.frombuffer(digests, dtype=np.uint64).reshape(-1, 2)
     return halves[:, 0].copy(), halves[:, 1].copy()
 
 
