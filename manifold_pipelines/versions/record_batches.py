@@ -208,8 +208,13 @@ def _to_check(chunk: Sequence[Any], texts: list[str], sizes: list[int]) -> list[
     if starts:
         ends = list(accumulate(map(len, texts)))
         holding = sorted(set(map(bisect_right, repeat(ends), starts)))
-        nulls = map(str.count, map(texts.__getitem__, holding), repeat("null"))
-        nones = map(countOf, map(dict.values, map(chunk.__getitem__, holding)), repeat(None))
+        # picked into lists first: pulling them through the maps below cost half as much again
+        held_texts, held = (
+            list(map(texts.__getitem__, holding)),
+            list(map(chunk.__getitem__, holding)),
+        )
+        nulls = map(str.count, held_texts, repeat("null"))
+        nones = map(countOf, map(dict.values, held), repeat(None))
         offsets.update(compress(holding, map(ne, nulls, nones)))
     if max(sizes) > MAX_RECORD_BYTES:
         offsets.update(compress(range(len(sizes)), map(MAX_RECORD_BYTES.__lt__, sizes)))
