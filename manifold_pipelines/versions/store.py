@@ -196,11 +196,19 @@ class VersionStore(VersionWrites):
             return self.diff_in_snapshot(from_version, to_version, spec, settings)
 
     def diff_in_snapshot(
-        self, from_version: int, to_version: int, spec: KeySpec, settings: DiffSettings
+        self,
+        from_version: int,
+        to_version: int,
+        spec: KeySpec,
+        settings: DiffSettings,
+        ended: list[tuple[str, dict[str, Any]]] | None = None,
     ) -> DataDiff:
         """Diff two versions inside the caller's transaction (an import diffs the version it
         is writing this way). With one diff key across the range only the rows that changed
-        between them are read; otherwise both versions are read whole and re-keyed."""
+        between them are read; otherwise both versions are read whole and re-keyed. An
+        import that ended rows of the version before, in position order, passes them as
+        `ended`: they are the rows only at `from_version`, and reading them again cost as much
+        as loading them had (0.05 s at 15,000 rows of a million, a page copied for each)."""
         low, high = sorted((from_version, to_version))
         specs = self.db.execute(
             "SELECT DISTINCT diff_key FROM data_versions WHERE version BETWEEN ? AND ?",
@@ -208,10 +216,12 @@ class VersionStore(VersionWrites):
         ).fetchall()
         if [row[0] for row in specs] == [spec.to_json()]:
             loads = orjson.loads
-            at_low = [
-                (key, loads(record))
-                for key, record in self.db.execute(_ROWS_ONLY_AT_LOW, {"lo": low, "hi": high})
-            ]
+            at_low = ended
+            if at_low is None or from_version != to_version - 1:
+                at_low = [
+                    (key, loads(record))
+                    for key, record in self.db.execute(_ROWS_ONLY_AT_LOW, {"lo": low, "hi": high})
+                ]
             at_high = [
                 (key, loads(record))
                 for key, record in self.db.execute(_ROWS_ONLY_AT_HIGH, {"lo": low, "hi": high})

@@ -262,7 +262,10 @@ def _diff(
             key_fields=options.key_spec.fields or (),
         )
     if applied.same_keys:
-        return store.diff_in_snapshot(previous.version, version, options.key_spec, settings)
+        old_rows = [(key, record) for _, key, record, _ in ended]
+        return store.diff_in_snapshot(
+            previous.version, version, options.key_spec, settings, ended=old_rows
+        )
     # The diff key changed: re-key the previous version; if it cannot be keyed the new way,
     # every old record counts as removed.
     old_records = [record for _, _, record, _ in ended]
