@@ -87,14 +87,14 @@ class VersionWrites:
         at the end of the import's transaction (see key_index.py)."""
         bound = self.key_bound()
         low, high = self._row_id_range()
-        if high is None or high < bound or not fold_due(bound - low, high + 1 - bound):
+        if high < bound or not fold_due(bound - low, high + 1 - bound):
             return
         self.db.rebuild_indexes(key_index_definitions(self._move_key_bound()))
 
-    def _row_id_range(self) -> tuple[int | None, int | None]:
-        """The lowest and highest row ids (see ROW_ID_RANGE)."""
+    def _row_id_range(self) -> tuple[int, int]:
+        """The lowest and highest row ids (see ROW_ID_RANGE); (0, -1) when there is no row."""
         low, high = self.db.execute(ROW_ID_RANGE).fetchone()
-        return low, high
+        return (0, -1) if high is None else (int(low), int(high))
 
     def key_bound(self) -> int:
         """The first row id of the recent key index."""
@@ -118,7 +118,7 @@ class VersionWrites:
         hashes, ids, positions = self.db.concatenated("hash", ("id", "position"))
         low, high = self._row_id_range()
         parts: list[tuple[Any, ...]] = []
-        for start in range(low or 0, (high or -1) + 1, LIVE_SLICE_IDS):
+        for start in range(low, high + 1, LIVE_SLICE_IDS):
             parts.append(
                 self.db.execute(
                     f"SELECT {hashes}, {ids}, {positions} FROM record_rows r"  # noqa: S608 (the engine's own clauses)
