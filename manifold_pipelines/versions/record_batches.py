@@ -157,13 +157,13 @@ def _slice(
     first). Holds two copies of its JSON at most: the texts, and the texts joined."""
     texts = _texts(chunk, start, where)
     chunk = chunk[: len(texts)]
-    if all(map(str.isascii, texts)):
-        sizes = list(map(len, texts))
-    else:
-        sizes = list(map(len, map(str.encode, texts)))
+    joined = "".join(texts)
+    # one flag of the joined text, where a test of each text cost 0.025 s a million records
+    sizes = list(map(len, texts if joined.isascii() else map(str.encode, texts)))
     digests = list(map(xxhash.xxh3_128_digest, map(str.encode, texts)))
-    for offset in _to_check(chunk, texts, sizes):
+    for offset in _to_check(chunk, texts, joined, sizes):
         check_encoded(chunk[offset], texts[offset].encode(), start + offset, where)
+    del joined
     keys = list(map(key_of, chunk)) if key_of is not None else []
     if shapes is not None:
         types = map(tuple, map(map, repeat(type), map(dict.values, chunk)))
@@ -191,7 +191,7 @@ def _texts(chunk: Sequence[Any], start: int, where: str) -> list[str]:
     raise AssertionError("encode refused no record of a slice that failed to encode")
 
 
-def _to_check(chunk: Sequence[Any], texts: list[str], sizes: list[int]) -> list[int]:
+def _to_check(chunk: Sequence[Any], texts: list[str], joined: str, sizes: list[int]) -> list[int]:
     """The offsets, in order, of the records `check_encoded` can refuse: those whose JSON
     holds more nulls than the record has top-level None values (a NaN may be one of them),
     and those over the limit. The nulls are found in the batch's JSON joined (a null cannot
@@ -200,7 +200,7 @@ def _to_check(chunk: Sequence[Any], texts: list[str], sizes: list[int]) -> list[
     call over the batch: with a None in every record, a Python step and a call of
     `check_encoded` for each cost 1.1 s a million records more than no None at all; a batch
     whose nulls are all None values, counted as a whole, costs 0.3 s more."""
-    starts = list(map(re.Match.start, _NULL.finditer("".join(texts))))
+    starts = list(map(re.Match.start, _NULL.finditer(joined)))
     offsets: set[int] = set()
     many = len(starts) > len(texts) // 4
     if many and len(starts) == sum(map(countOf, map(dict.values, chunk), repeat(None))):

@@ -236,7 +236,7 @@ def test_the_records_to_check_are_found_in_the_joined_json(
     ]
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(record_batches, "MAX_RECORD_BYTES", 12)
-        assert record_batches._to_check(chunk, texts, sizes) == expected
+        assert record_batches._to_check(chunk, texts, "".join(texts), sizes) == expected
 
 
 @pytest.mark.parametrize("feed", [list, iter])
