@@ -99,6 +99,13 @@ def archive_versions(
             f"{store.label}: version {latest} is the latest published one and must stay;"
             f" archive versions before {latest} at most."
         )
+    newest = store.version_numbers()[-1]
+    if before > newest:
+        raise VersionStatusError(
+            f"{store.label}: version {newest} is the newest one and must stay, published or"
+            " held: its rows are what the next import is compared with. Archive versions"
+            f" before {newest} at most."
+        )
     write_archive(store, versions, target, source_created_at)
     return prune_before(store, before)
 

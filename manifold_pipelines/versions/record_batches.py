@@ -154,16 +154,18 @@ def _slice(
     shapes: Shapes | None,
 ) -> Batch:
     """The batch of `chunk`'s first records (all, unless their JSON reaches READ_AHEAD_BYTES
-    first). Holds two copies of its JSON at most: the texts, and the texts joined."""
+    first). Holds two copies of its JSON at most: the texts, and either the texts joined or
+    the one text being encoded."""
     texts = _texts(chunk, start, where)
     chunk = chunk[: len(texts)]
     joined = "".join(texts)
-    # one flag of the joined text, where a test of each text cost 0.025 s a million records
-    sizes = list(map(len, texts if joined.isascii() else map(str.encode, texts)))
+    ascii_only = joined.isascii()  # a flag of the string: a test of each text cost 0.025 s/M
+    suspects = _null_suspects(chunk, texts, joined)
+    del joined  # before any text is encoded
+    sizes = list(map(len, texts if ascii_only else map(str.encode, texts)))
     digests = list(map(xxhash.xxh3_128_digest, map(str.encode, texts)))
-    for offset in _to_check(chunk, texts, joined, sizes):
+    for offset in _to_check(suspects, sizes):
         check_encoded(chunk[offset], texts[offset].encode(), start + offset, where)
-    del joined
     keys = list(map(key_of, chunk)) if key_of is not None else []
     if shapes is not None:
         types = map(tuple, map(map, repeat(type), map(dict.values, chunk)))
@@ -191,34 +193,37 @@ def _texts(chunk: Sequence[Any], start: int, where: str) -> list[str]:
     raise AssertionError("encode refused no record of a slice that failed to encode")
 
 
-def _to_check(chunk: Sequence[Any], texts: list[str], joined: str, sizes: list[int]) -> list[int]:
-    """The offsets, in order, of the records `check_encoded` can refuse: those whose JSON
-    holds more nulls than the record has top-level None values (a NaN may be one of them),
-    and those over the limit. The nulls are found in the batch's JSON joined (a null cannot
-    span two records, each is an object): `re` finds a literal faster than `str.find` does,
-    0.06 s a million records against 0.2 s for a search a record. Every step is a C-level
-    call over the batch: with a None in every record, a Python step and a call of
-    `check_encoded` for each cost 1.1 s a million records more than no None at all; a batch
-    whose nulls are all None values, counted as a whole, costs 0.3 s more."""
+def _null_suspects(chunk: Sequence[Any], texts: list[str], joined: str) -> set[int]:
+    """The offsets of the records whose JSON holds more nulls than the record has top-level
+    None values: a NaN may be one of them (orjson writes it as null). The nulls are found in
+    the batch's JSON `joined` (a null cannot span two records, each is an object): `re` finds a
+    literal faster than `str.find` does, 0.06 s a million records against 0.2 s for a search
+    a record. Every step is a C-level call over the batch: with a None in every record, a
+    Python step and a call of `check_encoded` for each cost 1.1 s a million records more than
+    no None at all; a batch whose nulls are all None values, counted as a whole, costs 0.3 s
+    more."""
     starts = list(map(re.Match.start, _NULL.finditer(joined)))
-    offsets: set[int] = set()
     many = len(starts) > len(texts) // 4
-    if many and len(starts) == sum(map(countOf, map(dict.values, chunk), repeat(None))):
-        starts = []  # every null is a None: nothing is left to check
-    if starts:
-        ends = list(accumulate(map(len, texts)))
-        holding = sorted(set(map(bisect_right, repeat(ends), starts)))
-        # picked into lists first: pulling them through the maps below cost half as much again
-        held_texts, held = (
-            list(map(texts.__getitem__, holding)),
-            list(map(chunk.__getitem__, holding)),
-        )
-        nulls = map(str.count, held_texts, repeat("null"))
-        nones = map(countOf, map(dict.values, held), repeat(None))
-        offsets.update(compress(holding, map(ne, nulls, nones)))
+    if not starts or (
+        many and len(starts) == sum(map(countOf, map(dict.values, chunk), repeat(None)))
+    ):
+        return set()  # no null, or every null is a None: nothing is left to check
+    ends = list(accumulate(map(len, texts)))
+    holding = sorted(set(map(bisect_right, repeat(ends), starts)))
+    # picked into lists first: pulling them through the maps below cost half as much again
+    held_texts = list(map(texts.__getitem__, holding))
+    held = list(map(chunk.__getitem__, holding))
+    nulls = map(str.count, held_texts, repeat("null"))
+    nones = map(countOf, map(dict.values, held), repeat(None))
+    return set(compress(holding, map(ne, nulls, nones)))
+
+
+def _to_check(suspects: set[int], sizes: list[int]) -> list[int]:
+    """The offsets, in order, of the records `check_encoded` can refuse: the `suspects` of a
+    NaN and those over the limit."""
     if max(sizes) > MAX_RECORD_BYTES:
-        offsets.update(compress(range(len(sizes)), map(MAX_RECORD_BYTES.__lt__, sizes)))
-    return sorted(offsets)
+        suspects |= set(compress(range(len(sizes)), map(MAX_RECORD_BYTES.__lt__, sizes)))
+    return sorted(suspects)
 
 
 def _stream(

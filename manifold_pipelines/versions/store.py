@@ -201,6 +201,7 @@ class VersionStore(VersionWrites):
         to_version: int,
         spec: KeySpec,
         settings: DiffSettings,
+        *,
         ended: list[tuple[str, dict[str, Any]]] | None = None,
     ) -> DataDiff:
         """Diff two versions inside the caller's transaction (an import diffs the version it

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from manifold_pipelines import SeparatedDatabaseManager
-from manifold_pipelines.errors import ConfigError, StorageError
+from manifold_pipelines.errors import ConfigError, StorageError, VersionStatusError
 from manifold_pipelines.versions.archive import read_archive
 from manifold_tests.conftest import make_source
 
@@ -126,3 +126,22 @@ def test_an_archive_keeps_how_each_version_was_imported(
     assert [(e.mode, e.state) for e in read_archive(path)] == [("snapshot", None)] * 2
     result = manager.restore_archived("demo", "feed", path, 2)
     assert manager.get_data_version("demo", "feed", result.version).data == [{"id": 2}, {"id": 3}]
+
+
+def test_the_newest_version_stays_when_every_version_is_held(
+    manager: SeparatedDatabaseManager,
+) -> None:
+    """With nothing published there is no latest version to keep, but the newest one's rows
+    are what the next import is compared with: archiving it too left them live under no
+    version, and the next diff counted them as removed."""
+    make_source(manager, quality={"recordCount": {"fail": 100}, "blocking": ["record_count"]})
+    assert manager.import_data("demo", "api", [{"id": i} for i in range(3)]).status == "held"
+    assert manager.import_data("demo", "api", [{"id": i} for i in range(4)]).status == "held"
+    with pytest.raises(VersionStatusError, match="version 2 is the newest one and must stay"):
+        manager.archive_versions("demo", "api", 3)
+    assert [v.version for v in manager.list_versions("demo", "api")] == [1, 2]
+    manager.archive_versions("demo", "api", 2)
+    result = manager.import_data("demo", "api", [{"id": 10}])
+    assert result.diff is not None and (result.diff.added, result.diff.removed) == (1, 4)
+    asked = manager.get_data_diff("demo", "api", 2, 3)
+    assert asked.to_dict() == result.diff.to_dict()

@@ -236,7 +236,8 @@ def test_the_records_to_check_are_found_in_the_joined_json(
     ]
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(record_batches, "MAX_RECORD_BYTES", 12)
-        assert record_batches._to_check(chunk, texts, "".join(texts), sizes) == expected
+        suspects = record_batches._null_suspects(chunk, texts, "".join(texts))
+        assert record_batches._to_check(suspects, sizes) == expected
 
 
 @pytest.mark.parametrize("feed", [list, iter])
