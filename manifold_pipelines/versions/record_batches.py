@@ -36,7 +36,7 @@ from manifold_pipelines.versions.records import (
     not_an_object,
     not_json,
 )
-from manifold_pipelines.versions.schema import Shapes
+from manifold_pipelines.versions.schema import Shapes, count_shapes
 
 BATCH_ROWS = 10_000
 BATCH_BYTES = 16 * 2**20
@@ -168,8 +168,7 @@ def _slice(
         check_encoded(chunk[offset], texts[offset].encode(), start + offset, where)
     keys = list(map(key_of, chunk)) if key_of is not None else []
     if shapes is not None:
-        types = map(tuple, map(map, repeat(type), map(dict.values, chunk)))
-        shapes.update(zip(map(tuple, chunk), types, strict=True))
+        count_shapes(shapes, chunk)
     return Batch(chunk, digests, texts, sizes, keys)
 
 

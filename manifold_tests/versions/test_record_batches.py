@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,7 +22,13 @@ from manifold_pipelines.sources.base import RecordChunks, SourceRunError
 from manifold_pipelines.versions import record_batches
 from manifold_pipelines.versions.record_batches import read_batches
 from manifold_pipelines.versions.records import KeySpec, key_function
-from manifold_pipelines.versions.schema import Shapes
+from manifold_pipelines.versions.schema import (
+    FieldStats,
+    Shapes,
+    apply_counts,
+    count_shapes,
+    shape_counts,
+)
 from manifold_tests.conftest import batches_of, make_source
 from manifold_tests.raw_storage import source_sql
 
@@ -78,12 +85,14 @@ def test_a_list_and_a_stream_give_the_same_batches_contents(
                 part.extend(values)
         taken[name], counted[name] = parts, shapes
     assert taken["list"] == taken["tuple"] == taken["generator"] == taken["chunks"]
-    assert counted["list"] == counted["tuple"] == counted["generator"] == counted["chunks"]
+    fields = {name: shape_counts(shapes) for name, shapes in counted.items()}
+    assert fields["list"] == fields["tuple"] == fields["generator"] == fields["chunks"]
     records, digests, texts, sizes, keys = taken["list"]
     assert records == _records()
     assert sizes == [len(text.encode()) for text in texts] != [len(text) for text in texts]
     assert len(set(digests)) == 60 and keys == [str(i) for i in range(60)]
-    assert sum(counted["list"].values()) == 60 and len(counted["list"]) > 4
+    assert sum(counted["generator"].values()) == 60 and len(counted["generator"]) > 4
+    assert fields["list"][("id", int)] == 60 and fields["list"][("note", type(None))] == 20
 
 
 def test_a_list_is_read_in_slices_of_about_the_read_ahead(
@@ -306,3 +315,37 @@ def test_chunks_go_on_from_the_first_record_not_yet_iterated() -> None:
     rest = [record for batch in read_batches(chunks, "test") for record in batch.records]
     assert rest == [{"id": 1}, {"id": 2}, {"id": 3}]
     assert list(RecordChunks(iter([[], [{"id": 4}], []]))) == [{"id": 4}]
+
+
+_VALUES = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text())
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.tuples(st.sampled_from("abc"), _VALUES), max_size=3),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_a_batch_counted_a_field_at_a_time_gives_the_counts_of_a_shape_a_record(
+    records_fields: list[list[tuple[str, Any]]],
+) -> None:
+    """Batches whose records share their names (counted down each field) and batches whose
+    records do not (a shape a record): the same field stats, names and types listed in the
+    order they first occur."""
+    records = [dict(fields) for fields in records_fields]
+    names = list(records[0])
+    padded = ([value for _, value in fields] + [None] * 3 for fields in records_fields)
+    shared = [dict(zip(names, values, strict=False)) for values in padded]  # types vary
+    for batch in (records, shared):
+        by_field: Shapes = Counter()
+        count_shapes(by_field, batch)
+        by_record: Shapes = Counter(
+            (tuple(record), tuple(map(type, record.values()))) for record in batch
+        )
+        assert shape_counts(by_field) == shape_counts(by_record)
+        stats: list[FieldStats] = [{}, {}]
+        apply_counts(stats[0], shape_counts(by_field), 1)
+        apply_counts(stats[1], shape_counts(by_record), 1)
+        assert orjson.dumps(stats[0]) == orjson.dumps(stats[1])  # in the same order too
