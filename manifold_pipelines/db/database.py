@@ -18,6 +18,22 @@ Params = Sequence[Any] | Mapping[str, Any]
 ListKind = Literal["int", "text"]
 
 
+class Same(Sequence[Any]):
+    """A column of `length` values that are all `value` (see Database.insert_columns)."""
+
+    def __init__(self, value: Any, length: int) -> None:
+        self.value, self.length = value, length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return Same(self.value, len(range(self.length)[index]))
+        range(self.length)[index]  # an IndexError past the end, as a list's
+        return self.value
+
+
 class Rows(Protocol):
     """What a query returns, the part both drivers' cursors share."""
 
@@ -60,7 +76,8 @@ class Database(ABC):
     ) -> None:
         """Append rows given a column at a time: `values[i]` is column i of every row, all of
         one length. Rows built by C-level calls come as columns; a tuple a row would be made
-        only to be taken apart again."""
+        only to be taken apart again. A column that is a `range` (row ids, positions) or
+        `Same` (a version) may be computed by the engine instead of sent a value a row."""
 
     @abstractmethod
     def update_by_id(self, table: str, column: str, pairs: Sequence[tuple[int, int]]) -> None:

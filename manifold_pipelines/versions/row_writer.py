@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from manifold_pipelines.db.database import Same
 from manifold_pipelines.versions.ordering import POSITION_GAP
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ class RowWriter:
                 list(map(bytearray, digests)),
                 texts,
                 range(self.next_position, self.next_position + count * gap, gap),
-                [self.version] * count,
+                Same(self.version, count),
             )
         )
         self.advance(count)

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from manifold_pipelines import SeparatedDatabaseManager
-from manifold_pipelines.db.database import Database
+from manifold_pipelines.db.database import Database, Same
 from manifold_pipelines.db.postgres import JSON_FETCH_ROWS, PostgresDatabase
 from manifold_pipelines.db.sqlite import JSON_CHUNK_ROWS, ROWS_PER_INSERT, SqliteDatabase
 
@@ -72,6 +72,28 @@ def test_rows_given_as_columns_are_written_exactly_across_statements(
         database.insert_columns("samples", ("id", "n", "j", "keep"), (ids, numbers, texts, keeps))
         with pytest.raises(ValueError):  # a column shorter than the others
             database.insert_columns("samples", ("id", "n", "j", "keep"), ([1, 2], [1], [""], [0]))
+    with database.reading():
+        rows = database.execute("SELECT id, n, j, keep FROM samples ORDER BY id").fetchall()
+    assert [tuple(row) for row in rows] == list(zip(ids, numbers, texts, keeps, strict=True))
+
+
+@pytest.mark.parametrize("kept", [None, 3])
+def test_columns_the_engine_computes_are_written_as_given(
+    database: Database, kept: int | None
+) -> None:
+    """A range with any step and a Same column may be computed by the engine (SQLite adds the
+    row's offset times the step to the first value of each statement): every row, on both
+    sides of each statement boundary, holds exactly the column's value."""
+    count = 2 * ROWS_PER_INSERT + 7
+    ids = range(10, 10 + 3 * count, 3)
+    numbers = range(2**40, 2**40 - count * 65536, -65536)
+    texts = [f'{{"n":{i}}}' for i in range(count)]
+    keeps = Same(kept, count)
+    assert len(keeps[5:9]) == 4 and keeps[count - 1] == kept
+    with pytest.raises(IndexError):
+        keeps[count]  # past the end, as a list
+    with database.writing():
+        database.insert_columns("samples", ("id", "n", "j", "keep"), (ids, numbers, texts, keeps))
     with database.reading():
         rows = database.execute("SELECT id, n, j, keep FROM samples ORDER BY id").fetchall()
     assert [tuple(row) for row in rows] == list(zip(ids, numbers, texts, keeps, strict=True))
