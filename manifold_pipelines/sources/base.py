@@ -66,9 +66,13 @@ class RecordChunks(Iterator[dict[str, Any]]):
     importer reads `chunks()` instead, and each list by C-level calls over slices of it
     (versions/record_batches.py). That is safe because the run hands each list over and never
     touches it, or a record in it, again: what the importer reads from a record later is what
-    the run gave. `chunks()` goes on from the first record not yet iterated."""
+    the run gave. `chunks()` goes on from the first record not yet iterated.
 
-    def __init__(self, chunks: Iterator[list[Any]]) -> None:
+    `parsed` says that orjson parsed every record from JSON text, untouched since: orjson
+    refuses NaN and infinities, so no value is one, and the importer does not look for them."""
+
+    def __init__(self, chunks: Iterator[list[Any]], *, parsed: bool = False) -> None:
+        self.parsed = parsed
         self._chunks = chunks
         self._chunk: list[Any] = []
         self._at = 0

@@ -170,7 +170,7 @@ class FileRun:
             and config.format != "jsonl"
             and config.cursor_field is None
         ):
-            return RecordChunks(self._array())
+            return RecordChunks(self._array(), parsed=True)
         return self._records()
 
     def _array(self) -> Iterator[list[Any]]:

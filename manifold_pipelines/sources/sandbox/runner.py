@@ -128,7 +128,7 @@ class JavascriptRun:
         return process
 
     def records(self) -> RecordChunks:
-        return RecordChunks(self._chunks())
+        return RecordChunks(self._chunks(), parsed=True)
 
     def _chunks(self) -> Iterator[list[Any]]:
         """The records, in the lists parsed from the child's messages (sliced, see _serving);
