@@ -27,6 +27,7 @@ import orjson
 import xxhash
 
 from manifold_pipelines.sources.base import RecordChunks
+from manifold_pipelines.versions.columns import Columns
 from manifold_pipelines.versions.records import (
     MAX_RECORD_BYTES,
     KeyFunction,
@@ -160,7 +161,8 @@ def _slice(chunk: Sequence[Any], start: int, reader: _SliceReader) -> Batch:
     where = reader.where
     texts = _texts(chunk, start, where)
     chunk = chunk[: len(texts)]
-    if reader.parsed:
+    columns = Columns.of(chunk) if reader.shapes is not None else None
+    if reader.parsed or (columns is not None and columns.finite()):
         ascii_only, suspects = all(map(str.isascii, texts)), set()
     else:
         joined = "".join(texts)
@@ -173,7 +175,7 @@ def _slice(chunk: Sequence[Any], start: int, reader: _SliceReader) -> Batch:
         check_encoded(chunk[offset], texts[offset].encode(), start + offset, where)
     keys = list(map(reader.key_of, chunk)) if reader.key_of is not None else []
     if reader.shapes is not None:
-        count_shapes(reader.shapes, chunk)
+        count_shapes(reader.shapes, chunk, columns)
     return Batch(chunk, digests, texts, sizes, keys)
 
 

@@ -20,6 +20,7 @@ from manifold_pipelines import SeparatedDatabaseManager
 from manifold_pipelines.errors import RecordsError
 from manifold_pipelines.sources.base import RecordChunks, SourceRunError
 from manifold_pipelines.versions import record_batches
+from manifold_pipelines.versions.columns import Columns
 from manifold_pipelines.versions.record_batches import read_batches
 from manifold_pipelines.versions.records import KeySpec, key_function
 from manifold_pipelines.versions.schema import (
@@ -146,6 +147,9 @@ class _ClaimsToBeADict:
 
 
 BAD_ROWS: list[tuple[str, dict[int, Any], str]] = [
+    # the same names as the good records: read a field at a time on a first import
+    ("NaN in a field every record has", {7: {"id": 7, "note": float("nan")}}, "row 7 field 'note'"),
+    ("infinity among text and nulls", {4: {"id": 4, "note": float("inf")}}, "row 4 field 'note'"),
     ("an object claiming dict", {6: _ClaimsToBeADict()}, "row 6 is _ClaimsToBeADict, not an"),
     (
         "NaN before a list",
@@ -365,7 +369,7 @@ def test_a_batch_counted_a_field_at_a_time_gives_the_counts_of_a_shape_a_record(
     shared = [dict(zip(names, values, strict=False)) for values in padded]  # types vary
     for batch in (records, shared):
         by_field: Shapes = Counter()
-        count_shapes(by_field, batch)
+        count_shapes(by_field, batch, Columns.of(batch))
         by_record: Shapes = Counter(
             (tuple(record), tuple(map(type, record.values()))) for record in batch
         )
