@@ -44,7 +44,8 @@ def apply_snapshot(
     every live row it did not keep ends. Deletions mean nothing here: a record missing from
     a snapshot is removed already."""
     same_keys = previous is not None and previous.key_spec == spec.to_json()
-    with _indexes_built_after(store, _holds_nothing(store, previous)):
+    rows = len(records) if isinstance(records, (list, tuple)) else None  # one a record
+    with _indexes_built_after(store, _holds_nothing(store, previous), rows):
         scan = scan_records(
             store,
             records,
@@ -99,7 +100,7 @@ def apply_incremental_records(
             " snapshot with the new key first. Nothing was imported."
         )
     first_import = _holds_nothing(store, previous)  # then nothing to look up
-    with _indexes_built_after(store, first_import):
+    with _indexes_built_after(store, first_import, None):  # a key repeated is one row
         incremental = apply_incremental(
             store, records, deleted, spec, version, first_import=first_import
         )
@@ -120,11 +121,13 @@ def _holds_nothing(store: VersionStore, previous: PriorVersion | None) -> bool:
 
 
 @contextmanager
-def _indexes_built_after(store: VersionStore, first_import: bool) -> Iterator[None]:
-    """A first import writes its rows with the row indexes dropped and builds them once after,
-    in its own transaction (a failure's rollback brings them back), in either mode."""
-    if first_import:
-        store.drop_row_indexes()
+def _indexes_built_after(
+    store: VersionStore, first_import: bool, rows: int | None
+) -> Iterator[None]:
+    """A first import writes its rows with the key indexes dropped and builds them once after,
+    in its own transaction (a failure's rollback brings them back), in either mode; `rows` is
+    how many it writes, when known (see VersionWrites.drop_row_indexes)."""
+    made_at = store.drop_row_indexes(rows) if first_import else None
     yield
     if first_import:
-        store.build_row_indexes()
+        store.build_row_indexes(made_at)

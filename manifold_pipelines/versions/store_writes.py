@@ -17,10 +17,10 @@ from manifold_pipelines.errors import without_nul
 from manifold_pipelines.quality.models import QualityMetric
 from manifold_pipelines.timestamps import now_text
 from manifold_pipelines.versions.key_index import (
+    RECENT_KEY_INDEX,
     fold_due,
     key_conditions,
     key_index_definitions,
-    row_index_definitions,
 )
 
 LIVE_SLICE_IDS = 1 << 22
@@ -70,17 +70,32 @@ class VersionWrites:
     def holds_no_rows(self) -> bool:
         return self.db.execute("SELECT 1 FROM record_rows LIMIT 1").fetchone() is None
 
-    def drop_row_indexes(self) -> None:
+    def drop_row_indexes(self, rows: int | None) -> int | None:
         """Inside a first import's transaction: sorting a million rows into an index once they
         are all in costs a quarter less CPU than keeping it in order row by row (2.7 s -> 2.0 s
-        of SQLite's time). The import's rollback brings them back."""
-        for name in row_index_definitions(self.key_bound()):
-            self.db.execute(f"DROP INDEX {name}")
+        of SQLite's time). The import's rollback brings them back.
 
-    def build_row_indexes(self) -> None:
-        """Every row in the base key index (see key_index.py)."""
-        for name, target in row_index_definitions(self._move_key_bound()).items():
-            self.db.execute(f"CREATE INDEX {name} ON {target}")
+        When the import knows how many `rows` it writes (a list of records), the recent index
+        is made now, at the bound the import ends at, where it stays empty: made afterwards it
+        read every row (0.07 s a million). Returns that bound, for build_row_indexes."""
+        for name in key_index_definitions(self.key_bound()):
+            self.db.execute(f"DROP INDEX {name}")
+        if rows is None:
+            return None
+        bound = self.next_row_id() + rows
+        recent = key_index_definitions(bound)[RECENT_KEY_INDEX]
+        self.db.execute(f"CREATE INDEX {RECENT_KEY_INDEX} ON {recent}")
+        return bound
+
+    def build_row_indexes(self, made_at: int | None) -> None:
+        """Every row in the base key index (see key_index.py); the recent index too, unless
+        drop_row_indexes made it `made_at` the bound the import ended at."""
+        bound = self._move_key_bound()
+        if made_at is not None and made_at != bound:
+            self.db.execute(f"DROP INDEX {RECENT_KEY_INDEX}")
+        for name, target in key_index_definitions(bound).items():
+            if name != RECENT_KEY_INDEX or made_at != bound:
+                self.db.execute(f"CREATE INDEX {name} ON {target}")
 
     def fold_recent_keys(self) -> None:
         """Rebuild the base key index over every row once the recent part has grown enough,

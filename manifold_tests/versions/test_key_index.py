@@ -81,6 +81,43 @@ def test_imports_fill_the_recent_part_which_folds_into_the_base_when_due(
     assert latest[21] == {"id": 21, "v": "again"} and latest[13] == {"id": 13, "v": "snapshot"}
 
 
+def _key_index_conditions(home: Path, source: tuple[str, str]) -> tuple[str, str]:
+    """The conditions of the recent and the base key index, as the engine stores them."""
+    postgres = os.environ.get("MANIFOLD_DATABASE_URL") is not None
+    definition = (
+        "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND indexname = ?"
+        if postgres
+        else "SELECT sql FROM sqlite_schema WHERE name = ?"
+    )
+    with source_sql(home, *source) as conn:
+        texts = [
+            conn.execute(definition, (name,)).fetchone()[0]
+            for name in ("record_rows_recent_key", "record_rows_key")
+        ]
+    return texts[0].split("WHERE")[1].strip(" ()"), texts[1].split("WHERE")[1].strip(" ()")
+
+
+@pytest.mark.parametrize("feed", [list, iter])
+def test_a_first_import_leaves_both_parts_split_after_its_rows_however_they_come(
+    manager: SeparatedDatabaseManager, source: tuple[str, str], home: Path, feed: Any
+) -> None:
+    """A list's length tells the bound before the rows are written, and the recent index is
+    made then; a refused import (a record without its key) is rolled back whole; a stream's
+    indexes are both built once its rows are in. Either way the split is at the next row."""
+    missing = [{"id": i} for i in range(BASE)] + [{"other": 1}]
+    with pytest.raises(RecordsError):
+        manager.import_data(*source, feed(missing))
+    manager.import_data(*source, feed([{"id": i} for i in range(BASE)]))
+    assert _split(home, source) == (BASE + 1, 0)
+    assert _key_index_conditions(home, source) == (f"id >= {BASE + 1}", f"id < {BASE + 1}")
+    manager.import_data(*source, [{"id": 1, "v": 2}], mode="incremental")
+    assert _split(home, source) == (BASE + 1, 1)
+    assert [step.record for step in manager.record_history(*source, 1)] == [
+        {"id": 1},
+        {"id": 1, "v": 2},
+    ]
+
+
 def test_a_refused_import_leaves_the_split_where_it_was(
     manager: SeparatedDatabaseManager, source: tuple[str, str], home: Path
 ) -> None:
