@@ -16,7 +16,7 @@ from typing import Any
 
 from manifold_pipelines.versions.ordering import pack
 from manifold_pipelines.versions.records import KeySpec
-from manifold_pipelines.versions.scan import Live, NewRow
+from manifold_pipelines.versions.scan import Live, NewRowColumns, NewRows
 from manifold_pipelines.versions.store import VersionStore
 
 
@@ -50,20 +50,33 @@ class _EveryNewRow:
     import of a million records would otherwise copy a million pairs (72 MB) to hand them
     on, at the import's peak of memory."""
 
-    def __init__(self, rows: list[NewRow]) -> None:
+    def __init__(self, rows: NewRows) -> None:
         self.rows = rows
 
     def __iter__(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        return zip(_keys(self.rows), self.records(), strict=True)  # type: ignore[arg-type]
+
+    def records(self) -> Iterator[dict[str, Any] | None]:
         rows = self.rows
-        return zip(map(itemgetter(1), rows), map(itemgetter(2), rows), strict=True)
+        if isinstance(rows, NewRowColumns):
+            return iter(rows.records)
+        return map(itemgetter(2), rows)
+
+
+def _keys(rows: NewRows) -> Iterator[str]:
+    return iter(rows.keys) if isinstance(rows, NewRowColumns) else map(itemgetter(1), rows)
 
 
 def added_records(added: Iterable[tuple[str, dict[str, Any] | None]]) -> list[dict[str, Any]]:
     """The records of a first import's new rows that it kept for its details, by C-level
     calls: a streamed first import keeps only its first ones, and None for the rest (see
-    scan._kept)."""
+    scan._kept); when it kept them all, the scan's own list of them."""
+    records: Iterable[Any]
     if isinstance(added, _EveryNewRow):
-        records = map(itemgetter(2), added.rows)
+        rows = added.rows
+        if isinstance(rows, NewRowColumns) and (not rows.records or rows.records[-1] is not None):
+            return rows.records  # type: ignore[return-value]
+        records = added.records()
     else:
         records = map(itemgetter(1), added)
     return list(takewhile(partial(is_not, None), records))
@@ -71,7 +84,7 @@ def added_records(added: Iterable[tuple[str, dict[str, Any] | None]]) -> list[di
 
 def match_keys(
     store: VersionStore,
-    new_rows: list[NewRow],
+    new_rows: NewRows,
     duplicate_keys: list[int],
     ended: list[tuple[Any, ...]],
     same_keys: bool,
@@ -84,7 +97,7 @@ def match_keys(
     so that a clash with one is reported at the row of the other record."""
     if keyless:  # keys are content hashes: copies are counted, never refused
         return Changes(added=_EveryNewRow(new_rows), changed=[])
-    if not same_keys and len(set(map(itemgetter(1), new_rows))) == len(new_rows):
+    if not same_keys and len(set(_keys(new_rows))) == len(new_rows):
         return Changes(added=_EveryNewRow(new_rows), changed=[])  # no key repeats: all added
     old_keys = {key for _, key, _, _ in ended} if same_keys else set()
     seen: set[str] = set()

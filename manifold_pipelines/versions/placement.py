@@ -8,13 +8,13 @@ from typing import Any
 import orjson
 
 from manifold_pipelines.versions.ordering import Placement, place_rows
-from manifold_pipelines.versions.scan import NewRow, ScanResult
+from manifold_pipelines.versions.scan import NewRow, NewRows, ScanResult
 from manifold_pipelines.versions.store import VersionStore
 
 
 def place_version(
     store: VersionStore, scan: ScanResult, version: int, same_keys: bool
-) -> tuple[list[NewRow], list[tuple[Any, ...]], int]:
+) -> tuple[NewRows, list[tuple[Any, ...]], int]:
     """End the previous version's rows that the import did not keep in place, and return the
     import's new rows (moved rows first), the ended rows as (id, key, record, position), in
     position order, and the greatest position of the version's rows (or above it: an
@@ -38,7 +38,7 @@ def place_version(
         [(position, scan.first_id + index) for index, position in placement.positions.items()]
     )
     top = max([scan.top_position, *placement.positions.values(), *placement.moved_positions])
-    return moved + scan.new_rows, ended, top
+    return ([*moved, *scan.new_rows] if moved else scan.new_rows), ended, top
 
 
 def _rewrite_moved(
