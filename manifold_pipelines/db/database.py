@@ -12,6 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
+from itertools import repeat
 from typing import Any, Literal, Protocol
 
 Params = Sequence[Any] | Mapping[str, Any]
@@ -26,6 +27,11 @@ class Same(Sequence[Any]):
 
     def __len__(self) -> int:
         return self.length
+
+    def __iter__(self) -> Iterator[Any]:
+        """C-level: PostgreSQL zips the columns, and Sequence's own __iter__ makes a Python
+        call a row (0.25 s more a million rows)."""
+        return repeat(self.value, self.length)
 
     def __getitem__(self, index: Any) -> Any:
         if isinstance(index, slice):

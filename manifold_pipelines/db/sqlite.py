@@ -83,9 +83,11 @@ def _step(column: Sequence[Any]) -> int | None:
     """How a column of insert_columns goes from row to row when SQLite can compute it: a
     range by its step, a Same not at all; None for a column sent a value a row. Binding a
     value costs more than SQLite's addition: a million rows took 0.79-0.87 s to insert with
-    ids, positions and version computed, 0.86-0.98 s with them bound."""
+    ids, positions and version computed, 0.86-0.98 s with them bound. A range past 64 bits is
+    bound too, so that Python refuses it: SQLite would carry the sum on as a float."""
     if isinstance(column, range):
-        return column.step
+        inside = not column or max(-column[0], -column[-1], column[0], column[-1]) < 2**63
+        return column.step if inside else None
     return 0 if isinstance(column, Same) else None
 
 

@@ -20,7 +20,7 @@ def place_version(
     position order, and the greatest position of the version's rows (or above it: an
     incremental import appends after it). When the diff key changed, every previous row
     ends: nothing was matched against them."""
-    if same_keys:
+    if same_keys:  # then the scan's new rows are a list of tuples (scan.NewRow)
         placement = place_rows(scan.kept_positions, [new_row[3] for new_row in scan.new_rows])
         moved_ids = [scan.kept_ids[index] for index in placement.moved]
         ended_ids = scan.ended_ids + moved_ids

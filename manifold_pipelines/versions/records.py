@@ -3,7 +3,9 @@
 Every record is serialised once with orjson (which refuses lone surrogates, non-string
 field names, integers past 64 bits and nesting deeper than 254) and hashed with xxh3-128.
 orjson writes NaN and Infinity as null, so records whose JSON holds `null` are checked for
-non-finite floats; that keeps the check off the hot path for most records.
+non-finite floats; that keeps the check off the hot path for most records, and batches that
+cannot hold one (records orjson parsed, or whose floats add up to a finite number, see
+record_batches.py) skip it.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ def _refuse(value: Any) -> Any:
 dumps_record = partial(orjson.dumps, default=_refuse, option=_OPTIONS)
 """orjson with Manifold's options, as a C-level partial: the hot loop calls it per record and
 runs `check_encoded` only when the JSON is large or holds more nulls than the record has
-top-level None values (see record_batches.py)."""
+top-level None values, in a batch that could hold a NaN at all (see record_batches.py)."""
 
 
 def encode(record: Any, row: int, where: str) -> bytes:

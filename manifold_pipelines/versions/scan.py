@@ -49,7 +49,8 @@ NewRow = tuple[int, str, Record | None, int]
 """(input row, key, record, how many kept rows came before it) of a record written as a new
 row; whether it replaced a live row with the same key is decided once the scan is over, and
 so is its final position. A tuple: one per record, so it holds nothing it need not (the scan
-gives new rows consecutive ids: the i-th has `first_id + i`)."""
+gives new rows consecutive ids: the i-th has `first_id + i`). A first import, where every
+record is one, keeps them as columns instead (NewRowColumns)."""
 
 
 @dataclass

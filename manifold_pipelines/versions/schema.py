@@ -47,7 +47,9 @@ def json_type(cls: type, field: str, where: str) -> str:
 Shapes = Counter[tuple[tuple[str, ...], tuple[type, ...]]]
 """Records counted by their field names and value types: an import has few shapes. A batch
 whose records share their names is counted a field at a time instead, as one-field shapes
-(see count_shapes): per-field counts, all that is asked of shapes, come out the same."""
+(see count_shapes): per-field counts, all that is asked of shapes, come out the same. An
+incremental first import counts a record at a time, as it must take a whole record's shape
+away again when a later record of its key replaces it (incremental._Upserts._forget)."""
 
 
 def count_shapes(

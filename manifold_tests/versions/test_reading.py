@@ -15,6 +15,7 @@ from manifold_pipelines import SeparatedDatabaseManager
 from manifold_pipelines.db.database import Database, Same
 from manifold_pipelines.db.postgres import JSON_FETCH_ROWS, PostgresDatabase
 from manifold_pipelines.db.sqlite import JSON_CHUNK_ROWS, ROWS_PER_INSERT, SqliteDatabase
+from manifold_pipelines.errors import DatabaseError
 
 
 @pytest.fixture
@@ -97,6 +98,26 @@ def test_columns_the_engine_computes_are_written_as_given(
     with database.reading():
         rows = database.execute("SELECT id, n, j, keep FROM samples ORDER BY id").fetchall()
     assert [tuple(row) for row in rows] == list(zip(ids, numbers, texts, keeps, strict=True))
+
+
+def test_a_range_past_64_bits_is_refused_not_stored_as_a_float(database: Database) -> None:
+    """SQLite would carry `?1+offset` past 2**63 on as a REAL: such a range is bound a value a
+    row instead, and refused as an int too large, with nothing written."""
+    count = 2 * ROWS_PER_INSERT
+    numbers = range(2**63 - ROWS_PER_INSERT - 10, 2**63 + ROWS_PER_INSERT - 10)
+    columns = ("id", "n", "j", "keep")
+    with pytest.raises((OverflowError, DatabaseError)), database.writing():
+        database.insert_columns(
+            "samples", columns, (range(count), numbers, ["{}"] * count, [0] * count)
+        )
+    with database.reading():
+        assert database.execute("SELECT count(*) FROM samples").fetchone()[0] == 0
+    within = range(2**63 - 3, 2**63)  # the last three 64-bit integers are computed exactly
+    with database.writing():
+        database.insert_columns("samples", columns, (range(3), within, ["{}"] * 3, [0] * 3))
+    with database.reading():
+        stored = database.execute("SELECT n FROM samples ORDER BY id").fetchall()
+    assert [row[0] for row in stored] == list(within)
 
 
 def test_no_rows_give_two_empty_lists(database: Database) -> None:
