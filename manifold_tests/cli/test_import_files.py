@@ -34,6 +34,7 @@ def _manifold(home: Path, *args: str, code: int = 0) -> str:
     ],
     ids=["declared-column", "semicolons", "latin-1", "text-only"],
 )
+@pytest.mark.slow
 def test_a_file_run_by_a_csv_source_and_imported_into_it_gives_the_same_version(
     home: Path, settings: dict[str, Any], content: bytes
 ) -> None:

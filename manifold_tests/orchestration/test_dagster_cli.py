@@ -50,6 +50,7 @@ def test_dagster_asset_materialize_runs_one_source(
     assert manager.get_import_logs("demo", "api")[0].status == "completed"
 
 
+@pytest.mark.slow
 def test_definitions_validate(
     home: Path, dagster_home: Path, manager: SeparatedDatabaseManager
 ) -> None:

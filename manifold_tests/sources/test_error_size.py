@@ -38,6 +38,7 @@ def _stored_errors(home: Path) -> tuple[list[int], list[int], list[int]]:
     return [row[0] for row in logs], [row[1] for row in logs], [row[0] for row in history]
 
 
+@pytest.mark.slow
 def test_a_huge_script_error_is_stored_and_printed_cut_to_size(
     manager: SeparatedDatabaseManager, home: Path
 ) -> None:

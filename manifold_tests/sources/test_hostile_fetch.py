@@ -95,6 +95,7 @@ def test_an_uncaught_failing_fetch_fails_the_run_with_its_message(
 
 
 @pytest.mark.parametrize("path", ["/trickle", "/trickle-head"])
+@pytest.mark.slow
 def test_a_trickling_server_cannot_hold_a_script_past_timeout_seconds(
     manager: SeparatedDatabaseManager, http_server: str, path: str
 ) -> None:

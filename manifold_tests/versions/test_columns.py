@@ -48,7 +48,7 @@ def _batch(rows: list[list[Any]]) -> list[dict[str, Any]]:
     return [dict(zip("abcd", row[:width], strict=False)) for row in rows]
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.lists(st.lists(_ANY, min_size=1, max_size=4), min_size=1, max_size=20))
 def test_finite_only_when_no_value_anywhere_is_nan_or_infinite(rows: list[list[Any]]) -> None:
     columns = Columns.of(_batch(rows))
@@ -57,7 +57,7 @@ def test_finite_only_when_no_value_anywhere_is_nan_or_infinite(rows: list[list[A
         assert not any(map(_non_finite, chain.from_iterable(map(dict.values, columns.records))))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.lists(_FINITE, min_size=1, max_size=4), min_size=1, max_size=20))
 def test_a_plain_batch_is_finite(rows: list[list[Any]]) -> None:
     columns = Columns.of(_batch(rows))

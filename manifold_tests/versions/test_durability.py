@@ -78,6 +78,7 @@ def _import_many(home: str, tag: str, rounds: int) -> None:
             )
 
 
+@pytest.mark.slow
 def test_two_processes_importing_at_once_both_succeed(
     manager: SeparatedDatabaseManager, source: tuple, home: Path
 ) -> None:
