@@ -126,7 +126,7 @@ def _indexes_built_after(
 ) -> Iterator[None]:
     """A first import writes its rows with the key indexes dropped and builds them once after,
     in its own transaction (a failure's rollback brings them back), in either mode; `rows` is
-    how many it writes, when known (see VersionWrites.drop_row_indexes)."""
+    how many it writes, when known (see KeyIndexUpkeep.drop_row_indexes)."""
     made_at = store.drop_row_indexes(rows) if first_import else None
     yield
     if first_import:

@@ -13,8 +13,8 @@ import pytest
 from manifold_pipelines import SeparatedDatabaseManager
 from manifold_pipelines.errors import RecordsError
 from manifold_pipelines.versions.key_index import key_conditions
+from manifold_pipelines.versions.key_index_upkeep import ROW_ID_RANGE
 from manifold_pipelines.versions.store import _ROWS_ONLY_AT_HIGH
-from manifold_pipelines.versions.store_writes import ROW_ID_RANGE
 from manifold_tests.raw_storage import row_indexes, source_sql
 
 BASE = 400
