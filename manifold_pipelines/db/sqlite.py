@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
-from itertools import chain, repeat
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -49,13 +49,7 @@ default build, enough for 65 columns."""
 
 
 @lru_cache(maxsize=16)
-def _insert_statement(table: str, columns: tuple[str, ...], rows: int) -> str:
-    values = f"({', '.join('?' * len(columns))})"
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join(repeat(values, rows))}"
-
-
-@lru_cache(maxsize=16)
-def _computed_insert_statement(
+def _insert_statement(
     table: str, columns: tuple[str, ...], rows: int, steps: tuple[int | None, ...]
 ) -> str:
     """An INSERT of `rows` rows where column i, when `steps[i]` is not None, is computed from
@@ -242,7 +236,7 @@ class SqliteDatabase(Database):
                 for column, step in zip(values, steps, strict=True)
                 if step is not None
             ]
-            statement = _computed_insert_statement(table, tuple(columns), count, steps)
+            statement = _insert_statement(table, tuple(columns), count, steps)
             self.execute(statement, firsts + flat)
 
     def _insert(self, table: str, columns: Sequence[str], flat: list[Any]) -> None:
@@ -250,7 +244,7 @@ class SqliteDatabase(Database):
         statement's worth at a time (a list of a whole batch's values came from the kernel
         and went back to it each time: 17,000 more page faults a million rows)."""
         rows = len(flat) // len(columns)
-        self.execute(_insert_statement(table, tuple(columns), rows), flat)
+        self.execute(_insert_statement(table, tuple(columns), rows, (None,) * len(columns)), flat)
 
     def update_by_id(self, table: str, column: str, pairs: Sequence[tuple[int, int]]) -> None:
         self.executemany(f"UPDATE {table} SET {column} = ? WHERE id = ?", pairs)
