@@ -3,12 +3,16 @@
 What a read cannot avoid is making the records' Python objects (orjson, ~0.7 s and most of
 the page faults at a million records); everything else is kept to a few C-level calls: the
 engine hands back all positions and parsed records at once (`Database.numbered_json`), and
-one sort of row indices by position puts them in order.
+they are put in position order (`in_position_order`).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from bisect import bisect_right
+from collections.abc import Sequence
+from itertools import compress, count, islice, repeat
+from operator import gt
+from typing import Any, TypeVar
 
 from manifold_pipelines.db.database import Database
 
@@ -16,12 +20,54 @@ _ROWS_OF_VERSION = (
     "SELECT r.id, r.position, r.record FROM record_rows r LEFT JOIN record_ends e ON e.id = r.id"
     " WHERE r.first_version <= :v AND (e.last_version IS NULL OR e.last_version >= :v)"
 )
+_ROWS_IF_NONE_ENDED = "SELECT id, position, record FROM record_rows WHERE first_version <= :v"
+"""The rows of a version when no row ended before it (a first version, any version of a
+source whose imports only ever added): no row needs a probe of `record_ends`. Reading the
+first of two versions of a million records took 1.20 s of CPU this way, 1.42 s before (with
+the sort below)."""
+_ANY_ENDED_BEFORE = "SELECT EXISTS (SELECT 1 FROM record_ends WHERE last_version < :v)"
+_SHORT_TAIL = 8
+"""A tail out of order is merged into the ordered rows before it when it is at most this
+fraction of them; longer tails are sorted with the rest."""
+
+Item = TypeVar("Item")
 
 
 def read_records(db: Database, version: int) -> list[Any]:
     """The records of `version`, inside the caller's read snapshot."""
-    positions, records = db.numbered_json(_ROWS_OF_VERSION, {"v": version})
-    # Rows come in id order, which is nearly position order (only rows a later import wrote
-    # in between are out of place), so this sort is close to linear.
-    order = sorted(range(len(positions)), key=positions.__getitem__)
-    return [records[index] for index in order]
+    ended = db.execute(_ANY_ENDED_BEFORE, {"v": version}).fetchone()[0]
+    select = _ROWS_OF_VERSION if ended else _ROWS_IF_NONE_ENDED
+    positions, records = db.numbered_json(select, {"v": version})
+    return in_position_order(positions, records)
+
+
+def in_position_order(positions: Sequence[int], items: list[Item]) -> list[Item]:
+    """`items` sorted stably by their `positions`. Rows come in id order, and ids grow with
+    each import, so a version's rows are its oldest rows in order, then the few that later
+    imports wrote (changed records, new ones): the ordered rows before the first descent are
+    kept as they are, and only that tail is sorted and merged in by binary search. A million
+    rows with 1.5% of them in the tail took 0.105 s to sort whole (a key call a row), and
+    0.067 s this way; with none out of order, 0.075 s and 0.033 s."""
+    descent = next(compress(count(1), map(gt, positions, islice(positions, 1, None))), None)
+    if descent is None:
+        return items
+    if (len(positions) - descent) * _SHORT_TAIL > descent:
+        order = sorted(range(len(positions)), key=positions.__getitem__)
+        return [items[index] for index in order]
+    tail = sorted(range(descent, len(positions)), key=positions.__getitem__)
+    # after the ordered rows of an equal position, as a stable sort puts the tail's later ids
+    places = map(
+        bisect_right,
+        repeat(positions),
+        map(positions.__getitem__, tail),
+        repeat(0),
+        repeat(descent),
+    )
+    merged: list[Item] = []
+    done = 0
+    for place, index in zip(places, tail, strict=True):
+        merged += items[done:place]
+        merged.append(items[index])
+        done = place
+    merged += items[done:descent]
+    return merged

@@ -10,12 +10,15 @@ from pathlib import Path
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from manifold_pipelines import SeparatedDatabaseManager
 from manifold_pipelines.db.database import Database, Same
 from manifold_pipelines.db.postgres import JSON_FETCH_ROWS, PostgresDatabase
 from manifold_pipelines.db.sqlite import JSON_CHUNK_ROWS, ROWS_PER_INSERT, SqliteDatabase
 from manifold_pipelines.errors import DatabaseError
+from manifold_pipelines.versions.reading import in_position_order
 
 
 @pytest.fixture
@@ -143,6 +146,50 @@ def test_a_version_scattered_among_ended_rows_reads_back_exactly(
         manager.import_data(*source, records)
     for number, records in enumerate((first, second, third), start=1):
         assert manager.get_data_version(*source, number).data == records
+
+
+def test_versions_of_a_source_that_only_ever_added_read_back_exactly(
+    manager: SeparatedDatabaseManager, source: tuple[str, str]
+) -> None:
+    """No row of these versions ever ended, so they are read without the probe of
+    `record_ends`; new records land among the old ones, a few (merged into the ordered rows)
+    and then as many again as there were (sorted whole)."""
+    first = [{"id": i, "v": [i]} for i in range(0, 6_000, 2)]
+    second = [*first[:1_000], {"id": "between"}, *first[1_000:], {"id": "last"}]
+    third = [
+        record
+        for pair in zip(second, [{"id": f"x{i}"} for i in range(len(second))], strict=True)
+        for record in pair
+    ]
+    for records in (first, second, third):
+        manager.import_data(*source, records)
+    project = manager.core.get_project(source[0])
+    with manager.backend.versions(project, source[1]) as store, store.reading() as db:
+        assert db.execute("SELECT count(*) FROM record_ends").fetchone()[0] == 0
+    for number, records in enumerate((first, second, third), start=1):
+        assert manager.get_data_version(*source, number).data == records
+    assert manager.get_latest_data(*source).data == third
+
+
+def positions_as_read() -> st.SearchStrategy[list[int]]:
+    """Positions in the order rows are read: an ordered run (the rows of older imports), then a
+    tail of rows later imports wrote, short or long, sometimes equal to positions before it."""
+    ordered = st.lists(st.integers(0, 60), max_size=80).map(sorted)
+    tail = st.lists(st.integers(-5, 65), max_size=40)
+    return st.one_of(
+        st.builds(lambda head, rest: head + rest, ordered, tail),
+        st.lists(st.integers(0, 20), max_size=60),
+    )
+
+
+@settings(max_examples=300)
+@given(positions=positions_as_read())
+def test_rows_are_put_in_position_order_as_a_stable_sort_would(positions: list[int]) -> None:
+    """Rows of equal positions keep their order (the order they were read), so a tail merged
+    in lands after the ordered rows of its position, as a stable sort of the whole puts it."""
+    rows = [f"row {index}" for index in range(len(positions))]
+    expected = [row for _, row in sorted(zip(positions, rows, strict=True), key=lambda p: p[0])]
+    assert in_position_order(positions, rows) == expected
 
 
 def test_rows_of_uneven_width_are_refused_before_any_is_written(tmp_path: Path) -> None:
