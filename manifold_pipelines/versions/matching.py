@@ -27,7 +27,8 @@ def live_rows(store: VersionStore, spec: KeySpec) -> Live:
         # command would pay on every start.
         from manifold_pipelines.versions.live_index import LiveRows
 
-        return LiveRows(*store.live_rows_concatenated(), store.label)
+        hashes, ids, positions, not_live = store.live_rows_concatenated()
+        return LiveRows(hashes, ids, positions, store.label, not_live)
     copies: dict[bytes, list[int]] = {}
     for digest, row_id, position in store.live_rows():
         copies.setdefault(digest, []).append(pack(position, row_id))

@@ -62,6 +62,19 @@ def test_digests_past_either_end_of_the_sorted_hashes_are_new() -> None:
     assert empty.top_position() is None
 
 
+def test_rows_named_not_live_are_left_out_wherever_they_are_read() -> None:
+    """The live rows are read with the ended rows among them, whose ids come apart, in any
+    order: none of those may match a record or count as ended again."""
+    digests = [_digest(row, row) for row in range(6)]
+    ids = "10,11,12,13,14,15"
+    live = LiveRows(b"".join(digests), ids, "1,2,3,4,5,6", "test", not_live="15,10,13,99")
+    batch = live.take(digests[0] + digests[1] + digests[3] + digests[5])
+    assert batch.new == [0, 2, 3]  # the rows of ids 10, 13 and 15 were ended
+    assert live.kept() == ([2], [11])
+    assert live.ended_ids() == [12, 14]
+    assert live.top_position() == 5
+
+
 @pytest.mark.parametrize(
     ("hashes", "ids", "positions"),
     [
@@ -76,6 +89,8 @@ def test_rows_that_do_not_read_back_whole_are_refused(
 ) -> None:
     with pytest.raises(StorageError, match=r"the file is damaged.*restore the file from a backup"):
         LiveRows(hashes, ids, positions, "demo/api")
+    with pytest.raises(StorageError, match=r"the file is damaged"):
+        LiveRows(b"\0" * 16, "1", "1", "demo/api", not_live="1,x")
 
 
 @pytest.mark.parametrize(("batch", "slice_ids"), [(2, 3), (10_000, 1 << 22)])
@@ -109,6 +124,25 @@ def test_unchanged_records_keep_their_rows_whatever_the_batches(
     assert third.diff is not None
     assert third.diff.summary() == {"added": 0, "removed": 2, "modified": 0, "totalChanges": 2}
     assert manager.get_latest_data(*source).data == second[2:]
+
+
+def test_content_a_version_ended_comes_back_as_a_change_while_history_grows(
+    manager: SeparatedDatabaseManager, source: tuple[str, str]
+) -> None:
+    """Records take back, version after version, the content of rows earlier versions ended:
+    those rows are read with the live ones while ended rows are under half the ids, and left
+    out by the query once they are more. Either way an ended row never counts as kept."""
+    one = [{"id": i, "v": "one"} for i in range(4)]
+    two = [{"id": i, "v": "two"} for i in range(4)]
+    for number, records in enumerate([one, two, one, two, one, [*one[:2], *two[2:]]], start=1):
+        result = manager.import_data(*source, records)
+        assert result.diff is not None
+        if number > 1:
+            assert result.diff.modified in (2, 4)
+            assert result.diff.added == result.diff.removed == 0
+        assert manager.get_latest_data(*source).data == records
+    assert manager.get_data_version(*source, 3).data == one
+    assert manager.get_data_diff(*source, 5, 6).summary()["modified"] == 2
 
 
 @pytest.mark.parametrize("batch", [2, 10_000])
