@@ -136,6 +136,11 @@ def test_a_slice_ends_where_larger_records_reach_the_read_ahead(
     assert [len(batch.records) for batch in batches] == [16] + [2] * 50
     assert max(sum(batch.sizes) for batch in batches) == 10_000
     assert [record for batch in batches for record in batch.records] == small + large
+    # a record whose JSON starts one character short of the read-ahead is taken whole
+    third = [{"id": i, "pad": "t" * 3314} for i in range(100, 200)]  # 3,333 bytes
+    batches = list(read_batches(small + third, "test"))
+    assert [len(batch.records) for batch in batches] == [16, 4] + [3] * 32
+    assert batches[1].sizes == [3333] * 4
 
 
 class _ClaimsToBeADict:
