@@ -20,8 +20,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from manifold_pipelines.errors import StorageError
+from manifold_pipelines.versions.ordering import POSITION_GAP, Placement
 
 DIGEST_BYTES = 16
+_POSITION_LIMIT = 1 << 62
 
 Indexes = NDArray[np.intp]
 
@@ -134,8 +136,47 @@ class LiveRows:
 
     def kept(self) -> tuple[list[int], list[int]]:
         """The positions and ids of the rows the import kept, in import order."""
-        rows = np.concatenate(self._kept) if self._kept else np.zeros(0, np.intp)
+        rows = self._kept_rows()
         return self.positions[rows].tolist(), self.ids[rows].tolist()
+
+    def place_in_order(self, slots: list[int]) -> Placement | None:
+        """Where the import's new rows go (see spread_in_order), or None when that takes
+        ordering.place_rows."""
+        return spread_in_order(self.positions[self._kept_rows()], slots)
+
+    def _kept_rows(self) -> Indexes:
+        return np.concatenate(self._kept) if self._kept else np.zeros(0, np.intp)
+
+
+def spread_in_order(kept: NDArray[np.int64], slots: list[int]) -> Placement | None:
+    """ordering.place_rows in whole-array steps, for the common case: the kept rows' positions
+    `kept` (in import order) increase, and each gap between two of them has room for the new
+    rows that go there (new row i after `slots[i]` kept rows). Then nothing moves, and the
+    new rows before the last kept row are spread evenly over their gaps, as `_spread` spreads
+    them. A row at a time, that cost 3 us a new row (0.05 s for 15,000), after making a list
+    of the million kept positions (0.04 s). None in any other case."""
+    if not len(kept) or not bool(np.all(kept[1:] > kept[:-1])):
+        return None
+    if kept[0] < -_POSITION_LIMIT or kept[-1] > _POSITION_LIMIT:
+        return None  # where int64 arithmetic could wrap; Python's ints cannot
+    slot = np.asarray(slots, dtype=np.int64)
+    placed = np.flatnonzero(slot < len(kept))  # after the last kept row they stay as they are
+    slot = slot[placed]
+    if not len(slot):
+        return Placement()
+    starts = np.r_[True, slot[1:] != slot[:-1]]  # each gap's new rows are a run: slots ascend
+    first = np.flatnonzero(starts)
+    group = np.cumsum(starts) - 1
+    count = np.diff(np.r_[first, len(slot)])[group]
+    rank = np.arange(len(slot)) - first[group]
+    high = kept[slot]
+    low = kept[np.maximum(slot - 1, 0)]
+    inner = slot > 0
+    if bool(np.any(inner & (high - low - 1 < count))):
+        return None
+    step = (high - low) // (count + 1)
+    positions = np.where(inner, low + step * (rank + 1), high - POSITION_GAP * (count - rank))
+    return Placement(positions=dict(zip(placed.tolist(), positions.tolist(), strict=True)))
 
 
 def _repeated(rows: Indexes) -> NDArray[np.bool_]:

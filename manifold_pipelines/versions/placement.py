@@ -21,7 +21,9 @@ def place_version(
     incremental import appends after it). When the diff key changed, every previous row
     ends: nothing was matched against them."""
     if same_keys:  # then the scan's new rows are a list of tuples (scan.NewRow)
-        placement = place_rows(scan.kept_positions, [new_row[3] for new_row in scan.new_rows])
+        placement = scan.placement
+        if placement is None:
+            placement = place_rows(scan.kept_positions, [row[3] for row in scan.new_rows])
         moved_ids = [scan.kept_ids[index] for index in placement.moved]
         ended_ids = scan.ended_ids + moved_ids
     else:

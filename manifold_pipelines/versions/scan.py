@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 import orjson
 import xxhash
 
-from manifold_pipelines.versions.ordering import POSITION_GAP, position_of, row_id_of
+from manifold_pipelines.versions.ordering import POSITION_GAP, Placement, position_of, row_id_of
 from manifold_pipelines.versions.record_batches import BATCH_BYTES, BATCH_ROWS, read_batches
 from manifold_pipelines.versions.records import (
     KeyFunction,
@@ -84,6 +84,9 @@ class ScanResult:
     kept_positions: list[int] = field(default_factory=list)
     """The positions of the live rows the import kept unchanged, in import order."""
     kept_ids: list[int] = field(default_factory=list)
+    placement: Placement | None = None
+    """Where the new rows go, when the scan could tell at once (see live_index.py); else the
+    kept rows' positions and ids are set, for ordering.place_rows."""
     ended_ids: list[int] = field(default_factory=list)
     first_id: int = 1
     """The id of the import's first row: rows below it are earlier versions'."""
@@ -263,7 +266,9 @@ def _scan_against_live(
                 writer.flush()
         start += len(chunk)
         del chunk, digests, texts, sizes  # before the next batch is read, not after
-    result.kept_positions, result.kept_ids = live.kept()
+    result.placement = live.place_in_order([new_row[3] for new_row in new_rows])
+    if result.placement is None:
+        result.kept_positions, result.kept_ids = live.kept()
     result.record_count = result.unique_records = start
 
 

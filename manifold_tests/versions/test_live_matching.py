@@ -8,13 +8,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from manifold_pipelines import SeparatedDatabaseManager
 from manifold_pipelines.errors import DiffKeyError, StorageError
 from manifold_pipelines.versions import scan as scan_module
 from manifold_pipelines.versions import store_writes
-from manifold_pipelines.versions.live_index import LiveRows
+from manifold_pipelines.versions.live_index import LiveRows, spread_in_order
+from manifold_pipelines.versions.ordering import place_rows
 from manifold_tests.conftest import batches_of
 from manifold_tests.raw_storage import source_sql
 
@@ -73,6 +77,42 @@ def test_rows_named_not_live_are_left_out_wherever_they_are_read() -> None:
     assert live.kept() == ([2], [11])
     assert live.ended_ids() == [12, 14]
     assert live.top_position() == 5
+
+
+@st.composite
+def kept_and_slots(draw: st.DrawFn) -> tuple[list[int], list[int]]:
+    """Kept positions, mostly increasing with gaps from none to wide, and the slots of new
+    rows (how many kept rows come before each), from crowded into one gap to spread out."""
+    gaps = draw(st.lists(st.sampled_from([1, 2, 3, 5, 65_536]), max_size=12))
+    start = draw(st.integers(-(2**40), 2**40))
+    kept = [start + sum(gaps[:index]) for index in range(len(gaps))]
+    if draw(st.booleans()) and len(kept) > 1:
+        kept[0], kept[-1] = kept[-1], kept[0]
+    slots = sorted(draw(st.lists(st.integers(0, len(kept)), max_size=20)))
+    return kept, slots
+
+
+@settings(max_examples=400)
+@given(case=kept_and_slots())
+def test_new_rows_are_spread_in_whole_arrays_exactly_as_a_row_at_a_time(
+    case: tuple[list[int], list[int]],
+) -> None:
+    """Where nothing has to move, the array form places every new row where place_rows does;
+    anywhere else it declines, and place_rows decides."""
+    kept, slots = case
+    expected = place_rows(kept, slots)
+    placed = spread_in_order(np.array(kept, dtype=np.int64), slots)
+    if kept and not expected.moved:
+        assert placed == expected
+    else:
+        assert placed is None
+
+
+def test_positions_near_the_ends_of_64_bits_are_left_to_python_ints() -> None:
+    kept = np.array([-(2**63) + 1, 0], dtype=np.int64)
+    assert spread_in_order(kept, [0, 0, 1]) is None
+    assert spread_in_order(np.array([0, 2**63 - 1], dtype=np.int64), [1]) is None
+    assert spread_in_order(np.array([0, 2**62], dtype=np.int64), [1]) is not None
 
 
 @pytest.mark.parametrize(
