@@ -6,6 +6,8 @@ and two ints per row) and about 0.4 s more of cache misses to probe: over half o
 that changes 1% of a million records. Here the rows come from one aggregate query as three
 concatenated values that become arrays with no Python object per row (0.3 s), and a batch of
 digests is looked up at once by binary search over the hashes' first halves, sorted once.
+The rows read may include ended ones, named apart (see VersionWrites.live_rows_concatenated),
+which are left out of the search.
 
 numpy is imported here, and this module only when a snapshot import has a version to
 compare with, so that starting the `manifold` command does not pay for it.
@@ -38,8 +40,9 @@ class Batch(NamedTuple):
 
 
 class LiveRows:
-    """Every row of the newest version: id, position and content hash, in one row order;
-    `take` marks the rows an import keeps, so that the rest are the rows it ended."""
+    """The rows of the newest version: id, position and content hash, in one row order
+    (with the ended rows read among them, which no lookup finds); `take` marks the rows an
+    import keeps, so that the rest are the rows it ended."""
 
     def __init__(
         self, hashes: bytes, ids: str, positions: str, where: str, not_live: str = ""
@@ -152,13 +155,14 @@ def spread_in_order(kept: NDArray[np.int64], slots: list[int]) -> Placement | No
     """ordering.place_rows in whole-array steps, for the common case: the kept rows' positions
     `kept` (in import order) increase, and each gap between two of them has room for the new
     rows that go there (new row i after `slots[i]` kept rows). Then nothing moves, and the
-    new rows before the last kept row are spread evenly over their gaps, as `_spread` spreads
-    them. A row at a time, that cost 3 us a new row (0.05 s for 15,000), after making a list
-    of the million kept positions (0.04 s). None in any other case."""
+    new rows before the last kept row get the positions `_spread` gives them: spread evenly
+    over their gap, or POSITION_GAP apart below the first kept row. A row at a time, that cost
+    3 us a new row (0.05 s for 15,000), after making a list of the million kept positions
+    (0.04 s). None in any other case."""
     if not len(kept) or not bool(np.all(kept[1:] > kept[:-1])):
         return None
-    if kept[0] < -_POSITION_LIMIT or kept[-1] > _POSITION_LIMIT:
-        return None  # where int64 arithmetic could wrap; Python's ints cannot
+    if kept[0] <= -_POSITION_LIMIT or kept[-1] >= _POSITION_LIMIT:
+        return None  # two positions could be 2**63 apart, which int64 wraps; Python's ints do not
     slot = np.asarray(slots, dtype=np.int64)
     placed = np.flatnonzero(slot < len(kept))  # after the last kept row they stay as they are
     slot = slot[placed]

@@ -14,6 +14,7 @@ from itertools import takewhile
 from operator import is_not, itemgetter
 from typing import Any
 
+from manifold_pipelines.errors import StorageError
 from manifold_pipelines.versions.ordering import pack
 from manifold_pipelines.versions.records import KeySpec
 from manifold_pipelines.versions.scan import Live, NewRowColumns, NewRows
@@ -27,8 +28,16 @@ def live_rows(store: VersionStore, spec: KeySpec) -> Live:
         # command would pay on every start.
         from manifold_pipelines.versions.live_index import LiveRows
 
-        hashes, ids, positions, not_live = store.live_rows_concatenated()
-        return LiveRows(hashes, ids, positions, store.label, not_live)
+        def read(with_ended: bool) -> LiveRows:
+            hashes, ids, positions, ended = store.live_rows_concatenated(with_ended=with_ended)
+            return LiveRows(hashes, ids, positions, store.label, ended)
+
+        try:
+            return read(with_ended=True)
+        except StorageError:
+            # An ended row read with the live ones may be the damaged one: only the live rows
+            # are compared, and only a damaged one of them stops the import.
+            return read(with_ended=False)
     copies: dict[bytes, list[int]] = {}
     for digest, row_id, position in store.live_rows():
         copies.setdefault(digest, []).append(pack(position, row_id))

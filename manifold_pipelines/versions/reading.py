@@ -27,8 +27,8 @@ first of two versions of a million records took 1.20 s of CPU this way, 1.42 s b
 the sort below)."""
 _ANY_ENDED_BEFORE = "SELECT EXISTS (SELECT 1 FROM record_ends WHERE last_version < :v)"
 _SHORT_TAIL = 8
-"""A tail out of order is merged into the ordered rows before it when it is at most this
-fraction of them; longer tails are sorted with the rest."""
+"""A tail out of order is merged into the ordered rows before it when it is at most an eighth
+as long as they are; longer tails are sorted with the rest."""
 
 Item = TypeVar("Item")
 
@@ -42,12 +42,12 @@ def read_records(db: Database, version: int) -> list[Any]:
 
 
 def in_position_order(positions: Sequence[int], items: list[Item]) -> list[Item]:
-    """`items` sorted stably by their `positions`. Rows come in id order, and ids grow with
-    each import, so a version's rows are its oldest rows in order, then the few that later
-    imports wrote (changed records, new ones): the ordered rows before the first descent are
-    kept as they are, and only that tail is sorted and merged in by binary search. A million
-    rows with 1.5% of them in the tail took 0.105 s to sort whole (a key call a row), and
-    0.067 s this way; with none out of order, 0.075 s and 0.033 s."""
+    """`items` sorted stably by their `positions`. SQLite hands rows over in id order, and
+    ids grow with each import, so a version's rows are its oldest rows in order, then the few
+    that later imports wrote (changed records, new ones): the ordered rows before the first
+    descent are kept as they are, and only that tail is sorted and merged in by binary
+    search. A million rows with 1.5% of them in the tail took 0.105 s to sort whole (a key
+    call a row), and 0.067 s this way; with none out of order, 0.075 s and 0.033 s."""
     descent = next(compress(count(1), map(gt, positions, islice(positions, 1, None))), None)
     if descent is None:
         return items

@@ -182,9 +182,10 @@ def _slice(chunk: Sequence[Any], start: int, reader: _SliceReader) -> Batch:
 def _texts(chunk: Sequence[Any], start: int, where: str) -> list[str]:
     """The records' JSON as text, up to and with the record that brings it to READ_AHEAD_BYTES
     (characters, here), by C-level calls: the texts run alongside their lengths added up, and
-    `compress` takes texts for as long as `takewhile` passes the running total before each (one
-    more than it, so that every total passes as true; 0.04 s a million records less than
-    pairing each total with its text). The first record that is not a JSON object, or that
+    `compress` takes texts for as long as `takewhile` passes the running total before each
+    (0.04 s a million records less than pairing each total with its text). The totals start
+    at 1, not 0, and the bound is one more: `compress` would take a total of 0 as false and
+    drop the first text. The first record that is not a JSON object, or that
     JSON cannot hold, is refused as `encode` refuses it."""
     try:
         if set(map(type, chunk)) == {dict}:

@@ -61,19 +61,22 @@ class VersionWrites(KeyIndexUpkeep):
         live = f"SELECT hash, id, position FROM record_rows r WHERE {self._not_ended}"  # noqa: S608 (the engine's own clause)
         return self.db.execute(live)
 
-    def live_rows_concatenated(self) -> tuple[bytes, str, str, str]:
-        """The rows of the newest version: their hashes end to end, then their ids and
-        positions as comma-separated text (see live_index.py), and last the ids of the rows
-        among them that are not live, which LiveRows drops. Testing each row against
-        `record_ends` cost SQLite 0.1 s a million rows, and dropping the few ended ones from
-        arrays costs a tenth of that; where ended rows are over half the ids (a long history
-        of changes), reading them costs more than the test, and the query leaves them out.
-        One aggregate row for each LIVE_SLICE_IDS ids: both engines cap a value at 1 GB, which
-        the hashes of 67 million rows would reach."""
+    def live_rows_concatenated(self, *, with_ended: bool = True) -> tuple[bytes, str, str, str]:
+        """The rows of the newest version, with ended rows among them when `with_ended`: their
+        hashes end to end, then their ids and positions as comma-separated text (see
+        live_index.py), and last the ids of the ended rows read, which LiveRows leaves out.
+        Testing each row against `record_ends` cost SQLite 0.1 s a million rows, and leaving
+        the few ended ones out of arrays a tenth of that; where ended rows are over half the
+        ids (a long history of changes), reading them costs more than the test, and the query
+        leaves them out. One aggregate row for each LIVE_SLICE_IDS ids: both engines cap a
+        value at 1 GB, which the hashes of 67 million rows would reach."""
         hashes, ids, positions = self.db.concatenated("hash", ("id", "position"))
         low, high = self._row_id_range()
-        ended = self.db.execute("SELECT count(*) FROM record_ends").fetchone()[0]
-        live = f" AND {self._not_ended}" if ended * 2 > high - low + 1 else ""
+        half = (high - low + 1) // 2
+        ended = self.db.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM record_ends LIMIT ?) AS e", (half + 1,)
+        ).fetchone()[0]
+        live = "" if with_ended and ended <= half else f" AND {self._not_ended}"
         parts: list[tuple[Any, ...]] = []
         for start in range(low, high + 1, LIVE_SLICE_IDS):
             within = (start, start + LIVE_SLICE_IDS)

@@ -112,7 +112,9 @@ def test_positions_near_the_ends_of_64_bits_are_left_to_python_ints() -> None:
     kept = np.array([-(2**63) + 1, 0], dtype=np.int64)
     assert spread_in_order(kept, [0, 0, 1]) is None
     assert spread_in_order(np.array([0, 2**63 - 1], dtype=np.int64), [1]) is None
-    assert spread_in_order(np.array([0, 2**62], dtype=np.int64), [1]) is not None
+    assert spread_in_order(np.array([-(2**62), 1], dtype=np.int64), [1]) is None
+    widest = [-(2**62) + 1, 2**62 - 1]
+    assert spread_in_order(np.array(widest, dtype=np.int64), [1]) == place_rows(widest, [1])
 
 
 @pytest.mark.parametrize(
@@ -212,6 +214,24 @@ def test_a_row_whose_hash_is_damaged_stops_the_import_and_keeps_the_last_version
         manager.import_data(*source, [*records, {"id": 3}])
     assert [version.version for version in manager.list_versions(*source)] == [1]
     assert manager.get_latest_data(*source).data == records
+
+
+def test_a_damaged_row_of_an_older_version_does_not_stop_the_next_import(
+    manager: SeparatedDatabaseManager, source: tuple[str, str], home: Path
+) -> None:
+    """Ended rows are read along with the live ones; when one of them does not read back
+    whole, the live rows are read again on their own, as only they are compared."""
+    records = [{"id": i} for i in range(4)]
+    manager.import_data(*source, records)
+    changed = [*records[:3], {"id": 3, "v": 1}]
+    manager.import_data(*source, changed)
+    with source_sql(home, *source) as conn:
+        ended = conn.execute("SELECT id FROM record_ends").fetchone()[0]
+        conn.execute("UPDATE record_rows SET hash = ? WHERE id = ?", (b"\x01" * 5, ended))
+    result = manager.import_data(*source, [*changed, {"id": 4}])
+    assert result.diff is not None
+    assert result.diff.summary() == {"added": 1, "removed": 0, "modified": 0, "totalChanges": 1}
+    assert manager.get_latest_data(*source).data == [*changed, {"id": 4}]
 
 
 def test_hashes_that_are_wrong_but_line_up_cost_a_rewrite_and_never_wrong_data(
