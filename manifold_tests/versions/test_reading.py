@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from unittest.mock import patch
 
 import orjson
 import pytest
@@ -18,6 +19,7 @@ from manifold_pipelines.db.database import Database, Same
 from manifold_pipelines.db.postgres import JSON_FETCH_ROWS, PostgresDatabase
 from manifold_pipelines.db.sqlite import JSON_CHUNK_ROWS, ROWS_PER_INSERT, SqliteDatabase
 from manifold_pipelines.errors import DatabaseError
+from manifold_pipelines.versions import reading
 from manifold_pipelines.versions.reading import in_position_order
 
 
@@ -189,7 +191,9 @@ def test_rows_are_put_in_position_order_as_a_stable_sort_would(positions: list[i
     in lands after the ordered rows of its position, as a stable sort of the whole puts it."""
     rows = [f"row {index}" for index in range(len(positions))]
     expected = [row for _, row in sorted(zip(positions, rows, strict=True), key=lambda p: p[0])]
-    assert in_position_order(positions, rows) == expected
+    for run_rows in (1, 2, 3, reading._RUN_ROWS):  # order checked a run at a time
+        with patch.object(reading, "_RUN_ROWS", run_rows):
+            assert in_position_order(positions, rows) == expected
 
 
 def test_rows_of_uneven_width_are_refused_before_any_is_written(tmp_path: Path) -> None:
