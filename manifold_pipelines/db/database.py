@@ -15,6 +15,8 @@ from contextlib import AbstractContextManager
 from itertools import repeat
 from typing import Any, Literal, Protocol
 
+from manifold_pipelines.errors import StorageError
+
 Params = Sequence[Any] | Mapping[str, Any]
 ListKind = Literal["int", "text"]
 
@@ -63,6 +65,13 @@ class Database(ABC):
 
     def __init__(self, what: str) -> None:
         self.what = what
+
+    def damaged(self, detail: str) -> StorageError:
+        """The error for stored rows that do not read back as they were written."""
+        return StorageError(
+            f"The {self.what} does not read back whole ({detail}): it is damaged. Nothing was"
+            " changed; restore it from a backup."
+        )
 
     @abstractmethod
     def execute(self, sql: str, params: Params = ()) -> Rows: ...

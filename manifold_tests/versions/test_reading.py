@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 from unittest.mock import patch
 
@@ -18,9 +19,10 @@ from manifold_pipelines import SeparatedDatabaseManager
 from manifold_pipelines.db.database import Database, Same
 from manifold_pipelines.db.postgres import JSON_FETCH_ROWS, PostgresDatabase
 from manifold_pipelines.db.sqlite import JSON_CHUNK_ROWS, ROWS_PER_INSERT, SqliteDatabase
-from manifold_pipelines.errors import DatabaseError
+from manifold_pipelines.errors import DatabaseError, StorageError
 from manifold_pipelines.versions import reading
 from manifold_pipelines.versions.reading import in_position_order
+from manifold_tests.raw_storage import source_sql
 
 
 @pytest.fixture
@@ -173,6 +175,49 @@ def test_versions_of_a_source_that_only_ever_added_read_back_exactly(
     assert manager.get_latest_data(*source).data == third
 
 
+def test_an_older_version_whose_rows_end_no_later_reads_back_exactly(
+    manager: SeparatedDatabaseManager, source: tuple[str, str]
+) -> None:
+    """Version 2 ended rows of version 1 and version 3 only added: version 2 is read by whether
+    each row ended at all, and must still leave out the rows version 3 added."""
+    first = [{"id": i} for i in range(50)]
+    second = [{"id": i, "v": 2} if i % 7 == 0 else {"id": i} for i in range(50)]
+    third = [*second, *({"id": i} for i in range(50, 60))]
+    for records in (first, second, third):
+        manager.import_data(*source, records)
+    for number, records in enumerate((first, second, third), start=1):
+        assert manager.get_data_version(*source, number).data == records
+
+
+@pytest.mark.parametrize(
+    ("column", "text", "sqlite_only"),
+    [
+        ("record", '{"a": 1},{"b": 2}', False),  # two values where one was written
+        ("record", "not json", False),
+        ("position", "1,2", True),  # SQLite keeps what its INTEGER column cannot read as one
+        ("position", "x", True),
+        ("position", '"x"', True),
+    ],
+)
+def test_a_damaged_row_is_a_clear_error_when_read(
+    manager: SeparatedDatabaseManager,
+    source: tuple[str, str],
+    home: Path,
+    engine: str,
+    column: str,
+    text: str,
+    sqlite_only: bool,
+) -> None:
+    if sqlite_only and engine != "sqlite":
+        pytest.skip("PostgreSQL refuses a position that is not a number")
+    records = [{"id": i} for i in range(5)]
+    manager.import_data(*source, records)
+    with source_sql(home, *source) as conn:
+        conn.execute(f"UPDATE record_rows SET {column} = ? WHERE id = 3", (text,))
+    with pytest.raises(StorageError, match=r"does not read back whole.*restore it from a backup"):
+        manager.get_latest_data(*source)
+
+
 def positions_as_read() -> st.SearchStrategy[list[int]]:
     """Positions in the order rows are read: an ordered run (the rows of older imports), then a
     tail of rows later imports wrote, short or long, sometimes equal to positions before it."""
@@ -191,8 +236,11 @@ def test_rows_are_put_in_position_order_as_a_stable_sort_would(positions: list[i
     in lands after the ordered rows of its position, as a stable sort of the whole puts it."""
     rows = [f"row {index}" for index in range(len(positions))]
     expected = [row for _, row in sorted(zip(positions, rows, strict=True), key=lambda p: p[0])]
+    pairs = pairwise(positions)
+    first_descent = next((at for at, (a, b) in enumerate(pairs, 1) if a > b), None)
     for run_rows in (1, 2, 3, reading._RUN_ROWS):  # order checked a run at a time
         with patch.object(reading, "_RUN_ROWS", run_rows):
+            assert reading._first_descent(positions) == first_descent
             assert in_position_order(positions, rows) == expected
 
 
