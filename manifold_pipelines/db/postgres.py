@@ -182,8 +182,7 @@ class PostgresDatabase(Database):
         """One query whose rows libpq hands over a chunk at a time (libpq 17 and later; older
         ones get them all at once), each text parsed as it arrives. A server-side cursor
         (DECLARE, FETCH) cost the server 0.3 s more CPU at a million rows, and joining the
-        texts on the server, as SQLite does, twice its CPU: psycopg already makes each row
-        in C."""
+        texts on the server, as SQLite does, twice its CPU: psycopg makes each row in C."""
         statement = translate(
             f"WITH numbered(id, number, json) AS ({select}) SELECT number, json FROM numbered"
         )
@@ -205,9 +204,7 @@ class PostgresDatabase(Database):
                     except orjson.JSONDecodeError as exc:
                         bad = exc
                         break
-                # A stream left part way holds the connection: the next statement would wait
-                # for it forever.
-                for _ in rows:
+                for _ in rows:  # a stream left part way would hold the connection forever
                     pass
         except psycopg.Error as exc:
             raise self._fail(exc) from exc
