@@ -13,12 +13,21 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from itertools import repeat
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 from manifold_pipelines.errors import StorageError
 
 Params = Sequence[Any] | Mapping[str, Any]
 ListKind = Literal["int", "text"]
+
+
+class NumberedJson(NamedTuple):
+    """What `Database.numbered_json` read: rows' numbers and parsed JSON, in one row order."""
+
+    numbers: list[int]
+    values: list[Any]
+    left_out: list[int]
+    """Indices, ascending, of rows handed over that the caller must skip (see numbered_json)."""
 
 
 class Same(Sequence[Any]):
@@ -104,12 +113,17 @@ class Database(ABC):
         the ids the engine hands out next follow the largest, or the next insert collides."""
 
     @abstractmethod
-    def numbered_json(self, select: str, params: Mapping[str, Any]) -> tuple[list[int], list[Any]]:
+    def numbered_json(
+        self, select: str, params: Mapping[str, Any], ended: str | None = None
+    ) -> NumberedJson:
         """Read many JSON texts at once, the fastest way the engine has. `select` (with
         `:name` parameters) yields (id, number, JSON text) rows, ids unique integers; the
         answer is their numbers and their JSON parsed, two lists in the same row order, which
-        is the engine's: sort by number for a defined one. Call it inside `reading()` or
-        `writing()`: the rows may come in several queries, which must see one state."""
+        is the engine's: sort by number for a defined one. `ended`, a query of one column
+        `id` (with the same parameters), names rows of `select` to leave out: the engine
+        leaves them out, or hands them over and names them in `left_out`, where that costs
+        less than testing each row. Call it inside `reading()` or `writing()`: the rows may
+        come in several queries, which must see one state."""
 
     @abstractmethod
     def columns(self, table: str) -> tuple[str, ...]:

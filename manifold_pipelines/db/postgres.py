@@ -17,7 +17,7 @@ import orjson
 import psycopg
 from psycopg import sql
 
-from manifold_pipelines.db.database import Database, ListKind, Params, Rows
+from manifold_pipelines.db.database import Database, ListKind, NumberedJson, Params, Rows
 from manifold_pipelines.db.postgres_placeholders import translate
 from manifold_pipelines.db.postgres_urls import redact, redact_url
 from manifold_pipelines.errors import ConstraintError, DatabaseError, StorageError
@@ -79,10 +79,8 @@ class PostgresDatabase(Database):
             )
 
     def schema_exists(self) -> bool:
-        row = self.conn.execute(
-            "SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.schema,)
-        ).fetchone()
-        return row is not None
+        query = "SELECT 1 FROM pg_namespace WHERE nspname = %s"
+        return self.conn.execute(query, (self.schema,)).fetchone() is not None
 
     def drop_schema(self) -> None:
         """Drop the schema and everything in it: its space comes back at once, which a
@@ -109,7 +107,6 @@ class PostgresDatabase(Database):
                 " Wait for the other import to finish and try again."
             )
         if isinstance(exc, psycopg.errors.UndefinedTable | psycopg.errors.UndefinedColumn):
-            # Manifold's statements name only tables its migrations made: one is gone.
             return DatabaseError(
                 f"The {self.what} is damaged ({exc.diag.message_primary}): a table Manifold"
                 " made is missing or was changed by hand. Restore the schema from a pg_dump, or"
@@ -178,17 +175,21 @@ class PostgresDatabase(Database):
         except psycopg.Error as exc:
             raise self._fail(exc) from exc
 
-    def numbered_json(self, select: str, params: Mapping[str, Any]) -> tuple[list[int], list[Any]]:
+    def numbered_json(
+        self, select: str, params: Mapping[str, Any], ended: str | None = None
+    ) -> NumberedJson:
         """One query whose rows libpq hands over a chunk at a time (libpq 17 and later; older
-        ones get them all at once), each text parsed as it arrives. A server-side cursor
-        (DECLARE, FETCH) cost the server 0.3 s more CPU at a million rows, and joining the
-        texts on the server, as SQLite does, twice its CPU: psycopg makes each row in C."""
+        ones get them all at once), each text parsed as it arrives; ended rows are left out
+        by an anti-join. A server-side cursor (DECLARE, FETCH) cost the server 0.3 s more CPU
+        at a million rows, and joining the texts on the server, as SQLite does, twice its
+        CPU: psycopg makes each row in C."""
+        leaving_out = f" WHERE {self.not_an_id_of('numbered.id', f'({ended})')}" if ended else ""
         statement = translate(
             f"WITH numbered(id, number, json) AS ({select}) SELECT number, json FROM numbered"
+            + leaving_out
         )
-        numbers: list[int] = []
-        values: list[Any] = []
-        loads = orjson.loads
+        read = NumberedJson([], [], [])
+        numbers, values, loads = read.numbers, read.values, orjson.loads
         bad: orjson.JSONDecodeError | None = None
         try:
             with self.conn.cursor() as cursor:
@@ -210,7 +211,7 @@ class PostgresDatabase(Database):
             raise self._fail(exc) from exc
         if bad is not None:
             raise self.damaged(f"a stored text is not JSON: {bad}") from bad
-        return numbers, values
+        return read
 
     def columns(self, table: str) -> tuple[str, ...]:
         rows = self.execute(

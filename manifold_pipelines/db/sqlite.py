@@ -18,7 +18,8 @@ from typing import Any
 
 import orjson
 
-from manifold_pipelines.db.database import Database, ListKind, Params, Rows, Same
+from manifold_pipelines.db.database import Database, ListKind, NumberedJson, Params, Rows, Same
+from manifold_pipelines.db.sqlite_windows import read_in_windows
 from manifold_pipelines.errors import ConstraintError, DatabaseError, StorageError
 
 BUSY_TIMEOUT_SECONDS = 30.0
@@ -35,12 +36,6 @@ PAGE_CACHE_MIB = 32
 """Pages a connection keeps, instead of SQLite's 2 MiB: an import of a million records
 re-read index pages from the OS on every insert (1.9 s of system time, now 1.0 s; 64 MiB
 gained nothing more). An import holds this much on top of what it keeps of its records."""
-JSON_CHUNK_ROWS = 2048
-"""Rows whose JSON SQLite joins into one list per query in `numbered_json`. A million rows
-fetched as tuples (fetchmany) cost 0.45 s more CPU than in such chunks; chunks of 1,024 to
-4,096 rows cost the same, and at 32,768 (7 MB texts) each chunk's buffers come fresh from
-the kernel (60% more page faults)."""
-_WIDEST_WINDOW = 16 * JSON_CHUNK_ROWS
 ROWS_PER_INSERT = 500
 """Rows one INSERT statement writes, all its values bound at once. A million rows of a first
 import took 0.8 s of CPU this way and 1.3 s by executemany, a step and a tuple a row; 500 to
@@ -252,51 +247,10 @@ class SqliteDatabase(Database):
     def after_bulk_ids(self, table: str) -> None:
         """An INTEGER PRIMARY KEY already continues after the largest id."""
 
-    def numbered_json(self, select: str, params: Mapping[str, Any]) -> tuple[list[int], list[Any]]:
-        """SQLite joins each window's numbers and JSON texts into two lists (both aggregates
-        step over the same rows in the same order), and one orjson call parses each as an
-        array: no row tuple, int or str is made per row. The brackets are added here, by one
-        join: SQLite's `'[' || ... || ']'` made two more copies of each text, each in memory
-        fresh from the kernel (a read of a million records took 0.04 s more CPU).
-
-        Windows are ranges of ids, so each query is a range of the primary key; paging by
-        `id > last ORDER BY id LIMIT n` instead costs a subquery that copies every row (0.08 s
-        more at a million rows). A window holds at most its width of rows (ids are unique);
-        where rows are sparse (ended by later versions) it widens, up to _WIDEST_WINDOW, so
-        each query still brings about JSON_CHUNK_ROWS, and after an empty one the next starts
-        at the next row."""
-        with_rows = f"WITH numbered(id, number, json) AS ({select})"
-        window = (
-            f"{with_rows} SELECT count(*), CAST(group_concat(number) AS BLOB),"
-            " CAST(group_concat(json) AS BLOB) FROM numbered"
-            " WHERE id > :after AND id <= :after + :width"
-        )
-        before_next = f"{with_rows} SELECT min(id) - 1 FROM numbered WHERE id > :after"
-        numbers: list[int] = []
-        values: list[Any] = []
-        after = self.execute(before_next, {**params, "after": -(1 << 63)}).fetchone()[0]
-        width = JSON_CHUNK_ROWS
-        while after is not None:
-            count, numbers_json, values_json = self.execute(
-                window, {**params, "after": after, "width": width}
-            ).fetchone()
-            after += width
-            if count:
-                try:
-                    window_numbers = orjson.loads(b"".join((b"[", numbers_json, b"]")))
-                    window_values = orjson.loads(b"".join((b"[", values_json, b"]")))
-                except orjson.JSONDecodeError as exc:
-                    raise self.damaged(f"a stored text is not JSON: {exc}") from exc
-                if len(window_numbers) != count or len(window_values) != count:
-                    raise self.damaged("a stored text holds more than one JSON value")
-                numbers += window_numbers
-                values += window_values
-            else:
-                after = self.execute(before_next, {**params, "after": after}).fetchone()[0]
-            width = min(
-                _WIDEST_WINDOW, max(JSON_CHUNK_ROWS, width * JSON_CHUNK_ROWS // max(count, 1))
-            )
-        return numbers, values
+    def numbered_json(
+        self, select: str, params: Mapping[str, Any], ended: str | None = None
+    ) -> NumberedJson:
+        return read_in_windows(self, select, params, ended)
 
     def columns(self, table: str) -> tuple[str, ...]:
         return tuple(row[1] for row in self.execute("SELECT * FROM pragma_table_info(?)", (table,)))

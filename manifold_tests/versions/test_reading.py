@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from manifold_pipelines import SeparatedDatabaseManager
 from manifold_pipelines.db.database import Database, Same
 from manifold_pipelines.db.postgres import JSON_FETCH_ROWS, PostgresDatabase
-from manifold_pipelines.db.sqlite import JSON_CHUNK_ROWS, ROWS_PER_INSERT, SqliteDatabase
+from manifold_pipelines.db.sqlite import ROWS_PER_INSERT, SqliteDatabase
+from manifold_pipelines.db.sqlite_windows import JSON_CHUNK_ROWS, window_queries
 from manifold_pipelines.errors import DatabaseError, StorageError
 from manifold_pipelines.versions import reading
 from manifold_pipelines.versions.reading import in_position_order
@@ -59,11 +60,80 @@ def test_every_row_arrives_once_with_its_number_however_the_ids_are_spread(
         database.insert_rows("samples", ("id", "n", "j", "keep"), rows)
     kept = [(n, text) for _, n, text, keep in rows if keep]
     with database.reading():
-        numbers, values = database.numbered_json(
+        numbers, values, left_out = database.numbered_json(
             "SELECT id, n, j FROM samples WHERE keep > :none", {"none": 0}
         )
     expected = sorted((n, orjson.loads(text)) for n, text in kept)
     assert sorted(zip(numbers, values, strict=True)) == expected
+    assert left_out == []
+
+
+def test_ended_rows_are_left_out_or_named_however_a_window_holds_them(
+    database: Database, engine: str
+) -> None:
+    """SQLite hands a window's ended rows over, named by place, only where they are few and the
+    window holds every id of its range; a window with many ended rows, or with ids missing,
+    leaves them out by a query instead. Every other row must arrive once, and every row named
+    must be an ended one."""
+    window = JSON_CHUNK_ROWS
+    ids = [
+        *range(1, 4 * window + 1),  # dense windows
+        *range(4 * window + 1, 300_000, 991),  # sparse ones, which widen
+        *range(10**9, 10**9 + window),
+    ]
+    ended = {
+        *range(7, window, 97),  # a few in the first window: handed over
+        *range(window + 1, window + window // 4),  # a quarter of the second: left out
+        *range(3 * window + 5, 3 * window + 9),  # a few, where one row of the window is not read
+        *ids[4 * window : 4 * window + 50 : 7],  # among sparse rows
+        4 * window + 2,  # no row at all
+        10**9 + window - 1,  # the last row
+    }
+    rows = [(i, 3 * i, f'{{"id":{i}}}', 0 if i == 3 * window + 1 else 1) for i in ids]
+    with database.writing():
+        database.execute("CREATE TABLE ends (id BIGINT PRIMARY KEY, v INTEGER)")
+        database.insert_rows("samples", ("id", "n", "j", "keep"), rows)
+        database.insert_rows("ends", ("id", "v"), [(i, i % 2) for i in sorted(ended)])
+    with database.reading():
+        numbers, values, left_out = database.numbered_json(
+            "SELECT id, n, j FROM samples WHERE keep = :keep",
+            {"keep": 1},
+            "SELECT id FROM ends WHERE v < :keep + 1",
+        )
+    assert left_out == sorted(set(left_out))
+    assert {numbers[index] // 3 for index in left_out} <= ended
+    if engine == "sqlite":
+        assert {numbers[index] // 3 for index in left_out} == set(range(7, window, 97))
+    else:
+        assert left_out == []
+    skipped = set(left_out)
+    read = [
+        (n, value)
+        for index, (n, value) in enumerate(zip(numbers, values, strict=True))
+        if index not in skipped
+    ]
+    expected = [(3 * i, {"id": i}) for i, _, _, keep in rows if keep and i not in ended]
+    assert sorted(read, key=lambda row: row[0]) == expected
+
+
+@pytest.mark.sqlite_only
+def test_a_window_is_read_in_id_order(tmp_path: Path) -> None:
+    """Ended rows handed over are named by their distance from their window's start, which
+    holds only while SQLite reads each window as a range of the primary key, in id order."""
+    db = SqliteDatabase(tmp_path / "plan.db", what="test file")
+    try:
+        with db.writing():
+            db.execute("CREATE TABLE samples (id INTEGER PRIMARY KEY, n INTEGER, j TEXT)")
+            db.execute("CREATE INDEX samples_n ON samples(n)")
+            db.execute("CREATE TABLE ends (id INTEGER PRIMARY KEY, v INTEGER)")
+        queries = window_queries("SELECT id, n, j FROM samples WHERE n > :v", "SELECT id FROM ends")
+        bounds = {"v": 0, "after": 0, "width": 10}
+        with db.reading():
+            for query in (queries.window, queries.without_ended, queries.ended_in_window):
+                plan = [row[-1] for row in db.execute(f"EXPLAIN QUERY PLAN {query}", bounds)]
+                assert "PRIMARY KEY (rowid>? AND rowid<?)" in plan[0], plan
+    finally:
+        db.close()
 
 
 def test_rows_given_as_columns_are_written_exactly_across_statements(
@@ -129,7 +199,7 @@ def test_a_range_past_64_bits_is_refused_not_stored_as_a_float(database: Databas
 
 def test_no_rows_give_two_empty_lists(database: Database) -> None:
     with database.reading():
-        assert database.numbered_json("SELECT id, n, j FROM samples", {}) == ([], [])
+        assert database.numbered_json("SELECT id, n, j FROM samples", {}) == ([], [], [])
 
 
 def test_a_version_scattered_among_ended_rows_reads_back_exactly(
@@ -178,8 +248,8 @@ def test_versions_of_a_source_that_only_ever_added_read_back_exactly(
 def test_an_older_version_whose_rows_end_no_later_reads_back_exactly(
     manager: SeparatedDatabaseManager, source: tuple[str, str]
 ) -> None:
-    """Version 2 ended rows of version 1 and version 3 only added: version 2 is read by whether
-    each row ended at all, and must still leave out the rows version 3 added."""
+    """Version 2 ended rows of version 1 and version 3 only added: version 2 must leave out
+    both the rows it ended and the rows version 3 added."""
     first = [{"id": i} for i in range(50)]
     second = [{"id": i, "v": 2} if i % 7 == 0 else {"id": i} for i in range(50)]
     third = [*second, *({"id": i} for i in range(50, 60))]
@@ -230,18 +300,31 @@ def positions_as_read() -> st.SearchStrategy[list[int]]:
 
 
 @settings(max_examples=300)
-@given(positions=positions_as_read())
-def test_rows_are_put_in_position_order_as_a_stable_sort_would(positions: list[int]) -> None:
+@given(positions=positions_as_read(), data=st.data())
+def test_rows_are_put_in_position_order_as_a_stable_sort_would(
+    positions: list[int], data: st.DataObject
+) -> None:
     """Rows of equal positions keep their order (the order they were read), so a tail merged
-    in lands after the ordered rows of its position, as a stable sort of the whole puts it."""
+    in lands after the ordered rows of its position, as a stable sort of the whole puts it;
+    rows left out (ended rows handed over) are skipped wherever they are, among the ordered
+    rows or in the tail, at the place a tail row lands or next to another left out."""
     rows = [f"row {index}" for index in range(len(positions))]
-    expected = [row for _, row in sorted(zip(positions, rows, strict=True), key=lambda p: p[0])]
+    indices = st.sets(st.sampled_from(range(len(positions)))) if positions else st.just(set())
+    left_out = sorted(data.draw(indices))
+    kept = [
+        pair
+        for index, pair in enumerate(zip(positions, rows, strict=True))
+        if index not in left_out
+    ]
+    expected = [row for _, row in sorted(kept, key=lambda p: p[0])]
     pairs = pairwise(positions)
     first_descent = next((at for at, (a, b) in enumerate(pairs, 1) if a > b), None)
     for run_rows in (1, 2, 3, reading._RUN_ROWS):  # order checked a run at a time
         with patch.object(reading, "_RUN_ROWS", run_rows):
             assert reading._first_descent(positions) == first_descent
-            assert in_position_order(positions, rows) == expected
+            assert in_position_order(positions, rows, left_out) == expected
+            if not left_out:
+                assert in_position_order(positions, rows) == expected
 
 
 def test_rows_of_uneven_width_are_refused_before_any_is_written(tmp_path: Path) -> None:
