@@ -49,23 +49,23 @@ def _insert_statement(
 ) -> str:
     """An INSERT of `rows` rows where column i, when `steps[i]` is not None, is computed from
     its first row's value, one parameter, as that value plus the row's offset times the
-    step; the other columns take a parameter a row. Parameters are numbered: the computed
-    columns' first values, then the rest row by row."""
+    step; the other columns take a parameter a row. The parameters are the computed
+    columns' first values, then the rest row by row: the computed columns come first in
+    each row, as ?1, ?2..., and the rest as plain `?`, which SQLite numbers on from there.
+    Numbering those too (`?NNN`) made SQLite look each one's name up in a list of all of
+    them to compile the statement: 11 ms for a statement of 500 rows of six values, 0.5 ms
+    with plain `?`."""
     computed = [index for index, step in enumerate(steps) if step is not None]
-    first = {index: number for number, index in enumerate(computed, 1)}
-    number = len(computed)
+    sent = [index for index, step in enumerate(steps) if step is None]
     tuples = []
     for row in range(rows):
-        values = []
-        for index, step in enumerate(steps):
-            if step is None:
-                number += 1
-                values.append(f"?{number}")
-            else:
-                offset = row * step
-                values.append(f"?{first[index]}+{offset}" if offset else f"?{first[index]}")
-        tuples.append(f"({', '.join(values)})")
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join(tuples)}"
+        values = [
+            f"?{number}+{row * step}" if row * step else f"?{number}"
+            for number, step in enumerate((steps[index] or 0 for index in computed), 1)
+        ]
+        tuples.append(f"({', '.join(values + ['?'] * len(sent))})")
+    names = ", ".join(columns[index] for index in computed + sent)
+    return f"INSERT INTO {table} ({names}) VALUES {', '.join(tuples)}"
 
 
 def _step(column: Sequence[Any]) -> int | None:
