@@ -141,8 +141,9 @@ class Database(ABC):
 
     @abstractmethod
     def not_an_id_of(self, column: str, table: str) -> str:
-        """A condition "`column` is no id of `table`", whose `id` is its integer primary key:
-        the live rows are those no row of `record_ends` names."""
+        """A condition "`column` is no id of `table`", a table whose `id` is its integer
+        primary key (the live rows are those no row of `record_ends` names) or a query of
+        `id` in parentheses."""
 
     @abstractmethod
     def concatenated(self, blob: str, integers: Sequence[str]) -> list[str]:

@@ -76,20 +76,28 @@ def test_ended_rows_are_left_out_or_named_however_a_window_holds_them(
     leaves them out by a query instead. Every other row must arrive once, and every row named
     must be an ended one."""
     window = JSON_CHUNK_ROWS
-    ids = [
-        *range(1, 4 * window + 1),  # dense windows
-        *range(4 * window + 1, 300_000, 991),  # sparse ones, which widen
-        *range(10**9, 10**9 + window),
-    ]
+    dense_end = 4 * window + 1000
+    ids = [*range(5, dense_end), *range(dense_end, 300_000, 991), *range(10**9, 10**9 + window)]
+    # Windows start after id 4: (4, 4+w] hands its few over at place 0; (4+w, 4+2w] has a
+    # quarter ended, left out by the query, and widens the next to 4w/3; that one hands its
+    # few over at a place and an id far from 0; the next misses a row (not kept), and is
+    # read again without its ended rows, as are the sparse windows after it, until one whose
+    # only row is its first: the last stretch, after it, hands its last row over.
+    handed = {
+        *range(7, window, 97),
+        *range(2 * window + 104, 2 * window + 2700, 301),
+        10**9 + window - 1,
+    }
+    missing = 3 * window + 900
     ended = {
-        *range(7, window, 97),  # a few in the first window: handed over
-        *range(window + 1, window + window // 4),  # a quarter of the second: left out
-        *range(3 * window + 5, 3 * window + 9),  # a few, where one row of the window is not read
-        *ids[4 * window : 4 * window + 50 : 7],  # among sparse rows
-        4 * window + 2,  # no row at all
+        *handed,
+        *range(window + 5, window + 5 + window // 4),
+        *range(missing + 5, missing + 9),
+        *ids[dense_end - 5 : dense_end + 45 : 7],  # among sparse rows
+        dense_end + 2,  # no row at all
         10**9 + window - 1,  # the last row
     }
-    rows = [(i, 3 * i, f'{{"id":{i}}}', 0 if i == 3 * window + 1 else 1) for i in ids]
+    rows = [(i, 3 * i, f'{{"id":{i}}}', 0 if i == missing else 1) for i in ids]
     with database.writing():
         database.execute("CREATE TABLE ends (id BIGINT PRIMARY KEY, v INTEGER)")
         database.insert_rows("samples", ("id", "n", "j", "keep"), rows)
@@ -101,11 +109,7 @@ def test_ended_rows_are_left_out_or_named_however_a_window_holds_them(
             "SELECT id FROM ends WHERE v < :keep + 1",
         )
     assert left_out == sorted(set(left_out))
-    assert {numbers[index] // 3 for index in left_out} <= ended
-    if engine == "sqlite":
-        assert {numbers[index] // 3 for index in left_out} == set(range(7, window, 97))
-    else:
-        assert left_out == []
+    assert {numbers[index] // 3 for index in left_out} == (handed if engine == "sqlite" else set())
     skipped = set(left_out)
     read = [
         (n, value)
@@ -114,26 +118,54 @@ def test_ended_rows_are_left_out_or_named_however_a_window_holds_them(
     ]
     expected = [(3 * i, {"id": i}) for i, _, _, keep in rows if keep and i not in ended]
     assert sorted(read, key=lambda row: row[0]) == expected
+    # A window that ends before its range does holds every id up to its greatest: its ended
+    # rows are handed over, and ended ids past that greatest, naming no row read, are not.
+    with database.reading():
+        numbers, values, left_out = database.numbered_json(
+            "SELECT id, n, j FROM samples WHERE id <= 100", {}, "SELECT id FROM ends"
+        )
+    assert [numbers[index] // 3 for index in left_out] == ([7] if engine == "sqlite" else [])
+    kept = sorted(n for index, n in enumerate(numbers) if index not in set(left_out))
+    assert kept == [3 * i for i in range(5, 101) if i != 7]
 
 
 @pytest.mark.sqlite_only
-def test_a_window_is_read_in_id_order(tmp_path: Path) -> None:
+def test_a_version_is_read_a_range_of_the_primary_key_at_a_time(
+    manager: SeparatedDatabaseManager, source: tuple[str, str], home: Path
+) -> None:
     """Ended rows handed over are named by their distance from their window's start, which
-    holds only while SQLite reads each window as a range of the primary key, in id order."""
-    db = SqliteDatabase(tmp_path / "plan.db", what="test file")
-    try:
-        with db.writing():
-            db.execute("CREATE TABLE samples (id INTEGER PRIMARY KEY, n INTEGER, j TEXT)")
-            db.execute("CREATE INDEX samples_n ON samples(n)")
-            db.execute("CREATE TABLE ends (id INTEGER PRIMARY KEY, v INTEGER)")
-        queries = window_queries("SELECT id, n, j FROM samples WHERE n > :v", "SELECT id FROM ends")
-        bounds = {"v": 0, "after": 0, "width": 10}
-        with db.reading():
-            for query in (queries.window, queries.without_ended, queries.ended_in_window):
-                plan = [row[-1] for row in db.execute(f"EXPLAIN QUERY PLAN {query}", bounds)]
-                assert "PRIMARY KEY (rowid>? AND rowid<?)" in plan[0], plan
-    finally:
-        db.close()
+    holds only while SQLite reads each window of a data file as a range of the primary key,
+    in id order: the reads' own queries, on a data file with every index it has."""
+    manager.import_data(*source, [{"id": i} for i in range(50)])
+    manager.import_data(*source, [{"id": i, "v": 2} for i in range(0, 50, 3)])
+    queries = window_queries(reading._ROWS_UP_TO, reading._ENDED_BEFORE)
+    bounds = {"v": 2, "after": 0, "width": 10, "most": 1}
+    with source_sql(home, *source) as conn:
+        for query in (queries.window, queries.without_ended, queries.ended_in_window):
+            plan = [row[-1] for row in conn.execute(f"EXPLAIN QUERY PLAN {query}", bounds)]
+            assert "PRIMARY KEY (rowid>? AND rowid<?)" in plan[0], plan
+            # every table read as a range of its primary key: no scan of a whole table, no
+            # copy of the version's rows (a second mention of the rows once made SQLite copy
+            # them all, for each window), no sort
+            reads = [step for step in plan if step.startswith(("SEARCH", "SCAN"))]
+            assert all("PRIMARY KEY (rowid>? AND rowid<?)" in step for step in reads), plan
+            assert not [step for step in plan if "MATERIALIZE" in step or "B-TREE" in step], plan
+
+
+def test_an_ended_row_that_does_not_read_back_harms_no_version_without_it(
+    manager: SeparatedDatabaseManager, source: tuple[str, str], home: Path
+) -> None:
+    """SQLite reads a window's few ended rows with the rest: a damaged one among them makes it
+    read the window again without them, so only the versions that hold it refuse to read."""
+    first = [{"id": i} for i in range(50)]
+    second = [{"id": i, "v": 2} if i == 2 else {"id": i} for i in range(50)]
+    manager.import_data(*source, first)
+    manager.import_data(*source, second)
+    with source_sql(home, *source) as conn:
+        conn.execute("UPDATE record_rows SET record = 'not json' WHERE id = 3")
+    assert manager.get_latest_data(*source).data == second
+    with pytest.raises(StorageError, match=r"does not read back whole"):
+        manager.get_data_version(*source, 1)
 
 
 def test_rows_given_as_columns_are_written_exactly_across_statements(
@@ -197,7 +229,7 @@ def test_a_range_past_64_bits_is_refused_not_stored_as_a_float(database: Databas
     assert [row[0] for row in stored] == list(within)
 
 
-def test_no_rows_give_two_empty_lists(database: Database) -> None:
+def test_no_rows_give_three_empty_lists(database: Database) -> None:
     with database.reading():
         assert database.numbered_json("SELECT id, n, j FROM samples", {}) == ([], [], [])
 
