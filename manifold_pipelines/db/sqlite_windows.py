@@ -92,6 +92,7 @@ def read_in_windows(
         if len(ends) <= bounds["most"]:  # all of them: how many ids are missing is known
             dense = count + (len(ends) if left_out else 0) >= span
         ends = ends[: bisect_right(ends, after + span)]  # those past the greatest name no row
+        hand_over = hand_over and bool(ends)
         if hand_over and count and (count != span or not _parsed(db, read, count, numbers, texts)):
             # ids missing, so places unknown; or a row does not read back, perhaps an ended one
             hand_over = False

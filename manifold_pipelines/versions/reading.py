@@ -42,9 +42,15 @@ def read_records(db: Database, version: int) -> list[Any]:
     params = {"v": version}
     (ended_before,) = db.execute(_ANY_ENDED_BEFORE, params).fetchone()
     read = db.numbered_json(_ROWS_UP_TO, params, _ENDED_BEFORE if ended_before else None)
+    if read.left_out:
+        try:
+            return in_position_order(*read)
+        except TypeError:  # a position that is not a number, perhaps only an ended row's
+            alive = db.not_an_id_of("id", f"({_ENDED_BEFORE})")
+            read = db.numbered_json(f"{_ROWS_UP_TO} AND {alive}", params)
     try:
-        return in_position_order(read.numbers, read.values, read.left_out)
-    except TypeError as exc:  # a position that is not a number
+        return in_position_order(*read)
+    except TypeError as exc:
         raise db.damaged(f"a stored position is not a number: {exc}") from exc
 
 
